@@ -1,0 +1,315 @@
+"""The whole harombe configuration: pydantic models, YAML loading, env and CLI overrides.
+
+Precedence, lowest first: defaults, the YAML file (`--config PATH`, else
+`~/.harombe/harombe.yaml` if it exists), `HAROMBE_*` environment variables, CLI flags.
+Environment variables name a field by its path: `HAROMBE_SERVER__PORT=9000`,
+`HAROMBE_ROUTING__PREFER_LOCAL=false`; a few shortcuts exist (`HAROMBE_PORT`, `HAROMBE_NAME`,
+`HAROMBE_TIER`, `HAROMBE_SEEDS`, `HAROMBE_CLUSTER_KEY`). Every section and field is described in
+`docs/configuration.md`, which a test keeps in step with this file.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harombe.cluster.config import MembershipConfig
+from harombe.routing.config import RoutingConfig
+
+DEFAULT_PORT = 8765
+HOME_DIR = Path(os.environ.get("HAROMBE_HOME", Path.home() / ".harombe"))
+DEFAULT_CONFIG_PATH = HOME_DIR / "harombe.yaml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the user (one line per problem)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NodeConfig(_Section):
+    name: str = Field(
+        default_factory=lambda: socket.gethostname().split(".")[0] or "harombe",
+        description="This peer's name in the cluster; must be unique. Default: the host name.",
+    )
+    tier: int = Field(
+        default=0,
+        ge=0,
+        le=2,
+        description="The tier this machine serves: 0 fast/small, 1 balanced, 2 most capable.",
+    )
+
+
+class ServerConfig(_Section):
+    host: str = Field(default="0.0.0.0", description="Address the HTTP API listens on.")
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535, description="HTTP API port (0: any).")
+    advertise_host: str | None = Field(
+        default=None,
+        description="Address other peers use to reach this one. Default: `host`, or this "
+        "machine's primary address when `host` is 0.0.0.0.",
+    )
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, gt=0, description="Largest accepted request body, in bytes."
+    )
+
+
+class BackendConfig(_Section):
+    kind: Literal["ollama", "openai", "llamacpp", "none"] = Field(
+        default="ollama",
+        description="Local inference server: ollama, openai (any OpenAI-compatible server), "
+        "llamacpp (embedded, serves `gguf`), or none (routes only).",
+    )
+    url: str | None = Field(
+        default=None,
+        description="Backend base URL. Default: http://127.0.0.1:11434 for ollama, "
+        "http://127.0.0.1:8080 for openai.",
+    )
+    model: str | None = Field(
+        default=None, description="Model served by default when a request names none."
+    )
+    gguf: Path | None = Field(default=None, description="GGUF file for the llamacpp backend.")
+    demo_model: bool = Field(
+        default=False,
+        description="Serve the generated tiny demo model with the llamacpp backend "
+        "(its answers are noise; it exercises the whole path).",
+    )
+    api_key: str | None = Field(default=None, description="Bearer token for an openai backend.")
+    timeout: float = Field(
+        default=300.0, gt=0, description="Seconds before a backend call is abandoned."
+    )
+    n_ctx: int = Field(default=2048, gt=0, description="Context size for the llamacpp backend.")
+    threads: int = Field(default=2, gt=0, description="CPU threads for the llamacpp backend.")
+
+    def resolved_url(self) -> str | None:
+        if self.url:
+            return self.url.rstrip("/")
+        return {"ollama": "http://127.0.0.1:11434", "openai": "http://127.0.0.1:8080"}.get(
+            self.kind
+        )
+
+
+class SeedNode(_Section):
+    """A node listed by hand (the seed notes' `cluster.nodes`); it becomes a seed with hints."""
+
+    name: str
+    host: str
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    tier: int | None = Field(default=None, ge=0, le=2)
+    model: str | None = None
+    auth: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class ClusterConfig(_Section):
+    label: str = Field(
+        default="harombe",
+        description="Cluster name; peers with another label ignore each other (mDNS and frames).",
+    )
+    seeds: list[str] = Field(
+        default_factory=list, description="HOST:PORT of peers to join; retried with backoff."
+    )
+    nodes: list[SeedNode] = Field(
+        default_factory=list,
+        description="Nodes listed by hand (name, host, port, tier, model); joined like seeds.",
+    )
+    mdns: bool = Field(default=True, description="Announce and discover peers by mDNS.")
+    mdns_interfaces: list[str] | None = Field(
+        default=None,
+        description="Restrict mDNS to these interface addresses (e.g. ['127.0.0.1']); "
+        "default: all interfaces.",
+    )
+    membership: MembershipConfig = Field(default_factory=MembershipConfig)
+    coordinator: dict[str, Any] | None = Field(
+        default=None,
+        description="Accepted for compatibility with older cluster files and ignored: "
+        "every peer coordinates.",
+    )
+
+    @field_validator("seeds")
+    @classmethod
+    def _check_seeds(cls, seeds: list[str]) -> list[str]:
+        for seed in seeds:
+            parse_address(seed)
+        return seeds
+
+    def seed_addresses(self) -> list[str]:
+        return list(dict.fromkeys([*self.seeds, *(n.address for n in self.nodes)]))
+
+
+class SecurityConfig(_Section):
+    cluster_key: str | None = Field(
+        default=None,
+        description="Shared secret (base64 or text) authenticating cluster frames and "
+        "forwarded requests with HMAC-SHA256. Peers without it are never admitted.",
+    )
+    previous_keys: list[str] = Field(
+        default_factory=list,
+        description="Older keys still accepted while a new `cluster_key` rolls out.",
+    )
+
+    def keyring(self) -> list[bytes]:
+        keys = [self.cluster_key, *self.previous_keys] if self.cluster_key else []
+        return [k.encode() for k in keys if k]
+
+
+class HarombeConfig(_Section):
+    node: NodeConfig = Field(default_factory=NodeConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+
+
+def parse_address(text: str, default_port: int = DEFAULT_PORT) -> str:
+    """Normalise "host", "host:port" or "[v6]:port" to "host:port"; ValueError if malformed."""
+    text = text.strip()
+    if text.startswith("http://") or text.startswith("https://"):
+        text = text.split("://", 1)[1].rstrip("/")
+    host, port = text, default_port
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            port = _port(rest.lstrip(":"), text)
+        host = f"[{host}]"
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = _port(port_text, text)
+    if not host or " " in host:
+        raise ValueError(f"{text!r} is not HOST or HOST:PORT")
+    return f"{host}:{port}"
+
+
+def _port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{whole!r} has no valid port (expected HOST:PORT, port 1-65535)")
+    return int(text)
+
+
+_ENV_SHORTCUTS = {
+    "HAROMBE_NAME": ("node", "name"),
+    "HAROMBE_TIER": ("node", "tier"),
+    "HAROMBE_HOST": ("server", "host"),
+    "HAROMBE_PORT": ("server", "port"),
+    "HAROMBE_SEEDS": ("cluster", "seeds"),
+    "HAROMBE_CLUSTER_KEY": ("security", "cluster_key"),
+    "HAROMBE_BACKEND": ("backend", "kind"),
+    "HAROMBE_BACKEND_URL": ("backend", "url"),
+    "HAROMBE_MODEL": ("backend", "model"),
+}
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if key in _ENV_SHORTCUTS:
+            path: tuple[str, ...] = _ENV_SHORTCUTS[key]
+        elif key.startswith("HAROMBE_") and "__" in key:
+            path = tuple(part.lower() for part in key[len("HAROMBE_") :].split("__"))
+        else:
+            continue
+        value: Any = raw.split(",") if path == ("cluster", "seeds") else _scalar(raw)
+        _set_path(overrides, path, value)
+    return overrides
+
+
+def _scalar(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        tree = tree.setdefault(part, {})
+    tree[path[-1]] = value
+
+
+def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `top` over `base` (dicts merge, everything else replaces)."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}:{where}: {problem}; fix the YAML syntax there") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of sections (node, server, backend, "
+            f"cluster, routing, security), got {type(data).__name__}"
+        )
+    return data
+
+
+def describe_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem: where, the bad value, and what is expected."""
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{source}: {field}: unknown field; remove it or check its spelling")
+            continue
+        value = err.get("input")
+        shown = repr(value) if not isinstance(value, dict) else "a mapping"
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        lines.append(f"{source}: {field}: got {shown}; expected: {message}")
+    return "\n".join(lines)
+
+
+def load_config(
+    path: Path | str | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> HarombeConfig:
+    """Build the effective configuration. Raises ConfigError with a user-facing message."""
+    environ = dict(os.environ if environ is None else environ)
+    if path is None and environ.get("HAROMBE_CONFIG"):
+        path = environ["HAROMBE_CONFIG"]
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise ConfigError(f"{path}: no such config file; check --config, or run "
+                              "`harombe cluster init` to write one")
+        data = _read_yaml(path)
+        source = str(path)
+    elif DEFAULT_CONFIG_PATH.exists():
+        data = _read_yaml(DEFAULT_CONFIG_PATH)
+        source = str(DEFAULT_CONFIG_PATH)
+    else:
+        data, source = {}, "defaults"
+    data = merge(data, _env_overrides(environ))
+    data = merge(data, overrides or {})
+    try:
+        return HarombeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source)) from None
