@@ -298,8 +298,10 @@ def load_config(
     if path is not None:
         path = Path(path).expanduser()
         if not path.exists():
-            raise ConfigError(f"{path}: no such config file; check --config, or run "
-                              "`harombe cluster init` to write one")
+            raise ConfigError(
+                f"{path}: no such config file; check --config, or run "
+                "`harombe cluster init` to write one"
+            )
         data = _read_yaml(path)
         source = str(path)
     elif DEFAULT_CONFIG_PATH.exists():

@@ -44,7 +44,9 @@ class GenerationOptions:
 class ChatRequest:
     messages: list[Message]
     model: str | None = None  # a real model name, a virtual one ("auto", "tier-1"), or None
-    tools: list[dict[str, Any]] | None = None  # function schemas: {"type": "function", "function": {...}}
+    tools: list[dict[str, Any]] | None = (
+        None  # function schemas: {"type": "function", "function": {...}}
+    )
     options: GenerationOptions = field(default_factory=GenerationOptions)
     stream: bool = True
 
