@@ -45,6 +45,12 @@ class NodeConfig(_Section):
         le=2,
         description="The tier this machine serves: 0 fast/small, 1 balanced, 2 most capable.",
     )
+    capacity: int = Field(
+        default=2,
+        ge=1,
+        description="Requests this machine serves at once before others are preferred "
+        "(match the backend's parallel slots, e.g. OLLAMA_NUM_PARALLEL).",
+    )
 
 
 class ServerConfig(_Section):

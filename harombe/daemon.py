@@ -1,0 +1,296 @@
+"""`Node`: one harombe peer wired together — backend, membership, routing, HTTP.
+
+Start-up order: backend → membership core → HTTP server (APIs, peer websocket) → discovery.
+Shutdown runs in reverse through one `AsyncExitStack`, so a half-started node unwinds only what
+it started: graceful leave first, then discovery, HTTP, transport and backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import time
+from typing import Any
+
+import aiohttp
+import psutil
+from aiohttp import web
+
+from harombe import __version__
+from harombe.api.app import make_app
+from harombe.api.cluster_api import add_cluster_routes
+from harombe.api.peer_auth import RequestSigner, peer_auth_middleware
+from harombe.cluster.discovery import MdnsDiscovery, SeedJoiner
+from harombe.cluster.membership import Membership
+from harombe.cluster.record import NodeRecord
+from harombe.cluster.runner import MembershipRunner
+from harombe.cluster.ws_transport import WebSocketTransport
+from harombe.config import HarombeConfig
+from harombe.hardware import HardwareInfo, detect_async
+from harombe.inference.factory import open_backend
+from harombe.inference.peer import PeerBackend
+from harombe.inference.stats import MeasuredBackend
+from harombe.routing.dispatch import Dispatcher
+from harombe.routing.view import MembershipView
+
+log = logging.getLogger(__name__)
+
+RECORD_REFRESH_S = 1.0  # how often the local record is rebuilt; gossip rate-limits it further
+MODELS_REFRESH_S = 15.0  # how often the backend's model lists are re-read
+
+
+def advertise_host(bind_host: str, configured: str | None) -> str:
+    """The address peers should dial: configured, the bind address, or a LAN address."""
+    if configured:
+        return configured
+    if bind_host not in ("0.0.0.0", "::", ""):
+        return bind_host
+    for addrs in psutil.net_if_addrs().values():
+        for addr in addrs:
+            if addr.family.name == "AF_INET" and not addr.address.startswith("127."):
+                return addr.address
+    return "127.0.0.1"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class Node:
+    """One running peer. Use as `async with Node(config) as node:`."""
+
+    def __init__(self, config: HarombeConfig) -> None:
+        self.config = config
+        self.name = config.node.name
+        self.address = ""  # host:port once the HTTP server is bound
+        self.port = 0
+        self.hardware: HardwareInfo | None = None
+        self.backend: MeasuredBackend | None = None
+        self.membership: Membership | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._runner: MembershipRunner | None = None
+        self._models: tuple[list[str], list[str]] = ([], [])
+        self._stack = contextlib.AsyncExitStack()
+        self._stopped = asyncio.Event()
+
+    async def __aenter__(self) -> Node:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        self.hardware = await detect_async()
+        self.backend = await open_backend(cfg.backend)
+        self._stack.push_async_callback(self.backend.aclose)
+        await self._refresh_models()
+
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        self._stack.push_async_callback(session.close)
+        keyring = cfg.security.keyring()
+        membership_cfg = cfg.cluster.membership
+        # Bind first: with port 0 the real port is known only after binding, and the
+        # membership record must carry the real address.
+        sock = bind_socket(cfg.server.host, cfg.server.port)
+        self.port = sock.getsockname()[1]
+        host = advertise_host(cfg.server.host, cfg.server.advertise_host)
+        self.address = f"{host}:{self.port}"
+        transport = WebSocketTransport(
+            local_address=self.address,
+            on_frame=self._on_frame,
+            max_frame_bytes=membership_cfg.max_frame_bytes,
+            session=session,
+        )
+        self.membership = Membership(
+            membership_cfg,
+            name=self.name,
+            address=self.address,
+            record=self._build_record(),
+            send=transport.send,
+            now=loop.time(),
+            rng=random.Random(),
+            label=cfg.cluster.label,
+            keyring=keyring,
+            generation=time.time_ns() // 1_000_000,
+        )
+        signer = RequestSigner(keyring) if keyring else None
+        self.dispatcher = Dispatcher(
+            node_name=self.name,
+            local_backend=self.backend,
+            view=MembershipView(self.membership),
+            config=cfg.routing,
+            connect=lambda c: PeerBackend(
+                c.address,
+                session=session,
+                auth=signer,
+                origin=self.name,
+                timeout=cfg.routing.request_timeout,
+            ),
+        )
+
+        app = make_app(
+            node_name=self.name,
+            coordinator=self.dispatcher,
+            max_body_bytes=cfg.server.max_body_bytes,
+            middlewares=[peer_auth_middleware(keyring)],
+        )
+        transport.add_routes(app)
+        add_cluster_routes(app, dispatcher=self.dispatcher, status_provider=self.status)
+        web_runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        await web_runner.setup()
+        self._stack.push_async_callback(web_runner.cleanup)
+        await web.SockSite(web_runner, sock).start()
+        await transport.start()
+        self._stack.push_async_callback(transport.close)
+        self._runner = MembershipRunner(self.membership)
+        self._runner.start()
+        self._stack.push_async_callback(self._leave)
+
+        if cfg.cluster.mdns:
+            mdns = MdnsDiscovery(
+                name=self.name,
+                label=cfg.cluster.label,
+                api_port=self.port,
+                host=host,
+                interfaces=cfg.cluster.mdns_interfaces,
+                on_peer=self._on_discovered,
+            )
+            await mdns.start()
+            self._stack.push_async_callback(mdns.close)
+        seeds = [s for s in cfg.cluster.seed_addresses() if s != self.address]
+        if seeds:
+            joiner = SeedJoiner(seeds, join=self._join, is_joined=self._is_joined)
+            await joiner.start()
+            self._stack.push_async_callback(joiner.close)
+
+        refresher = asyncio.create_task(self._refresh_loop(), name="harombe-record-refresh")
+        self._stack.push_async_callback(_cancel, refresher)
+        log.info("node %s serving on %s (tier %d)", self.name, self.address, cfg.node.tier)
+
+    def _on_frame(self, data: bytes) -> None:
+        if self._runner:
+            self._runner.receive(data)
+
+    def _on_discovered(self, address: str) -> None:
+        if address != self.address:
+            self._join([address])
+
+    def _join(self, addresses: list[str]) -> None:
+        assert self.membership and self._runner
+        self.membership.join(addresses, asyncio.get_running_loop().time())
+        self._runner.wake()
+
+    def _is_joined(self) -> bool:
+        return self.membership is not None and self.membership.alive_count() > 1
+
+    async def _leave(self) -> None:
+        if self._runner:
+            await self._runner.stop(leave=True)
+
+    async def _refresh_models(self) -> None:
+        assert self.backend
+        with contextlib.suppress(Exception):
+            models = [m.name for m in await self.backend.list_models()]
+            loaded = [m.name for m in await self.backend.loaded_models()]
+            self._models = (models, loaded)
+
+    def _build_record(self) -> NodeRecord:
+        cfg = self.config
+        ttft, tps = self.backend.stats.snapshot() if self.backend else ({}, {})
+        load = self.dispatcher.load() if self.dispatcher else (0, 0)
+        return NodeRecord(
+            name=self.name,
+            address=self.address,
+            tier=cfg.node.tier,
+            models=self._models[0],
+            loaded=self._models[1],
+            hardware=self.hardware.summary() if self.hardware else {},
+            capacity=cfg.node.capacity,
+            active=load[0],
+            queue=load[1],
+            tps=tps,
+            ttft=ttft,
+            backend_ok=self.backend is not None and self.backend.kind != "none",
+            version=__version__,
+        )
+
+    async def _refresh_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_models = loop.time()
+        while True:
+            await asyncio.sleep(RECORD_REFRESH_S)
+            if loop.time() - last_models >= MODELS_REFRESH_S:
+                await self._refresh_models()
+                last_models = loop.time()
+            if self.membership and self._runner:
+                self.membership.update_record(self._build_record(), loop.time())
+                self._runner.wake()
+
+    def status(self) -> list[dict[str, Any]]:
+        """The gossip view as /cluster/status reports it."""
+        assert self.membership
+        now = asyncio.get_running_loop().time()
+        breakers = self.dispatcher.breakers() if self.dispatcher else {}
+        nodes = []
+        for m in self.membership.members():
+            rec = m.record
+            nodes.append(
+                {
+                    "name": m.name,
+                    "address": m.address,
+                    "state": m.state.value,
+                    "available": m.state.value == "alive" and bool(rec and rec.backend_ok),
+                    "self": m.is_self,
+                    "incarnation": m.incarnation,
+                    "tier": rec.tier if rec else None,
+                    "models": rec.models if rec else [],
+                    "loaded": rec.loaded if rec else [],
+                    "active": rec.active if rec else 0,
+                    "queue": rec.queue if rec else 0,
+                    "capacity": rec.capacity if rec else 0,
+                    "load": round(rec.active / rec.capacity, 3) if rec and rec.capacity else 0.0,
+                    "tps": rec.tps if rec else {},
+                    "ttft": rec.ttft if rec else {},
+                    "backend_ok": rec.backend_ok if rec else False,
+                    "hardware": rec.hardware if rec else {},
+                    "version": rec.version if rec else None,
+                    "rtt_ms": round(m.rtt * 1000, 3) if m.rtt is not None else None,
+                    "last_update_s": round(now - m.last_update, 3),
+                    "state_since_s": round(now - m.state_since, 3),
+                    "breaker": breakers.get(m.name, "closed"),
+                }
+            )
+        return nodes
+
+    async def serve_forever(self) -> None:
+        await self._stopped.wait()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
