@@ -114,3 +114,7 @@ async def _serve(cfg) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

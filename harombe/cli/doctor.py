@@ -78,7 +78,8 @@ async def _probe_backend(
 ) -> BackendReport:
     report = BackendReport(kind=config.backend.kind, url=config.backend.resolved_url())
     if backend is None:
-        report.detail = "no backend configured; this peer only routes"
+        none = config.backend.kind == "none"
+        report.detail = "none configured; this peer only routes" if none else "not probed"
         return report
     try:
         async with asyncio.timeout(call_timeout_s):
@@ -103,6 +104,10 @@ async def _probe_backend(
 
 def _gib(n: int | None) -> str:
     return "?" if n is None else f"{n / GIB:.1f} GiB"
+
+
+def _names(models: list[ModelInfo] | list[LoadedModel]) -> set[str]:
+    return {m.name for m in models}
 
 
 def _hardware_panel(hw: HardwareInfo) -> Panel:
@@ -149,7 +154,7 @@ def _backend_panel(report: BackendReport) -> Panel:
     grid.add_row("status", status)
     parts: list[Table | Text] = [grid]
     if report.models:
-        loaded = {m.name for m in report.loaded}
+        loaded = _names(report.loaded)
         models = Table(box=box.SIMPLE_HEAD, pad_edge=False)
         for column in ("model", "size", "params", "quant", "loaded"):
             models.add_column(column)
@@ -175,7 +180,8 @@ def _recommendation_panel(report: DoctorReport) -> Panel:
     ]
     if report.node_tier != rec.tier:
         lines.append(Text(f"this node is configured as tier {report.node_tier}", style="dim"))
-    if report.backend.kind == "ollama" and rec.model not in {m.name for m in report.backend.models}:
+    backend = report.backend
+    if backend.kind == "ollama" and backend.reachable and rec.model not in _names(backend.models):
         lines.append(Text(f"get it with: ollama pull {rec.model}", style="dim"))
     return Panel(Group(*lines), title="recommendation", title_align="left", box=box.ROUNDED)
 
