@@ -181,7 +181,8 @@ def _recommendation_panel(report: DoctorReport) -> Panel:
     if report.node_tier != rec.tier:
         lines.append(Text(f"this node is configured as tier {report.node_tier}", style="dim"))
     backend = report.backend
-    if backend.kind == "ollama" and backend.reachable and rec.model not in _names(backend.models):
+    probed = backend.reachable and not backend.error
+    if backend.kind == "ollama" and probed and rec.model not in _names(backend.models):
         lines.append(Text(f"get it with: ollama pull {rec.model}", style="dim"))
     return Panel(Group(*lines), title="recommendation", title_align="left", box=box.ROUNDED)
 
