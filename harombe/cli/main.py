@@ -113,6 +113,14 @@ def chat(
     interactive(session, console, err)
 
 
+@app.command()
+def demo() -> None:
+    """Three peers on this machine (tiers 0-2, tiny demo model): routing, a kill, the fallback."""
+    from harombe.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(console))
+
+
 cluster_app = typer.Typer(no_args_is_help=True, help="Set up and check a cluster.")
 app.add_typer(cluster_app, name="cluster")
 
