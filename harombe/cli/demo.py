@@ -146,11 +146,11 @@ class Demo:
             peer.stop()
 
     async def wait_for(
-        self, what: str, check: Callable[[], Awaitable[bool]], timeout: float
+        self, what: str, check: Callable[[], Awaitable[bool]], limit_s: float
     ) -> float:
         started = time.monotonic()
         with self.console.status(what):
-            while time.monotonic() - started < timeout:
+            while time.monotonic() - started < limit_s:
                 with contextlib.suppress(PeerUnreachable):
                     if await check():
                         return time.monotonic() - started
