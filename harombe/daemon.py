@@ -22,6 +22,7 @@ from aiohttp import web
 from harombe import __version__
 from harombe.api.app import make_app
 from harombe.api.cluster_api import add_cluster_routes
+from harombe.api.join_api import add_join_route
 from harombe.api.peer_auth import RequestSigner, peer_auth_middleware
 from harombe.cluster.discovery import MdnsDiscovery, SeedJoiner
 from harombe.cluster.membership import Membership
@@ -157,6 +158,7 @@ class Node:
         )
         transport.add_routes(app)
         add_cluster_routes(app, dispatcher=self.dispatcher, status_provider=self.status)
+        add_join_route(app, self._join)
         web_runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await web_runner.setup()
         self._stack.push_async_callback(web_runner.cleanup)

@@ -119,8 +119,11 @@ def _text(value: str | bytes) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
-def detect_nvidia(nvml: ModuleType | None, notes: list[str]) -> list[GPU]:
-    """NVIDIA GPUs through NVML. A device that errors is skipped with a note."""
+def detect_nvidia(nvml: Any, notes: list[str]) -> list[GPU]:
+    """NVIDIA GPUs through `nvml` (the pynvml module, or None if it is not installed).
+
+    A device that errors is skipped with a note; NVML is shut down whatever happens.
+    """
     if nvml is None:
         notes.append("NVIDIA: pynvml (nvidia-ml-py) is not installed")
         return []
@@ -248,7 +251,10 @@ def detect(
     system: str | None = None,
     machine: str | None = None,
 ) -> HardwareInfo:
-    """Probe this machine. Blocks (NVML, subprocesses); use `detect_async` in async code."""
+    """Probe this machine. Blocks (NVML, subprocesses); use `detect_async` in async code.
+
+    `nvml="auto"` imports pynvml; the other parameters default to the real machine.
+    """
     system = system or platform.system()
     machine = machine or platform.machine()
     notes: list[str] = []

@@ -86,6 +86,8 @@ def harombed(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if log_level.lower() != "debug":
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if cfg.backend.kind == "llamacpp" and cfg.backend.demo_model and not cfg.backend.gguf:
         typer.secho(DEMO_NOTE, fg="yellow", err=True)
     try:

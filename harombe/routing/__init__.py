@@ -1,0 +1,3 @@
+from harombe.routing.classifier import classify, explain
+
+__all__ = ["classify", "explain"]

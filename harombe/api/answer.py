@@ -1,0 +1,166 @@
+"""From a parsed request to a routed answer: headers in, the coordinator's stream, headers out.
+
+Both client APIs use this; they differ only in how a chunk, the final chunk and an error are
+rendered. The first chunk is awaited before any response starts, so routing failures still
+get a proper HTTP status and the serving node can be named in the response headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from harombe.api.errors import ApiError, internal_error
+from harombe.inference.types import BackendError, ChatChunk, ChatRequest, ToolCall
+from harombe.routing.route import Coordinator, RouteInfo, RouteOptions
+
+log = logging.getLogger(__name__)
+
+TIER_HEADER = "X-Harombe-Tier"
+CLASSIFIED_TIER_HEADER = "X-Harombe-Classified-Tier"
+NODE_HEADER = "X-Harombe-Node"
+HOP_HEADER = "X-Harombe-Hop"
+TIERS = (0, 1, 2)
+
+
+def route_options(request: web.Request) -> RouteOptions:
+    """RouteOptions from the request headers: a preferred tier, and the peer hop marker."""
+    tier: int | None = None
+    raw = request.headers.get(TIER_HEADER)
+    if raw is not None:
+        try:
+            tier = int(raw.strip())
+        except ValueError:
+            tier = None
+        if tier not in TIERS:
+            raise ApiError(400, f"{TIER_HEADER} must be 0, 1 or 2, got {raw!r}", param=TIER_HEADER)
+    return RouteOptions(prefer_tier=tier, local_only=HOP_HEADER in request.headers)
+
+
+def route_headers(route: RouteInfo) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if route.node is not None:
+        headers[NODE_HEADER] = route.node
+    if route.tier is not None:
+        headers[TIER_HEADER] = str(route.tier)
+    if route.classified_tier is not None:
+        headers[CLASSIFIED_TIER_HEADER] = str(route.classified_tier)
+    return headers
+
+
+@dataclass
+class Answer:
+    """A routed answer whose first chunk has arrived; iterate it for all chunks."""
+
+    route: RouteInfo
+    _chunks: AsyncIterator[ChatChunk]
+    opened_ns: int = field(default_factory=time.monotonic_ns)
+    first_chunk_ns: int | None = None
+    _first: ChatChunk | None = None
+
+    async def _next(self) -> ChatChunk | None:
+        try:
+            return await anext(self._chunks)
+        except StopAsyncIteration:
+            return None
+        except BackendError as exc:
+            raise ApiError.from_backend(exc) from exc
+        except Exception as exc:
+            raise internal_error(exc) from exc
+
+    async def _start(self) -> None:
+        self._first = await self._next()
+        self.first_chunk_ns = time.monotonic_ns()
+
+    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        """The answer's chunks up to and including the one marked done (or the stream's end)."""
+        chunk, self._first = self._first, None
+        while chunk is not None:
+            yield chunk
+            if chunk.done:
+                return
+            chunk = await self._next()
+
+
+@asynccontextmanager
+async def open_answer(
+    coordinator: Coordinator, chat: ChatRequest, options: RouteOptions
+) -> AsyncIterator[Answer]:
+    """Route `chat` and wait for its first chunk; the coordinator's stream is closed on exit."""
+    try:
+        stream = coordinator.open(chat, options)
+    except BackendError as exc:
+        raise ApiError.from_backend(exc) from exc
+    async with aclosing(_iterate(stream)) as chunks:
+        answer = Answer(route=stream.route, _chunks=chunks)
+        await answer._start()
+        yield answer
+
+
+async def _iterate(stream: AsyncIterator[ChatChunk] | object) -> AsyncIterator[ChatChunk]:
+    """The stream's chunks, closing the stream's own iterator when this one is closed."""
+    chunks = aiter(stream)  # type: ignore[call-overload]
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+@dataclass
+class Collected:
+    content: str
+    tool_calls: list[ToolCall]
+    final: ChatChunk
+
+
+async def collect(answer: Answer) -> Collected:
+    """The whole answer at once, for non-streaming requests."""
+    parts: list[str] = []
+    tool_calls: list[ToolCall] = []
+    final = ChatChunk(done=True, done_reason="stop")
+    async for chunk in answer:
+        parts.append(chunk.content)
+        tool_calls.extend(chunk.tool_calls)
+        if chunk.done:
+            final = chunk
+    return Collected("".join(parts), tool_calls, final)
+
+
+async def write_stream(
+    request: web.Request,
+    answer: Answer,
+    *,
+    content_type: str,
+    frames: AsyncIterator[bytes],
+    error_frame: Callable[[ApiError], bytes],
+) -> web.StreamResponse:
+    """Send `frames` as they come; a failure mid-answer ends the stream with `error_frame`.
+
+    A client that goes away mid-answer only ends the loop: the frames generator and, through
+    `open_answer`, the coordinator's stream are closed by their owners.
+    """
+    response = web.StreamResponse(
+        headers={**route_headers(answer.route), "Content-Type": content_type}
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    await response.prepare(request)
+    try:
+        async with aclosing(frames):
+            try:
+                async for frame in frames:
+                    await response.write(frame)
+            except ApiError as exc:
+                log.warning("answer failed mid-stream: %s", exc.message)
+                await response.write(error_frame(exc))
+        await response.write_eof()
+    except ConnectionResetError:
+        log.debug("client went away mid-answer")
+    return response

@@ -1,0 +1,213 @@
+"""The Ollama API (`/api/*`), so Ollama clients can use a harombe peer as if it were Ollama.
+
+Wire format as in Ollama's docs/api.md: NDJSON streams (the default) or one JSON object when
+`"stream": false`; durations in nanoseconds; errors as `{"error": "..."}`, and an error after
+the stream started as a last `{"error": "..."}` line. The done line also carries `"harombe"`:
+where the answer was served and why (clients ignore unknown fields).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from harombe import __version__
+from harombe.api.answer import (
+    Answer,
+    collect,
+    open_answer,
+    route_headers,
+    route_options,
+    write_stream,
+)
+from harombe.api.catalog import CatalogEntry, catalog, find
+from harombe.api.errors import ApiError, guarded
+from harombe.api.keys import COORDINATOR_KEY
+from harombe.api.models import read_request
+from harombe.api.ollama_models import OllamaChatRequest, OllamaGenerateRequest, OllamaShowRequest
+from harombe.inference.types import ChatChunk, ModelInfo, ToolCall
+
+NDJSON = "application/x-ndjson"
+UNKNOWN_TIME = "1970-01-01T00:00:00Z"  # modified_at of models whose backend does not say
+
+Shape = Callable[[str, list[ToolCall]], dict[str, Any]]
+
+
+def rfc3339_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _dumps(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def _chat_shape(content: str, tool_calls: list[ToolCall]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = [
+            {"function": {"name": c.name, "arguments": c.arguments}} for c in tool_calls
+        ]
+    return {"message": message}
+
+
+def _generate_shape(content: str, tool_calls: list[ToolCall]) -> dict[str, Any]:
+    return {"response": content}
+
+
+def _details(info: ModelInfo) -> dict[str, Any]:
+    return {
+        "parent_model": "",
+        "format": "gguf" if info.quantization else "",
+        "family": info.family or "",
+        "families": [info.family] if info.family else None,
+        "parameter_size": info.parameter_size or "",
+        "quantization_level": info.quantization or "",
+    }
+
+
+def _model_entry(entry: CatalogEntry) -> dict[str, Any]:
+    info = entry.info
+    return {
+        "name": info.name,
+        "model": info.name,
+        "modified_at": info.modified_at or UNKNOWN_TIME,
+        "size": info.size,
+        "digest": info.digest or "",
+        "details": _details(info),
+        "harombe": entry.harombe_meta(),
+    }
+
+
+def error_response(exc: ApiError) -> web.Response:
+    return web.json_response({"error": exc.message}, status=exc.status, headers=exc.headers())
+
+
+def _error_line(exc: ApiError) -> bytes:
+    return _dumps({"error": exc.message})
+
+
+class OllamaApi:
+    """Handlers for `/api/*`; the coordinator comes from the app (`COORDINATOR_KEY`)."""
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._answer(
+            request, await read_request(request, OllamaChatRequest), _chat_shape
+        )
+
+    async def generate(self, request: web.Request) -> web.StreamResponse:
+        body = await read_request(request, OllamaGenerateRequest)
+        return await self._answer(request, body, _generate_shape)
+
+    async def _answer(
+        self,
+        request: web.Request,
+        body: OllamaChatRequest | OllamaGenerateRequest,
+        shape: Shape,
+    ) -> web.StreamResponse:
+        options = route_options(request)
+        chat = body.to_internal()
+        if not any(m.content or m.tool_calls for m in chat.messages):  # Ollama's "load" call
+            return web.json_response(
+                self._line(body.model, shape("", [])) | {"done": True, "done_reason": "load"}
+            )
+        async with open_answer(request.app[COORDINATOR_KEY], chat, options) as answer:
+            if chat.stream:
+                return await write_stream(
+                    request,
+                    answer,
+                    content_type=NDJSON,
+                    frames=self._frames(answer, body.model, shape),
+                    error_frame=_error_line,
+                )
+            whole = await collect(answer)
+            payload = self._line(
+                self._model(answer, whole.final, body.model), shape(whole.content, whole.tool_calls)
+            )
+            payload |= self._done_fields(answer, whole.final)
+            return web.json_response(payload, headers=route_headers(answer.route))
+
+    async def _frames(self, answer: Answer, requested: str, shape: Shape) -> AsyncIterator[bytes]:
+        last = ChatChunk(done=True, done_reason="stop")
+        async for chunk in answer:
+            line = self._line(
+                self._model(answer, chunk, requested), shape(chunk.content, chunk.tool_calls)
+            )
+            if chunk.done:
+                yield _dumps(line | self._done_fields(answer, chunk))
+                return
+            yield _dumps(line | {"done": False})
+        yield _dumps(
+            self._line(self._model(answer, last, requested), shape("", []))
+            | self._done_fields(answer, last)
+        )
+
+    @staticmethod
+    def _model(answer: Answer, chunk: ChatChunk, requested: str) -> str:
+        return chunk.model or answer.route.model or requested
+
+    @staticmethod
+    def _line(model: str, shaped: dict[str, Any]) -> dict[str, Any]:
+        return {"model": model, "created_at": rfc3339_now(), **shaped}
+
+    @staticmethod
+    def _done_fields(answer: Answer, final: ChatChunk) -> dict[str, Any]:
+        now = time.monotonic_ns()
+        total = now - answer.opened_ns
+        to_first = (answer.first_chunk_ns or now) - answer.opened_ns
+        reason = final.done_reason or "stop"
+        return {
+            "done": True,
+            "done_reason": "stop" if reason == "tool_calls" else reason,
+            "total_duration": total,
+            "load_duration": 0,
+            "prompt_eval_count": final.prompt_tokens or 0,
+            "prompt_eval_duration": to_first,
+            "eval_count": final.completion_tokens or 0,
+            "eval_duration": total - to_first,
+            "harombe": answer.route.as_dict(),
+        }
+
+    async def tags(self, request: web.Request) -> web.Response:
+        entries = await catalog(request.app[COORDINATOR_KEY])
+        return web.json_response({"models": [_model_entry(e) for e in entries]})
+
+    async def ps(self, request: web.Request) -> web.Response:
+        entries = await catalog(request.app[COORDINATOR_KEY])
+        return web.json_response({"models": [_model_entry(e) for e in entries if e.loaded_on]})
+
+    async def show(self, request: web.Request) -> web.Response:
+        body = await read_request(request, OllamaShowRequest)
+        entry = await find(request.app[COORDINATOR_KEY], body.model_name)
+        info = entry.info
+        served = ", ".join(entry.nodes) or "no node yet"
+        return web.json_response(
+            {
+                "modelfile": f"# served by harombe ({served})\nFROM {info.name}\n",
+                "parameters": "",
+                "template": "",
+                "details": _details(info),
+                "model_info": {"general.architecture": info.family or ""},
+                "capabilities": ["completion", "tools"],
+                "modified_at": info.modified_at or UNKNOWN_TIME,
+                "harombe": entry.harombe_meta(),
+            }
+        )
+
+    async def version(self, request: web.Request) -> web.Response:
+        return web.json_response({"version": __version__})
+
+
+def add_ollama_routes(app: web.Application) -> None:
+    api = OllamaApi()
+    guard = guarded(error_response)
+    app.router.add_post("/api/chat", guard(api.chat))
+    app.router.add_post("/api/generate", guard(api.generate))
+    app.router.add_get("/api/tags", guard(api.tags))
+    app.router.add_get("/api/ps", guard(api.ps))
+    app.router.add_post("/api/show", guard(api.show))
+    app.router.add_get("/api/version", guard(api.version))

@@ -1,0 +1,196 @@
+"""The OpenAI API (`/v1/chat/completions`, `/v1/models`) for OpenAI-compatible clients.
+
+Streams are server-sent events of `chat.completion.chunk` objects ending in `data: [DONE]`;
+an error after the stream started is sent as a last `data: {"error": {...}}` event, which the
+official client raises. The last chunk (or the completion object) carries `"harombe"`: where
+the answer was served and why.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from harombe.api.answer import (
+    Answer,
+    collect,
+    open_answer,
+    route_headers,
+    route_options,
+    write_stream,
+)
+from harombe.api.catalog import catalog
+from harombe.api.errors import ApiError, guarded
+from harombe.api.keys import COORDINATOR_KEY
+from harombe.api.models import read_request
+from harombe.api.openai_models import ChatCompletionRequest
+from harombe.inference.types import ChatChunk, ToolCall
+
+SSE = "text/event-stream"
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+}
+
+
+def _error_body(exc: ApiError) -> dict[str, Any]:
+    kind = ERROR_TYPES.get(exc.status, "server_error")
+    return {"error": {"message": exc.message, "type": kind, "param": exc.param, "code": exc.code}}
+
+
+def error_response(exc: ApiError) -> web.Response:
+    return web.json_response(_error_body(exc), status=exc.status, headers=exc.headers())
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return (
+        b"data: "
+        + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        + b"\n\n"
+    )
+
+
+def _error_event(exc: ApiError) -> bytes:
+    return _event(_error_body(exc))
+
+
+def _tool_call(call: ToolCall, index: int | None = None) -> dict[str, Any]:
+    rendered: dict[str, Any] = {
+        "id": call.id or f"call_{uuid.uuid4().hex[:24]}",
+        "type": "function",
+        "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+    }
+    return rendered if index is None else {"index": index, **rendered}
+
+
+def _finish_reason(final: ChatChunk, called_tools: bool) -> str:
+    return "tool_calls" if called_tools else (final.done_reason or "stop")
+
+
+def _usage(final: ChatChunk) -> dict[str, int]:
+    prompt, completion = final.prompt_tokens or 0, final.completion_tokens or 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+class _Completion:
+    """The fields every object of one completion shares."""
+
+    def __init__(self, answer: Answer, requested: str) -> None:
+        self.answer = answer
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.requested = requested
+
+    def envelope(self, kind: str, model: str | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": kind,
+            "created": self.created,
+            "model": model or self.answer.route.model or self.requested,
+        }
+
+
+class OpenAIApi:
+    """Handlers for `/v1/*`; the coordinator comes from the app (`COORDINATOR_KEY`)."""
+
+    async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        options = route_options(request)
+        body = await read_request(request, ChatCompletionRequest)
+        chat = body.to_internal()
+        async with open_answer(request.app[COORDINATOR_KEY], chat, options) as answer:
+            completion = _Completion(answer, body.model)
+            if body.stream:
+                return await write_stream(
+                    request,
+                    answer,
+                    content_type=SSE,
+                    frames=self._events(completion, body.include_usage),
+                    error_frame=_error_event,
+                )
+            whole = await collect(answer)
+            message: dict[str, Any] = {"role": "assistant", "content": whole.content or None}
+            if whole.tool_calls:
+                message["tool_calls"] = [_tool_call(c) for c in whole.tool_calls]
+            payload = completion.envelope("chat.completion", whole.final.model) | {
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "logprobs": None,
+                        "finish_reason": _finish_reason(whole.final, bool(whole.tool_calls)),
+                    }
+                ],
+                "usage": _usage(whole.final),
+                "harombe": answer.route.as_dict(),
+            }
+            return web.json_response(payload, headers=route_headers(answer.route))
+
+    @staticmethod
+    async def _events(completion: _Completion, include_usage: bool) -> AsyncIterator[bytes]:
+        def chunk(choices: list[dict[str, Any]], model: str | None, **extra: Any) -> bytes:
+            usage = {"usage": None} if include_usage else {}
+            envelope = completion.envelope("chat.completion.chunk", model)
+            return _event(envelope | {"choices": choices} | usage | extra)
+
+        final = ChatChunk(done=True, done_reason="stop")
+        delta: dict[str, Any] = {"role": "assistant"}
+        tools_called = 0
+        async for piece in completion.answer:
+            if piece.content:
+                delta["content"] = piece.content
+            if piece.tool_calls:
+                delta["tool_calls"] = [
+                    _tool_call(c, tools_called + i) for i, c in enumerate(piece.tool_calls)
+                ]
+                tools_called += len(piece.tool_calls)
+            if delta:
+                choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+                yield chunk([choice], piece.model)
+                delta = {}
+            if piece.done:
+                final = piece
+        finish = {
+            "index": 0,
+            "delta": {},
+            "logprobs": None,
+            "finish_reason": _finish_reason(final, tools_called > 0),
+        }
+        meta = {"harombe": completion.answer.route.as_dict()}
+        if include_usage:
+            yield chunk([finish], final.model)
+            yield chunk([], final.model, usage=_usage(final), **meta)
+        else:
+            yield chunk([finish], final.model, **meta)
+        yield b"data: [DONE]\n\n"
+
+    async def models(self, request: web.Request) -> web.Response:
+        entries = await catalog(request.app[COORDINATOR_KEY])
+        created = int(time.time())
+        data = [
+            {
+                "id": e.info.name,
+                "object": "model",
+                "created": created,
+                "owned_by": "harombe",
+                "harombe": e.harombe_meta(),
+            }
+            for e in entries
+        ]
+        return web.json_response({"object": "list", "data": data})
+
+
+def add_openai_routes(app: web.Application) -> None:
+    api = OpenAIApi()
+    guard = guarded(error_response)
+    app.router.add_post("/v1/chat/completions", guard(api.chat_completions))
+    app.router.add_get("/v1/models", guard(api.models))

@@ -1,0 +1,863 @@
+"""SWIM membership with the Lifeguard refinements, as a sans-I/O state machine.
+
+Nothing here reads a clock or touches a socket: every entry point takes `now` (seconds, any
+monotonic origin: loop.time() in harombed, virtual time in sim/) and frames go out through the
+`send(address, data)` callable. `tick(now)` runs whatever is due and returns the next deadline.
+
+Semantics follow hashicorp/memberlist (state.go): alive/suspect/dead transitions ordered by
+(generation, incarnation), refutation by incarnation bump, suspicion timeouts that shrink with
+independent confirmations, local-health scaling of probes, transmit-limited piggybacked
+broadcasts, push/pull anti-entropy (digest based, so it is cheap at rest), tombstones and
+graceful leave (LEFT, never DEAD).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import msgpack
+
+from harombe.cluster.awareness import Awareness
+from harombe.cluster.broadcast import BroadcastQueue
+from harombe.cluster.codec import Envelope, FrameCodec, FrameError
+from harombe.cluster.config import MembershipConfig
+from harombe.cluster.messages import (
+    Ack,
+    Alive,
+    Dead,
+    DigestEntry,
+    Left,
+    Message,
+    Nack,
+    Ping,
+    PingReq,
+    PushPull,
+    Suspect,
+    Sync,
+    SyncEntry,
+    Want,
+)
+from harombe.cluster.record import NodeRecord, only_load_changed, quantize
+from harombe.cluster.replay import ReplayGuard
+from harombe.cluster.state import MemberState, precedence
+from harombe.cluster.suspicion import Suspicion
+from harombe.cluster.timers import Timer, Timers
+
+__all__ = ["MemberState", "MemberView", "Membership", "MembershipStats"]
+
+log = logging.getLogger(__name__)
+
+ALIVE, SUSPECT, DEAD, LEFT = (
+    MemberState.ALIVE,
+    MemberState.SUSPECT,
+    MemberState.DEAD,
+    MemberState.LEFT,
+)
+# At equal (generation, incarnation): suspect beats alive, dead/left beat suspect.
+_RANK = {ALIVE: 0, SUSPECT: 1, DEAD: 2, LEFT: 2}
+
+
+@dataclass
+class MemberView:
+    """A read-only snapshot of one member, as this node sees it."""
+
+    name: str
+    address: str
+    state: MemberState
+    incarnation: int
+    record: NodeRecord | None
+    rtt: float | None
+    """Seconds: EWMA of this node's own probe RTTs to the member (None for self or unmeasured)."""
+    state_since: float
+    last_update: float
+    is_self: bool
+    generation: int = 0
+    record_version: int = 0
+
+
+@dataclass
+class MembershipStats:
+    frames_sent: int = 0
+    frames_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    dropped: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Dropped frames by reason: oversized, malformed, bad_version, wrong_label,
+    unauthenticated, replayed, stale, unknown_type, from_self, internal_error."""
+    send_errors: int = 0
+    probes: int = 0
+    probe_failures: int = 0
+    indirect_probes: int = 0
+    refutes: int = 0
+    conflicts: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class _Member:
+    name: str
+    address: str
+    gen: int
+    inc: int
+    state: MemberState
+    state_since: float
+    record: NodeRecord | None
+    rv: int
+    last_update: float
+    rtt: float | None = None
+    suspicion: Suspicion | None = None
+    suspicion_timer: Timer | None = None
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return precedence(self.gen, self.inc)
+
+
+@dataclass(slots=True, eq=False)
+class _Probe:
+    target: _Member
+    seq: int
+    sent: float
+    acked: bool = False
+    expected_nacks: int = 0
+    nacks: int = 0
+    timeout_timer: Timer | None = None
+
+
+@dataclass(slots=True, eq=False)
+class _Relay:
+    origin_addr: str
+    origin_seq: int
+    timer: Timer | None = None
+
+
+_last_generation = 0
+
+
+def _new_generation() -> int:
+    """Start-time based (ms), strictly increasing within this process."""
+    global _last_generation
+    _last_generation = max(int(time.time() * 1000), _last_generation + 1)
+    return _last_generation
+
+
+class Membership:
+    def __init__(
+        self,
+        config: MembershipConfig,
+        *,
+        name: str,
+        address: str,
+        record: NodeRecord,
+        send: Callable[[str, bytes], None],
+        now: float,
+        rng: random.Random | None = None,
+        label: str = "harombe",
+        keyring: Sequence[bytes] = (),
+        generation: int | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`send(address, data)` is best effort and may drop. `wall_clock` only stamps frames
+        for the replay check (with a keyring); peers' clocks must agree within
+        `config.replay_window`."""
+        _check_record(record, name, address)
+        self.config = config
+        self.name = name
+        self.address = address
+        self.label = label
+        self.generation = _new_generation() if generation is None else generation
+        self.stats = MembershipStats()
+        self.on_change: list[Callable[[MemberView, MemberState | None], None]] = []
+        self.on_record: list[Callable[[MemberView], None]] = []
+        self._send_fn = send
+        self._rng = rng or random.Random()
+        self._now = now
+        self._awareness = Awareness(config.awareness_max_multiplier)
+        self._queue = BroadcastQueue(config.broadcast_queue_max)
+        self._timers = Timers()
+        self._codec = FrameCodec(
+            sender=name,
+            addr=address,
+            gen=self.generation,
+            label=label,
+            keyring=keyring,
+            max_frame_bytes=config.max_frame_bytes,
+            max_messages=config.max_frame_messages,
+            replay=ReplayGuard(
+                config.replay_window, config.replay_cache_per_sender, config.replay_max_senders
+            ),
+            wall_clock=wall_clock,
+        )
+        self._chunk_budget = config.max_frame_bytes - self._codec.overhead - 512
+        self._me = _Member(
+            name, address, self.generation, 0, ALIVE, now, quantize(record, config.load_digits),
+            1, now,
+        )  # fmt: skip
+        self._members: dict[str, _Member] = {name: self._me}
+        self._peers: list[_Member] = []
+        self._peer_index: dict[str, int] = {}
+        self._counts: collections.Counter[MemberState] = collections.Counter({ALIVE: 1})
+        self._probe_order: list[str] = []
+        self._probe_pos = 0
+        self._probe: _Probe | None = None
+        self._seq = 0
+        self._relays: dict[int, _Relay] = {}
+        self._joins: dict[str, float] = {}
+        self._leaving = False
+        self._gossip_timer: Timer | None = None
+        self._last_gossip = -math.inf
+        self._last_lag_bump = -math.inf
+        self._last_publish = now
+        self._pending_record: NodeRecord | None = None
+        self._record_timer: Timer | None = None
+        self._broadcast_self()
+        # Random phases, so peers started together do not probe and exchange in lockstep.
+        self._timers.at(now + self._rng.uniform(0, config.probe_interval), self._probe_tick)
+        self._timers.at(
+            now + self._rng.uniform(0.5, 1.0) * config.pushpull_interval, self._pushpull_tick
+        )
+
+    # ---- public API ------------------------------------------------------------------
+
+    @property
+    def incarnation(self) -> int:
+        return self._me.inc
+
+    @property
+    def health(self) -> int:
+        """Local-health score (0 healthy .. awareness_max_multiplier - 1)."""
+        return self._awareness.score
+
+    @property
+    def leaving(self) -> bool:
+        return self._leaving
+
+    @property
+    def leave_propagated(self) -> bool:
+        """After leave(): True once the 'left' message has gone out in enough gossip rounds
+        (config.leave_transmits), or nobody is left to tell."""
+        pending = self._queue.get(self.name)
+        return (
+            not self._leaving
+            or pending is None
+            or pending.transmits >= self.config.leave_transmits
+            or not any(self._gossip_ok(m) for m in self._peers)
+        )
+
+    def receive(self, data: bytes, now: float) -> None:
+        """Decode, verify and handle one frame. Bad frames are dropped and counted by reason
+        in stats.dropped; nothing raises."""
+        self._advance(now)
+        self.stats.frames_received += 1
+        self.stats.bytes_received += len(data)
+        try:
+            env = self._codec.decode(data)
+        except FrameError as exc:
+            self.stats.dropped[exc.reason] += 1
+            return
+        if env.sender == self.name:
+            self.stats.dropped["from_self"] += 1
+            return
+        try:
+            for msg in env.msgs:
+                self._handlers[type(msg)](self, env, msg)
+        except Exception:
+            log.exception("membership: error handling a frame from %s", env.sender)
+            self.stats.dropped["internal_error"] += 1
+
+    def tick(self, now: float) -> float:
+        """Run all work due at `now`; return the absolute time of the next deadline."""
+        self._advance(now)
+        self._timers.run_due(self._now)
+        return self.next_deadline()
+
+    def next_deadline(self) -> float:
+        deadline = self._timers.next_deadline()
+        return deadline if deadline != math.inf else self._now + self.config.probe_interval
+
+    def join(self, addresses: Iterable[str], now: float) -> None:
+        """Exchange state with each address (seeds). Unanswered joins are retried with
+        backoff for as long as no other peer is known. Idempotent."""
+        self._advance(now)
+        for addr in addresses:
+            if addr == self.address or addr in self._joins:
+                continue
+            self._joins[addr] = self.config.join_retry_interval
+            self._send_digest(addr)
+            self._timers.at(self._now + self.config.join_retry_interval, self._join_retry, addr)
+
+    def leave(self, now: float) -> None:
+        """Graceful leave: broadcast LEFT, stop probing. Others mark us LEFT, not DEAD."""
+        self._advance(now)
+        if self._leaving:
+            return
+        self._leaving = True
+        self._joins.clear()
+        self._set_state(self._me, LEFT)
+        self._broadcast(self.name, Left(self.name, self.generation, self._me.inc))
+        if self._gossip_timer is not None:
+            self._gossip_timer.cancel()
+            self._gossip_timer = None
+        self._gossip_tick()
+
+    def update_record(self, record: NodeRecord, now: float) -> None:
+        """Publish a new local record. Load-only changes (active, queue, tps, ttft) go out at
+        most once per record_min_interval; tps/ttft are quantized first."""
+        self._advance(now)
+        _check_record(record, self.name, self.address)
+        record = quantize(record, self.config.load_digits)
+        current = self._me.record
+        if record == current:
+            self._pending_record = None
+            return
+        due = self._last_publish + self.config.record_min_interval
+        if current is not None and only_load_changed(current, record) and self._now < due:
+            self._pending_record = record
+            if self._record_timer is None:
+                self._record_timer = self._timers.at(due, self._publish_pending)
+            return
+        self._publish(record)
+
+    def note_loop_lag(self, lag: float) -> None:
+        """Event-loop lag (seconds late) of the driver; a lagging loop makes this node slower
+        to accuse others (raises the health score, once per probe interval at most)."""
+        if lag > self.config.loop_lag_threshold:
+            if self._now - self._last_lag_bump >= self.config.probe_interval:
+                self._last_lag_bump = self._now
+                self._awareness.apply(1)
+
+    def members(self) -> list[MemberView]:
+        return [self._view(m) for m in self._members.values()]
+
+    def get(self, name: str) -> MemberView | None:
+        m = self._members.get(name)
+        return self._view(m) if m else None
+
+    def alive_count(self) -> int:
+        """Members in state ALIVE, this node included."""
+        return self._counts[ALIVE]
+
+    # ---- sending ---------------------------------------------------------------------
+
+    def _advance(self, now: float) -> None:
+        if now > self._now:
+            self._now = now
+
+    def _send(self, addr: str, msgs: list[Message], *, piggyback: bool = True) -> None:
+        wire = [m.to_wire() for m in msgs]
+        if piggyback and len(self._queue):
+            room = self.config.max_frame_bytes - self._codec.overhead - len(msgpack.packb(wire))
+            budget = min(self.config.piggyback_bytes, room)
+            wire += self._queue.take(
+                budget,
+                self.config.retransmit_limit(self._live),
+                self.config.max_frame_messages - len(wire),
+            )
+        self._send_wire(addr, wire)
+
+    def _send_wire(self, addr: str, wire: list[list[Any]]) -> None:
+        data = self._codec.encode(wire)
+        self.stats.frames_sent += 1
+        self.stats.bytes_sent += len(data)
+        try:
+            self._send_fn(addr, data)
+        except Exception:
+            log.exception("membership: send to %s failed", addr)
+            self.stats.send_errors += 1
+
+    def _broadcast(self, key: str, msg: Message) -> None:
+        wire = msg.to_wire()
+        self._queue.queue(key, wire, len(msgpack.packb(wire)))
+        if self._gossip_timer is None:
+            when = max(self._now, self._last_gossip + self.config.gossip_interval)
+            self._gossip_timer = self._timers.at(when, self._gossip_tick)
+
+    def _broadcast_self(self) -> None:
+        me = self._me
+        self._broadcast(me.name, Alive(me.name, me.address, me.gen, me.inc, me.rv, me.record))
+
+    def _gossip_tick(self) -> None:
+        self._gossip_timer = None
+        self._last_gossip = self._now
+        if not len(self._queue):
+            return
+        limit = self.config.retransmit_limit(self._live)
+        targets = self._sample(self.config.gossip_nodes, self._gossip_ok)
+        for target in targets:
+            wire = self._queue.take(
+                self.config.piggyback_bytes, limit, self.config.max_frame_messages
+            )
+            if not wire:
+                break
+            self._send_wire(target.address, wire)
+        if targets and len(self._queue):
+            self._gossip_timer = self._timers.at(
+                self._now + self.config.gossip_interval, self._gossip_tick
+            )
+
+    # ---- peer sets -------------------------------------------------------------------
+
+    @property
+    def _live(self) -> int:
+        return self._counts[ALIVE] + self._counts[SUSPECT]
+
+    def _gossip_ok(self, m: _Member) -> bool:
+        return not m.state.gone or self._now - m.state_since < self.config.gossip_to_dead_time
+
+    def _sample(
+        self, k: int, ok: Callable[[_Member], bool], exclude: _Member | None = None
+    ) -> list[_Member]:
+        """Up to k distinct random peers satisfying ok (O(k) on large clusters)."""
+        peers = self._peers
+        if len(peers) > 4 * k + 8:
+            picked: dict[str, _Member] = {}
+            for _ in range(4 * k):
+                m = peers[self._rng.randrange(len(peers))]
+                if m is not exclude and ok(m):
+                    picked[m.name] = m
+                    if len(picked) == k:
+                        return list(picked.values())
+        candidates = [m for m in peers if m is not exclude and ok(m)]
+        return self._rng.sample(candidates, min(k, len(candidates)))
+
+    def _add_peer(self, m: _Member) -> None:
+        self._members[m.name] = m
+        self._peer_index[m.name] = len(self._peers)
+        self._peers.append(m)
+        self._counts[m.state] += 1
+        self._probe_order.insert(self._rng.randint(0, len(self._probe_order)), m.name)
+
+    def _remove_peer(self, m: _Member) -> None:
+        del self._members[m.name]
+        i = self._peer_index.pop(m.name)
+        last = self._peers.pop()
+        if last is not m:
+            self._peers[i] = last
+            self._peer_index[last.name] = i
+        self._counts[m.state] -= 1
+
+    # ---- probing (SWIM failure detector with Lifeguard) ------------------------------
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _next_probe_target(self) -> _Member | None:
+        for _ in range(len(self._peers) + 1):
+            if self._probe_pos >= len(self._probe_order):
+                self._probe_order = [m.name for m in self._peers]
+                self._rng.shuffle(self._probe_order)
+                self._probe_pos = 0
+                if not self._probe_order:
+                    return None
+            m = self._members.get(self._probe_order[self._probe_pos])
+            self._probe_pos += 1
+            if m is not None and not m.state.gone and m is not self._me:
+                return m
+        return None
+
+    def _probe_tick(self) -> None:
+        if self._leaving:
+            return
+        interval = self._awareness.scale(self.config.probe_interval)
+        target = self._next_probe_target()
+        if target is None:
+            self._timers.at(self._now + interval, self._probe_tick)
+            return
+        probe = self._probe = _Probe(target, self._next_seq(), self._now)
+        self.stats.probes += 1
+        msgs: list[Message] = [Ping(probe.seq, target.name)]
+        if target.state is SUSPECT:
+            # Lifeguard's buddy system: tell the suspect directly so it can refute at once.
+            msgs.append(Suspect(target.name, target.gen, target.inc, self.name))
+        self._send(target.address, msgs)
+        timeout = self._awareness.scale(self.config.probe_timeout)
+        probe.timeout_timer = self._timers.at(self._now + timeout, self._probe_indirect, probe)
+        self._timers.at(self._now + interval, self._probe_done, probe)
+
+    def _probe_indirect(self, probe: _Probe) -> None:
+        if probe.acked or self._probe is not probe:
+            return
+        target = probe.target
+        helpers = self._sample(
+            self.config.indirect_checks, lambda m: m.state is ALIVE, exclude=target
+        )
+        probe.expected_nacks = len(helpers)
+        self.stats.indirect_probes += len(helpers)
+        for helper in helpers:
+            self._send(helper.address, [PingReq(probe.seq, target.name, target.address, True)])
+
+    def _probe_done(self, probe: _Probe) -> None:
+        if self._probe is probe:
+            self._probe = None
+        if not probe.acked:
+            self.stats.probe_failures += 1
+            # With helpers, only their missing nacks count against our own health: they are
+            # assumed healthy, so silence from them points at us (Lifeguard).
+            missed = probe.expected_nacks - probe.nacks if probe.expected_nacks else 1
+            self._awareness.apply(max(missed, 0))
+            target = probe.target
+            if self._members.get(target.name) is target and not target.state.gone:
+                self._on_suspect(Suspect(target.name, target.gen, target.inc, self.name))
+        self._probe_tick()
+
+    def _handle_ping(self, env: Envelope, msg: Ping) -> None:
+        if msg.target != self.name:
+            self.stats.dropped["misdirected"] += 1
+            return
+        self._send(env.addr, [Ack(msg.seq)])
+
+    def _handle_ping_req(self, env: Envelope, msg: PingReq) -> None:
+        seq = self._next_seq()
+        relay = self._relays[seq] = _Relay(env.addr, msg.seq)
+        self._send(msg.target_addr, [Ping(seq, msg.target)])
+        wait = self.config.probe_timeout * self.config.nack_fraction
+        relay.timer = self._timers.at(self._now + wait, self._relay_expired, seq, msg.nack)
+
+    def _relay_expired(self, seq: int, nack: bool) -> None:
+        relay = self._relays.pop(seq, None)
+        if relay is not None and nack:
+            self._send(relay.origin_addr, [Nack(relay.origin_seq)])
+
+    def _handle_ack(self, env: Envelope, msg: Ack) -> None:
+        probe = self._probe
+        if probe is not None and msg.seq == probe.seq:
+            if not probe.acked:
+                probe.acked = True
+                self._awareness.apply(-1)
+                if env.sender == probe.target.name:
+                    self._note_rtt(probe.target, self._now - probe.sent)
+            return
+        relay = self._relays.pop(msg.seq, None)
+        if relay is not None:
+            if relay.timer:
+                relay.timer.cancel()
+            self._send(relay.origin_addr, [Ack(relay.origin_seq)])
+
+    def _handle_nack(self, env: Envelope, msg: Nack) -> None:
+        if self._probe is not None and msg.seq == self._probe.seq:
+            self._probe.nacks += 1
+
+    def _note_rtt(self, m: _Member, sample: float) -> None:
+        alpha = self.config.rtt_alpha
+        m.rtt = sample if m.rtt is None else m.rtt + alpha * (sample - m.rtt)
+
+    # ---- state transitions (memberlist state.go) -------------------------------------
+
+    def _set_state(self, m: _Member, state: MemberState) -> None:
+        prev = m.state
+        if prev is state:
+            return
+        self._counts[prev] -= 1
+        self._counts[state] += 1
+        m.state = state
+        m.state_since = self._now
+        if state is not SUSPECT and m.suspicion_timer is not None:
+            m.suspicion_timer.cancel()
+            m.suspicion_timer = None
+            m.suspicion = None
+        if state.gone and m is not self._me:
+            self._timers.at(self._now + self.config.tombstone_timeout, self._reap, m, self._now)
+        self._notify(self.on_change, self._view(m), prev)
+
+    def _set_record(self, m: _Member, rv: int, record: NodeRecord | None) -> None:
+        if record is None:
+            return
+        m.rv = rv
+        if record != m.record:
+            m.record = record
+            m.last_update = self._now
+            self._notify(self.on_record, self._view(m))
+
+    def _handle_alive(self, env: Envelope | None, a: Alive, *, rebroadcast: bool = True) -> None:
+        """`rebroadcast` False for state learned by push/pull about third parties: it came
+        from a full exchange, so it is old news to most peers, not worth gossiping."""
+        if a.name == self.name:
+            self._alive_about_self(a)
+            return
+        m = self._members.get(a.name)
+        if m is None:
+            m = _Member(a.name, a.addr, a.gen, a.inc, ALIVE, self._now, a.record, a.rv, self._now)
+            self._add_peer(m)
+            self._notify(self.on_change, self._view(m), None)
+            if rebroadcast:
+                self._broadcast(a.name, a)
+            return
+        new_key = precedence(a.gen, a.inc)
+        if new_key > m.key:
+            if a.gen != m.gen:
+                m.address = a.addr
+                m.rv = 0
+                m.rtt = None
+            m.gen, m.inc = a.gen, a.inc
+            if a.rv > m.rv:
+                self._set_record(m, a.rv, a.record)
+            self._set_state(m, ALIVE)
+            if rebroadcast:
+                self._broadcast(a.name, a)
+        elif a.gen == m.gen and a.rv > m.rv and a.record is not None:
+            self._set_record(m, a.rv, a.record)
+            if rebroadcast:
+                self._broadcast("record:" + a.name, a)
+
+    def _alive_about_self(self, a: Alive) -> None:
+        me = self._me
+        if self._leaving or a.gen < me.gen:
+            return
+        if a.gen > me.gen:
+            self.stats.conflicts += 1
+            return
+        if a.inc > me.inc or (a.inc == me.inc and a.rv > me.rv):
+            # Someone holds a newer claim about us than we do (e.g. state from before a
+            # crash we do not remember): outbid it.
+            me.rv = max(me.rv, a.rv) + 1
+            self._refute(a.gen, a.inc)
+
+    def _handle_suspect(self, env: Envelope | None, s: Suspect) -> None:
+        self._on_suspect(s)
+
+    def _on_suspect(self, s: Suspect) -> None:
+        m = self._members.get(s.name)
+        if m is None or precedence(s.gen, s.inc) < m.key:
+            return
+        if m.suspicion is not None:
+            if m.suspicion.confirm(s.by):
+                self._arm_suspicion(m)
+                self._broadcast(s.name, s)
+            return
+        if m.state is not ALIVE:
+            return
+        if m is self._me:
+            self._refute(s.gen, s.inc)
+            return
+        m.gen, m.inc = s.gen, s.inc
+        self._set_state(m, SUSPECT)
+        n = self._live
+        floor, ceiling = self.config.suspicion_bounds(n)
+        k = self.config.suspicion_confirmations(n)
+        m.suspicion = Suspicion(self._now, k, floor, ceiling, s.by)
+        self._arm_suspicion(m)
+        self._broadcast(s.name, s)
+
+    def _arm_suspicion(self, m: _Member) -> None:
+        assert m.suspicion is not None
+        if m.suspicion_timer is not None:
+            m.suspicion_timer.cancel()
+        m.suspicion_timer = self._timers.at(
+            m.suspicion.deadline, self._suspicion_expired, m, m.suspicion
+        )
+
+    def _suspicion_expired(self, m: _Member, suspicion: Suspicion) -> None:
+        if m.suspicion is suspicion:
+            self._on_dead(Dead(m.name, m.gen, m.inc, self.name))
+
+    def _handle_dead(self, env: Envelope | None, d: Dead) -> None:
+        self._on_dead(d)
+
+    def _handle_left(self, env: Envelope | None, d: Left) -> None:
+        self._on_dead(d)
+
+    def _on_dead(self, d: Dead | Left) -> None:
+        m = self._members.get(d.name)
+        if m is None or precedence(d.gen, d.inc) < m.key or m.state.gone:
+            return
+        if m is self._me:
+            self._refute(d.gen, d.inc)
+            return
+        m.gen, m.inc = d.gen, d.inc
+        self._set_state(m, LEFT if isinstance(d, Left) else DEAD)
+        self._broadcast(d.name, d)
+
+    def _refute(self, gen: int, inc: int) -> None:
+        """We are accused (suspect/dead/left) of something: outbid it with a higher
+        incarnation; refuting costs health (Lifeguard: we may be the slow one)."""
+        me = self._me
+        if gen == me.gen:
+            me.inc = max(me.inc, inc + 1)
+            self.stats.refutes += 1
+            self._awareness.apply(1)
+        self._broadcast_self()
+
+    def _reap(self, m: _Member, since: float) -> None:
+        if self._members.get(m.name) is m and m.state.gone and m.state_since == since:
+            self._remove_peer(m)
+
+    # ---- records -----------------------------------------------------------------------
+
+    def _publish(self, record: NodeRecord) -> None:
+        me = self._me
+        me.record = record
+        me.rv += 1
+        me.last_update = self._now
+        self._last_publish = self._now
+        self._pending_record = None
+        if self._record_timer is not None:
+            self._record_timer.cancel()
+            self._record_timer = None
+        self._notify(self.on_record, self._view(me))
+        if not self._leaving:
+            self._broadcast_self()
+
+    def _publish_pending(self) -> None:
+        self._record_timer = None
+        if self._pending_record is not None:
+            self._publish(self._pending_record)
+
+    # ---- push/pull anti-entropy --------------------------------------------------------
+
+    def _digest(self, m: _Member) -> DigestEntry:
+        return DigestEntry(m.name, m.gen, m.inc, m.state, m.rv)
+
+    def _entry(self, m: _Member) -> SyncEntry:
+        return SyncEntry(m.name, m.address, m.gen, m.inc, m.state, m.rv, m.record)
+
+    def _send_digest(self, addr: str) -> None:
+        entries = sorted((self._digest(m) for m in self._members.values()), key=lambda e: e.name)
+        chunks = list(self._chunks(entries))
+        for i, chunk in enumerate(chunks):
+            lo = "" if i == 0 else chunk[0].name
+            hi = chunks[i + 1][0].name if i + 1 < len(chunks) else None
+            self._send(addr, [PushPull(lo, hi, tuple(chunk))])
+
+    def _chunks(self, items: Sequence[DigestEntry | SyncEntry]) -> Iterator[list[Any]]:
+        chunk: list[Any] = []
+        size = 0
+        for item in items:
+            item_size = len(msgpack.packb(item.to_wire()))
+            if chunk and size + item_size > self._chunk_budget:
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(item)
+            size += item_size
+        if chunk:
+            yield chunk
+
+    def _pushpull_tick(self) -> None:
+        if self._leaving:
+            return
+        self._timers.at(self._now + self.config.pushpull_period(self._live), self._pushpull_tick)
+        peers = self._sample(1, lambda m: m.state is ALIVE)
+        if peers:
+            self._send_digest(peers[0].address)
+
+    def _exchange(self, addr: str) -> None:
+        if not self._leaving:
+            self._send_digest(addr)
+
+    def _join_retry(self, addr: str) -> None:
+        delay = self._joins.get(addr)
+        if delay is None or self._leaving:
+            return
+        self._send_digest(addr)
+        delay = self._joins[addr] = min(delay * 2, self.config.pushpull_interval)
+        self._timers.at(self._now + delay, self._join_retry, addr)
+
+    def _handle_pushpull(self, env: Envelope, pp: PushPull) -> None:
+        theirs = {e.name: e for e in pp.digest}
+        give = []
+        for m in self._members.values():
+            if m.name < pp.lo or (pp.hi is not None and m.name >= pp.hi):
+                continue
+            e = theirs.get(m.name)
+            if (e is None and not m.state.gone) or (e is not None and _newer(self._digest(m), e)):
+                give.append(self._entry(m))
+        want = tuple(e.name for e in pp.digest if self._wants(e))
+        for chunk in self._chunks(give):
+            self._send(env.addr, [Sync(tuple(chunk))])
+        if want:
+            self._send(env.addr, [Want(want)])
+
+    def _wants(self, e: DigestEntry) -> bool:
+        m = self._members.get(e.name)
+        if m is None:
+            return e.state is ALIVE
+        return _newer(e, self._digest(m))
+
+    def _handle_want(self, env: Envelope, w: Want) -> None:
+        entries = [self._entry(m) for name in w.names if (m := self._members.get(name))]
+        for chunk in self._chunks(entries):
+            self._send(env.addr, [Sync(tuple(chunk))])
+
+    def _handle_sync(self, env: Envelope, sync: Sync) -> None:
+        """memberlist's mergeState: remote dead becomes local suspect (never dead at once).
+
+        Third-party entries are not gossiped on (old news to most), but if the exchange taught
+        us new members we were cut off from them, so they likely never heard of us either:
+        re-announce ourselves.
+        """
+        if self._joins:
+            self._joins.clear()
+            self._timers.at(self._now + self.config.join_followup, self._exchange, env.addr)
+        known = len(self._members)
+        for e in sync.entries:
+            if e.state is ALIVE:
+                alive = Alive(e.name, e.addr, e.gen, e.inc, e.rv, e.record)
+                self._handle_alive(None, alive, rebroadcast=e.name == env.sender)
+                continue
+            if e.state is LEFT:
+                self._on_dead(Left(e.name, e.gen, e.inc))
+            else:
+                self._on_suspect(Suspect(e.name, e.gen, e.inc, self.name))
+            m = self._members.get(e.name)
+            if m is not None and m is not self._me and m.gen == e.gen and e.rv > m.rv:
+                self._set_record(m, e.rv, e.record)
+        if len(self._members) > known and not self._leaving:
+            self._broadcast_self()
+
+    # ---- views -------------------------------------------------------------------------
+
+    def _view(self, m: _Member) -> MemberView:
+        return MemberView(
+            name=m.name,
+            address=m.address,
+            state=m.state,
+            incarnation=m.inc,
+            record=m.record,
+            rtt=m.rtt,
+            state_since=m.state_since,
+            last_update=m.last_update,
+            is_self=m is self._me,
+            generation=m.gen,
+            record_version=m.rv,
+        )
+
+    def _notify(self, callbacks: list[Callable[..., None]], *args: Any) -> None:
+        for callback in callbacks:
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("membership: callback %r failed", callback)
+
+    _handlers: ClassVar[dict[type, Callable[[Membership, Envelope, Any], None]]] = {
+        Ping: _handle_ping,
+        PingReq: _handle_ping_req,
+        Ack: _handle_ack,
+        Nack: _handle_nack,
+        Alive: _handle_alive,
+        Suspect: _handle_suspect,
+        Dead: _handle_dead,
+        Left: _handle_left,
+        PushPull: _handle_pushpull,
+        Want: _handle_want,
+        Sync: _handle_sync,
+    }
+
+
+def _newer(a: DigestEntry, b: DigestEntry) -> bool:
+    """True when claim a about a node supersedes claim b (state or record)."""
+    if (a.gen, a.inc, _RANK[a.state]) > (b.gen, b.inc, _RANK[b.state]):
+        return True
+    return a.gen == b.gen and a.rv > b.rv
+
+
+def _check_record(record: NodeRecord, name: str, address: str) -> None:
+    if record.name != name or record.address != address:
+        raise ValueError(
+            f"record names {record.name!r} at {record.address!r}, expected {name!r} at {address!r}"
+        )

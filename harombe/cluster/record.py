@@ -1,0 +1,136 @@
+"""Each node's own record: what it serves and how busy it is, gossiped to every peer."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import harombe
+
+_MAX_STR = 256
+_MAX_ITEMS = 512
+_SCALAR = (str, int, float, bool, type(None))
+LOAD_FIELDS = frozenset({"active", "queue", "tps", "ttft"})
+
+
+@dataclass
+class NodeRecord:
+    name: str
+    address: str
+    tier: int = 0
+    models: list[str] = field(default_factory=list)
+    loaded: list[str] = field(default_factory=list)
+    hardware: dict[str, Any] = field(default_factory=dict)
+    """Summary: kind ("nvidia", "apple_silicon", "amd", "cpu"), gpu, vram_gb, ram_gb, cores."""
+    capacity: int = 1
+    """Concurrent requests this node serves well."""
+    active: int = 0
+    queue: int = 0
+    tps: dict[str, float] = field(default_factory=dict)
+    """Measured tokens/s per model."""
+    ttft: dict[str, float] = field(default_factory=dict)
+    """Measured time to first token (seconds) per model."""
+    backend_ok: bool = True
+    version: str = harombe.__version__
+
+    def to_wire(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, d: Any) -> NodeRecord:
+        """Validate a decoded record; ValueError on any bad field. Unknown keys are ignored
+        (newer peers may add fields)."""
+        if not isinstance(d, dict):
+            raise ValueError("record must be a mapping")
+        try:
+            return cls(
+                name=_str(d["name"], "name"),
+                address=_str(d["address"], "address"),
+                tier=_count(d.get("tier", 0), "tier"),
+                models=_str_list(d.get("models", []), "models"),
+                loaded=_str_list(d.get("loaded", []), "loaded"),
+                hardware=_scalar_map(d.get("hardware", {}), "hardware"),
+                capacity=_count(d.get("capacity", 1), "capacity"),
+                active=_count(d.get("active", 0), "active"),
+                queue=_count(d.get("queue", 0), "queue"),
+                tps=_float_map(d.get("tps", {}), "tps"),
+                ttft=_float_map(d.get("ttft", {}), "ttft"),
+                backend_ok=_bool(d.get("backend_ok", True), "backend_ok"),
+                version=_str(d.get("version", ""), "version"),
+            )
+        except KeyError as exc:
+            raise ValueError(f"record lacks {exc.args[0]!r}") from None
+
+
+def quantize(record: NodeRecord, digits: int) -> NodeRecord:
+    """The record with tokens/s and time-to-first-token rounded to `digits` significant
+    digits, so measurement jitter does not count as a change."""
+    return dataclasses.replace(
+        record,
+        tps={k: round_significant(v, digits) for k, v in record.tps.items()},
+        ttft={k: round_significant(v, digits) for k, v in record.ttft.items()},
+    )
+
+
+def round_significant(x: float, digits: int) -> float:
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+def only_load_changed(old: NodeRecord, new: NodeRecord) -> bool:
+    """True when the records differ in load fields only (those are rate-limited)."""
+    return any(getattr(old, f) != getattr(new, f) for f in LOAD_FIELDS) and all(
+        getattr(old, f.name) == getattr(new, f.name)
+        for f in dataclasses.fields(NodeRecord)
+        if f.name not in LOAD_FIELDS
+    )
+
+
+def _str(x: Any, what: str) -> str:
+    if type(x) is not str or len(x) > _MAX_STR:
+        raise ValueError(f"{what} must be a string of at most {_MAX_STR} characters")
+    return x
+
+
+def _count(x: Any, what: str) -> int:
+    if type(x) is not int or not 0 <= x < 2**31:
+        raise ValueError(f"{what} must be a non-negative integer")
+    return x
+
+
+def _bool(x: Any, what: str) -> bool:
+    if type(x) is not bool:
+        raise ValueError(f"{what} must be a boolean")
+    return x
+
+
+def _number(x: Any, what: str) -> float:
+    if type(x) not in (int, float) or not math.isfinite(x):
+        raise ValueError(f"{what} must be a finite number")
+    return float(x)
+
+
+def _str_list(x: Any, what: str) -> list[str]:
+    if not isinstance(x, list) or len(x) > _MAX_ITEMS:
+        raise ValueError(f"{what} must be a list of at most {_MAX_ITEMS} strings")
+    return [_str(v, what) for v in x]
+
+
+def _float_map(x: Any, what: str) -> dict[str, float]:
+    if not isinstance(x, dict) or len(x) > _MAX_ITEMS:
+        raise ValueError(f"{what} must be a mapping of at most {_MAX_ITEMS} entries")
+    return {_str(k, what): _number(v, what) for k, v in x.items()}
+
+
+def _scalar_map(x: Any, what: str) -> dict[str, Any]:
+    if not isinstance(x, dict) or len(x) > _MAX_ITEMS:
+        raise ValueError(f"{what} must be a mapping of at most {_MAX_ITEMS} entries")
+    out = {}
+    for k, v in x.items():
+        if not isinstance(v, _SCALAR) or (isinstance(v, str) and len(v) > _MAX_STR):
+            raise ValueError(f"{what}[{k!r}] must be a short scalar")
+        out[_str(k, what)] = v
+    return out

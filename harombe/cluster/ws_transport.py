@@ -1,0 +1,352 @@
+"""Peer websocket transport: carries membership frames between peers as binary messages.
+
+Frames are opaque bytes here; the membership core decodes, authenticates and counts them. Each
+destination gets one long-lived outbound connection fed by a bounded queue, and other peers
+connect to `GET /cluster/ws`. The protocol tolerates loss, so a frame that cannot go out promptly
+(queue full, peer unreachable) is dropped and counted rather than buffered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+
+import aiohttp
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from harombe.cluster.backoff import backoff_delay
+
+log = logging.getLogger(__name__)
+
+PEER_HEADER = "X-Harombe-Peer"
+"""Request header naming the connecting peer's address (informational, for logs)."""
+
+_CONNECT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+_SEND_ERRORS = (aiohttp.ClientError, ConnectionError)
+
+
+class DropReason(StrEnum):
+    QUEUE_FULL = "queue_full"
+    """The destination's outbound queue was full (the peer is slower than we produce)."""
+    NOT_CONNECTED = "not_connected"
+    """The destination is unreachable and its connection is backing off."""
+    OVERSIZED = "oversized"
+    """Larger than `max_frame_bytes`; an inbound one also closes that connection."""
+    TEXT_FRAME = "text_frame"
+    """A text websocket message; peers only speak binary."""
+    PROTOCOL_ERROR = "protocol_error"
+    """A malformed websocket stream; the connection is closed."""
+    SEND_FAILED = "send_failed"
+    """The connection broke while this frame was being written."""
+    SELF = "self"
+    """Addressed to this node's own address."""
+    CLOSED = "closed"
+    """The transport was already closed."""
+    HANDLER_ERROR = "handler_error"
+    """`on_frame` raised (a bug in the receiver; logged)."""
+
+
+@dataclass
+class TransportStats:
+    sent: int = 0
+    received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    connects: int = 0
+    connect_failures: int = 0
+    heartbeat_timeouts: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+
+class LinkState(Enum):
+    CONNECTING = "connecting"
+    """Dialling; frames queue up meanwhile."""
+    CONNECTED = "connected"
+    BACKOFF = "backoff"
+    """Waiting to redial after a failure; frames are dropped meanwhile."""
+
+
+@dataclass(eq=False)
+class _Link:
+    address: str
+    queue: asyncio.Queue[bytes]
+    state: LinkState = LinkState.CONNECTING
+    sent: int = 0
+
+
+class WebSocketTransport:
+    """Best-effort frame delivery between peers over aiohttp websockets.
+
+    Parameters (every limit in bytes or seconds):
+      local_address: this peer's own "host:port"; frames addressed to it are dropped.
+      on_frame: called with each binary frame received, inbound or on an outbound link.
+      max_frame_bytes: largest frame sent or accepted; larger inbound ones are rejected by the
+        websocket reader before they are buffered, and that connection is closed.
+      session: client session for outbound links; by default one is created and owned.
+      connect_timeout (2.0): seconds to dial and upgrade, and to wait for a closing handshake.
+      heartbeat (5.0): websocket ping interval; a pong missing for half of it drops the
+        connection, which catches half-open TCP faster than the OS does.
+      reconnect_min (0.1), reconnect_max (5.0): redial backoff bounds; the ceiling doubles per
+        consecutive failure, with jitter so peers that failed together spread out.
+      max_connect_failures (8): consecutive failed dials before a link is dropped altogether
+        (about 12 s with the defaults); the next `send` to that address dials afresh, so links
+        to peers that are gone do not linger.
+      idle_timeout (60.0): an outbound connection that carried nothing for this long is closed.
+      queue_size (256): frames buffered per destination before new ones are dropped.
+      path ("/cluster/ws"): the route served and dialled.
+      rng: random source for the jitter.
+    """
+
+    def __init__(
+        self,
+        *,
+        local_address: str,
+        on_frame: Callable[[bytes], None],
+        max_frame_bytes: int,
+        session: aiohttp.ClientSession | None = None,
+        connect_timeout: float = 2.0,
+        heartbeat: float = 5.0,
+        reconnect_min: float = 0.1,
+        reconnect_max: float = 5.0,
+        max_connect_failures: int = 8,
+        idle_timeout: float = 60.0,
+        queue_size: int = 256,
+        path: str = "/cluster/ws",
+        rng: random.Random | None = None,
+    ) -> None:
+        self.local_address = local_address
+        self.path = path
+        self.stats = TransportStats()
+        self._on_frame = on_frame
+        self._max_frame_bytes = max_frame_bytes
+        self._session = session
+        self._owns_session = session is None
+        self._connect_timeout = connect_timeout
+        self._heartbeat = heartbeat
+        self._reconnect_min = reconnect_min
+        self._reconnect_max = reconnect_max
+        self._max_connect_failures = max_connect_failures
+        self._idle_timeout = idle_timeout
+        self._queue_size = queue_size
+        self._rng = rng or random.Random()
+        self._links: dict[str, _Link] = {}
+        self._tasks: dict[_Link, asyncio.Task[None]] = {}
+        self._inbound: set[web.WebSocketResponse] = set()
+        self._started = False
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        self._started = True
+
+    async def close(self) -> None:
+        """Stop every link and close every socket, inbound and outbound."""
+        self._closed = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._close_inbound()
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+
+    def add_routes(self, app: web.Application) -> None:
+        """Serve `GET {path}` on `app`, closing inbound sockets when the app shuts down."""
+        app.router.add_get(self.path, self.handler)
+        app.on_shutdown.append(self._on_shutdown)
+
+    def link_states(self) -> dict[str, LinkState]:
+        """The outbound links that currently exist, by destination address."""
+        return {address: link.state for address, link in self._links.items()}
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def send(self, address: str, data: bytes) -> None:
+        """Queue `data` for `address` without waiting; drop and count it if it cannot go."""
+        if not self._started:
+            raise RuntimeError("WebSocketTransport.send() before start()")
+        reason = self._refusal(address, data)
+        if reason is not None:
+            self.stats.dropped[reason] += 1
+            return
+        link = self._links.get(address) or self._open_link(address)
+        if link.state is LinkState.BACKOFF:
+            self.stats.dropped[DropReason.NOT_CONNECTED] += 1
+            return
+        try:
+            link.queue.put_nowait(data)
+        except asyncio.QueueFull:
+            self.stats.dropped[DropReason.QUEUE_FULL] += 1
+
+    def _refusal(self, address: str, data: bytes) -> DropReason | None:
+        if self._closed:
+            return DropReason.CLOSED
+        if len(data) > self._max_frame_bytes:
+            return DropReason.OVERSIZED
+        if address == self.local_address:
+            return DropReason.SELF
+        return None
+
+    def _open_link(self, address: str) -> _Link:
+        link = _Link(address, asyncio.Queue(self._queue_size))
+        self._links[address] = link
+        task = asyncio.create_task(self._run_link(link), name=f"harombe-ws-link {address}")
+        self._tasks[link] = task
+        task.add_done_callback(lambda t: self._link_done(link, t))
+        return link
+
+    def _link_done(self, link: _Link, task: asyncio.Task[None]) -> None:
+        del self._tasks[link]
+        if self._links.get(link.address) is link:
+            del self._links[link.address]
+        self._drain(link, DropReason.NOT_CONNECTED)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("link to %s failed", link.address, exc_info=task.exception())
+
+    def _drain(self, link: _Link, reason: DropReason) -> None:
+        while not link.queue.empty():
+            link.queue.get_nowait()
+            self.stats.dropped[reason] += 1
+
+    async def _run_link(self, link: _Link) -> None:
+        """Dial, pump the queue, redial with backoff; end when idle or after too many failures."""
+        failures = 0
+        while True:
+            link.state = LinkState.CONNECTING
+            try:
+                ws = await self._connect(link.address)
+            except _CONNECT_ERRORS as exc:
+                self.stats.connect_failures += 1
+                failures += 1
+                self._drain(link, DropReason.NOT_CONNECTED)
+                if failures >= self._max_connect_failures:
+                    log.debug("giving up on %s after %d failures: %r", link.address, failures, exc)
+                    return
+                link.state = LinkState.BACKOFF
+                await asyncio.sleep(
+                    backoff_delay(failures, self._reconnect_min, self._reconnect_max, self._rng)
+                )
+                continue
+            self.stats.connects += 1
+            link.state = LinkState.CONNECTED
+            sent_before = link.sent
+            idle = await self._pump(link, ws)
+            if idle:
+                return
+            # A connection that carried nothing counts as a failure, so a peer that accepts and
+            # hangs up at once is redialled with backoff, not in a tight loop.
+            failures = 0 if link.sent > sent_before else failures + 1
+            if failures >= self._max_connect_failures:
+                return
+
+    async def _connect(self, address: str) -> aiohttp.ClientWebSocketResponse:
+        assert self._session is not None
+        async with asyncio.timeout(self._connect_timeout):
+            return await self._session.ws_connect(
+                f"http://{address}{self.path}",
+                max_msg_size=self._max_frame_bytes,
+                heartbeat=self._heartbeat,
+                timeout=aiohttp.ClientWSTimeout(ws_close=self._connect_timeout),
+                headers={PEER_HEADER: self.local_address},
+            )
+
+    async def _pump(self, link: _Link, ws: aiohttp.ClientWebSocketResponse) -> bool:
+        """Write queued frames until the connection ends (False) or sits idle (True)."""
+        reader = asyncio.create_task(self._read(ws))
+        getter: asyncio.Task[bytes] | None = None
+        try:
+            while True:
+                getter = getter or asyncio.create_task(link.queue.get())
+                done, _ = await asyncio.wait(
+                    (getter, reader),
+                    timeout=self._idle_timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if reader in done:
+                    return False
+                if not done:
+                    return True
+                data = getter.result()
+                getter = None
+                try:
+                    await ws.send_bytes(data)
+                except _SEND_ERRORS:
+                    self.stats.dropped[DropReason.SEND_FAILED] += 1
+                    return False
+                link.sent += 1
+                self.stats.sent += 1
+                self.stats.bytes_sent += len(data)
+        finally:
+            for task in (getter, reader):
+                if task is not None:
+                    task.cancel()
+            await asyncio.gather(*(t for t in (getter, reader) if t), return_exceptions=True)
+            if getter is not None and not getter.cancelled():
+                self.stats.dropped[DropReason.SEND_FAILED] += 1
+            await ws.close()
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    async def handler(self, request: web.Request) -> web.WebSocketResponse:
+        """`GET /cluster/ws`: accept a peer's connection and deliver its frames."""
+        ws = web.WebSocketResponse(
+            max_msg_size=self._max_frame_bytes, heartbeat=self._heartbeat, compress=False
+        )
+        await ws.prepare(request)
+        if self._closed:
+            await ws.close(code=WSCloseCode.GOING_AWAY)
+            return ws
+        log.debug("peer connected: %s", request.headers.get(PEER_HEADER, request.remote))
+        self._inbound.add(ws)
+        try:
+            await self._read(ws)
+        finally:
+            self._inbound.discard(ws)
+        return ws
+
+    async def _on_shutdown(self, _app: web.Application) -> None:
+        await self._close_inbound()
+
+    async def _close_inbound(self) -> None:
+        sockets = list(self._inbound)
+        await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY) for ws in sockets))
+
+    async def _read(self, ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
+        """Deliver binary frames until the connection ends; count everything else."""
+        while True:
+            msg = await ws.receive()
+            if msg.type is WSMsgType.BINARY:
+                self.stats.received += 1
+                self.stats.bytes_received += len(msg.data)
+                self._deliver(msg.data)
+            elif msg.type is WSMsgType.TEXT:
+                self.stats.dropped[DropReason.TEXT_FRAME] += 1
+            elif msg.type is WSMsgType.ERROR:
+                if isinstance(msg.data, TimeoutError | aiohttp.ServerTimeoutError):
+                    self.stats.heartbeat_timeouts += 1
+                else:
+                    self.stats.dropped[_error_reason(msg.data)] += 1
+                return
+            else:
+                return
+
+    def _deliver(self, data: bytes) -> None:
+        try:
+            self._on_frame(data)
+        except Exception:
+            log.exception("on_frame raised; frame dropped")
+            self.stats.dropped[DropReason.HANDLER_ERROR] += 1
+
+
+def _error_reason(exc: object) -> DropReason:
+    if isinstance(exc, aiohttp.WebSocketError) and exc.code == WSCloseCode.MESSAGE_TOO_BIG:
+        return DropReason.OVERSIZED
+    return DropReason.PROTOCOL_ERROR

@@ -1,0 +1,378 @@
+"""Backend for any OpenAI-compatible server (llama.cpp's, vLLM, LM Studio, ...), over aiohttp.
+
+Chat always streams (`stream: true` with `stream_options.include_usage`), so the first token
+reaches the caller as soon as the server has it; streamed tool-call fragments are joined by
+their index and handed out, parsed, with the final chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from harombe.inference.types import (
+    BackendError,
+    BackendHealth,
+    ChatChunk,
+    ChatRequest,
+    LoadedModel,
+    Message,
+    ModelInfo,
+    ModelNotFoundError,
+    ToolCall,
+)
+
+DEFAULT_TIMEOUT = 300.0
+DEFAULT_HEALTH_TIMEOUT = 5.0
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+STALE_CONNECTION_RETRIES = 2  # pooled connections found closed before one request gets through
+
+_MODEL_MISSING = re.compile(r"model.*(not found|does not exist)|model_not_found", re.IGNORECASE)
+
+
+class OpenAIBackend:
+    """Chat, model list and health against `{base_url}/v1/...`.
+
+    `timeout` is the seconds without progress (connecting, or between two reads of a stream)
+    after which a call is abandoned; a long answer that keeps streaming is never cut off.
+    `health_timeout` bounds a health check, which must answer fast or count as unhealthy.
+    `max_event_bytes` caps one server-sent event; a bigger one is treated as a broken stream.
+    """
+
+    kind = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        default_model: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.base_url = _api_root(base_url)
+        self.default_model = default_model
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        self._health_timeout = aiohttp.ClientTimeout(total=health_timeout)
+        self._timeout_s = timeout
+        self._max_event_bytes = max_event_bytes
+        self._session = session
+        self._owns_session = session is None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            if not self._owns_session:
+                raise BackendError(f"{self.base_url}: the shared HTTP session is closed")
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        body = self._chat_body(request)
+        url = f"{self.base_url}/v1/chat/completions"
+        async with (
+            self._translate_errors(url),
+            await self._send("POST", url, self._timeout, json=body) as resp,
+        ):
+            if resp.status != 200:
+                raise _http_error(url, resp.status, await resp.text(), body.get("model"))
+            assembler = _StreamAssembler()
+            finished = False
+            async for data in _sse_events(resp.content, self._max_event_bytes, url):
+                if data == "[DONE]":
+                    finished = True
+                    break
+                chunk = assembler.feed(_parse_event(data, url))
+                if chunk is not None:
+                    yield chunk
+            if not finished and assembler.finish_reason is None:
+                raise BackendError(f"{url}: the stream ended before the answer was complete")
+            yield assembler.final(url)
+
+    async def list_models(self) -> list[ModelInfo]:
+        status, text = await self._get("/v1/models", self._timeout)
+        url = f"{self.base_url}/v1/models"
+        if status != 200:
+            raise _http_error(url, status, text, None)
+        payload = _parse_event(text, url)
+        entries = payload.get("data")
+        if not isinstance(entries, list):
+            raise BackendError(f"{url}: answer has no `data` list of models")
+        return [
+            _model_info(entry) for entry in entries if isinstance(entry, dict) and "id" in entry
+        ]
+
+    async def loaded_models(self) -> list[LoadedModel]:
+        """An OpenAI-compatible server has loaded whatever it serves."""
+        return [LoadedModel(name=m.name, size=m.size) for m in await self.list_models()]
+
+    async def health(self) -> BackendHealth:
+        try:
+            status, text = await self._get("/health", self._health_timeout)
+            if status == 200:
+                return BackendHealth(ok=True, detail="ok")
+            if status != 404:
+                return BackendHealth(ok=False, detail=f"HTTP {status}: {_error_text(text)}")
+            status, text = await self._get("/v1/models", self._health_timeout)
+        except BackendError as exc:
+            return BackendHealth(ok=False, detail=str(exc))
+        if status == 200:
+            return BackendHealth(ok=True, detail="ok (/v1/models)")
+        return BackendHealth(ok=False, detail=f"HTTP {status}: {_error_text(text)}")
+
+    async def _get(self, path: str, limits: aiohttp.ClientTimeout) -> tuple[int, str]:
+        url = f"{self.base_url}{path}"
+        async with self._translate_errors(url), await self._send("GET", url, limits) as resp:
+            return resp.status, await resp.text()
+
+    async def _send(
+        self, method: str, url: str, limits: aiohttp.ClientTimeout, **kwargs: Any
+    ) -> aiohttp.ClientResponse:
+        """Send, retrying on a fresh connection when a pooled one turns out to be closed.
+
+        llama.cpp's server closes the connection after each streamed answer without saying so;
+        a request sent right after one finds the socket dead before anything was delivered.
+        """
+        for _ in range(STALE_CONNECTION_RETRIES):
+            try:
+                return await self._client().request(
+                    method, url, headers=self._headers, timeout=limits, **kwargs
+                )
+            except aiohttp.ClientConnectorError:
+                raise
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                continue
+        return await self._client().request(
+            method, url, headers=self._headers, timeout=limits, **kwargs
+        )
+
+    @asynccontextmanager
+    async def _translate_errors(self, url: str) -> AsyncIterator[None]:
+        try:
+            yield
+        except TimeoutError as exc:
+            raise BackendError(f"{url}: no answer within {self._timeout_s:g} s") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise BackendError(f"{url}: cannot connect ({exc.os_error})") from exc
+        except aiohttp.ClientError as exc:
+            raise BackendError(f"{url}: connection failed ({exc!r})") from exc
+
+    def _chat_body(self, request: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "messages": [_wire_message(m) for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        model = request.model or self.default_model
+        if model:
+            body["model"] = model
+        if request.tools:
+            body["tools"] = request.tools
+        options = request.options
+        for key, value in (
+            ("max_tokens", options.max_tokens),
+            ("temperature", options.temperature),
+            ("top_p", options.top_p),
+            ("top_k", options.top_k),  # not OpenAI's; llama.cpp, vLLM and LM Studio honour it
+            ("seed", options.seed),
+            ("stop", options.stop),
+        ):
+            if value is not None:
+                body[key] = value
+        return body
+
+
+def _api_root(base_url: str) -> str:
+    """Accept both `http://host:port` and the `.../v1` form OpenAI clients are given."""
+    root = base_url.rstrip("/")
+    return root.removesuffix("/v1")
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {
+                "id": call.id or f"call_{i}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for i, call in enumerate(message.tool_calls)
+        ]
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        wire["name"] = message.name
+    return wire
+
+
+async def _sse_events(
+    content: aiohttp.StreamReader, max_bytes: int, url: str
+) -> AsyncIterator[str]:
+    """The `data` of each server-sent event; comments and other fields are skipped."""
+    buffer = bytearray()
+    data: list[str] = []
+    async for piece in content.iter_any():
+        buffer += piece
+        *lines, rest = buffer.split(b"\n")
+        buffer = bytearray(rest)
+        if len(buffer) > max_bytes:
+            raise BackendError(f"{url}: a stream event exceeds {max_bytes} bytes")
+        for raw in lines:
+            line = _decode(raw.rstrip(b"\r"), url)
+            if not line:
+                if data:
+                    yield "\n".join(data)
+                    data = []
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif line.startswith("error:"):  # llama.cpp reports a failure mid-stream this way
+                raise BackendError(f"{url}: server reported an error: {_error_text(line[6:])}")
+    tail = _decode(bytes(buffer).rstrip(b"\r"), url)
+    if tail.startswith("data:"):
+        data.append(tail[5:].removeprefix(" "))
+    if data:
+        yield "\n".join(data)
+
+
+def _decode(raw: bytes, url: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BackendError(f"{url}: malformed stream (not UTF-8)") from exc
+
+
+def _parse_event(data: str, url: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(data)
+    except ValueError as exc:
+        raise BackendError(f"{url}: malformed stream, not JSON: {data[:120]!r}") from exc
+    if not isinstance(payload, dict):
+        raise BackendError(f"{url}: malformed stream, expected a JSON object: {data[:120]!r}")
+    if "error" in payload:
+        raise BackendError(f"{url}: server reported an error: {_error_text(data)}")
+    return payload
+
+
+@dataclass
+class _PartialCall:
+    id: str | None = None
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _StreamAssembler:
+    """Turns chat.completion.chunk objects into ChatChunks; keeps what the final chunk needs."""
+
+    model: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    calls: dict[int, _PartialCall] = field(default_factory=dict)
+
+    def feed(self, payload: dict[str, Any]) -> ChatChunk | None:
+        self.model = payload.get("model") or self.model
+        usage = payload.get("usage")
+        if isinstance(usage, dict):
+            self.prompt_tokens = usage.get("prompt_tokens", self.prompt_tokens)
+            self.completion_tokens = usage.get("completion_tokens", self.completion_tokens)
+        choices = payload.get("choices") or []
+        if not choices or not isinstance(choices[0], dict):
+            return None
+        choice = choices[0]
+        self.finish_reason = choice.get("finish_reason") or self.finish_reason
+        delta = choice.get("delta") or {}
+        for fragment in delta.get("tool_calls") or []:
+            self._add_fragment(fragment)
+        content = delta.get("content")
+        if content:
+            return ChatChunk(content=content, model=self.model)
+        return None
+
+    def _add_fragment(self, fragment: dict[str, Any]) -> None:
+        call = self.calls.setdefault(int(fragment.get("index", len(self.calls))), _PartialCall())
+        call.id = fragment.get("id") or call.id
+        function = fragment.get("function") or {}
+        call.name += function.get("name") or ""
+        call.arguments.append(function.get("arguments") or "")
+
+    def final(self, url: str) -> ChatChunk:
+        return ChatChunk(
+            done=True,
+            done_reason=self.finish_reason,
+            tool_calls=[self._tool_call(self.calls[i], url) for i in sorted(self.calls)],
+            model=self.model,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+        )
+
+    @staticmethod
+    def _tool_call(call: _PartialCall, url: str) -> ToolCall:
+        text = "".join(call.arguments).strip() or "{}"
+        try:
+            arguments = json.loads(text)
+        except ValueError as exc:
+            raise BackendError(
+                f"{url}: tool call {call.name!r} has arguments that are not JSON: {text[:120]!r}"
+            ) from exc
+        if not isinstance(arguments, dict):
+            raise BackendError(f"{url}: tool call {call.name!r} arguments are not an object")
+        return ToolCall(name=call.name, arguments=arguments, id=call.id)
+
+
+def _error_text(text: str) -> str:
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return text.strip()[:300] or "(empty body)"
+    error = payload.get("error", payload) if isinstance(payload, dict) else payload
+    if isinstance(error, dict):
+        error = error.get("message", error)
+    return str(error)[:300]
+
+
+def _http_error(url: str, status: int, text: str, model: str | None) -> BackendError:
+    message = _error_text(text)
+    if model and (status == 404 or (400 <= status < 500 and _MODEL_MISSING.search(message))):
+        return ModelNotFoundError(model)
+    retryable = status >= 500 or status in (408, 429)
+    return BackendError(f"{url}: HTTP {status}: {message}", status=status, retryable=retryable)
+
+
+def _model_info(entry: dict[str, Any]) -> ModelInfo:
+    meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+    created = entry.get("created")
+    return ModelInfo(
+        name=str(entry["id"]),
+        size=int(meta.get("size") or 0),
+        parameter_size=_parameter_size(meta.get("n_params")),
+        modified_at=(
+            datetime.fromtimestamp(created, UTC).isoformat()
+            if isinstance(created, int | float)
+            else None
+        ),
+    )
+
+
+def _parameter_size(n_params: Any) -> str | None:
+    if not isinstance(n_params, int | float) or n_params <= 0:
+        return None
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n_params >= scale:
+            return f"{n_params / scale:.1f}{suffix}"
+    return str(int(n_params))

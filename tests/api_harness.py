@@ -1,0 +1,141 @@
+"""A scripted in-process Backend and a real harombe app around it, for the client API tests.
+
+The backend answers by the last user message, deterministically:
+  anything      → "Hello from harombe" in three chunks, then done
+  (tools given) → one call of the first tool, finish reason "tool_calls"
+  "break"       → one chunk, then a BackendError mid-answer
+  "busy"        → BackendError 503 with retry_after before the first chunk
+  "endless"     → chunks until the consumer closes the stream (sets `closed`)
+and raises ModelNotFoundError for any model but its own (None: the default model).
+The fixtures live in `api_fixtures.py`, which test modules load with `pytest_plugins`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from harombe.inference.types import (
+    BackendError,
+    BackendHealth,
+    ChatChunk,
+    ChatRequest,
+    LoadedModel,
+    ModelInfo,
+    ModelNotFoundError,
+    ToolCall,
+)
+from harombe.routing.route import ClusterModel, LocalCoordinator, RouteOptions
+
+NODE = "node-a"
+TIER = 1
+MODEL = "scripted:1b"
+REPLY = ["Hello", " from", " harombe"]
+TOOL_ARGS = {"city": "Paris", "unit": "celsius"}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "City name"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+class Busy(BackendError):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("every node is busy", status=503)
+        self.retry_after = retry_after
+
+
+class ScriptedBackend:
+    kind = "scripted"
+
+    def __init__(self) -> None:
+        self.requests: list[ChatRequest] = []
+        self.closed = asyncio.Event()
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        self.requests.append(request)
+        if request.model not in (None, MODEL):
+            raise ModelNotFoundError(request.model)
+        prompt = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        if prompt == "busy":
+            raise Busy(retry_after=7)
+        if prompt == "break":
+            yield ChatChunk(content="partial", model=MODEL)
+            raise BackendError("backend died mid-answer")
+        if prompt == "endless":
+            try:
+                while True:
+                    yield ChatChunk(content="tick ", model=MODEL)
+            finally:
+                self.closed.set()
+        if request.tools:
+            name = request.tools[0]["function"]["name"]
+            call = ToolCall(name=name, arguments=TOOL_ARGS, id="call_1")
+            yield ChatChunk(tool_calls=[call], model=MODEL)
+            yield ChatChunk(
+                done=True,
+                done_reason="tool_calls",
+                model=MODEL,
+                prompt_tokens=9,
+                completion_tokens=5,
+            )
+            return
+        for word in REPLY:
+            yield ChatChunk(content=word, model=MODEL)
+        yield ChatChunk(
+            done=True,
+            done_reason="stop",
+            model=MODEL,
+            prompt_tokens=len(request.messages),
+            completion_tokens=len(REPLY),
+        )
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [
+            ModelInfo(
+                name=MODEL,
+                size=1_234_567,
+                family="llama",
+                parameter_size="1B",
+                quantization="Q4_K_M",
+                digest="sha256:" + "ab" * 32,
+                modified_at="2025-01-02T03:04:05Z",
+            )
+        ]
+
+    async def loaded_models(self) -> list[LoadedModel]:
+        return [LoadedModel(name=MODEL, size=1_234_567)]
+
+    async def health(self) -> BackendHealth:
+        return BackendHealth(ok=True)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RecordingCoordinator(LocalCoordinator):
+    """The local coordinator, remembering the route options it was given and what is loaded."""
+
+    def __init__(self, backend: ScriptedBackend) -> None:
+        super().__init__(NODE, TIER, backend)
+        self.options: list[RouteOptions] = []
+
+    def open(self, request: ChatRequest, options: RouteOptions):  # type: ignore[override]
+        self.options.append(options)
+        return super().open(request, options)
+
+    async def models(self) -> list[ClusterModel]:
+        loaded = {m.name for m in await self.backend.loaded_models()}
+        return [
+            ClusterModel(
+                info=m.info, nodes=m.nodes, loaded_on=m.nodes if m.info.name in loaded else []
+            )
+            for m in await super().models()
+        ]

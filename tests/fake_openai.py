@@ -1,0 +1,123 @@
+"""A scriptable OpenAI-compatible server on loopback, speaking OpenAI's exact wire format.
+
+`POST /v1/chat/completions` streams `chat.completion.chunk` events (`data: {...}` + blank line,
+a role delta first, one delta per piece, a finish_reason chunk, a usage chunk when asked with
+`stream_options.include_usage`, then `data: [DONE]`); errors are OpenAI's
+`{"error": {"message", "type", "param", "code"}}` with the HTTP status. `GET /v1/models` lists
+the one model.
+
+Each chat request takes the next `Reply` from `script`, else `default`; `requests` keeps every
+chat body received, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Reply:
+    pieces: list[str] = field(default_factory=lambda: ["Hello", " from", " fake"])
+    status: int = 200  # anything else: fail with this status before the first token
+    die_after: int | None = None  # cut the connection after this many pieces
+    hold: asyncio.Event | None = None  # wait for this before the first token
+    hold_after: int | None = None  # ... or after this many pieces (a stalled stream)
+
+
+class FakeOpenAI:
+    def __init__(self, model: str = "fake-model", default: Reply | None = None) -> None:
+        self.model = model
+        self.default = default or Reply()
+        self.script: collections.deque[Reply] = collections.deque()
+        self.requests: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()  # set on each chat request
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> FakeOpenAI:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def last_messages(self) -> list[dict[str, Any]]:
+        return self.requests[-1]["messages"]
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}],
+            }
+        )
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        self.arrived.set()
+        reply = self.script.popleft() if self.script else self.default
+        if reply.hold is not None and reply.hold_after is None:
+            await reply.hold.wait()
+        if reply.status != 200:
+            error = {"message": "scripted failure", "type": "server_error", "param": None,
+                     "code": None}  # fmt: skip
+            return web.json_response({"error": error}, status=reply.status)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        created = int(time.time())
+        cid = f"chatcmpl-{len(self.requests)}"
+
+        def event(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            chunk = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": self.model,
+                "system_fingerprint": None,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
+            return f"data: {json.dumps(chunk)}\n\n".encode()
+
+        await response.write(event({"role": "assistant", "content": ""}))
+        for i, piece in enumerate(reply.pieces):
+            if i == reply.die_after:
+                assert request.transport is not None
+                request.transport.abort()
+                return response
+            if i == reply.hold_after and reply.hold is not None:
+                await reply.hold.wait()
+            await response.write(event({"content": piece}))
+        await response.write(event({}, "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {
+                "prompt_tokens": 5,
+                "completion_tokens": len(reply.pieces),
+                "total_tokens": 5 + len(reply.pieces),
+            }
+            chunk = {"id": cid, "object": "chat.completion.chunk", "created": created,
+                     "model": self.model, "choices": [], "usage": usage}  # fmt: skip
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
