@@ -23,7 +23,8 @@ from harombe import __version__
 from harombe.api.app import make_app
 from harombe.api.cluster_api import add_cluster_routes
 from harombe.api.join_api import add_join_route
-from harombe.api.peer_auth import RequestSigner, peer_auth_middleware
+from harombe.api.metrics import Sample, add_metrics_route
+from harombe.api.peer_auth import RequestSigner, RequestVerifier, peer_auth_middleware
 from harombe.cluster.discovery import MdnsDiscovery, SeedJoiner
 from harombe.cluster.membership import Membership
 from harombe.cluster.record import NodeRecord
@@ -84,6 +85,8 @@ class Node:
         self.membership: Membership | None = None
         self.dispatcher: Dispatcher | None = None
         self._runner: MembershipRunner | None = None
+        self._transport: WebSocketTransport | None = None
+        self._auth: RequestVerifier | None = None
         self._models: tuple[list[str], list[str]] = ([], [])
         self._stack = contextlib.AsyncExitStack()
         self._stopped = asyncio.Event()
@@ -135,7 +138,9 @@ class Node:
             keyring=keyring,
             generation=time.time_ns() // 1_000_000,
         )
+        self._transport = transport
         signer = RequestSigner(keyring) if keyring else None
+        self._auth = RequestVerifier(keyring) if keyring else None
         self.dispatcher = Dispatcher(
             node_name=self.name,
             local_backend=self.backend,
@@ -154,11 +159,12 @@ class Node:
             node_name=self.name,
             coordinator=self.dispatcher,
             max_body_bytes=cfg.server.max_body_bytes,
-            middlewares=[peer_auth_middleware(keyring)],
+            middlewares=[peer_auth_middleware(keyring, verifier=self._auth)],
         )
         transport.add_routes(app)
         add_cluster_routes(app, dispatcher=self.dispatcher, status_provider=self.status)
         add_join_route(app, self._join)
+        add_metrics_route(app, self.metrics)
         web_runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await web_runner.setup()
         self._stack.push_async_callback(web_runner.cleanup)
@@ -284,6 +290,118 @@ class Node:
                 }
             )
         return nodes
+
+    def metrics(self) -> list[Sample]:
+        """Everything /metrics exports, read from the parts that count it."""
+        samples: list[Sample] = []
+        if self.membership:
+            stats = self.membership.stats
+            for field_name, help_text in (
+                ("frames_sent", "Membership frames sent."),
+                ("frames_received", "Membership frames received."),
+                ("bytes_sent", "Membership bytes sent."),
+                ("bytes_received", "Membership bytes received."),
+                ("probes", "Direct probes started."),
+                ("probe_failures", "Probes that got no ack in time."),
+                ("refutes", "Suspicions of this node it refuted."),
+            ):
+                samples.append(
+                    Sample(
+                        f"harombe_membership_{field_name}_total",
+                        getattr(stats, field_name),
+                        help_text,
+                        "counter",
+                    )
+                )
+            for reason, count in sorted(stats.dropped.items()):
+                samples.append(
+                    Sample(
+                        "harombe_membership_dropped_frames_total",
+                        count,
+                        "Frames dropped, by reason.",
+                        "counter",
+                        {"reason": reason},
+                    )
+                )
+            states: dict[str, int] = {}
+            for member in self.membership.members():
+                states[member.state.value] = states.get(member.state.value, 0) + 1
+            for state in ("alive", "suspect", "dead", "left"):
+                samples.append(
+                    Sample(
+                        "harombe_members",
+                        states.get(state, 0),
+                        "Members in this node's view, by state.",
+                        labels={"state": state},
+                    )
+                )
+        if self._transport:
+            tstats = self._transport.stats
+            samples.append(
+                Sample(
+                    "harombe_transport_connects_total",
+                    tstats.connects,
+                    "Peer websocket connections opened.",
+                    "counter",
+                )
+            )
+            samples.append(
+                Sample(
+                    "harombe_transport_connect_failures_total",
+                    tstats.connect_failures,
+                    "Failed peer connection attempts.",
+                    "counter",
+                )
+            )
+            for reason, count in sorted(tstats.dropped.items()):
+                samples.append(
+                    Sample(
+                        "harombe_transport_dropped_frames_total",
+                        count,
+                        "Frames the transport dropped, by reason.",
+                        "counter",
+                        {"reason": str(reason)},
+                    )
+                )
+        for problem, count in sorted(self._auth.rejected.items() if self._auth else []):
+            samples.append(
+                Sample(
+                    "harombe_peer_auth_rejected_total",
+                    count,
+                    "Forwarded requests rejected, by problem.",
+                    "counter",
+                    {"problem": problem},
+                )
+            )
+        if self.dispatcher:
+            active, queued = self.dispatcher.load()
+            samples.append(
+                Sample("harombe_requests_active", active, "Requests this node is serving now.")
+            )
+            samples.append(
+                Sample("harombe_requests_queued", queued, "Requests waiting for a free node.")
+            )
+        if self.backend:
+            ttft, tps = self.backend.stats.snapshot()
+            for model, value in sorted(ttft.items()):
+                samples.append(
+                    Sample(
+                        "harombe_backend_ttft_seconds",
+                        value,
+                        "Time to first token (EWMA), by model.",
+                        labels={"model": model},
+                    )
+                )
+            for model, value in sorted(tps.items()):
+                samples.append(
+                    Sample(
+                        "harombe_backend_tokens_per_second",
+                        value,
+                        "Decode speed (EWMA), by model.",
+                        labels={"model": model},
+                    )
+                )
+        return samples
 
     async def serve_forever(self) -> None:
         await self._stopped.wait()

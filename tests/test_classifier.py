@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harombe.inference.types import Message
+from harombe.routing import classifier as C
 from harombe.routing import classify, explain
 from harombe.routing.classifier import Classification
 from harombe.routing.devset import (
@@ -74,7 +75,7 @@ def test_expand_attaches_to_last_user_turn_only() -> None:
 def test_load_records_rejects_bad_lines(tmp_path: Path) -> None:
     bad_json = tmp_path / "bad.jsonl"
     bad_json.write_text('{"id": "a", "messages": [], "tier": 0}\n{not json\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.jsonl:2"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2"):
         load_records(bad_json)
     bad_tier = tmp_path / "tier.jsonl"
     bad_tier.write_text(json.dumps({"id": "a", "messages": [], "tier": 3}) + "\n")
@@ -93,7 +94,7 @@ def test_dev_set_targets() -> None:
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.02
 
 
-@pytest.mark.parametrize("name", ["sanity.jsonl", "sanity2.jsonl"])
+@pytest.mark.parametrize("name", ["sanity.jsonl", "sanity2.jsonl", "sanity3.jsonl"])
 def test_fresh_prompt_sets(name: str) -> None:
     """Prompts on other topics, written for this project (not from dev)."""
     metrics = evaluate(load_records(DATA / name), classify)
@@ -121,6 +122,17 @@ def test_fresh_prompt_sets(name: str) -> None:
 )
 def test_own_prompts(prompt: str, tier: int) -> None:
     assert classify(user(prompt)) == tier, explain(user(prompt))
+
+
+def test_word_start_prefilter_changes_no_match() -> None:
+    """`_matches` skips regex scans by word heads; it must find exactly what a full scan finds."""
+    signals = C._COMPLEX_SIGNALS + C._MEDIUM_SIGNALS + C._SIMPLE_SIGNALS
+    for name in ("dev.jsonl", "sanity3.jsonl"):
+        for record in load_records(DATA / name):
+            text = C._text(record["messages"][-1]["content"])
+            for piece in [text, *C._sentences(text)]:
+                full = [s for s in signals if C._found(s.pattern, piece.lower())]
+                assert C._matches(signals, C._prepare([piece])) == full, piece
 
 
 def test_context_rule_raises_trivial_questions() -> None:

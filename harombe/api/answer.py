@@ -11,13 +11,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 from aiohttp import web
 
 from harombe.api.errors import ApiError, internal_error
 from harombe.inference.types import BackendError, ChatChunk, ChatRequest, ToolCall
-from harombe.routing.route import Coordinator, RouteInfo, RouteOptions
+from harombe.routing.route import Coordinator, RoutedStream, RouteInfo, RouteOptions
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,15 @@ def route_headers(route: RouteInfo) -> dict[str, str]:
     return headers
 
 
-@dataclass
 class Answer:
     """A routed answer whose first chunk has arrived; iterate it for all chunks."""
 
-    route: RouteInfo
-    _chunks: AsyncIterator[ChatChunk]
-    opened_ns: int = field(default_factory=time.monotonic_ns)
-    first_chunk_ns: int | None = None
-    _first: ChatChunk | None = None
+    def __init__(self, route: RouteInfo, chunks: AsyncIterator[ChatChunk]) -> None:
+        self.route = route
+        self.opened_ns = time.monotonic_ns()
+        self.first_chunk_ns: int | None = None
+        self._chunks = chunks
+        self._first: ChatChunk | None = None
 
     async def _next(self) -> ChatChunk | None:
         try:
@@ -97,14 +97,14 @@ async def open_answer(
     except BackendError as exc:
         raise ApiError.from_backend(exc) from exc
     async with aclosing(_iterate(stream)) as chunks:
-        answer = Answer(route=stream.route, _chunks=chunks)
+        answer = Answer(stream.route, chunks)
         await answer._start()
         yield answer
 
 
-async def _iterate(stream: AsyncIterator[ChatChunk] | object) -> AsyncIterator[ChatChunk]:
+async def _iterate(stream: RoutedStream) -> AsyncIterator[ChatChunk]:
     """The stream's chunks, closing the stream's own iterator when this one is closed."""
-    chunks = aiter(stream)  # type: ignore[call-overload]
+    chunks = aiter(stream)
     try:
         async for chunk in chunks:
             yield chunk
@@ -114,15 +114,8 @@ async def _iterate(stream: AsyncIterator[ChatChunk] | object) -> AsyncIterator[C
             await aclose()
 
 
-@dataclass
-class Collected:
-    content: str
-    tool_calls: list[ToolCall]
-    final: ChatChunk
-
-
-async def collect(answer: Answer) -> Collected:
-    """The whole answer at once, for non-streaming requests."""
+async def collect(answer: Answer) -> ChatChunk:
+    """The whole answer as one final chunk, for non-streaming requests."""
     parts: list[str] = []
     tool_calls: list[ToolCall] = []
     final = ChatChunk(done=True, done_reason="stop")
@@ -131,7 +124,7 @@ async def collect(answer: Answer) -> Collected:
         tool_calls.extend(chunk.tool_calls)
         if chunk.done:
             final = chunk
-    return Collected("".join(parts), tool_calls, final)
+    return replace(final, content="".join(parts), tool_calls=tool_calls)
 
 
 async def write_stream(
@@ -147,10 +140,8 @@ async def write_stream(
     A client that goes away mid-answer only ends the loop: the frames generator and, through
     `open_answer`, the coordinator's stream are closed by their owners.
     """
-    response = web.StreamResponse(
-        headers={**route_headers(answer.route), "Content-Type": content_type}
-    )
-    response.headers["Cache-Control"] = "no-cache"
+    headers = {**route_headers(answer.route), "Content-Type": content_type}
+    response = web.StreamResponse(headers=headers | {"Cache-Control": "no-cache"})
     await response.prepare(request)
     try:
         async with aclosing(frames):

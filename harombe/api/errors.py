@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -60,7 +61,7 @@ class ApiError(Exception):
     def headers(self) -> dict[str, str]:
         if self.retry_after is None:
             return {}
-        return {"Retry-After": str(max(0, round(self.retry_after)))}
+        return {"Retry-After": str(max(0, math.ceil(self.retry_after)))}
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -49,10 +49,13 @@ def _dumps(payload: dict[str, Any]) -> bytes:
 def _chat_shape(content: str, tool_calls: list[ToolCall]) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_calls:
-        message["tool_calls"] = [
-            {"function": {"name": c.name, "arguments": c.arguments}} for c in tool_calls
-        ]
+        message["tool_calls"] = [_tool_call(c) for c in tool_calls]
     return {"message": message}
+
+
+def _tool_call(call: ToolCall) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"function": {"name": call.name, "arguments": call.arguments}}
+    return rendered | ({"id": call.id} if call.id else {})
 
 
 def _generate_shape(content: str, tool_calls: list[ToolCall]) -> dict[str, Any]:
@@ -95,9 +98,8 @@ class OllamaApi:
     """Handlers for `/api/*`; the coordinator comes from the app (`COORDINATOR_KEY`)."""
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        return await self._answer(
-            request, await read_request(request, OllamaChatRequest), _chat_shape
-        )
+        body = await read_request(request, OllamaChatRequest)
+        return await self._answer(request, body, _chat_shape)
 
     async def generate(self, request: web.Request) -> web.StreamResponse:
         body = await read_request(request, OllamaGenerateRequest)
@@ -112,9 +114,8 @@ class OllamaApi:
         options = route_options(request)
         chat = body.to_internal()
         if not any(m.content or m.tool_calls for m in chat.messages):  # Ollama's "load" call
-            return web.json_response(
-                self._line(body.model, shape("", [])) | {"done": True, "done_reason": "load"}
-            )
+            loaded = {"model": body.model, "created_at": rfc3339_now(), **shape("", [])}
+            return web.json_response(loaded | {"done": True, "done_reason": "load"})
         async with open_answer(request.app[COORDINATOR_KEY], chat, options) as answer:
             if chat.stream:
                 return await write_stream(
@@ -125,34 +126,26 @@ class OllamaApi:
                     error_frame=_error_line,
                 )
             whole = await collect(answer)
-            payload = self._line(
-                self._model(answer, whole.final, body.model), shape(whole.content, whole.tool_calls)
-            )
-            payload |= self._done_fields(answer, whole.final)
+            payload = self._render(answer, whole, body.model, shape)
             return web.json_response(payload, headers=route_headers(answer.route))
 
     async def _frames(self, answer: Answer, requested: str, shape: Shape) -> AsyncIterator[bytes]:
-        last = ChatChunk(done=True, done_reason="stop")
         async for chunk in answer:
-            line = self._line(
-                self._model(answer, chunk, requested), shape(chunk.content, chunk.tool_calls)
-            )
+            yield _dumps(self._render(answer, chunk, requested, shape))
             if chunk.done:
-                yield _dumps(line | self._done_fields(answer, chunk))
                 return
-            yield _dumps(line | {"done": False})
-        yield _dumps(
-            self._line(self._model(answer, last, requested), shape("", []))
-            | self._done_fields(answer, last)
-        )
+        ended = ChatChunk(done=True, done_reason="stop")  # the stream ended without saying so
+        yield _dumps(self._render(answer, ended, requested, shape))
 
-    @staticmethod
-    def _model(answer: Answer, chunk: ChatChunk, requested: str) -> str:
-        return chunk.model or answer.route.model or requested
-
-    @staticmethod
-    def _line(model: str, shaped: dict[str, Any]) -> dict[str, Any]:
-        return {"model": model, "created_at": rfc3339_now(), **shaped}
+    def _render(
+        self, answer: Answer, chunk: ChatChunk, requested: str, shape: Shape
+    ) -> dict[str, Any]:
+        line = {
+            "model": chunk.model or answer.route.model or requested,
+            "created_at": rfc3339_now(),
+            **shape(chunk.content, chunk.tool_calls),
+        }
+        return line | (self._done_fields(answer, chunk) if chunk.done else {"done": False})
 
     @staticmethod
     def _done_fields(answer: Answer, final: ChatChunk) -> dict[str, Any]:

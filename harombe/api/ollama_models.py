@@ -23,6 +23,7 @@ class OllamaFunctionCall(WireModel):
 
 class OllamaToolCall(WireModel):
     function: OllamaFunctionCall
+    id: str | None = None
 
 
 class OllamaMessage(WireModel):
@@ -30,6 +31,7 @@ class OllamaMessage(WireModel):
     content: str | None = None
     tool_calls: list[OllamaToolCall] | None = None
     tool_name: str | None = None  # for role "tool": which tool produced this result
+    tool_call_id: str | None = None
     images: list[Any] | None = None
 
     @model_validator(mode="after")
@@ -43,9 +45,10 @@ class OllamaMessage(WireModel):
             role=self.role,
             content=self.content or "",
             tool_calls=[
-                ToolCall(name=c.function.name, arguments=c.function.arguments)
+                ToolCall(name=c.function.name, arguments=c.function.arguments, id=c.id)
                 for c in self.tool_calls or []
             ],
+            tool_call_id=self.tool_call_id,
             name=self.tool_name,
         )
 

@@ -121,16 +121,16 @@ class OpenAIApi:
             message: dict[str, Any] = {"role": "assistant", "content": whole.content or None}
             if whole.tool_calls:
                 message["tool_calls"] = [_tool_call(c) for c in whole.tool_calls]
-            payload = completion.envelope("chat.completion", whole.final.model) | {
+            payload = completion.envelope("chat.completion", whole.model) | {
                 "choices": [
                     {
                         "index": 0,
                         "message": message,
                         "logprobs": None,
-                        "finish_reason": _finish_reason(whole.final, bool(whole.tool_calls)),
+                        "finish_reason": _finish_reason(whole, bool(whole.tool_calls)),
                     }
                 ],
-                "usage": _usage(whole.final),
+                "usage": _usage(whole),
                 "harombe": answer.route.as_dict(),
             }
             return web.json_response(payload, headers=route_headers(answer.route))

@@ -26,6 +26,15 @@ from rich.console import Console
 
 from harombe.cli.client import PeerUnreachable, get_json, post_json
 
+# The demo model's vocabulary is bytes, so a prompt costs a token per character: the pasted
+# papers need a long context. Fast membership timings make the failure visible in seconds.
+DEMO_CONFIG = """\
+backend:
+  n_ctx: 32768
+cluster:
+  membership:
+    profile: local
+"""
 READY_TIMEOUT_S = 90.0
 DETECT_TIMEOUT_S = 30.0
 POLL_S = 0.25
@@ -127,7 +136,7 @@ class Demo:
     def setup(self) -> None:
         ports = [free_port() for _ in range(3)]
         config = self.workdir / "demo.yaml"
-        config.write_text("cluster:\n  membership:\n    profile: local\n")
+        config.write_text(DEMO_CONFIG)
         for tier, port in enumerate(ports):
             seeds = [f"127.0.0.1:{p}" for p in ports if p != port]
             self.peers.append(

@@ -787,18 +787,22 @@ class Membership:
     def _handle_sync(self, env: Envelope, sync: Sync) -> None:
         """memberlist's mergeState: remote dead becomes local suspect (never dead at once).
 
-        Third-party entries are not gossiped on (old news to most), but if the exchange taught
-        us new members we were cut off from them, so they likely never heard of us either:
-        re-announce ourselves.
+        Gossiping on every merged entry (as memberlist does) would make each joiner flood the
+        cluster with old news. Instead: an entry about the sender itself is first-hand news
+        and is gossiped; third-party news is gossiped only when it is news to the larger side,
+        i.e. it taught us fewer new members than half of those we already knew; and if the
+        exchange taught us any new members we were cut off from them, so they likely never
+        heard of us either: we re-announce ourselves.
         """
-        if self._joins:
-            self._joins.clear()
+        if self._joins.pop(env.addr, None) is not None:
             self._timers.at(self._now + self.config.join_followup, self._exchange, env.addr)
         known = len(self._members)
+        new = sum(1 for e in sync.entries if e.name not in self._members)
+        news = 2 * new < known
         for e in sync.entries:
             if e.state is ALIVE:
                 alive = Alive(e.name, e.addr, e.gen, e.inc, e.rv, e.record)
-                self._handle_alive(None, alive, rebroadcast=e.name == env.sender)
+                self._handle_alive(None, alive, rebroadcast=news or e.name == env.sender)
                 continue
             if e.state is LEFT:
                 self._on_dead(Left(e.name, e.gen, e.inc))

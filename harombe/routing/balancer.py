@@ -163,8 +163,9 @@ class Balancer:
         if config.load_balance:
             k = config.balancer_choices
             n = len(entries)
-            if n <= k:
-                best = _best(entries, score, index.local if config.prefer_local else None)
+            if n <= k:  # all of them, in random order: ties go to the first
+                sample = self._rng.sample(entries, n)
+                best = _best(sample, score, index.local if config.prefer_local else None)
             else:
                 local = index.local if config.prefer_local else None
                 best = None

@@ -92,6 +92,15 @@ def _heads(source: str) -> frozenset[str] | None:
                 return None
             heads |= inner
             continue
+        if alt.startswith("\\d"):
+            heads.update("0123456789")
+            continue
+        if alt.startswith("[") and (end := alt.find("]")) > 1:
+            chars = alt[1:end]
+            if not chars.isalnum() or alt[end + 1 : end + 2] in ("?", "*", "{"):
+                return None
+            heads.update(chars)
+            continue
         head = ""
         for c in alt:
             if c in _REGEX_META or not c.isalnum():
@@ -299,7 +308,7 @@ _COMPLEX_SIGNALS = (
             r"module|file|service)\b|"
             r"across\s+(?:all|every|the\s+whole|the\s+entire|our)\s+(?:\w+\s+){0,2}?(?:modules|"
             r"files|services|codebase|repo|repository|monorepo)\b|"
-            r"(?:[1-9]\d+|\d{1,3}(?:,\d{3})+|\d+k|hundreds|dozens|thousands)\s+(?:\w+\s+){0,2}?"
+            r"(?:\d{2,}|\d{1,3}(?:,\d{3})+|\d+k|hundreds|dozens|thousands)\s+(?:\w+\s+){0,2}?"
             r"(?:files|modules|services|classes|call\s+sites|routes|endpoints|virtual\s+machines|"
             r"vms|machines|microservices|repos|tables|pages|entity\s+classes)\b|"
             r"(?:whole|entire)\s+(?:\w+\s+)?(?:code\s*base|codebase|repo|monolith|platform|stack|"
@@ -465,7 +474,10 @@ _MEDIUM_SIGNALS = (
         "bug_report",
         1.5,
         _rx(
-            r"(?:bug|bugs|error|errors|[a-z]+error|[a-z]+exception|exception|traceback|stack\s+trace|segfault|crash\w*|"
+            r"(?:bug|bugs|error|errors|(?:index|key|type|value|attribute|name|syntax|runtime|"
+            r"import|zerodivision|recursion|memory|assertion|reference|io|os|unicode\w*|overflow|"
+            r"lookup|permission|timeout|connection|file\w*)error|exception|nullpointerexception|"
+            r"illegal\w*exception|traceback|stack\s+trace|segfault|crash\w*|"
             r"hangs?|fails?|failing|broken|breaks|doesn'?t\s+work|not\s+working|wrong\s+result|"
             r"exits?\s+immediately|infinite\s+loop|race\s+condition|memory\s+leak|garbage|"
             r"over\s+and\s+over|returns?\s+(?:none|null|undefined|nan|an?\s+empty))\b|"
@@ -683,23 +695,22 @@ _TOKEN_RE = re.compile(r"\w+")
 _WORD_RE = re.compile(r"[^\W\d_][\w'-]*|\d[\d.,]*")
 _ITEM_SEP_RE = re.compile(r"[,;，；、]")
 _LIST_LINE_RE = re.compile(r"^\s*(?:[-*•|]|\d+[.)])\s", re.M)
-_LAST_ITEM_RE = re.compile(r",[^,;.\n]{1,60}\s(?:and|et|y|und|e|和|及)\s[^,;]{1,60}[.!?]?\s*$", re.M)
+_LAST_ITEM_RE = re.compile(
+    r",[^,;.\n]{1,60}\s(?:and|et|y|und|e|和|及)\s[^,;]{1,60}[.!?]?\s*$", re.M
+)
 _PAREN_RE = re.compile(r"\([^()]*\)|\{[^{}]*\}|\[[^\[\]]*\]")
 _NUMBER_RE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 _QUANTITY_RE = re.compile(
     r"(?<![\w.])\d[\d,]*(?:\.\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|"
     r"twelve|twenty|hundred|thousand|twice|thrice|half|double|triple|dozen)\b",
-    re.I,
 )
 _QUANT_QUESTION_RE = re.compile(
     r"\b(?:how\s+(?:many|much|long|far|old|wide|tall|fast|high|deep|big|often)|what|at\s+what|"
     r"when\s+will|find|calculate|compute|determine|work\s+out)\b",
-    re.I,
 )
 _CONSTRAINT_RE = re.compile(
     r"\b(?:no|not|never|only|must|without|except|budget|excluding|avoid|deadline|required|"
     r"can'?t|cannot|at\s+(?:least|most)|no\s+more\s+than|need\s+to|needs|within|under)\b",
-    re.I,
 )
 _CODE_LINE_RE = re.compile(
     r"^\s*(?:def |class |import |from \w+ import|function |const |let |var |for\s*\(|"
@@ -710,14 +721,12 @@ _TECH_RE = re.compile(
     r"\b(?:python|javascript|typescript|java|rust|golang|c\+\+|sql|postgres|mysql|docker|"
     r"kubernetes|npm|pip|git|api|server|script|function|compile[rd]?|build|deploy|app|code|"
     r"program|container|browser|query|database|regex|react|node|linux|bash|shell)\b",
-    re.I,
 )
 _MATH_RE = re.compile(r"[≥≤≠√∑∏∫∞ℝℕℤℚ²³⁴⁵ⁿ→∀∃≡]|\b[a-z]\([a-z]\)|\b[a-z]_\{?\w|\^\w|\bn!")
 _MATH_TERMS_RE = re.compile(
     r"\b(?:positive\s+integers?|real\s+numbers?|such\s+that|perfect\s+squares?|primes?|"
     r"divisible|modulo|polynomials?|inequalit(?:y|ies)|sequences?|converges?|irrational|"
     r"bijections?|isomorphi\w+|eigen\w+|integers?|recurrence|probability|expected\s+value)\b",
-    re.I,
 )
 _CLAUSE_SPLIT_RE = re.compile(r"[.?!,:;\n。？！，：；]+\s*")
 _IMPERATIVE_RE = re.compile(  # matched at the start of a lower-cased clause
@@ -889,7 +898,11 @@ def _word_starts(text: str) -> dict[str, list[int]]:
     for m in _TOKEN_RE.finditer(text):
         word, pos = m.group(), m.start()
         for n in range(1, min(len(word), _HEAD_LEN) + 1):
-            starts.setdefault(word[:n], []).append(pos)
+            head = word[:n]
+            if head in starts:
+                starts[head].append(pos)
+            else:
+                starts[head] = [pos]
     if not text.isascii():
         for m in _CJK_RE.finditer(text):
             starts.setdefault(m.group(), []).append(m.start())
@@ -901,17 +914,29 @@ def _signal_found(signal: _Signal, text: str, starts: dict[str, list[int]]) -> b
     if signal.heads is None:
         return _found(signal.pattern, text)
     match = signal.pattern.match
-    return any(match(text, pos) for head in signal.heads for pos in starts.get(head, ()))
+    for head in signal.heads:
+        for pos in starts.get(head, ()):
+            if match(text, pos):
+                return True
+    return False
 
 
-def _matches(signals: Iterable[_Signal], texts: Iterable[str]) -> list[_Signal]:
-    lowered = [(t, _word_starts(t)) for t in (text.lower() for text in texts)]
-    return [s for s in signals if any(_signal_found(s, t, starts) for t, starts in lowered)]
+_Prepared = list[tuple[str, dict[str, list[int]]]]
+
+
+def _prepare(texts: Iterable[str]) -> _Prepared:
+    """Lower-cased texts with their word starts, for `_matches`."""
+    return [(low, _word_starts(low)) for low in (text.lower() for text in texts)]
+
+
+def _matches(signals: Iterable[_Signal], prepared: _Prepared) -> list[_Signal]:
+    return [s for s in signals if any(_signal_found(s, t, starts) for t, starts in prepared)]
 
 
 def _structure(task: _Task, generative: bool, reasons: list[str]) -> float:
     """Score from the shape of the ask: listed requirements, constraints, maths, code size."""
     ask = task.ask
+    low = ask.lower()
     items = len(_LIST_LINE_RE.findall(ask))
     for sentence in _sentences(ask):
         if not _is_instruction(sentence):
@@ -923,13 +948,13 @@ def _structure(task: _Task, generative: bool, reasons: list[str]) -> float:
     if items >= 4:
         score += 2.0 if items >= 8 else 1.0
         reasons.append(f"{items} listed requirements")
-    constraints = len(_CONSTRAINT_RE.findall(ask))
-    if generative and constraints >= 3:
+    constraints = len(_CONSTRAINT_RE.findall(low)) if generative else 0
+    if constraints >= 3:
         score += 2.0 if constraints >= 5 else 1.0
         reasons.append(f"{constraints} constraints")
     if _n_words(ask) > 60:
         score += 0.5
-    math = len(_MATH_RE.findall(ask)) + len(_MATH_TERMS_RE.findall(ask))
+    math = len(_MATH_RE.findall(low)) + len(_MATH_TERMS_RE.findall(low))
     if math >= 3:
         score += 1.5
         reasons.append("mathematical notation")
@@ -943,9 +968,9 @@ def _is_word_problem(task: _Task) -> bool:
     """A setup with several quantities, then a question that needs them combined."""
     if task.has_code or len(task.closing) < 2:
         return False
-    if not _QUANT_QUESTION_RE.search(task.closing[-1]):
+    if not _QUANT_QUESTION_RE.search(task.closing[-1].lower()):
         return False
-    return len(_QUANTITY_RE.findall(task.ask)) >= 3
+    return len(_QUANTITY_RE.findall(task.ask.lower())) >= 3
 
 
 def explain(messages: Any) -> Classification:
@@ -956,16 +981,17 @@ def explain(messages: Any) -> Classification:
     users = [i for i, (role, _) in enumerate(turns) if role == "user"]
     task = _split_task(turns[users[-1] if users else -1][1] if turns else "")
 
-    complex_hits = _matches(_COMPLEX_SIGNALS, [task.ask])
-    medium_hits = _matches(_MEDIUM_SIGNALS, [task.ask])
-    simple_hits = _matches(_SIMPLE_SIGNALS, task.closing)
+    ask = _prepare([task.ask])
+    complex_hits = _matches(_COMPLEX_SIGNALS, ask)
+    medium_hits = _matches(_MEDIUM_SIGNALS, ask)
+    simple_hits = _matches(_SIMPLE_SIGNALS, _prepare(task.closing))
     if task.code_lines:  # a question about a real snippet is no lookup
         simple_hits = [s for s in simple_hits if s.name != "lookup"]
     if any(s.weight >= COMPLEX_AT for s in complex_hits):  # "quick question: prove ..."
         simple_hits = [s for s in simple_hits if s.name == "definition"]
     names = {s.name for s in complex_hits + medium_hits + simple_hits}
     reasons = [s.reason for s in complex_hits + medium_hits + simple_hits]
-    if "bug_report" in names and not (task.has_code or _TECH_RE.search(task.ask)):
+    if "bug_report" in names and not (task.has_code or _TECH_RE.search(task.ask.lower())):
         medium_hits = [s for s in medium_hits if s.name != "bug_report"]
         reasons.remove("reports a bug")
 

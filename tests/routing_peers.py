@@ -1,0 +1,157 @@
+"""Real harombe peers on loopback for the routing tests, without gossip.
+
+Each peer is a real aiohttp server running `make_app` + the cluster routes with a `Dispatcher`
+whose `StaticView` lists every peer; its local backend is an `OpenAIBackend` in front of its own
+`FakeOpenAI` (or any real OpenAI-compatible server, such as the llama.cpp fixture's). Peers
+forward to each other through `PeerBackend`, signed when the cluster has a key.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+from fake_openai import FakeOpenAI
+
+from harombe.api.app import make_app
+from harombe.api.cluster_api import add_cluster_routes
+from harombe.api.peer_auth import RequestSigner, peer_auth_middleware
+from harombe.inference.openai_compat import OpenAIBackend
+from harombe.inference.peer import PeerBackend
+from harombe.routing.config import RoutingConfig
+from harombe.routing.dispatch import Dispatcher
+from harombe.routing.view import Candidate, StaticView
+
+
+@dataclass
+class Peer:
+    name: str
+    tier: int
+    models: list[str]
+    capacity: int
+    backend_url: str | None
+    fake: FakeOpenAI | None
+    rtt: float | None = None  # what every other peer's view says about this one
+    port: int = 0
+    dispatcher: Dispatcher | None = None
+    view: StaticView = field(default_factory=StaticView)
+    backend: OpenAIBackend | None = None
+    runner: web.AppRunner | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def candidate(self, *, local: bool) -> Candidate:
+        return Candidate(
+            name=self.name,
+            address=self.address,
+            tier=self.tier,
+            models=self.models,
+            loaded=self.models,
+            capacity=self.capacity,
+            rtt=None if local else self.rtt,
+            backend_ok=self.backend_url is not None,
+            is_local=local,
+        )
+
+
+class RoutingCluster:
+    def __init__(self, config: RoutingConfig, keyring: list[bytes] | None = None) -> None:
+        self.config = config
+        self.keyring = keyring or []
+        self.peers: dict[str, Peer] = {}
+        self.session: aiohttp.ClientSession | None = None
+
+    async def add(
+        self,
+        name: str,
+        tier: int,
+        *,
+        model: str = "fake-model",
+        capacity: int = 2,
+        backend_url: str | None = None,
+        fake: bool = True,
+        rtt: float | None = None,
+    ) -> Peer:
+        """A peer; with `fake` (and no `backend_url`) its backend is a new FakeOpenAI."""
+        server = None
+        if fake and backend_url is None:
+            server = await FakeOpenAI(model).__aenter__()
+            backend_url = server.url
+        peer = Peer(name, tier, [model] if backend_url else [], capacity, backend_url, server, rtt)
+        self.peers[name] = peer
+        return peer
+
+    def __getitem__(self, name: str) -> Peer:
+        return self.peers[name]
+
+    async def __aenter__(self) -> RoutingCluster:
+        self.session = aiohttp.ClientSession()
+        signer = RequestSigner(self.keyring) if self.keyring else None
+        for peer in self.peers.values():
+            peer.port = _free_port()
+            if peer.backend_url:
+                peer.backend = OpenAIBackend(
+                    peer.backend_url, default_model=peer.models[0], session=self.session
+                )
+            peer.dispatcher = Dispatcher(
+                node_name=peer.name,
+                local_backend=peer.backend,
+                view=peer.view,
+                config=self.config,
+                connect=lambda c, origin=peer.name: PeerBackend(
+                    c.address, session=self.session, origin=origin, auth=signer
+                ),
+            )
+        for peer in self.peers.values():
+            peer.view.replace(
+                p.candidate(local=p is peer) for p in self.peers.values()
+            )
+            await self.start_http(peer.name)
+        return self
+
+    async def start_http(self, name: str) -> None:
+        peer = self.peers[name]
+        assert peer.dispatcher is not None
+        app = make_app(
+            node_name=peer.name,
+            coordinator=peer.dispatcher,
+            middlewares=[peer_auth_middleware(self.keyring)],
+        )
+        add_cluster_routes(app, dispatcher=peer.dispatcher)
+        peer.runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await peer.runner.setup()
+        await web.TCPSite(peer.runner, "127.0.0.1", peer.port).start()
+
+    async def stop_http(self, name: str) -> None:
+        """The peer's machine is gone: its port refuses connections."""
+        peer = self.peers[name]
+        if peer.runner is not None:
+            await peer.runner.cleanup()
+            peer.runner = None
+
+    async def __aexit__(self, *exc: object) -> None:
+        for peer in self.peers.values():
+            await self.stop_http(peer.name)
+            if peer.fake is not None:
+                await peer.fake.__aexit__()
+        if self.session is not None:
+            await self.session.close()
+
+    def served(self) -> dict[str, int]:
+        """Chat requests each peer's fake backend has received."""
+        return {n: len(p.fake.requests) for n, p in self.peers.items() if p.fake is not None}
+
+
+def _free_port() -> int:
+    """A port free now on 127.0.0.1; the peer binds it right after (and again on restart)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,217 @@
+"""Whole peers: `Node` in-process and `harombed` as a process, on loopback only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+
+from harombe.config import HarombeConfig
+from harombe.daemon import Node
+
+DEADLINE_S = 20.0
+
+
+def peer_config(name: str, tier: int = 0, seeds: list[str] | None = None, **extra) -> HarombeConfig:
+    data = {
+        "node": {"name": name, "tier": tier},
+        "server": {"host": "127.0.0.1", "port": 0},
+        "backend": {"kind": "none"},
+        "cluster": {"mdns": False, "seeds": seeds or [], "membership": {"profile": "local"}},
+    }
+    for section, values in extra.items():
+        data.setdefault(section, {}).update(values)
+    return HarombeConfig.model_validate(data)
+
+
+async def poll(check: Callable[[], object], what: str, deadline: float = DEADLINE_S) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while loop.time() < end:
+        if await check() if asyncio.iscoroutinefunction(check) else check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def states(node: Node) -> dict[str, str]:
+    assert node.membership
+    return {m.name: m.state.value for m in node.membership.members()}
+
+
+@pytest.fixture
+async def trio() -> AsyncIterator[list[Node]]:
+    async with Node(peer_config("n0")) as first:
+        seeds = [first.address]
+        async with Node(peer_config("n1", 1, seeds)) as second:
+            async with Node(peer_config("n2", 2, seeds)) as third:
+                yield [first, second, third]
+
+
+async def test_three_nodes_converge_and_report_status(trio):
+    for node in trio:
+        await poll(
+            lambda node=node: states(node) == dict.fromkeys(["n0", "n1", "n2"], "alive"),
+            f"{node.name} to see all alive",
+        )
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://{trio[0].address}/cluster/status") as resp:
+            status = await resp.json()
+        async with http.get(f"http://{trio[0].address}/metrics") as resp:
+            metrics = await resp.text()
+    assert status["node"] == "n0"
+    by_name = {n["name"]: n for n in status["nodes"]}
+    assert by_name["n2"]["tier"] == 2 and by_name["n2"]["state"] == "alive"
+    assert by_name["n1"]["address"] == trio[1].address
+    for key in (
+        "available",
+        "models",
+        "loaded",
+        "load",
+        "active",
+        "capacity",
+        "rtt_ms",
+        "last_update_s",
+        "breaker",
+    ):
+        assert key in by_name["n1"]
+    assert 'harombe_members{state="alive"} 3' in metrics
+    assert "harombe_membership_frames_received_total" in metrics
+
+
+async def test_join_endpoint_accepts_loopback_and_validates():
+    async with Node(peer_config("lonely")) as lonely, Node(peer_config("other")) as other:
+        async with aiohttp.ClientSession() as http:
+            url = f"http://{lonely.address}/cluster/join"
+            async with http.post(url, json={"address": "not a host:port"}) as resp:
+                assert resp.status == 400
+            async with http.post(url, json={"address": other.address}) as resp:
+                assert resp.status == 200
+        await poll(lambda: states(other).get("lonely") == "alive", "other to see lonely")
+
+
+async def test_wrong_cluster_key_is_never_admitted():
+    key = {"security": {"cluster_key": "right-key"}}
+    async with Node(peer_config("k0", **key)) as first:
+        async with Node(peer_config("k1", seeds=[first.address], **key)) as second:
+            bad = peer_config(
+                "intruder", seeds=[first.address], security={"cluster_key": "wrong-key"}
+            )
+            async with Node(bad) as intruder:
+                await poll(lambda: states(first).get("k1") == "alive", "k0 to admit k1")
+                assert first.membership
+                await poll(
+                    lambda: first.membership.stats.dropped["unauthenticated"] > 0,
+                    "k0 to drop the intruder's frames",
+                )
+                assert "intruder" not in states(first)
+                assert "intruder" not in states(second)
+                assert set(states(intruder)) == {"intruder"}
+
+
+def _spawn(args: list[str], home) -> subprocess.Popen[str]:
+    env = {**os.environ, "HAROMBE_HOME": str(home)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "harombe.cli.daemon", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _wait_health(url: str, proc: subprocess.Popen[str]) -> None:
+    async def healthy() -> bool:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        try:
+            async with aiohttp.ClientSession() as http, http.get(f"{url}/health") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    await poll(healthy, f"{url} to come up", deadline=60)
+
+
+async def test_harombed_sigterm_leaves_gracefully_and_exits(tmp_path):
+    async with Node(peer_config("watcher")) as watcher:
+        port = _free_port()
+        proc = _spawn(
+            [
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--name",
+                "leaver",
+                "--no-mdns",
+                "--backend",
+                "none",
+                "--seed",
+                watcher.address,
+            ],
+            tmp_path,
+        )
+        try:
+            await _wait_health(f"http://127.0.0.1:{port}", proc)
+            await poll(lambda: states(watcher).get("leaver") == "alive", "leaver to join")
+            proc.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            code = await asyncio.to_thread(proc.wait, 10)
+            exited_after = time.monotonic() - started
+            assert code == 0
+            await poll(lambda: states(watcher).get("leaver") == "left", "watcher to see left")
+        finally:
+            proc.kill()
+    print(f"harombed exited {exited_after:.2f}s after SIGTERM")
+
+
+@pytest.mark.llamacpp
+async def test_harombed_demo_model_answers_official_clients(tmp_path):
+    pytest.importorskip("xllamacpp")
+    import ollama
+    import openai
+
+    port = _free_port()
+    proc = _spawn(
+        ["--host", "127.0.0.1", "--port", str(port), "--name", "demo", "--no-mdns", "--demo-model"],
+        tmp_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_health(url, proc)
+        assert (tmp_path / "models").is_dir()
+        client = ollama.AsyncClient(host=url)
+        names = [m.model for m in (await client.list()).models]
+        assert "harombe-demo" in names and "auto" in names
+        reply = await client.chat(
+            model="auto", messages=[{"role": "user", "content": "hi"}], options={"num_predict": 5}
+        )
+        assert reply.done and reply.message.role == "assistant"
+        oai = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused")
+        stream = await oai.chat.completions.create(
+            model="harombe-demo",
+            messages=[{"role": "user", "content": "hi"}],
+            max_tokens=5,
+            stream=True,
+        )
+        chunks = [c async for c in stream]
+        assert chunks[-1].choices == [] or chunks[-1].choices[0].finish_reason is not None
+        assert any(c.choices and c.choices[0].delta.content for c in chunks)
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 10)
