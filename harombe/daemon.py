@@ -155,6 +155,8 @@ class Node:
             ),
         )
 
+        self._stack.push_async_callback(self.dispatcher.aclose)
+
         app = make_app(
             node_name=self.name,
             coordinator=self.dispatcher,

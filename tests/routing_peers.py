@@ -111,9 +111,7 @@ class RoutingCluster:
                 ),
             )
         for peer in self.peers.values():
-            peer.view.replace(
-                p.candidate(local=p is peer) for p in self.peers.values()
-            )
+            peer.view.replace(p.candidate(local=p is peer) for p in self.peers.values())
             await self.start_http(peer.name)
         return self
 

@@ -337,3 +337,18 @@ async def test_client_gone_mid_stream(api_url: str, http, api_backend, client) -
     async with asyncio.timeout(10):
         await api_backend.closed.wait()
     assert (await client.chat(model=MODEL, messages=USER)).message.content == ANSWER
+
+
+async def test_unknown_fields_are_accepted(api_url: str, http) -> None:
+    body = {
+        "model": MODEL,
+        "messages": USER,
+        "stream": False,
+        "keep_alive": "5m",
+        "format": "json",
+        "think": False,
+        "options": {"num_ctx": 4096, "mirostat": 0, "repeat_penalty": 1.1},
+    }
+    async with http.post(f"{api_url}/api/chat", json=body) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["message"]["content"] == ANSWER

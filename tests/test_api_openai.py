@@ -294,3 +294,17 @@ async def test_client_gone_mid_stream(api_url: str, http, api_backend, client) -
         await api_backend.closed.wait()
     done = await client.chat.completions.create(model=MODEL, messages=USER)
     assert done.choices[0].message.content == ANSWER
+
+
+async def test_unknown_fields_are_accepted(client: openai.AsyncOpenAI, api_backend) -> None:
+    done = await client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "hi", "name": "ann"}],
+        user="ann",
+        frequency_penalty=0.1,
+        response_format={"type": "text"},
+        logit_bias={},
+        extra_body={"top_k": 20, "repeat_penalty": 1.1},
+    )
+    assert done.choices[0].message.content == ANSWER
+    assert api_backend.requests[-1].options.top_k == 20

@@ -44,9 +44,9 @@ async def chat_ndjson(
             return resp.status, text, lines, dict(resp.headers)
 
 
-async def ask(url: str, prompt: str, model: str = "auto") -> str:
-    """One streamed chat through the official ollama client; the whole text."""
-    client = ollama.AsyncClient(host=url)
+async def ask(peer: str | ollama.AsyncClient, prompt: str, model: str = "auto") -> str:
+    """One streamed chat through the official ollama client (or a URL for a new one)."""
+    client = ollama.AsyncClient(host=peer) if isinstance(peer, str) else peer
     parts = []
     async for part in await client.chat(
         model=model, messages=[{"role": "user", "content": prompt}], stream=True
@@ -137,8 +137,9 @@ async def test_same_tier_nodes_share_the_load():
     await cluster.add("x", 0)
     await cluster.add("y", 0)
     async with cluster:
+        client = ollama.AsyncClient(host=cluster["e"].url)
         for _ in range(20):
-            await ask(cluster["e"].url, SIMPLE)
+            await ask(client, SIMPLE)
         served = cluster.served()
     assert served["x"] + served["y"] == 20
     assert served["x"] >= 3 and served["y"] >= 3
@@ -200,7 +201,9 @@ async def test_mid_stream_failure_is_continued_elsewhere_as_one_answer(how: str)
     async with cluster:
         stall = asyncio.Event()
         pieces = ["The answer", " is", " forty", " one"]
-        broken = Reply(pieces, die_after=2) if how == "dies" else Reply(pieces, hold=stall, hold_after=2)
+        broken = (
+            Reply(pieces, die_after=2) if how == "dies" else Reply(pieces, hold=stall, hold_after=2)
+        )
         cluster["b"].fake.script.append(broken)
         cluster["c"].fake.script.append(Reply([" forty", "-two."]))
         client = openai.AsyncOpenAI(base_url=cluster["e"].url + "/v1", api_key="unused")
@@ -210,11 +213,11 @@ async def test_mid_stream_failure_is_continued_elsewhere_as_one_answer(how: str)
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
         stall.set()
         continued = cluster["c"].fake.last_messages()
-        status, _, lines, _ = await chat_ndjson(cluster["e"].url, MEDIUM)  # route metadata
     assert text == "The answer is forty-two."
-    assert continued[-1] == {"role": "assistant", "content": "The answer is"}
-    assert continued[:-1] == [{"role": "user", "content": MEDIUM}]
-    assert status == 200
+    assert continued == [
+        {"role": "user", "content": MEDIUM},
+        {"role": "assistant", "content": "The answer is"},
+    ]
 
 
 async def test_mid_stream_switch_is_recorded_in_the_final_metadata(pair: RoutingCluster):
@@ -226,3 +229,169 @@ async def test_mid_stream_switch_is_recorded_in_the_final_metadata(pair: Routing
     assert meta["node"] == "c"
     [switch] = meta["fallbacks"]
     assert (switch["from_node"], switch["to_node"], switch["after_chars"]) == ("b", "c", 9)
+
+
+async def test_a_hop_request_is_served_locally_and_never_forwarded(tiers: RoutingCluster):
+    hop = {"X-Harombe-Hop": "some-peer"}
+    status, text, lines, _ = await chat_ndjson(tiers["t0"].url, COMPLEX, headers=hop)
+    assert status == 200 and text == "Hello from fake"
+    assert lines[-1]["harombe"]["node"] == "t0"
+    assert tiers.served() == {"t0": 1, "t1": 0, "t2": 0}
+
+
+async def test_a_forwarded_request_to_a_node_without_backend_errors_back(tiers: RoutingCluster):
+    hop = {"X-Harombe-Hop": "some-peer"}
+    status, _, lines, _ = await chat_ndjson(tiers["e"].url, SIMPLE, headers=hop)
+    assert status == 503 and "no local backend" in lines[0]["error"]
+    await tiers["t1"].fake.__aexit__()  # t1's inference server dies
+    status, _, lines, _ = await chat_ndjson(tiers["t1"].url, MEDIUM, headers=hop)
+    assert status == 502 and "error" in lines[0]
+    assert tiers.served() == {"t0": 0, "t1": 0, "t2": 0}
+
+
+async def test_the_deadline_is_honoured(pair: RoutingCluster):
+    never = asyncio.Event()
+    pair["b"].fake.default = Reply(hold=never)
+    pair["c"].fake.default = Reply(hold=never)
+    async with aiohttp.ClientSession() as http:
+        body = {"query": MEDIUM, "timeout": 0.3}
+        async with http.post(f"{pair['e'].url}/cluster/execute", json=body) as resp:
+            status, payload = resp.status, await resp.json()
+    assert status == 502 and "0.3s deadline" in payload["error"]
+    assert pair.served() == {"b": 1, "c": 0}  # the deadline came before any failover
+
+
+@pytest.fixture
+async def single() -> AsyncIterator[RoutingCluster]:
+    """One peer with one slot; waits for a slot at most 0.3 s."""
+    cluster = RoutingCluster(config(queue_timeout=0.3, retry_after=7))
+    await cluster.add("solo", 0, capacity=1)
+    async with cluster:
+        yield cluster
+
+
+async def test_saturation_answers_503_with_retry_after(single: RoutingCluster):
+    solo = single["solo"]
+    release = asyncio.Event()
+    solo.fake.script.append(Reply(hold=release))
+    first = asyncio.create_task(chat_ndjson(solo.url, SIMPLE))
+    await solo.fake.arrived.wait()
+    status, _, lines, headers = await chat_ndjson(solo.url, SIMPLE)
+    assert status == 503 and headers["Retry-After"] == "7"
+    assert "at capacity" in lines[0]["error"]
+    release.set()
+    assert (await first)[0] == 200
+    assert single.served() == {"solo": 1}
+
+
+async def test_a_queued_request_is_served_when_a_slot_frees(single: RoutingCluster):
+    solo = single["solo"]
+    single.config.queue_timeout = 30.0
+    release = asyncio.Event()
+    solo.fake.script.append(Reply(hold=release))
+    first = asyncio.create_task(chat_ndjson(solo.url, SIMPLE))
+    await solo.fake.arrived.wait()
+    second = asyncio.create_task(chat_ndjson(solo.url, SIMPLE))
+    await wait_until(lambda: solo.dispatcher.load() == (1, 1))
+    release.set()
+    assert (await first)[0] == 200 and (await second)[0] == 200
+    assert single.served() == {"solo": 2} and solo.dispatcher.load() == (0, 0)
+
+
+async def test_cluster_execute_answers_in_the_seed_shape(tiers: RoutingCluster):
+    async with aiohttp.ClientSession() as http:
+        body = {"query": SIMPLE, "context": [{"role": "system", "content": "Be brief."}, "Hi"]}
+        async with http.post(f"{tiers['e'].url}/cluster/execute", json=body) as resp:
+            assert resp.status == 200
+            payload = await resp.json()
+        async with http.post(
+            f"{tiers['e'].url}/cluster/execute", json={"query": SIMPLE, "prefer_tier": 2}
+        ) as resp:
+            preferred = await resp.json()
+    assert payload["response"] == "Hello from fake"
+    assert payload["node"] == "t0" and payload["tier"] == 0 and payload["classified_tier"] == 0
+    assert payload["fallbacks"] == [] and payload["timings"]["total_s"] > 0
+    assert tiers["t0"].fake.last_messages() == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "user", "content": SIMPLE},
+    ]
+    assert preferred["node"] == "t2" and preferred["classified_tier"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "query"),
+        ({"query": ""}, "query"),
+        ({"query": "x", "prefer_tier": 5}, "prefer_tier"),
+        ({"query": "x", "timeout": "soon"}, "timeout"),
+        ({"query": "x", "context": [{"role": "robot", "content": "x"}]}, "context"),
+        ({"query": "x", "speed": "fast"}, "speed"),
+    ],
+)
+async def test_cluster_execute_rejects_bad_input_naming_the_field(
+    tiers: RoutingCluster, body: dict[str, Any], field: str
+):
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{tiers['e'].url}/cluster/execute", json=body) as resp:
+            assert resp.status == 400
+            payload = await resp.json()
+    assert payload["field"].startswith(field) and field in payload["error"]
+    assert tiers.served() == {"t0": 0, "t1": 0, "t2": 0}
+
+
+async def test_cluster_status_lists_every_node(tiers: RoutingCluster):
+    tiers["e"].dispatcher.breaker_board.get("t1").on_failure()  # threshold 1: open
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{tiers['e'].url}/cluster/status") as resp:
+            status = await resp.json()
+    assert status["node"] == "e"
+    nodes = {n["name"]: n for n in status["nodes"]}
+    assert set(nodes) == {"e", "t0", "t1", "t2"}
+    assert nodes["t1"]["breaker"] == "open" and not nodes["t1"]["available"]
+    assert nodes["t0"]["available"] and nodes["t0"]["tier"] == 0
+    assert not nodes["e"]["available"]  # routes only
+    for key in ("address", "state", "models", "loaded", "load", "active", "capacity", "queue",
+                "rtt_ms", "last_update_s", "backend_ok", "version", "hardware"):  # fmt: skip
+        assert key in nodes["t0"]
+
+
+async def test_a_real_model_name_goes_only_to_nodes_serving_it():
+    cluster = RoutingCluster(config())
+    await cluster.add("small", 0, model="small-model")
+    await cluster.add("big", 2, model="big-model")
+    async with cluster:
+        client = ollama.AsyncClient(host=cluster["small"].url)
+        for _ in range(3):
+            await ask(client, SIMPLE, model="big-model")
+        assert cluster.served() == {"small": 0, "big": 3}
+        assert cluster["big"].fake.requests[-1]["model"] == "big-model"
+        with pytest.raises(ollama.ResponseError) as err:
+            await ask(client, SIMPLE, model="no-such-model")
+        assert err.value.status_code == 404
+        listed = {m.model for m in (await client.list()).models}
+    assert {"small-model", "big-model"} <= listed
+
+
+async def test_peers_sign_forwarded_requests_and_reject_unsigned_ones():
+    cluster = RoutingCluster(config(), keyring=[b"the-cluster-key"])
+    await cluster.add("e", 1, fake=False)
+    await cluster.add("t0", 0)
+    async with cluster:
+        url = cluster["t0"].url
+        assert await ask(cluster["e"].url, SIMPLE) == "Hello from fake"  # signed hop: accepted
+        status, _, lines, _ = await chat_ndjson(url, SIMPLE, headers={"X-Harombe-Hop": "evil"})
+        assert status == 401 and "missing signature" in lines[0]["error"]
+        from harombe.api.peer_auth import RequestSigner
+
+        body = json.dumps({"model": "auto", "messages": [{"role": "user", "content": SIMPLE}]})
+        forged = RequestSigner([b"wrong-key"]).headers("POST", "/api/chat", body.encode())
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{url}/api/chat", data=body, headers={"X-Harombe-Hop": "evil", **forged}
+            ) as resp:
+                assert resp.status == 401
+                assert "bad signature" in (await resp.json())["error"]
+        assert cluster.served() == {"t0": 1}
+        assert await ask(url, SIMPLE) == "Hello from fake"  # the peer is unharmed

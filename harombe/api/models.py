@@ -22,21 +22,21 @@ class WireModel(BaseModel):
 
 
 class SamplingFields(WireModel):
-    """Sampling options both APIs spell the same way (Ollama inside `options`)."""
+    """Sampling options both APIs spell the same way (Ollama inside `options`; `top_k` is an
+    extension of OpenAI's API that llama.cpp, vLLM and others accept)."""
 
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=1)
     seed: int | None = None
     stop: str | list[str] | None = None
 
-    def generation_options(
-        self, *, max_tokens: int | None, top_k: int | None = None
-    ) -> GenerationOptions:
+    def generation_options(self, *, max_tokens: int | None) -> GenerationOptions:
         stop = [self.stop] if isinstance(self.stop, str) else self.stop
         return GenerationOptions(
             temperature=self.temperature,
             top_p=self.top_p,
-            top_k=top_k,
+            top_k=self.top_k,
             max_tokens=max_tokens,
             seed=self.seed,
             stop=stop or None,

@@ -12,7 +12,6 @@ from harombe.routing.route import VIRTUAL_MODELS
 
 
 class OllamaOptions(SamplingFields):
-    top_k: int | None = Field(default=None, ge=1)
     num_predict: int | None = None  # -1: until done, -2: until the context is full
 
 
@@ -67,7 +66,7 @@ class _OllamaRequest(WireModel):
             messages=messages,
             model=_virtual_alias(self.model),
             tools=tool_dicts(tools),
-            options=options.generation_options(max_tokens=max_tokens, top_k=options.top_k),
+            options=options.generation_options(max_tokens=max_tokens),
             stream=self.stream,
         )
 

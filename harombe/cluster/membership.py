@@ -220,7 +220,7 @@ class Membership:
         # Random phases, so peers started together do not probe and exchange in lockstep.
         self._timers.at(now + self._rng.uniform(0, config.probe_interval), self._probe_tick)
         self._timers.at(
-            now + self._rng.uniform(0.5, 1.0) * config.pushpull_interval, self._pushpull_tick
+            now + self._rng.uniform(0.1, 1.0) * config.pushpull_interval, self._pushpull_tick
         )
 
     # ---- public API ------------------------------------------------------------------
@@ -768,7 +768,8 @@ class Membership:
             if (e is None and not m.state.gone) or (e is not None and _newer(self._digest(m), e)):
                 give.append(self._entry(m))
         want = tuple(e.name for e in pp.digest if self._wants(e))
-        for chunk in self._chunks(give):
+        # Always answer (an empty Sync at least), so a joiner knows its seed is there.
+        for chunk in self._chunks(give) if give else [[]]:
             self._send(env.addr, [Sync(tuple(chunk))])
         if want:
             self._send(env.addr, [Want(want)])

@@ -38,6 +38,8 @@ MEDIUM_CAP = 3.0  # medium signals add at most half this: many of them still mak
 
 @dataclass
 class Classification:
+    """A routing decision: the tier, the features it was based on, and why, in words."""
+
     tier: int
     features: dict[str, Any] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
@@ -134,30 +136,6 @@ def _rx(pattern: str) -> re.Pattern[str]:
     """
     return re.compile(pattern)
 
-
-_NUM_WORD = (
-    r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|dozens?|"
-    r"several|many|multiple|all)"
-)
-_MANY = r"(?:\d*[3-9]\d*|\d{2,}|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
-_MANY += r"twenty|dozens?|several|many|multiple)"
-_DOCS = (
-    r"(?:papers|studies|articles|reports|documents|docs|files|postmortems|post-mortems|interviews|"
-    r"proposals|filings|sources|transcripts|books|surveys|datasets|trials|rcts|incidents|"
-    r"approaches|vendors|countries|companies|frameworks|options|memos|contracts|repos|"
-    r"repositories|services|modules|codebases|case studies|summaries|plans|bids|quotes)"
-)
-_SYSTEM_NOUNS = (
-    r"(?:system|service|platform|backend|back-end|architecture|infrastructure|pipeline|database|"
-    r"protocol|network|cluster|engine|app|application|leaderboard|limiter|lock|queue|cache|store|"
-    r"scheduler|marketplace|sdk|api|storage|data model|microservices?|framework|compiler|"
-    r"interpreter|runtime|editor|exchange|ledger|feed|timeline|search|crawler|cdn|broker|"
-    r"gateway|registry|orchestrator|solution|stack|setup|lab|tracker)"
-)
-_STUDY_NOUNS = (
-    r"(?:study|trial|experiment|evaluation|survey|research|program|programme|curriculum|"
-    r"harness|benchmark|ablation|protocol|meta-?analysis|review)"
-)
 
 _MANY = (
     r"(?:\d*[3-9]\d*|\d{2,}|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
@@ -692,7 +670,6 @@ _QUOTE_RE = re.compile(
 _PARA_RE = re.compile(r"\n\s*\n")
 _SENT_RE = re.compile(r"(?<=[.?!。？！])\s+|\n+")
 _TOKEN_RE = re.compile(r"\w+")
-_WORD_RE = re.compile(r"[^\W\d_][\w'-]*|\d[\d.,]*")
 _ITEM_SEP_RE = re.compile(r"[,;，；、]")
 _LIST_LINE_RE = re.compile(r"^\s*(?:[-*•|]|\d+[.)])\s", re.M)
 _LAST_ITEM_RE = re.compile(
@@ -989,11 +966,10 @@ def explain(messages: Any) -> Classification:
         simple_hits = [s for s in simple_hits if s.name != "lookup"]
     if any(s.weight >= COMPLEX_AT for s in complex_hits):  # "quick question: prove ..."
         simple_hits = [s for s in simple_hits if s.name == "definition"]
+    if not (task.has_code or _TECH_RE.search(task.ask.lower())):  # "error" in prose is no bug
+        medium_hits = [s for s in medium_hits if s.name != "bug_report"]
     names = {s.name for s in complex_hits + medium_hits + simple_hits}
     reasons = [s.reason for s in complex_hits + medium_hits + simple_hits]
-    if "bug_report" in names and not (task.has_code or _TECH_RE.search(task.ask.lower())):
-        medium_hits = [s for s in medium_hits if s.name != "bug_report"]
-        reasons.remove("reports a bug")
 
     generative = bool(complex_hits) or bool(names & {"write", "plan", "design_verb"})
     medium_score = sum(s.weight for s in medium_hits)
