@@ -8,6 +8,7 @@ forward to each other through `PeerBackend`, signed when the cluster has a key.
 
 from __future__ import annotations
 
+import random
 import socket
 from dataclasses import dataclass, field
 
@@ -106,6 +107,7 @@ class RoutingCluster:
                 local_backend=peer.backend,
                 view=peer.view,
                 config=self.config,
+                rng=random.Random(peer.name),
                 connect=lambda c, origin=peer.name: PeerBackend(
                     c.address, session=self.session, origin=origin, auth=signer
                 ),

@@ -395,3 +395,64 @@ async def test_peers_sign_forwarded_requests_and_reject_unsigned_ones():
                 assert "bad signature" in (await resp.json())["error"]
         assert cluster.served() == {"t0": 1}
         assert await ask(url, SIMPLE) == "Hello from fake"  # the peer is unharmed
+
+
+async def test_when_every_node_fails_the_client_gets_one_clear_error(pair: RoutingCluster):
+    for name in ("b", "c"):
+        pair[name].fake.default = Reply(status=500)
+    status, _, lines, _ = await chat_ndjson(pair["e"].url, MEDIUM)
+    assert status == 502
+    assert "every node tried failed" in lines[0]["error"] and "HTTP 502" in lines[0]["error"]
+    assert pair.served() == {"b": 1, "c": 1}
+
+
+async def test_max_attempts_bounds_the_nodes_tried():
+    cluster = RoutingCluster(config(max_attempts=2))
+    await cluster.add("e", 1, fake=False)
+    for name in ("x", "y", "z"):
+        await cluster.add(name, 1)
+        cluster[name].fake.default = Reply(status=500)
+    async with cluster:
+        status, _, lines, _ = await chat_ndjson(cluster["e"].url, MEDIUM)
+        assert status == 502 and "gave up after 2 nodes" in lines[0]["error"]
+        assert sum(cluster.served().values()) == 2
+
+
+async def test_strict_fallback_answers_503_instead_of_another_tier():
+    cluster = RoutingCluster(config(fallback_strategy="strict"))
+    await cluster.add("e", 0, fake=False)
+    await cluster.add("t1", 1)
+    async with cluster:
+        status, _, lines, headers = await chat_ndjson(cluster["e"].url, SIMPLE)
+        assert status == 503 and "no usable node for tier 0" in lines[0]["error"]
+        assert "Retry-After" in headers and cluster.served() == {"t1": 0}
+
+
+async def test_a_full_queue_answers_503_at_once():
+    cluster = RoutingCluster(config(max_queue=0, queue_timeout=30))
+    await cluster.add("solo", 0, capacity=1)
+    async with cluster:
+        solo = cluster["solo"]
+        release = asyncio.Event()
+        solo.fake.script.append(Reply(hold=release))
+        first = asyncio.create_task(chat_ndjson(solo.url, SIMPLE))
+        await solo.fake.arrived.wait()
+        status, _, lines, _ = await chat_ndjson(solo.url, SIMPLE)
+        assert status == 503 and "already wait" in lines[0]["error"]
+        release.set()
+        assert (await first)[0] == 200
+
+
+async def test_a_client_leaving_mid_answer_frees_the_slot_without_blaming_the_node(
+    pair: RoutingCluster,
+):
+    pair["b"].fake.script.append(Reply(["word "] * 5000))
+    entry = pair["e"].dispatcher
+    body = {"model": "auto", "messages": [{"role": "user", "content": MEDIUM}]}
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(f"{pair['e'].url}/api/chat", json=body)
+        assert (await resp.content.readline()).startswith(b"{")
+        assert entry.in_flight() == {"b": 1}
+        resp.close()
+    await wait_until(lambda: entry.in_flight() == {})
+    assert entry.breaker_board.get("b").failures == 0 and entry.breakers()["b"] == "closed"

@@ -16,7 +16,8 @@ async def chat(url: str) -> tuple[int, str, dict]:
     body = {
         "model": "auto",
         "messages": [{"role": "user", "content": "Hi"}],
-        "options": {"num_predict": 8, "temperature": 0, "seed": 1},
+        "options": {"num_predict": 8, "temperature": 1.0, "seed": 1},  # the demo model
+        # stops at once at temperature 0 after an assistant prefix
     }
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{url}/api/chat", json=body) as resp:

@@ -54,7 +54,7 @@ class OllamaMessage(WireModel):
 
 class _OllamaRequest(WireModel):
     model: str = Field(min_length=1)
-    stream: bool = True  # Ollama streams unless told otherwise
+    stream: bool | None = None  # Ollama streams unless told otherwise
     options: OllamaOptions | None = None
 
     def _to_internal(
@@ -67,7 +67,7 @@ class _OllamaRequest(WireModel):
             model=_virtual_alias(self.model),
             tools=tool_dicts(tools),
             options=options.generation_options(max_tokens=max_tokens),
-            stream=self.stream,
+            stream=self.stream is not False,
         )
 
 

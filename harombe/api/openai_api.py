@@ -109,7 +109,7 @@ class OpenAIApi:
         chat = body.to_internal()
         async with open_answer(request.app[COORDINATOR_KEY], chat, options) as answer:
             completion = _Completion(answer, body.model)
-            if body.stream:
+            if chat.stream:
                 return await write_stream(
                     request,
                     answer,

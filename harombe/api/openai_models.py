@@ -82,20 +82,20 @@ class StreamOptions(WireModel):
 class ChatCompletionRequest(SamplingFields):
     model: str = Field(min_length=1)
     messages: list[OpenAIMessage] = Field(min_length=1)
-    stream: bool = False
+    stream: bool | None = None
     stream_options: StreamOptions | None = None
     tools: list[ToolSpec] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
-    n: int = 1
+    n: int | None = None
 
     @property
     def include_usage(self) -> bool:
         return self.stream_options is not None and self.stream_options.include_usage
 
     def to_internal(self) -> ChatRequest:
-        if self.n != 1:
+        if self.n not in (None, 1):
             raise ApiError(400, "only n=1 is supported", param="n")
         return ChatRequest(
             messages=[m.to_internal() for m in self.messages],
@@ -104,7 +104,7 @@ class ChatCompletionRequest(SamplingFields):
             options=self.generation_options(
                 max_tokens=self.max_completion_tokens or self.max_tokens
             ),
-            stream=self.stream,
+            stream=bool(self.stream),
         )
 
     def _offered_tools(self) -> list[ToolSpec] | None:

@@ -151,6 +151,10 @@ class Dispatcher:
         """(answers this node's backend is producing now, requests waiting here for a slot)."""
         return self._inflight.get(self.node_name, 0), self._waiting
 
+    def in_flight(self) -> dict[str, int]:
+        """Answers this peer is getting from each node now (itself included)."""
+        return dict(self._inflight)
+
     def breakers(self) -> dict[str, str]:
         return self.breaker_board.snapshot()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -90,14 +91,15 @@ class _LocalStream:
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        async for chunk in self._backend.chat(self._request):
-            if self.route.first_token_s is None:
-                self.route.first_token_s = time.monotonic() - self.route.started
-            if chunk.model:
-                self.route.model = chunk.model
-            if chunk.done:
-                self.route.total_s = time.monotonic() - self.route.started
-            yield chunk
+        async with aclosing(self._backend.chat(self._request)) as chunks:
+            async for chunk in chunks:
+                if self.route.first_token_s is None:
+                    self.route.first_token_s = time.monotonic() - self.route.started
+                if chunk.model:
+                    self.route.model = chunk.model
+                if chunk.done:
+                    self.route.total_s = time.monotonic() - self.route.started
+                yield chunk
 
 
 class LocalCoordinator:
@@ -114,6 +116,12 @@ class LocalCoordinator:
         return _LocalStream(self.node_name, self.tier, self.backend, request)
 
     async def models(self) -> list[ClusterModel]:
+        loaded = {m.name for m in await self.backend.loaded_models()}
         return [
-            ClusterModel(info=m, nodes=[self.node_name]) for m in await self.backend.list_models()
+            ClusterModel(
+                info=m,
+                nodes=[self.node_name],
+                loaded_on=[self.node_name] if m.name in loaded else [],
+            )
+            for m in await self.backend.list_models()
         ]
