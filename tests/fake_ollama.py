@@ -67,6 +67,7 @@ class FakeOllama:
     models: list[FakeModel] = field(default_factory=lambda: [FakeModel("llama3.2:latest")])
     script: Script = field(default_factory=Script)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set on every request body
     _runner: web.AppRunner | None = None
     url: str = ""
 
@@ -184,6 +185,7 @@ class FakeOllama:
         if not isinstance(body, dict):
             return {}, _error(400, "json: cannot unmarshal into Go value of type api.Request")
         self.requests.append((request.path, body))
+        self.arrived.set()
         return body, None
 
     async def _answer(self, request: web.Request, path: str) -> web.StreamResponse:

@@ -29,6 +29,7 @@ class Reply:
     die_after: int | None = None  # cut the connection after this many pieces
     hold: asyncio.Event | None = None  # wait for this before the first token
     hold_after: int | None = None  # ... or after this many pieces (a stalled stream)
+    tool_call: tuple[str, dict[str, Any]] | None = None  # (name, arguments) after the pieces
 
 
 class FakeOpenAI:
@@ -108,7 +109,16 @@ class FakeOpenAI:
             if i == reply.hold_after and reply.hold is not None:
                 await reply.hold.wait()
             await response.write(event({"content": piece}))
-        await response.write(event({}, "stop"))
+        if reply.tool_call is not None:
+            name, arguments = reply.tool_call
+            head = {"index": 0, "id": "call_1", "type": "function",
+                    "function": {"name": name, "arguments": ""}}  # fmt: skip
+            await response.write(event({"tool_calls": [head]}))
+            args = json.dumps(arguments)
+            for part in (args[: len(args) // 2], args[len(args) // 2 :]):
+                tail = {"index": 0, "function": {"arguments": part}}
+                await response.write(event({"tool_calls": [tail]}))
+        await response.write(event({}, "tool_calls" if reply.tool_call else "stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {
                 "prompt_tokens": 5,

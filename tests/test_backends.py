@@ -423,8 +423,7 @@ async def test_measured_backend_records_ttft_tps_and_active(fake_ollama):
     try:
         stream = measured.chat(ask())
         first = asyncio.ensure_future(anext(stream))
-        while not fake_ollama.requests:  # the request reached the server, held before a token
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(fake_ollama.arrived.wait(), 5)  # held before the first token
         assert measured.active == 1
         release.set()
         chunks = [await first, *[c async for c in stream]]

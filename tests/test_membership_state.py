@@ -253,3 +253,15 @@ def test_a_failing_callback_does_not_break_the_protocol():
     m.on_change.append(lambda view, prev: 1 / 0)
     feed(m, alive("b"))
     assert m.get("b").state is ALIVE and not m.stats.dropped
+
+
+def test_stale_suspicion_of_a_refuted_node_is_corrected_directly():
+    m, out = lone()
+    feed(m, alive("b", inc=1))
+    out.sent.clear()
+    feed(m, Suspect("b", 1, 0, "c"))
+    assert m.get("b").state is ALIVE
+    [(to, data)] = out.sent
+    assert to == addr("peer")
+    msgs = PEER.codec.decode(data).msgs
+    assert msgs[0] == alive("b", inc=1)

@@ -12,6 +12,7 @@ import aiohttp
 import ollama
 import openai
 import pytest
+from cluster_harness import eventually
 from fake_openai import Reply
 from routing_peers import RoutingCluster
 
@@ -53,14 +54,6 @@ async def ask(peer: str | ollama.AsyncClient, prompt: str, model: str = "auto") 
     ):
         parts.append(part.message.content or "")
     return "".join(parts)
-
-
-async def wait_until(predicate, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    until = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < until, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -113,7 +106,7 @@ async def test_whole_tier_gone_falls_back_in_order_and_returns_when_it_recovers(
     await tiers.start_http("t1")
     await tiers.start_http("t2")
     breakers = tiers["e"].dispatcher.breakers
-    await wait_until(lambda: breakers()["t1"] == "half_open")
+    await eventually(lambda: breakers()["t1"] == "half_open")
     _, _, lines, _ = await chat_ndjson(url, MEDIUM)
     assert lines[-1]["harombe"]["node"] == "t1"
     assert breakers()["t1"] == "closed"
@@ -167,12 +160,12 @@ async def test_breaker_opens_skips_the_node_then_probes_and_closes(pair: Routing
     await ask(url, MEDIUM)
     assert pair.served() == {"b": 2, "c": 3}  # b skipped while open
 
-    await wait_until(lambda: breakers()["b"] == "half_open")
+    await eventually(lambda: breakers()["b"] == "half_open")
     await ask(url, MEDIUM)  # the probe fails: open again
     assert breakers()["b"] == "open" and pair.served() == {"b": 3, "c": 4}
 
     b.fake.default = Reply()
-    await wait_until(lambda: breakers()["b"] == "half_open")
+    await eventually(lambda: breakers()["b"] == "half_open")
     await ask(url, MEDIUM)  # the probe succeeds: closed
     assert breakers()["b"] == "closed" and pair.served() == {"b": 4, "c": 4}
 
@@ -292,7 +285,7 @@ async def test_a_queued_request_is_served_when_a_slot_frees(single: RoutingClust
     first = asyncio.create_task(chat_ndjson(solo.url, SIMPLE))
     await solo.fake.arrived.wait()
     second = asyncio.create_task(chat_ndjson(solo.url, SIMPLE))
-    await wait_until(lambda: solo.dispatcher.load() == (1, 1))
+    await eventually(lambda: solo.dispatcher.load() == (1, 1))
     release.set()
     assert (await first)[0] == 200 and (await second)[0] == 200
     assert single.served() == {"solo": 2} and solo.dispatcher.load() == (0, 0)
@@ -454,5 +447,41 @@ async def test_a_client_leaving_mid_answer_frees_the_slot_without_blaming_the_no
         assert (await resp.content.readline()).startswith(b"{")
         assert entry.in_flight() == {"b": 1}
         resp.close()
-    await wait_until(lambda: entry.in_flight() == {})
+    await eventually(lambda: entry.in_flight() == {})
     assert entry.breaker_board.get("b").failures == 0 and entry.breakers()["b"] == "closed"
+
+
+async def test_tool_calls_cross_peers_intact(tiers: RoutingCluster):
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+    tiers["t0"].fake.script.append(Reply([], tool_call=("get_weather", {"city": "Paris"})))
+    client = ollama.AsyncClient(host=tiers["e"].url)
+    answer = await client.chat(
+        model="auto", messages=[{"role": "user", "content": SIMPLE}], tools=[tool], stream=False
+    )
+    [call] = answer.message.tool_calls
+    assert call.function.name == "get_weather" and call.function.arguments == {"city": "Paris"}
+    assert tiers["t0"].fake.requests[-1]["tools"][0]["function"]["name"] == "get_weather"
+
+
+async def test_cluster_route_explains_the_decision_without_sending_anything(tiers: RoutingCluster):
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{tiers['e'].url}/cluster/route", json={"query": MEDIUM}) as resp:
+            decision = await resp.json()
+        await tiers.stop_http("t1")
+        tiers["e"].dispatcher.breaker_board.get("t1").on_failure()
+        async with http.post(
+            f"{tiers['e'].url}/cluster/route", json={"query": SIMPLE, "prefer_tier": 1}
+        ) as resp:
+            fallback = await resp.json()
+    assert decision["node"] == "t1" and decision["classified_tier"] == 1
+    assert decision["order"] == ["tier 1", "tier 2", "tier 0"] and decision["reasons"]
+    assert fallback["node"] == "t2" and fallback["wanted_tier"] == 1
+    assert fallback["classified_tier"] is None and fallback["reasons"] == []
+    assert tiers.served() == {"t0": 0, "t1": 0, "t2": 0}

@@ -195,3 +195,14 @@ async def test_close_ends_links_and_inbound_sockets(endpoints):
     assert a.transport.link_states() == {}
     a.transport.send(b.address, b"after close")
     assert a.transport.stats.dropped == {DropReason.CLOSED: 1}
+
+
+async def test_close_lets_queued_frames_go_out_first(endpoints):
+    a, b = await start_endpoint(), await start_endpoint()
+    endpoints.append(b)
+    for i in range(5):
+        a.transport.send(b.address, b"last words %d" % i)
+    await a.stop()
+    got = [await asyncio.wait_for(b.inbox.get(), 5) for _ in range(5)]
+    assert got == [b"last words %d" % i for i in range(5)]
+    assert a.transport.stats.dropped == {}

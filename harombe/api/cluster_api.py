@@ -1,5 +1,6 @@
-"""The cluster API: `POST /cluster/execute` (one query, whole answer, routing details) and
-`GET /cluster/status` (this peer's view of the cluster), in the seed's shapes.
+"""The cluster API: `POST /cluster/execute` (one query, whole answer, routing details),
+`POST /cluster/route` (the same body; where it would go and why, nothing sent: `harombe route`)
+and `GET /cluster/status` (this peer's view of the cluster), in the seed's shapes.
 
 `/cluster/execute` goes through the same coordinator as `/api/chat`: classification, policy,
 balancing, failover. Errors are `{"error": ..., "field": ...}` with the HTTP status (400 names
@@ -18,7 +19,8 @@ from harombe.api.answer import collect, open_answer, route_headers, route_option
 from harombe.api.errors import ApiError, guarded
 from harombe.api.models import WireModel, read_request
 from harombe.inference.types import ChatRequest, Message
-from harombe.routing.route import Coordinator
+from harombe.routing.dispatch import Dispatcher
+from harombe.routing.route import RouteOptions
 
 StatusProvider = Callable[[], list[dict[str, Any]]]
 
@@ -50,6 +52,15 @@ class ExecuteRequest(WireModel):
         return ChatRequest(messages=[*history, Message("user", self.query)], model=self.model)
 
 
+def _options(request: web.Request, body: ExecuteRequest) -> RouteOptions:
+    """The headers' options (hop, X-Harombe-Tier), with the body's tier and timeout on top."""
+    options = route_options(request)
+    if body.prefer_tier is not None:
+        options.prefer_tier = body.prefer_tier
+    options.timeout = body.timeout
+    return options
+
+
 def _error_response(exc: ApiError) -> web.Response:
     payload: dict[str, Any] = {"error": exc.message}
     if exc.param:
@@ -60,31 +71,34 @@ def _error_response(exc: ApiError) -> web.Response:
 def add_cluster_routes(
     app: web.Application,
     *,
-    dispatcher: Coordinator,
+    dispatcher: Dispatcher,
     status_provider: StatusProvider | None = None,
     node_name: str | None = None,
 ) -> None:
     """`status_provider` lists the nodes for /cluster/status (default: `dispatcher.status`);
     `node_name` defaults to `dispatcher.node_name`."""
-    provider: StatusProvider = status_provider or dispatcher.status  # type: ignore[attr-defined]
-    name: str = node_name or dispatcher.node_name  # type: ignore[attr-defined]
+    provider = status_provider or dispatcher.status
+    name = node_name or dispatcher.node_name
     guard = guarded(_error_response)
 
     async def execute(request: web.Request) -> web.Response:
         body = await read_request(request, ExecuteRequest)
-        options = route_options(request)
-        if body.prefer_tier is not None:
-            options.prefer_tier = body.prefer_tier
-        options.timeout = body.timeout
+        options = _options(request, body)
         async with open_answer(dispatcher, body.chat_request(), options) as answer:
             whole = await collect(answer)
-        route = answer.route.as_dict()
         return web.json_response(
-            {"response": whole.content, **route}, headers=route_headers(answer.route)
+            {"response": whole.content, **answer.route.as_dict()},
+            headers=route_headers(answer.route),
         )
+
+    async def route(request: web.Request) -> web.Response:
+        body = await read_request(request, ExecuteRequest)
+        decision = dispatcher.decide(body.chat_request(), _options(request, body))
+        return web.json_response(decision.as_dict())
 
     async def status(request: web.Request) -> web.Response:
         return web.json_response({"node": name, "nodes": provider()})
 
     app.router.add_post("/cluster/execute", guard(execute))
+    app.router.add_post("/cluster/route", guard(route))
     app.router.add_get("/cluster/status", guard(status))

@@ -7,15 +7,26 @@ node and tier served it, and any fallback. Ctrl-C stops the current answer, not 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from rich.console import Console
+from rich.markup import escape
 
-from harombe.cli.client import PeerUnreachable
+from harombe.cli.client import PeerUnreachable, unreachable
+
+CONNECT_TIMEOUT_S = 5.0
+"""Seconds to open the connection to the peer; the answer itself may take as long as it takes
+(Ctrl-C stops it)."""
+
+# Terminal control characters a model could emit (escape sequences, bells, C1 codes): an answer
+# is text, never instructions to the terminal. Newlines and tabs stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 HELP = """\
 /tier N|auto   prefer tier N (0 fast, 1 balanced, 2 most capable), or let harombe decide
@@ -42,10 +53,12 @@ class AnswerInfo:
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
     text: str = ""
 
-    def describe(self) -> str:
+    def describe(self, asked_tier: int | None = None) -> str:
         parts = [f"answered by {self.node or '?'}"]
         if self.tier is not None:
             parts.append(f"tier {self.tier}")
+        if asked_tier is not None and asked_tier != self.tier:
+            parts.append(f"asked for tier {asked_tier}")
         if self.classified_tier is not None and self.classified_tier != self.tier:
             parts.append(f"classified tier {self.classified_tier}")
         for switch in self.fallbacks:
@@ -63,7 +76,7 @@ async def stream_answer(session: ChatSession, question: str, out: Console) -> An
     body: dict[str, Any] = {"model": session.model or "auto", "messages": messages, "stream": True}
     headers = {"X-Harombe-Tier": str(session.tier)} if session.tier is not None else {}
     info = AnswerInfo()
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as http:
             async with http.post(f"{session.url}/api/chat", json=body, headers=headers) as resp:
@@ -71,25 +84,42 @@ async def stream_answer(session: ChatSession, question: str, out: Console) -> An
                 if resp.status != 200:
                     raise PeerUnreachable(await _error_text(resp))
                 async for line in resp.content:
-                    if not line.strip():
-                        continue
-                    chunk = json.loads(line)
-                    if "error" in chunk:
-                        raise PeerUnreachable(f"the answer broke off: {chunk['error']}")
-                    text = (chunk.get("message") or {}).get("content", "")
-                    info.text += text
-                    out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
-                    meta = chunk.get("harombe")
-                    if chunk.get("done") and isinstance(meta, dict):
-                        info.node = meta.get("node") or info.node
-                        info.tier = meta.get("tier")
-                        info.classified_tier = meta.get("classified_tier")
-                        info.fallbacks = meta.get("fallbacks") or []
+                    if line.strip():
+                        _take_chunk(_parse_chunk(line), info, out)
+    except aiohttp.ClientConnectorError as exc:
+        raise PeerUnreachable(unreachable(session.url, exc)) from None
     except aiohttp.ClientError as exc:
-        raise PeerUnreachable(f"lost the peer at {session.url}: {exc}") from None
-    out.print()
+        broke = "the answer broke off" if info.text else "the peer dropped the request"
+        raise PeerUnreachable(f"{broke} ({session.url}: {exc or type(exc).__name__})") from None
+    finally:
+        if info.text:
+            out.print()
     session.history = [*messages, {"role": "assistant", "content": info.text}]
     return info
+
+
+def _parse_chunk(line: bytes) -> dict[str, Any]:
+    try:
+        chunk = json.loads(line)
+    except ValueError:
+        chunk = None
+    if not isinstance(chunk, dict):
+        raise PeerUnreachable(f"the peer sent a line that is not an answer chunk: {line[:80]!r}")
+    if "error" in chunk:
+        raise PeerUnreachable(f"the answer broke off: {chunk['error']}")
+    return chunk
+
+
+def _take_chunk(chunk: dict[str, Any], info: AnswerInfo, out: Console) -> None:
+    text = _CONTROL.sub("", (chunk.get("message") or {}).get("content") or "")
+    info.text += text
+    out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+    meta = chunk.get("harombe")
+    if chunk.get("done") and isinstance(meta, dict):
+        info.node = meta.get("node") or info.node
+        info.tier = meta.get("tier")
+        info.classified_tier = meta.get("classified_tier")
+        info.fallbacks = meta.get("fallbacks") or []
 
 
 async def _error_text(resp: aiohttp.ClientResponse) -> str:
@@ -100,7 +130,7 @@ async def _error_text(resp: aiohttp.ClientResponse) -> str:
         message = await resp.text()
     hint = ""
     if resp.status == 404:
-        hint = "; list models with `harombe peers` or drop --model"
+        hint = "; `harombe peers` lists the models served, or ask for model auto"
     elif resp.status == 503:
         hint = f"; retry in {resp.headers.get('Retry-After', 'a few')} s"
     return f"HTTP {resp.status}: {message}{hint}"
@@ -113,7 +143,7 @@ def handle_command(session: ChatSession, line: str, out: Console) -> bool:
     if name in ("exit", "quit"):
         return False
     if name == "help":
-        out.print(HELP, markup=False)
+        out.print(HELP, markup=False, highlight=False)
     elif name == "clear":
         session.history.clear()
         out.print("[dim]conversation cleared[/]")
@@ -127,18 +157,35 @@ def handle_command(session: ChatSession, line: str, out: Console) -> bool:
             return True
         out.print(f"[dim]tier: {session.tier if session.tier is not None else 'auto'}[/]")
     elif name == "model":
-        session.model = None if arg in ("", "auto") else arg
-        out.print(f"[dim]model: {session.model or 'auto'}[/]")
+        _set_model(session, arg, out)
     elif name == "peers":
         from harombe.cli.peers import show_peers
 
         try:
             asyncio.run(show_peers(session.url, as_json=False, watch=False, console=out))
         except PeerUnreachable as exc:
-            out.print(f"[red]{exc}[/]")
+            out.print(f"[red]{escape(str(exc))}[/]")
     else:
-        out.print(f"[red]unknown command /{name}[/] (try /help)")
+        out.print(f"[red]unknown command /{escape(name)}[/] (try /help)")
     return True
+
+
+def _set_model(session: ChatSession, model: str, out: Console) -> None:
+    """Take `model` for the next questions, warning when no peer serves it now."""
+    from harombe.cli.client import get_json
+
+    session.model = None if model in ("", "auto") else model
+    out.print(f"[dim]model: {escape(session.model or 'auto')}[/]")
+    if session.model is None:
+        return
+    with contextlib.suppress(PeerUnreachable):
+        tags = asyncio.run(get_json(session.url, "/api/tags"))
+        served = sorted({m.get("name") for m in tags.get("models", []) if m.get("name")})
+        if session.model not in served:
+            out.print(
+                f"[yellow]no peer serves {escape(session.model)} now; served: "
+                f"{escape(', '.join(served) or 'none')}[/]"
+            )
 
 
 def ask_once(session: ChatSession, question: str, out: Console, err: Console) -> int:
@@ -146,17 +193,20 @@ def ask_once(session: ChatSession, question: str, out: Console, err: Console) ->
     try:
         info = asyncio.run(stream_answer(session, question, out))
     except KeyboardInterrupt:
-        err.print("\n[yellow]stopped[/]")
+        err.print("[yellow]stopped[/]")
         return 130
     except PeerUnreachable as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1
-    err.print(f"[dim]{info.describe()}[/]", highlight=False)
+    err.print(f"[dim]{escape(info.describe(session.tier))}[/]", highlight=False, soft_wrap=True)
     return 0
 
 
 def interactive(session: ChatSession, out: Console, err: Console) -> None:
-    out.print(f"[dim]harombe chat via {session.url} — /help for commands, /exit to leave[/]")
+    """The REPL: questions stream their answers; lines starting with / are commands."""
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  (line editing and history for input())
+    out.print(f"[dim]harombe chat via {escape(session.url)}: /help for commands, /exit to leave[/]")
     while True:
         try:
             line = input("› ").strip()
@@ -175,7 +225,14 @@ def interactive(session: ChatSession, out: Console, err: Console) -> None:
         ask_once(session, line, out, err)
 
 
-def read_stdin_question() -> str | None:
+def stdin_question() -> str | None:
+    """The question piped on stdin; None when stdin is a terminal (interactive chat).
+
+    Raises ValueError when stdin is piped but empty: there is nothing to ask.
+    """
     if sys.stdin is None or sys.stdin.isatty():
         return None
-    return sys.stdin.read().strip() or None
+    question = sys.stdin.read().strip()
+    if not question:
+        raise ValueError("nothing to ask: stdin is empty (pass a QUESTION, or run in a terminal)")
+    return question

@@ -1,18 +1,36 @@
-"""Talking to a running peer from the command line: finding one, and small JSON calls."""
+"""Talking to running peers from the command line: finding the nearest one, small JSON calls.
+
+`find_peer` tries, in order: `--peer`, the local daemon, peers announced by mDNS on this LAN
+(lowest measured RTT first; only with `cluster.mdns`, on `cluster.mdns_interfaces`), then the
+configured seeds. Each failure becomes part of one readable line, never a traceback.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import aiohttp
+from zeroconf import IPVersion, ServiceStateChange, Zeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from harombe.cluster.codec import PROTOCOL_VERSION
+from harombe.cluster.discovery import SERVICE_TYPE, label_hash
 from harombe.config import HarombeConfig
 
 PROBE_TIMEOUT_S = 1.5
+"""Seconds a peer has for `GET /health` (and other small calls) before it counts as unreachable.
+A peer on the LAN answers in milliseconds; a loaded one still well within this."""
+
+MDNS_BROWSE_S = 1.5
+"""Seconds `harombe` listens for peers announced by mDNS when no local daemon answers. Peers
+answer a query within ~120 ms (RFC 6762 §6) and resolve from the same answer; the rest is slack
+for busy machines and Wi-Fi, while the command still starts in under two seconds."""
 
 
 class PeerUnreachable(Exception):
-    pass
+    """No harombe peer answered; the message says, in one line, what was tried."""
 
 
 def local_url(cfg: HarombeConfig) -> str:
@@ -21,7 +39,7 @@ def local_url(cfg: HarombeConfig) -> str:
 
 
 def normalise_url(url: str) -> str:
-    url = url.rstrip("/")
+    url = url.strip().rstrip("/")
     return url if "://" in url else f"http://{url}"
 
 
@@ -31,9 +49,9 @@ async def get_json(url: str, path: str, limit_s: float = PROBE_TIMEOUT_S) -> Any
             async with s.get(url + path) as resp:
                 if resp.status != 200:
                     raise PeerUnreachable(f"{url}{path} answered HTTP {resp.status}")
-                return await resp.json()
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise PeerUnreachable(_unreachable(url, exc)) from None
+                return await resp.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise PeerUnreachable(unreachable(url, exc, limit_s)) from None
 
 
 async def post_json(url: str, path: str, body: Any, limit_s: float = 30.0) -> Any:
@@ -47,16 +65,99 @@ async def post_json(url: str, path: str, body: Any, limit_s: float = 30.0) -> An
                         message = message.get("message")
                     raise PeerUnreachable(f"{url}{path}: HTTP {resp.status}: {message}")
                 return data
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise PeerUnreachable(_unreachable(url, exc)) from None
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise PeerUnreachable(unreachable(url, exc, limit_s)) from None
 
 
-def _unreachable(url: str, exc: BaseException) -> str:
-    return f"no harombe peer answers at {url} ({exc or type(exc).__name__})"
+def unreachable(url: str, exc: BaseException, limit_s: float | None = None) -> str:
+    """One line saying why `url` did not answer, without aiohttp's internals."""
+    if isinstance(exc, TimeoutError):
+        why = f"no answer within {limit_s:g} s" if limit_s else "timed out"
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        why = exc.os_error.strerror or str(exc.os_error) or "cannot connect"
+    elif isinstance(exc, ValueError):
+        why = "the answer is not JSON; is this a harombe peer?"
+    else:
+        why = str(exc) or type(exc).__name__
+    return f"no harombe peer answers at {url} ({why.lower()})"
+
+
+async def measure_rtt(http: aiohttp.ClientSession, url: str) -> float | None:
+    """Seconds for `GET /health` at `url`; None when it does not answer 200 in time."""
+    started = time.perf_counter()
+    try:
+        async with http.get(f"{url}/health") as resp:
+            await resp.read()
+            if resp.status != 200:
+                return None
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+    return time.perf_counter() - started
+
+
+async def by_rtt(urls: list[str]) -> list[str]:
+    """The peers among `urls` that answer `/health`, nearest (lowest RTT) first."""
+    timeout = aiohttp.ClientTimeout(total=PROBE_TIMEOUT_S)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        rtts = await asyncio.gather(*(measure_rtt(http, url) for url in urls))
+    answered = [(rtt, url) for rtt, url in zip(rtts, urls, strict=True) if rtt is not None]
+    return [url for _, url in sorted(answered)]
+
+
+def announced_address(info: AsyncServiceInfo, wanted_label_hash: str) -> str | None:
+    """`host:port` of a resolved `_harombe._tcp` service of our label and protocol, else None."""
+    txt = info.decoded_properties
+    if txt.get("label") != wanted_label_hash or txt.get("proto") != str(PROTOCOL_VERSION):
+        return None
+    if info.port is None:
+        return None
+    ipv4 = info.parsed_addresses(IPVersion.V4Only)
+    if ipv4:
+        return f"{ipv4[0]}:{info.port}"
+    ipv6 = info.parsed_addresses(IPVersion.V6Only)
+    return f"[{ipv6[0]}]:{info.port}" if ipv6 else None
+
+
+async def browse_mdns(
+    label: str, interfaces: list[str] | None, window_s: float = MDNS_BROWSE_S
+) -> list[str]:
+    """Addresses of peers of cluster `label` that mDNS finds within `window_s` seconds.
+
+    Only listens and asks: the command line never announces itself. `interfaces` restricts
+    mDNS to those addresses (None: all interfaces).
+    """
+    wanted = label_hash(label)
+    found: dict[str, str] = {}
+    resolving: list[asyncio.Task[None]] = []
+    zc = AsyncZeroconf() if interfaces is None else AsyncZeroconf(interfaces=interfaces)
+
+    async def resolve(name: str) -> None:
+        info = AsyncServiceInfo(SERVICE_TYPE, name)
+        if await info.async_request(zc.zeroconf, window_s * 1000):
+            address = announced_address(info, wanted)
+            if address is not None:
+                found[name] = address
+
+    def on_change(
+        zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
+    ) -> None:
+        if state_change is not ServiceStateChange.Removed:
+            resolving.append(asyncio.create_task(resolve(name)))
+
+    browser = AsyncServiceBrowser(zc.zeroconf, SERVICE_TYPE, handlers=[on_change])
+    try:
+        await asyncio.sleep(window_s)  # a browse window: everyone who answers in time counts
+    finally:
+        for task in resolving:
+            task.cancel()
+        await asyncio.gather(*resolving, return_exceptions=True)
+        await browser.async_cancel()
+        await zc.async_close()
+    return list(dict.fromkeys(found.values()))
 
 
 async def find_peer(cfg: HarombeConfig, explicit: str | None) -> str:
-    """The peer to talk to: --peer, else the local daemon, else a configured seed.
+    """The URL of the peer to talk to; see the module docstring for the order.
 
     Raises PeerUnreachable with a message saying what was tried.
     """
@@ -64,13 +165,26 @@ async def find_peer(cfg: HarombeConfig, explicit: str | None) -> str:
         url = normalise_url(explicit)
         await get_json(url, "/health")
         return url
-    tried = []
-    for url in [local_url(cfg), *(f"http://{s}" for s in cfg.cluster.seed_addresses())]:
+    local = local_url(cfg)
+    tried = [local]
+    if await by_rtt([local]):
+        return local
+    if cfg.cluster.mdns:
+        where = ", ".join(cfg.cluster.mdns_interfaces or []) or "this LAN"
+        tried.append(f"mDNS on {where}")
         try:
-            await get_json(url, "/health")
-            return url
-        except PeerUnreachable:
-            tried.append(url)
+            announced = await browse_mdns(cfg.cluster.label, cfg.cluster.mdns_interfaces)
+        except OSError as exc:
+            tried[-1] += f" ({exc.strerror or exc})"
+            announced = []
+        nearest = await by_rtt([f"http://{a}" for a in announced])
+        if nearest:
+            return nearest[0]
+    seeds = [f"http://{s}" for s in cfg.cluster.seed_addresses()]
+    tried.extend(seeds)
+    reachable = await by_rtt(seeds) if seeds else []
+    if reachable:
+        return reachable[0]
     raise PeerUnreachable(
         "no harombe peer found (tried " + ", ".join(tried) + "); start one with `harombed`, "
         "or pass --peer URL"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import os
+import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,12 +17,19 @@ from typing import Any
 import aiohttp
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from harombe.cli.client import PeerUnreachable, get_json
-from harombe.config import DEFAULT_CONFIG_PATH, HarombeConfig, parse_address
+from harombe.cli.client import PROBE_TIMEOUT_S, get_json, post_json, unreachable
+from harombe.config import DEFAULT_CONFIG_PATH, ConfigError, HarombeConfig, parse_address
 
 TEST_TIMEOUT_S = 60.0
+"""Seconds `harombe cluster test` gives each peer for its health check and one short completion
+(a cold model may first have to load)."""
+
+OLLAMA_URL = "http://127.0.0.1:11434"
+OLLAMA_PROBE_S = 3.0
+"""Seconds `harombe cluster init` waits for the local Ollama to list its models."""
 
 
 def render_init_config(
@@ -28,11 +39,14 @@ def render_init_config(
     model: str,
     hardware_line: str,
     reason: str,
-    ollama_models: list[str],
+    ollama_models: list[str] | None,
     cluster_key: str,
 ) -> str:
-    """A commented starting config for this machine."""
-    found = ", ".join(ollama_models) if ollama_models else "none found (is Ollama running?)"
+    """A commented starting config for this machine (`ollama_models` None: Ollama absent)."""
+    if ollama_models is None:
+        found = f"no Ollama answers at {OLLAMA_URL} (install or start it, or change backend)"
+    else:
+        found = ", ".join(ollama_models) or "none yet (ollama pull MODEL)"
     return f"""\
 # harombe configuration for {name}, written by `harombe cluster init`.
 # Every key is described in docs/configuration-reference.md.
@@ -52,7 +66,7 @@ server:
 
 backend:
   kind: ollama            # or: openai (llama.cpp server, vLLM, LM Studio), llamacpp, none
-  url: http://127.0.0.1:11434
+  url: {OLLAMA_URL}
   model: {model}
 
 cluster:
@@ -67,24 +81,41 @@ routing:
 
 security:
   # Copy this same key to every machine of the cluster; peers without it are never admitted.
-  cluster_key: {cluster_key}
+  cluster_key: "{cluster_key}"
 """
 
 
-async def init_config_text() -> tuple[str, str]:
-    """Detect this machine and the local Ollama; return (config text, one-line summary)."""
-    from harombe.hardware import detect_async, recommend
+@dataclass
+class InitPlan:
+    text: str  # the config file
+    tier: int
+    model: str
+    ollama_models: list[str] | None  # None: no Ollama answered
+
+    def summary(self) -> str:
+        return f"tier {self.tier}, model {self.model}"
+
+
+async def _ollama_models() -> list[str] | None:
     from harombe.inference.ollama import OllamaBackend
 
-    info = await detect_async()
-    rec = recommend(info)
-    backend = OllamaBackend("http://127.0.0.1:11434")
+    backend = OllamaBackend(OLLAMA_URL)
     try:
-        ollama_models = [m.name for m in await asyncio.wait_for(backend.list_models(), 3)]
-    except Exception:  # Ollama absent or unreachable: the file says so
-        ollama_models = []
+        return [m.name for m in await asyncio.wait_for(backend.list_models(), OLLAMA_PROBE_S)]
+    # Absent, refusing, slow or answering nonsense: for `init` all mean "no usable Ollama".
+    except Exception:
+        return None
     finally:
         await backend.aclose()
+
+
+async def plan_init() -> InitPlan:
+    """Detect this machine and the local Ollama; the commented config to write."""
+    from harombe.hardware import detect_async, recommend
+
+    info, found = await asyncio.gather(detect_async(), _ollama_models())
+    ollama_models = found or []
+    rec = recommend(info)
     summary = info.summary()
     hardware_line = (
         f"{summary.get('kind')}, {summary.get('gpu') or 'no GPU'}, "
@@ -97,10 +128,10 @@ async def init_config_text() -> tuple[str, str]:
         model=model,
         hardware_line=hardware_line,
         reason=rec.reason,
-        ollama_models=ollama_models,
+        ollama_models=found,
         cluster_key=secrets.token_urlsafe(32),
     )
-    return text, f"tier {rec.tier}, model {model}"
+    return InitPlan(text=text, tier=rec.tier, model=model, ollama_models=found)
 
 
 def write_private(path: Path, text: str) -> None:
@@ -113,16 +144,77 @@ def write_private(path: Path, text: str) -> None:
 
 
 def config_path(explicit: Path | None) -> Path:
-    return explicit.expanduser() if explicit else DEFAULT_CONFIG_PATH
+    """The file `--config` names, else $HAROMBE_CONFIG, else ~/.harombe/harombe.yaml (as the
+    daemon reads it)."""
+    if explicit:
+        return explicit.expanduser()
+    from_env = os.environ.get("HAROMBE_CONFIG")
+    return Path(from_env).expanduser() if from_env else DEFAULT_CONFIG_PATH
 
 
-def _edit_yaml(path: Path, edit) -> None:
-    data: dict[str, Any] = {}
-    if path.exists():
-        data = yaml.safe_load(path.read_text()) or {}
+def _edit_config(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Apply `edit` to the config's data and write it back, keeping the file's comments when
+    only `cluster.seeds` changed (the usual case); otherwise the YAML is written anew."""
+    text = path.read_text() if path.exists() else ""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc}); fix it first") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    before = copy.deepcopy(data)
     edit(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    if data == before:
+        return
+    new_text = _with_seeds(text, (data.get("cluster") or {}).get("seeds") or [])
+    if new_text is None or yaml.safe_load(new_text) != data:
+        new_text = yaml.safe_dump(data, sort_keys=False)
+    write_private(path, new_text)
+
+
+_SEEDS_LINE = re.compile(r"(?P<indent>[ \t]+)seeds:[ \t]*(?:\[[^#\n]*\])?[ \t]*(?P<comment>#.*)?")
+
+
+def _with_seeds(text: str, seeds: list[str]) -> str | None:
+    """`text` with the `cluster.seeds` list set to `seeds`, comments kept; None when the file's
+    layout is not the simple one this handles (the caller then rewrites the YAML)."""
+    flow = "[" + ", ".join(json.dumps(s) for s in seeds) + "]"
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if re.fullmatch(r"cluster:[ \t]*(#.*)?", line)]
+    if not starts:
+        return (
+            text
+            + ("" if text.endswith("\n") or not text else "\n")
+            + f"cluster:\n  seeds: {flow}\n"
+        )
+    first = starts[0] + 1
+    end = next(
+        (i for i in range(first, len(lines)) if lines[i][:1] not in ("", " ", "\t", "#")),
+        len(lines),
+    )
+    for i in range(first, end):
+        match = _SEEDS_LINE.fullmatch(lines[i])
+        if match is None:
+            continue
+        indent = match["indent"]
+        stop = i + 1
+        while stop < end and (
+            not lines[stop].strip()
+            or len(lines[stop]) - len(lines[stop].lstrip()) > len(indent)
+            or lines[stop].startswith(f"{indent}- ")
+        ):
+            stop += 1
+        comment = f"  {match['comment']}" if match["comment"] else ""
+        lines[i:stop] = [f"{indent}seeds: {flow}{comment}"]
+        return "\n".join(lines) + "\n"
+    lines.insert(first, f"  seeds: {flow}")
+    return "\n".join(lines) + "\n"
+
+
+def _cluster_section(data: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(data.get("cluster"), dict):
+        data["cluster"] = {}
+    return data["cluster"]
 
 
 def add_seed(path: Path, address: str) -> bool:
@@ -132,47 +224,47 @@ def add_seed(path: Path, address: str) -> bool:
 
     def edit(data: dict[str, Any]) -> None:
         nonlocal added
-        seeds = data.setdefault("cluster", {}).setdefault("seeds", [])
+        cluster = _cluster_section(data)
+        seeds = cluster.get("seeds") or []
         if address not in seeds:
-            seeds.append(address)
+            cluster["seeds"] = [*seeds, address]
             added = True
 
-    _edit_yaml(path, edit)
+    _edit_config(path, edit)
     return added
 
 
 def remove_seed(path: Path, name_or_address: str) -> list[str]:
     """Drop seeds and listed nodes matching a name or address; returns what was removed."""
     removed: list[str] = []
+    try:
+        target_address = parse_address(name_or_address)
+    except ValueError:
+        target_address = None
+    targets = {name_or_address, target_address}
 
     def edit(data: dict[str, Any]) -> None:
-        cluster = data.get("cluster") or {}
-        target = name_or_address
-        try:
-            target_address = parse_address(name_or_address)
-        except ValueError:
-            target_address = None
+        cluster = data.get("cluster")
+        if not isinstance(cluster, dict):
+            return
         seeds = cluster.get("seeds") or []
-        keep = [s for s in seeds if s not in (target, target_address)]
-        removed.extend(s for s in seeds if s not in keep)
+        removed.extend(s for s in seeds if s in targets)
+        if any(s in targets for s in seeds):
+            cluster["seeds"] = [s for s in seeds if s not in targets]
         nodes = cluster.get("nodes") or []
-        kept_nodes = [n for n in nodes if n.get("name") != target]
-        removed.extend(n["name"] for n in nodes if n not in kept_nodes)
-        if cluster:
-            cluster["seeds"] = keep
-            if "nodes" in cluster:
-                cluster["nodes"] = kept_nodes
+        gone = [n for n in nodes if isinstance(n, dict) and n.get("name") in targets]
+        if gone:
+            removed.extend(n["name"] for n in gone)
+            cluster["nodes"] = [n for n in nodes if n not in gone]
 
     if path.exists():
-        _edit_yaml(path, edit)
+        _edit_config(path, edit)
     return removed
 
 
 async def tell_daemon_join(url: str, address: str) -> None:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
-        async with http.post(f"{url}/cluster/join", json={"address": address}) as resp:
-            if resp.status != 200:
-                raise PeerUnreachable(f"the daemon at {url} refused the join: HTTP {resp.status}")
+    """Ask the daemon at `url` (on this machine: it accepts joins from loopback only) to join."""
+    await post_json(url, "/cluster/join", {"address": address}, limit_s=PROBE_TIMEOUT_S)
 
 
 def status_summary(status: dict[str, Any]) -> str:
@@ -195,73 +287,98 @@ def status_summary(status: dict[str, Any]) -> str:
 class PeerCheck:
     name: str
     address: str
+    admitted: bool
+    backend_ok: bool
     reachable: bool = False
-    admitted: bool = False
-    backend_ok: bool = False
     rtt_ms: float | None = None
     completion: str = "-"
+    routes_only: bool = False
     error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.reachable and self.admitted and not self.error
 
 
 async def check_peer(
     http: aiohttp.ClientSession, node: dict[str, Any], cfg: HarombeConfig
 ) -> PeerCheck:
+    """Reach one peer directly: `/health`, then a short completion it serves itself (the hop
+    header keeps it from routing elsewhere; signed when the cluster has a key)."""
     from harombe.api.peer_auth import RequestSigner
 
-    check = PeerCheck(name=node["name"], address=node.get("address", ""))
-    check.admitted = node.get("state") == "alive"
-    check.backend_ok = bool(node.get("backend_ok"))
+    check = PeerCheck(
+        name=str(node.get("name", "?")),
+        address=str(node.get("address", "")),
+        admitted=node.get("state") == "alive",
+        backend_ok=bool(node.get("backend_ok")),
+    )
     url = f"http://{check.address}"
+    body = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": "Say hi."}],
+        "stream": False,
+        "options": {"num_predict": 4},
+    }
+    data = json.dumps(body).encode()
+    headers = {"X-Harombe-Hop": "harombe-cluster-test", "Content-Type": "application/json"}
+    keyring = cfg.security.keyring()
+    if keyring:
+        headers.update(RequestSigner(keyring).headers("POST", "/api/chat", data))
     try:
         started = time.perf_counter()
         async with http.get(f"{url}/health") as resp:
             check.reachable = resp.status == 200
         check.rtt_ms = (time.perf_counter() - started) * 1000
-        body = {
-            "model": "auto",
-            "messages": [{"role": "user", "content": "Say hi."}],
-            "stream": False,
-            "options": {"num_predict": 4},
-        }
-        data = json.dumps(body).encode()
-        headers = {"X-Harombe-Hop": "harombe-cluster-test", "Content-Type": "application/json"}
-        keyring = cfg.security.keyring()
-        if keyring:
-            headers.update(RequestSigner(keyring).headers("POST", "/api/chat", data))
         started = time.perf_counter()
         async with http.post(f"{url}/api/chat", data=data, headers=headers) as resp:
             answer = await resp.json(content_type=None)
-            if resp.status != 200:
-                raise PeerUnreachable(f"HTTP {resp.status}: {answer.get('error', answer)}")
-        took = time.perf_counter() - started
+            took = time.perf_counter() - started
+            message = answer.get("error", answer) if isinstance(answer, dict) else answer
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        check.error = unreachable(url, exc, TEST_TIMEOUT_S)
+        return check
+    if resp.status == 200:
         check.completion = f"ok in {took:.2f}s"
-    except (aiohttp.ClientError, TimeoutError, PeerUnreachable) as exc:
-        check.error = str(exc) or type(exc).__name__
+    elif resp.status == 503 and not check.backend_ok and "routes only" in str(message):
+        check.routes_only = True
+        check.completion = "routes only (no backend)"
+    else:
+        check.error = f"completion failed: HTTP {resp.status}: {message}"
     return check
 
 
 async def test_cluster(url: str, cfg: HarombeConfig, console: Console) -> bool:
+    """Check every peer in `url`'s view; print a table and each failure; True when all pass."""
     status = await get_json(url, "/cluster/status")
     nodes = [n for n in status.get("nodes", []) if n.get("state") != "left"]
     timeout = aiohttp.ClientTimeout(total=TEST_TIMEOUT_S)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         checks = await asyncio.gather(*(check_peer(http, n, cfg) for n in nodes))
-    table = Table(title=f"cluster test from {status.get('node', '?')}")
+    table = Table(title=f"cluster test from {escape(str(status.get('node', '?')))}")
     for column in ("node", "address", "reachable", "admitted", "backend", "rtt ms", "completion"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
 
     def mark(ok: bool) -> str:
         return "[green]yes[/]" if ok else "[red]no[/]"
 
     for c in checks:
         table.add_row(
-            c.name,
-            c.address,
+            escape(c.name),
+            escape(c.address),
             mark(c.reachable),
             mark(c.admitted),
-            mark(c.backend_ok),
+            "[dim]none[/]" if c.routes_only else mark(c.backend_ok),
             "-" if c.rtt_ms is None else f"{c.rtt_ms:.1f}",
-            c.completion if not c.error else f"[red]{c.error}[/]",
+            "[red]failed[/]" if c.error else escape(c.completion),
         )
     console.print(table)
-    return all(c.reachable and c.admitted and not c.error for c in checks)
+    for c in checks:
+        if c.error:
+            console.print(f"[red]{escape(c.name)}:[/] {escape(c.error)}", soft_wrap=True)
+        elif not c.admitted:
+            console.print(f"[red]{escape(c.name)}:[/] not alive in the view", soft_wrap=True)
+    passed = sum(c.ok for c in checks)
+    verdict = "[green]all passed[/]" if passed == len(checks) else "[red]some failed[/]"
+    console.print(f"{passed}/{len(checks)} peers passed: {verdict}")
+    return passed == len(checks)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from harombe import __version__
 from harombe.cli.client import PeerUnreachable, find_peer
@@ -22,19 +23,36 @@ app = typer.Typer(
 )
 console = Console()
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Config file.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Config file (default: $HAROMBE_CONFIG, ~/.harombe/harombe.yaml)."
+    ),
+]
 PeerOpt = Annotated[
-    str | None, typer.Option("--peer", help="URL of the peer to ask (default: the local daemon).")
+    str | None,
+    typer.Option(
+        "--peer",
+        help="URL or HOST:PORT of the peer to ask (default: the local daemon, else the nearest "
+        "peer found by mDNS, else a configured seed).",
+    ),
+]
+TierOpt = Annotated[
+    int | None, typer.Option(min=0, max=2, help="Prefer this tier: 0 fast, 1 balanced, 2 capable.")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option(help="Ask for this model (only peers serving it answer).")
 ]
 
 
-def _run(coro):
+def _run(coro, *, interrupted: int = 130):
+    """Run `coro`; an unreachable peer becomes one error line (exit 1), Ctrl-C `interrupted`."""
     try:
         return asyncio.run(coro)
     except PeerUnreachable as exc:
         fail(str(exc), code=1)
     except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupted) from None
 
 
 @app.command()
@@ -89,7 +107,7 @@ def peers(
         url = await find_peer(cfg, peer)
         await show_peers(url, as_json=as_json, watch=watch, console=console)
 
-    _run(go())
+    _run(go(), interrupted=0 if watch else 130)
 
 
 @app.command()
@@ -97,20 +115,49 @@ def chat(
     question: Annotated[str | None, typer.Argument(help="Ask one question and exit.")] = None,
     config: ConfigOpt = None,
     peer: PeerOpt = None,
-    tier: Annotated[int | None, typer.Option(min=0, max=2, help="Prefer this tier.")] = None,
-    model: Annotated[str | None, typer.Option(help="Ask for this model.")] = None,
+    tier: TierOpt = None,
+    model: ModelOpt = None,
 ) -> None:
-    """Chat with the cluster. With a QUESTION (or piped stdin) answer once and exit."""
-    from harombe.cli.chat import ChatSession, ask_once, interactive, read_stdin_question
+    """Chat with the cluster through the nearest peer.
+
+    With a QUESTION (or a question piped on stdin) answer once and exit: the answer goes to
+    stdout, the line naming the node to stderr. Without, an interactive session (/help).
+    """
+    from harombe.cli.chat import ChatSession, ask_once, interactive, stdin_question
 
     cfg = load_or_exit(config)
+    if not question:
+        try:
+            question = stdin_question()
+        except ValueError as exc:
+            fail(str(exc))
     url = _run(find_peer(cfg, peer))
     session = ChatSession(url=url, tier=tier, model=model)
     err = Console(stderr=True)
-    question = question or read_stdin_question()
     if question:
         raise typer.Exit(ask_once(session, question, console, err))
     interactive(session, console, err)
+
+
+@app.command()
+def route(
+    prompt: Annotated[str, typer.Argument(help="The query to route.")],
+    config: ConfigOpt = None,
+    peer: PeerOpt = None,
+    tier: TierOpt = None,
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+) -> None:
+    """Show where PROMPT would go and why (features, tier, candidates, choice); runs nothing."""
+    from harombe.cli.route import fetch_decision, render_decision
+
+    cfg = load_or_exit(config)
+
+    async def go():
+        url = await find_peer(cfg, peer)
+        return await fetch_decision(url, prompt, tier=tier, model=model)
+
+    render_decision(_run(go()), console, as_json)
 
 
 @app.command()
@@ -131,14 +178,21 @@ def cluster_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented config for this machine: hardware, tier, model, a fresh cluster key."""
-    from harombe.cli.cluster import config_path, init_config_text, write_private
+    from harombe.cli.cluster import OLLAMA_URL, config_path, plan_init, write_private
 
     path = config_path(config)
     if path.exists() and not force:
         fail(f"{path} exists; pass --force to overwrite it")
-    text, summary = _run(init_config_text())
-    write_private(path, text)
-    console.print(f"wrote {path} ({summary})")
+    plan = _run(plan_init())
+    write_private(path, plan.text)
+    console.print(f"wrote {path} ({plan.summary()})", markup=False, highlight=False)
+    if plan.ollama_models is None:
+        console.print(
+            f"[yellow]no Ollama answers at {OLLAMA_URL}:[/] install or start it, or set "
+            "backend.kind in the file to your inference server"
+        )
+    elif not plan.ollama_models:
+        console.print(f"[yellow]Ollama has no models yet:[/] ollama pull {plan.model}")
     console.print("copy security.cluster_key to your other machines, then start `harombed`")
 
 
@@ -155,7 +209,7 @@ def cluster_status(config: ConfigOpt = None, peer: PeerOpt = None) -> None:
         return await get_json(await find_peer(cfg, peer), "/cluster/status")
 
     status = _run(go())
-    console.print(status_summary(status))
+    console.print(status_summary(status), markup=False, highlight=False)
     console.print(peers_table(status))
 
 
@@ -163,46 +217,66 @@ def cluster_status(config: ConfigOpt = None, peer: PeerOpt = None) -> None:
 def cluster_add(
     address: Annotated[str, typer.Argument(help="HOST[:PORT] of a peer to join.")],
     config: ConfigOpt = None,
-    peer: PeerOpt = None,
+    peer: Annotated[
+        str | None,
+        typer.Option("--peer", help="URL of the daemon on this machine to tell (default: local)."),
+    ] = None,
 ) -> None:
-    """Add a seed to the config and tell the running daemon to join it."""
+    """Add a seed to the config and tell the daemon running here to join it now."""
+    from harombe.cli.client import get_json, local_url, normalise_url
     from harombe.cli.cluster import add_seed, config_path, tell_daemon_join
-    from harombe.config import parse_address
+    from harombe.config import ConfigError, parse_address
 
     try:
         address = parse_address(address)
     except ValueError as exc:
         fail(str(exc))
-    path = config_path(config)
-    added = add_seed(path, address)
-    console.print(f"{'added' if added else 'already listed'}: {address} in {path}")
     cfg = load_or_exit(config)
+    path = config_path(config)
+    try:
+        added = add_seed(path, address)
+    except ConfigError as exc:
+        fail(str(exc))
+    console.print(
+        f"{'added' if added else 'already listed'}: {address} in {path}",
+        markup=False,
+        highlight=False,
+    )
+    url = normalise_url(peer) if peer else local_url(cfg)
 
     async def go():
-        url = await find_peer(cfg, peer)
+        await get_json(url, "/health")
         await tell_daemon_join(url, address)
-        return url
 
     try:
-        url = asyncio.run(go())
-        console.print(f"the daemon at {url} is joining {address}")
+        asyncio.run(go())
     except PeerUnreachable as exc:
-        console.print(f"[yellow]no running daemon told ({exc}); it joins at its next start[/]")
+        console.print(f"[yellow]no running daemon told:[/] {escape(str(exc))}", soft_wrap=True)
+        console.print("harombed joins it at its next start")
+        return
+    console.print(f"the daemon at {url} is joining {address}", markup=False, highlight=False)
 
 
 @cluster_app.command("remove")
 def cluster_remove(
-    name: Annotated[str, typer.Argument(help="Seed address or listed node name.")],
+    name: Annotated[str, typer.Argument(help="Seed HOST[:PORT] or the name of a listed node.")],
     config: ConfigOpt = None,
 ) -> None:
-    """Remove a seed or listed node from the config (a running peer gossips until it leaves)."""
+    """Remove a seed or listed node from the config.
+
+    Running peers keep it in their view until it leaves (stop its daemon) or is found dead.
+    """
     from harombe.cli.cluster import config_path, remove_seed
+    from harombe.config import ConfigError
 
     path = config_path(config)
-    removed = remove_seed(path, name)
+    try:
+        removed = remove_seed(path, name)
+    except ConfigError as exc:
+        fail(str(exc))
     if not removed:
-        fail(f"{name} is not a seed or node in {path}", code=1)
-    console.print(f"removed {', '.join(removed)} from {path}")
+        fail(f"{name} is not a seed or listed node in {path}", code=1)
+    console.print(f"removed {', '.join(removed)} from {path}", markup=False, highlight=False)
 
 
 @cluster_app.command("test")
@@ -221,3 +295,7 @@ def cluster_test(config: ConfigOpt = None, peer: PeerOpt = None) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

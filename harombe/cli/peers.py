@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from harombe.cli.client import get_json
@@ -16,30 +17,31 @@ WATCH_INTERVAL_S = 1.0
 STATE_STYLE = {"alive": "green", "suspect": "yellow", "dead": "red", "left": "dim"}
 
 
+COLUMNS = ("name", "state", "tier", "address", "models", "load", "rtt ms", "updated", "breaker")
+
+
 def peers_table(status: dict[str, Any]) -> Table:
-    table = Table(title=f"harombe cluster seen from {status.get('node', '?')}", expand=False)
-    for column in (
-        "name",
-        "state",
-        "tier",
-        "address",
-        "models",
-        "load",
-        "rtt ms",
-        "updated",
-        "breaker",
+    """One row per node of the peer's view; "*" marks the peer itself. Names, addresses and
+    models come from gossip: shown as text, never read as markup."""
+    seen_from = escape(str(status.get("node", "?")))
+    table = Table(title=f"harombe cluster seen from {seen_from}", expand=False)
+    for column in COLUMNS:
+        if column == "models":
+            table.add_column(column, min_width=12, overflow="fold")
+        else:
+            table.add_column(column, no_wrap=True)
+    for node in sorted(
+        status.get("nodes", []), key=lambda n: (n.get("tier") or 0, str(n.get("name")))
     ):
-        table.add_column(column, no_wrap=column != "models")
-    for node in sorted(status.get("nodes", []), key=lambda n: (n.get("tier") or 0, n["name"])):
         state = node.get("state", "?")
         rtt = node.get("rtt_ms")
-        name = node["name"] + (" *" if node.get("self") else "")
+        name = str(node.get("name", "?")) + (" *" if node.get("self") else "")
         table.add_row(
-            name,
-            f"[{STATE_STYLE.get(state, 'white')}]{state}[/]",
+            escape(name),
+            f"[{STATE_STYLE.get(state, 'white')}]{escape(str(state))}[/]",
             str(node.get("tier", "")),
-            node.get("address", ""),
-            ", ".join(node.get("models") or []) or "-",
+            escape(str(node.get("address", ""))),
+            escape(_models_cell(node)),
             f"{node.get('active', 0)}/{node.get('capacity', 0)}"
             + (f" +{node['queue']}q" if node.get("queue") else ""),
             "-" if rtt is None else f"{rtt:.1f}",
@@ -47,6 +49,13 @@ def peers_table(status: dict[str, Any]) -> Table:
             node.get("breaker", "closed"),
         )
     return table
+
+
+def _models_cell(node: dict[str, Any]) -> str:
+    models = ", ".join(node.get("models") or [])
+    if node.get("backend_ok"):
+        return models or "-"
+    return f"{models} (backend down)" if models else "no backend"
 
 
 async def show_peers(url: str, *, as_json: bool, watch: bool, console: Console) -> None:

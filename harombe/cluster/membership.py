@@ -18,7 +18,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -44,6 +44,7 @@ from harombe.cluster.messages import (
     SyncEntry,
     Want,
 )
+from harombe.cluster.pushpull import chunked, compare, digest_messages
 from harombe.cluster.record import NodeRecord, only_load_changed, quantize
 from harombe.cluster.replay import ReplayGuard
 from harombe.cluster.state import MemberState, precedence
@@ -60,8 +61,6 @@ ALIVE, SUSPECT, DEAD, LEFT = (
     MemberState.DEAD,
     MemberState.LEFT,
 )
-# At equal (generation, incarnation): suspect beats alive, dead/left beat suspect.
-_RANK = {ALIVE: 0, SUSPECT: 1, DEAD: 2, LEFT: 2}
 
 
 @dataclass
@@ -619,8 +618,9 @@ class Membership:
             me.rv = max(me.rv, a.rv) + 1
             self._refute(a.gen, a.inc)
 
-    def _handle_suspect(self, env: Envelope | None, s: Suspect) -> None:
-        self._on_suspect(s)
+    def _handle_suspect(self, env: Envelope, s: Suspect) -> None:
+        if not self._correct_stale(env, s):
+            self._on_suspect(s)
 
     def _on_suspect(self, s: Suspect) -> None:
         m = self._members.get(s.name)
@@ -657,11 +657,22 @@ class Membership:
         if m.suspicion is suspicion:
             self._on_dead(Dead(m.name, m.gen, m.inc, self.name))
 
-    def _handle_dead(self, env: Envelope | None, d: Dead) -> None:
+    def _handle_dead(self, env: Envelope, d: Dead) -> None:
+        if not self._correct_stale(env, d):
+            self._on_dead(d)
+
+    def _handle_left(self, env: Envelope, d: Left) -> None:
         self._on_dead(d)
 
-    def _handle_left(self, env: Envelope | None, d: Left) -> None:
-        self._on_dead(d)
+    def _correct_stale(self, env: Envelope, claim: Suspect | Dead) -> bool:
+        """A peer accuses a node we know to be alive at a newer incarnation: it missed the
+        refutation, and will declare a healthy node dead when its timer runs out. Send it the
+        newer alive directly instead of waiting for push/pull. True if the claim was stale."""
+        m = self._members.get(claim.name)
+        if m is None or m.state is not ALIVE or precedence(claim.gen, claim.inc) >= m.key:
+            return False
+        self._send(env.addr, [Alive(m.name, m.address, m.gen, m.inc, m.rv, m.record)])
+        return True
 
     def _on_dead(self, d: Dead | Left) -> None:
         m = self._members.get(d.name)
@@ -718,25 +729,15 @@ class Membership:
         return SyncEntry(m.name, m.address, m.gen, m.inc, m.state, m.rv, m.record)
 
     def _send_digest(self, addr: str) -> None:
-        entries = sorted((self._digest(m) for m in self._members.values()), key=lambda e: e.name)
-        chunks = list(self._chunks(entries))
-        for i, chunk in enumerate(chunks):
-            lo = "" if i == 0 else chunk[0].name
-            hi = chunks[i + 1][0].name if i + 1 < len(chunks) else None
-            self._send(addr, [PushPull(lo, hi, tuple(chunk))])
+        digest = (self._digest(m) for m in self._members.values())
+        for msg in digest_messages(digest, self._chunk_budget):
+            self._send(addr, [msg])
 
-    def _chunks(self, items: Sequence[DigestEntry | SyncEntry]) -> Iterator[list[Any]]:
-        chunk: list[Any] = []
-        size = 0
-        for item in items:
-            item_size = len(msgpack.packb(item.to_wire()))
-            if chunk and size + item_size > self._chunk_budget:
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(item)
-            size += item_size
-        if chunk:
-            yield chunk
+    def _send_entries(self, addr: str, names: Iterable[str]) -> None:
+        entries = [self._entry(m) for name in names if (m := self._members.get(name))]
+        # Always answer (an empty Sync at least), so a joiner knows its seed is there.
+        for chunk in chunked(entries, self._chunk_budget) if entries else [[]]:
+            self._send(addr, [Sync(tuple(chunk))])
 
     def _pushpull_tick(self) -> None:
         if self._leaving:
@@ -759,31 +760,14 @@ class Membership:
         self._timers.at(self._now + delay, self._join_retry, addr)
 
     def _handle_pushpull(self, env: Envelope, pp: PushPull) -> None:
-        theirs = {e.name: e for e in pp.digest}
-        give = []
-        for m in self._members.values():
-            if m.name < pp.lo or (pp.hi is not None and m.name >= pp.hi):
-                continue
-            e = theirs.get(m.name)
-            if (e is None and not m.state.gone) or (e is not None and _newer(self._digest(m), e)):
-                give.append(self._entry(m))
-        want = tuple(e.name for e in pp.digest if self._wants(e))
-        # Always answer (an empty Sync at least), so a joiner knows its seed is there.
-        for chunk in self._chunks(give) if give else [[]]:
-            self._send(env.addr, [Sync(tuple(chunk))])
+        mine = {name: self._digest(m) for name, m in self._members.items()}
+        give, want = compare(mine, pp)
+        self._send_entries(env.addr, give)
         if want:
             self._send(env.addr, [Want(want)])
 
-    def _wants(self, e: DigestEntry) -> bool:
-        m = self._members.get(e.name)
-        if m is None:
-            return e.state is ALIVE
-        return _newer(e, self._digest(m))
-
     def _handle_want(self, env: Envelope, w: Want) -> None:
-        entries = [self._entry(m) for name in w.names if (m := self._members.get(name))]
-        for chunk in self._chunks(entries):
-            self._send(env.addr, [Sync(tuple(chunk))])
+        self._send_entries(env.addr, w.names)
 
     def _handle_sync(self, env: Envelope, sync: Sync) -> None:
         """memberlist's mergeState: remote dead becomes local suspect (never dead at once).
@@ -852,13 +836,6 @@ class Membership:
         Want: _handle_want,
         Sync: _handle_sync,
     }
-
-
-def _newer(a: DigestEntry, b: DigestEntry) -> bool:
-    """True when claim a about a node supersedes claim b (state or record)."""
-    if (a.gen, a.inc, _RANK[a.state]) > (b.gen, b.inc, _RANK[b.state]):
-        return True
-    return a.gen == b.gen and a.rv > b.rv
 
 
 def _check_record(record: NodeRecord, name: str, address: str) -> None:

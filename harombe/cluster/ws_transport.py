@@ -97,6 +97,8 @@ class WebSocketTransport:
         (about 12 s with the defaults); the next `send` to that address dials afresh, so links
         to peers that are gone do not linger.
       idle_timeout (60.0): an outbound connection that carried nothing for this long is closed.
+      close_timeout (1.0): how long `close()` lets queued frames go out first; a leaving
+        node's last gossip is among them.
       queue_size (256): frames buffered per destination before new ones are dropped.
       path ("/cluster/ws"): the route served and dialled.
       rng: random source for the jitter.
@@ -115,6 +117,7 @@ class WebSocketTransport:
         reconnect_max: float = 5.0,
         max_connect_failures: int = 8,
         idle_timeout: float = 60.0,
+        close_timeout: float = 1.0,
         queue_size: int = 256,
         path: str = "/cluster/ws",
         rng: random.Random | None = None,
@@ -132,6 +135,7 @@ class WebSocketTransport:
         self._reconnect_max = reconnect_max
         self._max_connect_failures = max_connect_failures
         self._idle_timeout = idle_timeout
+        self._close_timeout = close_timeout
         self._queue_size = queue_size
         self._rng = rng or random.Random()
         self._links: dict[str, _Link] = {}
@@ -148,8 +152,14 @@ class WebSocketTransport:
         self._started = True
 
     async def close(self) -> None:
-        """Stop every link and close every socket, inbound and outbound."""
+        """Refuse new frames, let queued ones go out (up to close_timeout), then stop every
+        link and close every socket, inbound and outbound."""
         self._closed = True
+        try:
+            async with asyncio.timeout(self._close_timeout):
+                await asyncio.gather(*(link.queue.join() for link in self._links.values()))
+        except TimeoutError:
+            log.debug("closing with frames still queued")
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -214,6 +224,7 @@ class WebSocketTransport:
     def _drain(self, link: _Link, reason: DropReason) -> None:
         while not link.queue.empty():
             link.queue.get_nowait()
+            link.queue.task_done()
             self.stats.dropped[reason] += 1
 
     async def _run_link(self, link: _Link) -> None:
@@ -281,6 +292,8 @@ class WebSocketTransport:
                 except _SEND_ERRORS:
                     self.stats.dropped[DropReason.SEND_FAILED] += 1
                     return False
+                finally:
+                    link.queue.task_done()
                 link.sent += 1
                 self.stats.sent += 1
                 self.stats.bytes_sent += len(data)
@@ -290,6 +303,7 @@ class WebSocketTransport:
                     task.cancel()
             await asyncio.gather(*(t for t in (getter, reader) if t), return_exceptions=True)
             if getter is not None and not getter.cancelled():
+                link.queue.task_done()
                 self.stats.dropped[DropReason.SEND_FAILED] += 1
             await ws.close()
 

@@ -77,7 +77,7 @@ def is_valid_demo_model(path: Path) -> bool:
         return False
     try:
         reader = gguf.GGUFReader(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):  # unreadable, or cut short by a crash
         return False
     field = reader.get_field(_VERSION_KEY)
     return field is not None and int(field.contents()) == DEMO_VERSION

@@ -72,12 +72,18 @@ def start_server(
     params.port = port
     params.use_jinja = True  # the GGUF's own chat template, tool calls included
     params.verbosity = 3 if verbose else 1  # 1: errors only
+    params.endpoint_metrics = True  # for the start-up handshake below (loopback only)
     try:
-        return xllamacpp.Server(params)
+        server = xllamacpp.Server(params)
     except RuntimeError as exc:
         raise BackendError(
             f"llama.cpp could not serve {gguf_path}: {exc}", status=503, retryable=False
         ) from exc
+    # The constructor returns before llama.cpp's task loop runs, and a server destroyed before
+    # then never stops (its terminate signal is lost). A metrics request is answered by that
+    # loop, so once it returns the server can be stopped at any time.
+    server.handle_metrics()
+    return server
 
 
 def stop_server(holder: list[Any]) -> None:

@@ -64,7 +64,6 @@ class OpenAIBackend:
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         self._health_timeout = aiohttp.ClientTimeout(total=health_timeout)
-        self._timeout_s = timeout
         self._max_event_bytes = max_event_bytes
         self._session = session
         self._owns_session = session is None
@@ -165,7 +164,7 @@ class OpenAIBackend:
         try:
             yield
         except TimeoutError as exc:
-            raise BackendError(f"{url}: no answer within {self._timeout_s:g} s") from exc
+            raise BackendError(f"{url}: timed out, no progress within the time limit") from exc
         except aiohttp.ClientConnectorError as exc:
             raise BackendError(f"{url}: cannot connect ({exc.os_error})") from exc
         except aiohttp.ClientError as exc:

@@ -128,6 +128,24 @@ class Balancer:
                 local = entry
         return _GroupIndex(entries, local)
 
+    def assess(
+        self, view: ClusterView, group: Group, inflight: Mapping[str, int] | None = None
+    ) -> list[dict[str, object]]:
+        """Every node of `group` with its expected wait, or why it cannot serve now."""
+        rows: list[dict[str, object]] = []
+        for e in self._index(view, group).entries:
+            wait, why = _assess(e, (), inflight or {}, self._breakers)
+            rows.append(
+                {
+                    "node": e.name,
+                    "tier": e.candidate.tier,
+                    "local": e.is_local,
+                    "expected_wait_s": None if wait is None else round(wait, 4),
+                    "skipped": why,
+                }
+            )
+        return rows
+
     def group_size(self, view: ClusterView, group: Group) -> int:
         return len(self._index(view, group).entries)
 
@@ -151,13 +169,9 @@ class Balancer:
         def score(e: _Entry) -> float | None:
             """Expected wait, or None when the node cannot take the request now."""
             nonlocal full
-            if e.name in exclude or not e.candidate.backend_ok or not breakers.allows(e.name):
-                return None
-            load = max(e.active, inflight.get(e.name, 0)) + e.queue
-            if load >= e.capacity:
-                full = True
-                return None
-            return expected_wait(e.base_s, e.service_s, load, e.capacity)
+            wait, why = _assess(e, exclude, inflight, breakers)
+            full = full or why == BUSY
+            return wait
 
         config = self._config
         if config.load_balance:
@@ -183,6 +197,25 @@ class Balancer:
         else:
             best = _best(entries, score, index.local if config.prefer_local else None)
         return Choice(best.candidate if best else None, full=full and best is None)
+
+
+BUSY = "at capacity"
+
+
+def _assess(
+    e: _Entry, exclude: Collection[str], inflight: Mapping[str, int], breakers: BreakerBoard
+) -> tuple[float | None, str | None]:
+    """(expected wait, None) for a node that can take the request now, else (None, why not)."""
+    if e.name in exclude:
+        return None, "already tried"
+    if not e.candidate.backend_ok:
+        return None, "backend down"
+    if not breakers.allows(e.name):
+        return None, "circuit breaker open"
+    load = max(e.active, inflight.get(e.name, 0)) + e.queue
+    if load >= e.capacity:
+        return None, BUSY
+    return expected_wait(e.base_s, e.service_s, load, e.capacity), None
 
 
 def _best(

@@ -32,6 +32,7 @@ import dataclasses
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from harombe.inference.types import (
@@ -45,7 +46,7 @@ from harombe.inference.types import (
 )
 from harombe.routing.balancer import Balancer
 from harombe.routing.breaker import BreakerBoard
-from harombe.routing.classifier import classify
+from harombe.routing.classifier import classify, explain
 from harombe.routing.config import RoutingConfig
 from harombe.routing.policy import Plan, is_virtual, make_plan
 from harombe.routing.route import ClusterModel, RouteInfo, RouteOptions, Switch
@@ -65,6 +66,31 @@ class UnavailableError(BackendError):
         self.retry_after = retry_after
 
 
+@dataclass
+class Decision:
+    plan: Plan
+    node: str | None  # None: no usable node now
+    tier: int | None
+    reasons: list[str]  # the classifier's, when it ran
+    all_busy: bool  # no node now only because every usable one is at capacity
+    features: dict[str, Any]  # the classifier's, when it ran
+    candidates: list[dict[str, Any]]  # every node considered, with its score or why not
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "tier": self.tier,
+            "wanted_tier": self.plan.wanted_tier,
+            "classified_tier": self.plan.classified_tier,
+            "model": self.plan.model,
+            "order": [g.label() for g in self.plan.groups],
+            "reasons": self.reasons,
+            "all_busy": self.all_busy,
+            "features": self.features,
+            "candidates": self.candidates,
+        }
+
+
 class DeadlineError(BackendError):
     def __init__(self, timeout: float) -> None:
         message = f"no complete answer within the {timeout:g}s deadline"
@@ -76,8 +102,9 @@ class Dispatcher:
 
     `local_backend` serves requests picked for this node (the view's `is_local` candidate) and
     every `local_only` request; None on a node that only routes. `connect` makes the Backend
-    for another node (called once per address, kept until `aclose`). `clock` and `rng` are for
-    simulation; by default the running loop's clock and a fresh `random.Random`.
+    for another node (called once per address, kept until `aclose`). Time is the running
+    loop's (`loop.time()`), so a simulator's virtual-time loop drives deadlines and breakers;
+    `rng` makes the balancer's choices reproducible.
     """
 
     def __init__(
@@ -89,7 +116,6 @@ class Dispatcher:
         connect: Connect,
         config: RoutingConfig | None = None,
         classify: Classify = classify,
-        clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.node_name = node_name
@@ -98,7 +124,7 @@ class Dispatcher:
         self._local_backend = local_backend
         self._connect = connect
         self._classify = classify
-        self._clock = clock or (lambda: asyncio.get_running_loop().time())
+        self._local_tier_cache: tuple[int, int | None] | None = None  # (view version, tier)
         self.breaker_board = BreakerBoard.from_config(self.config, self._clock)
         self._balancer = Balancer(self.config, self.breaker_board, rng)
         self._remotes: dict[str, Backend] = {}
@@ -123,6 +149,36 @@ class Dispatcher:
         ):
             raise ModelNotFoundError(plan.model)
         return _Routed(self, request, options, plan)
+
+    def decide(self, request: ChatRequest, options: RouteOptions) -> Decision:
+        """Where `request` would go now and why, without sending it (`harombe route`)."""
+        reasons: list[str] = []
+        features: dict[str, Any] = {}
+
+        def classify_explained() -> int:
+            found = explain(request.messages)
+            reasons.extend(found.reasons)
+            features.update(found.features)
+            return found.tier
+
+        plan = make_plan(
+            request.model, options.prefer_tier, self.config.fallback_strategy, classify_explained
+        )
+        candidate, full = self._pick(plan, set())
+        candidates = [
+            {"group": group.label(), **row}
+            for group in plan.groups
+            for row in self._balancer.assess(self.view, group, self._inflight)
+        ]
+        return Decision(
+            plan=plan,
+            node=candidate.name if candidate else None,
+            tier=candidate.tier if candidate else None,
+            reasons=reasons,
+            all_busy=full,
+            features=features,
+            candidates=candidates,
+        )
 
     async def models(self) -> list[ClusterModel]:
         """Every model some usable node serves, with the nodes serving and holding it."""
@@ -202,8 +258,16 @@ class Dispatcher:
             backend = self._remotes[candidate.address] = self._connect(candidate)
         return backend
 
+    @staticmethod
+    def _clock() -> float:
+        return asyncio.get_running_loop().time()
+
     def _local_tier(self) -> int | None:
-        return next((c.tier for c in self.view.candidates() if c.is_local), None)
+        version = self.view.version
+        if self._local_tier_cache is None or self._local_tier_cache[0] != version:
+            tier = next((c.tier for c in self.view.candidates() if c.is_local), None)
+            self._local_tier_cache = (version, tier)
+        return self._local_tier_cache[1]
 
     def _pick(self, plan: Plan, tried: set[str]) -> tuple[Candidate | None, bool]:
         """The node to try next, or (None, whether usable nodes exist but are all full)."""

@@ -30,6 +30,11 @@ class Group:
     model: str | None = None
     loaded: bool = False
 
+    def label(self) -> str:
+        if self.tier is not None:
+            return f"tier {self.tier}"
+        return f"{self.model} ({'loaded' if self.loaded else 'on disk'})"
+
 
 @dataclass(frozen=True)
 class Plan:
