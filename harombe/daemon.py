@@ -190,7 +190,12 @@ class Node:
             self._stack.push_async_callback(mdns.close)
         seeds = [s for s in cfg.cluster.seed_addresses() if s != self.address]
         if seeds:
-            joiner = SeedJoiner(seeds, join=self._join, is_joined=self._is_joined)
+            joiner = SeedJoiner(
+                seeds,
+                join=self._join,
+                is_joined=self._is_joined,
+                known_addresses=self._alive_addresses,
+            )
             await joiner.start()
             self._stack.push_async_callback(joiner.close)
 
@@ -210,6 +215,10 @@ class Node:
         assert self.membership and self._runner
         self.membership.join(addresses, asyncio.get_running_loop().time())
         self._runner.wake()
+
+    def _alive_addresses(self) -> set[str]:
+        assert self.membership
+        return {m.address for m in self.membership.members() if m.state.value == "alive"}
 
     def _is_joined(self) -> bool:
         return self.membership is not None and self.membership.alive_count() > 1

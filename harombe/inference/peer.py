@@ -219,10 +219,11 @@ def _done_reason(chunk: dict[str, Any], calls: list[ToolCall]) -> str:
 
 
 def _model_list(payload: dict[str, Any], address: str) -> list[dict[str, Any]]:
+    """The real models a peer lists (its `/api/tags` also names the virtual ones)."""
     models = payload.get("models")
     if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
         raise BackendError(f"peer {address}: malformed model list")
-    return models
+    return [m for m in models if not (m.get("harombe") or {}).get("virtual")]
 
 
 def _http_error(address: str, status: int, text: str, model: str | None) -> BackendError:
