@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harombe.cluster.config import MembershipConfig
+from harombe.routing.config import RoutingConfig
 from sim.backends import DGX_72B, MAC_MINI_3B, RTX4090_14B, HardwareProfile
 from sim.network import LinkProfile, Network
 from sim.observe import MembershipObserver
@@ -34,6 +35,7 @@ class ClusterSpec:
     link: LinkProfile = field(default_factory=LinkProfile)
     mix: tuple[tuple[HardwareProfile, float], ...] = DEFAULT_MIX
     routing: bool = True  # build a dispatcher per peer (off: membership only)
+    routing_config: RoutingConfig = field(default_factory=RoutingConfig)
     join_rate: float = 200.0  # initial peers started per second
     seeds_per_join: int = 3  # known peers each new peer joins through
     connect_timeout: float = 2.0  # a connection to a cut-off (not dead) peer fails after this
@@ -186,11 +188,6 @@ class SimCluster:
 
     def connect(self, source: SimPeer, address: str) -> RemoteBackend:
         return RemoteBackend(self, source, address)
-
-    def make_dispatcher(self, peer: SimPeer) -> Any:
-        from sim.routing import make_dispatcher
-
-        return make_dispatcher(self, peer)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = self.loop.create_task(coro)

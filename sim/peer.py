@@ -25,7 +25,9 @@ from harombe.inference.types import (
     LoadedModel,
     ModelInfo,
 )
+from harombe.routing.dispatch import Dispatcher
 from harombe.routing.route import RouteInfo, RouteOptions
+from harombe.routing.view import MembershipView
 from sim.backends import HardwareProfile, SimBackend
 from sim.workload import EntryPeerDown
 
@@ -70,7 +72,18 @@ class SimPeer:
         self.membership.on_change.append(lambda view, prev: observer.on_change(name, view, prev))
         self.membership.on_record.append(lambda view: observer.on_record(name, view))
         self.runner = MembershipRunner(self.membership, measure_loop_lag=False)
-        self.dispatcher = cluster.make_dispatcher(self) if cluster.spec.routing else None
+        self.dispatcher = (
+            Dispatcher(
+                node_name=name,
+                local_backend=self.backend,
+                view=MembershipView(self.membership, clock=loop.time),
+                connect=lambda candidate: cluster.connect(self, candidate.address),
+                config=cluster.spec.routing_config,
+                rng=random.Random(seed * 7 + 2),
+            )
+            if cluster.spec.routing
+            else None
+        )
         self._handlers: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------

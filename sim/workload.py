@@ -46,7 +46,7 @@ class QueryResult:
     gold_tier: int
     started: float
     entry: str = ""
-    outcome: str = "lost"  # completed | failed | lost
+    outcome: str = "pending"  # then completed | failed | lost
     classified_tier: int | None = None
     served_tier: int | None = None
     node: str | None = None

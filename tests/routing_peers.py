@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
-from fake_openai import FakeOpenAI
+from sim.fake_openai import FakeOpenAI
 
 from harombe.api.app import make_app
 from harombe.api.cluster_api import add_cluster_routes

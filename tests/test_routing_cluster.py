@@ -13,7 +13,7 @@ import ollama
 import openai
 import pytest
 from cluster_harness import eventually
-from fake_openai import Reply
+from sim.fake_openai import Reply
 from routing_peers import RoutingCluster
 
 from harombe.routing.config import RoutingConfig

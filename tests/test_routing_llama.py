@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import aiohttp
-from fake_openai import Reply
+from sim.fake_openai import Reply
 from routing_peers import RoutingCluster
 
 from harombe.routing.config import RoutingConfig

@@ -8,6 +8,7 @@ configured seeds. Each failure becomes part of one readable line, never a traceb
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -74,7 +75,8 @@ def unreachable(url: str, exc: BaseException, limit_s: float | None = None) -> s
     if isinstance(exc, TimeoutError):
         why = f"no answer within {limit_s:g} s" if limit_s else "timed out"
     elif isinstance(exc, aiohttp.ClientConnectorError):
-        why = exc.os_error.strerror or str(exc.os_error) or "cannot connect"
+        err = exc.os_error  # errno's text: asyncio's own strerror repeats the address
+        why = os.strerror(err.errno) if err.errno and err.errno > 0 else str(err.strerror or err)
     elif isinstance(exc, ValueError):
         why = "the answer is not JSON; is this a harombe peer?"
     else:

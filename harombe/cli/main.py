@@ -74,8 +74,9 @@ def doctor(
 
     async def go():
         backend = None
-        with contextlib.suppress(Exception):
-            backend = await open_backend(cfg.backend)
+        if cfg.backend.kind != "none":  # the report says "none configured" by itself
+            with contextlib.suppress(Exception):
+                backend = await open_backend(cfg.backend)
         try:
             return await run_doctor(cfg, backend)
         finally:
@@ -231,12 +232,14 @@ def cluster_add(
         address = parse_address(address)
     except ValueError as exc:
         fail(str(exc))
-    cfg = load_or_exit(config)
     path = config_path(config)
+    if path.exists():
+        load_or_exit(path)  # a file with mistakes is reported, not edited
     try:
         added = add_seed(path, address)
     except ConfigError as exc:
         fail(str(exc))
+    cfg = load_or_exit(path)
     console.print(
         f"{'added' if added else 'already listed'}: {address} in {path}",
         markup=False,

@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
@@ -17,45 +18,48 @@ WATCH_INTERVAL_S = 1.0
 STATE_STYLE = {"alive": "green", "suspect": "yellow", "dead": "red", "left": "dim"}
 
 
-COLUMNS = ("name", "state", "tier", "address", "models", "load", "rtt ms", "updated", "breaker")
+COLUMNS = ("name", "state", "tier", "address", "load", "rtt ms", "models")
 
 
 def peers_table(status: dict[str, Any]) -> Table:
-    """One row per node of the peer's view; "*" marks the peer itself. Names, addresses and
-    models come from gossip: shown as text, never read as markup."""
-    seen_from = escape(str(status.get("node", "?")))
-    table = Table(title=f"harombe cluster seen from {seen_from}", expand=False)
-    for column in COLUMNS:
-        if column == "models":
-            table.add_column(column, min_width=12, overflow="fold")
-        else:
-            table.add_column(column, no_wrap=True)
-    for node in sorted(
-        status.get("nodes", []), key=lambda n: (n.get("tier") or 0, str(n.get("name")))
-    ):
-        state = node.get("state", "?")
+    """One row per node of the peer's view; "*" marks the peer itself. A breaker column shows
+    only while some circuit breaker is not closed. Names, addresses and models come from
+    gossip: shown as text, never read as markup. `harombe peers --json` has every field."""
+    nodes = sorted(status.get("nodes", []), key=lambda n: (n.get("tier") or 0, str(n.get("name"))))
+    breakers = any(n.get("breaker", "closed") != "closed" for n in nodes)
+    table = Table(
+        title=f"harombe cluster seen from {escape(str(status.get('node', '?')))}",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+    )
+    for column in (*COLUMNS, "breaker") if breakers else COLUMNS:
+        wraps = column in ("name", "address", "models")
+        table.add_column(column, no_wrap=not wraps, overflow="fold", min_width=4 if wraps else None)
+    for node in nodes:
+        state = str(node.get("state", "?"))
         rtt = node.get("rtt_ms")
         name = str(node.get("name", "?")) + (" *" if node.get("self") else "")
-        table.add_row(
+        row = [
             escape(name),
-            f"[{STATE_STYLE.get(state, 'white')}]{escape(str(state))}[/]",
+            f"[{STATE_STYLE.get(state, 'white')}]{escape(state)}[/]",
             str(node.get("tier", "")),
             escape(str(node.get("address", ""))),
-            escape(_models_cell(node)),
             f"{node.get('active', 0)}/{node.get('capacity', 0)}"
             + (f" +{node['queue']}q" if node.get("queue") else ""),
             "-" if rtt is None else f"{rtt:.1f}",
-            f"{node.get('last_update_s', 0):.0f}s ago",
-            node.get("breaker", "closed"),
-        )
+            escape(_models_cell(node)),
+        ]
+        if breakers:
+            row.append(escape(str(node.get("breaker", "closed"))))
+        table.add_row(*row)
     return table
 
 
 def _models_cell(node: dict[str, Any]) -> str:
-    models = ", ".join(node.get("models") or [])
+    models = "\n".join(node.get("models") or [])
     if node.get("backend_ok"):
         return models or "-"
-    return f"{models} (backend down)" if models else "no backend"
+    return f"{models}\n(backend down)" if models else "no backend"
 
 
 async def show_peers(url: str, *, as_json: bool, watch: bool, console: Console) -> None:

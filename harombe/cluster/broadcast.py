@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+_MIN_SIZE = 8  # no broadcast is smaller: stop filling below this
+_MAX_SCAN = 64  # bound the work per frame when the queue is long
+
 
 @dataclass(slots=True)
 class Broadcast:
@@ -46,10 +49,12 @@ class BroadcastQueue:
         counts as sent once more, and is dropped once it has been sent `limit` times."""
         out: list[list[Any]] = []
         picked: list[Broadcast] = []
+        scanned = 0
         for bucket in self._buckets:
             for item in reversed(bucket.values()):
-                if len(out) >= max_count or budget < 8:
+                if len(out) >= max_count or budget < _MIN_SIZE or scanned >= _MAX_SCAN:
                     break
+                scanned += 1
                 if item.size <= budget:
                     budget -= item.size
                     out.append(item.msg)

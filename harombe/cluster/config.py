@@ -38,7 +38,6 @@ _PROFILES: dict[str, dict[str, Any]] = {
     "local": {
         "probe_interval": 0.2,
         "probe_timeout": 0.1,
-        "suspicion_mult": 3,
         "gossip_interval": 0.05,
         "gossip_to_dead_time": 5.0,
         "pushpull_interval": 5.0,
@@ -194,7 +193,7 @@ class MembershipConfig(BaseModel):
         default=1.0,
         gt=0,
         description="First retry delay of an unanswered join; doubles up to "
-        "pushpull_interval while no other peer is known.",
+        "pushpull_interval until the seed answers.",
     )
 
     # --- tombstones, leave, records ------------------------------------------------------

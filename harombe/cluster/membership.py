@@ -281,8 +281,9 @@ class Membership:
         return deadline if deadline != math.inf else self._now + self.config.probe_interval
 
     def join(self, addresses: Iterable[str], now: float) -> None:
-        """Exchange state with each address (seeds). Unanswered joins are retried with
-        backoff for as long as no other peer is known. Idempotent."""
+        """Exchange state with each address (seeds). A join is retried with backoff (capped
+        at pushpull_interval) until that address answers or a live member has it. Calling
+        again for a pending address does nothing."""
         self._advance(now)
         for addr in addresses:
             if addr == self.address or addr in self._joins:
@@ -377,9 +378,10 @@ class Membership:
             when = max(self._now, self._last_gossip + self.config.gossip_interval)
             self._gossip_timer = self._timers.at(when, self._gossip_tick)
 
-    def _broadcast_self(self) -> None:
+    def _broadcast_self(self, *, with_record: bool = True) -> None:
         me = self._me
-        self._broadcast(me.name, Alive(me.name, me.address, me.gen, me.inc, me.rv, me.record))
+        record = me.record if with_record else None
+        self._broadcast(me.name, Alive(me.name, me.address, me.gen, me.inc, me.rv, record))
 
     def _gossip_tick(self) -> None:
         self._gossip_timer = None
@@ -575,8 +577,7 @@ class Membership:
             self._notify(self.on_record, self._view(m))
 
     def _handle_alive(self, env: Envelope | None, a: Alive, *, rebroadcast: bool = True) -> None:
-        """`rebroadcast` False for state learned by push/pull about third parties: it came
-        from a full exchange, so it is old news to most peers, not worth gossiping."""
+        """`rebroadcast` False for push/pull state that is likely old news (_handle_sync)."""
         if a.name == self.name:
             self._alive_about_self(a)
             return
@@ -687,13 +688,15 @@ class Membership:
 
     def _refute(self, gen: int, inc: int) -> None:
         """We are accused (suspect/dead/left) of something: outbid it with a higher
-        incarnation; refuting costs health (Lifeguard: we may be the slow one)."""
+        incarnation; refuting costs health (Lifeguard: we may be the slow one). The refutation
+        leaves the record out: peers have it already, and at 5 % loss refutations are the bulk
+        of gossip, so this keeps traffic flat (push/pull repairs a peer that lacks it)."""
         me = self._me
         if gen == me.gen:
             me.inc = max(me.inc, inc + 1)
             self.stats.refutes += 1
             self._awareness.apply(1)
-        self._broadcast_self()
+        self._broadcast_self(with_record=False)
 
     def _reap(self, m: _Member, since: float) -> None:
         if self._members.get(m.name) is m and m.state.gone and m.state_since == since:
@@ -754,6 +757,9 @@ class Membership:
     def _join_retry(self, addr: str) -> None:
         delay = self._joins.get(addr)
         if delay is None or self._leaving:
+            return
+        if any(m.address == addr and m.state is ALIVE for m in self._peers):
+            del self._joins[addr]
             return
         self._send_digest(addr)
         delay = self._joins[addr] = min(delay * 2, self.config.pushpull_interval)

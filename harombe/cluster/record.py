@@ -36,7 +36,21 @@ class NodeRecord:
     version: str = harombe.__version__
 
     def to_wire(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {
+            "name": self.name,
+            "address": self.address,
+            "tier": self.tier,
+            "models": list(self.models),
+            "loaded": list(self.loaded),
+            "hardware": dict(self.hardware),
+            "capacity": self.capacity,
+            "active": self.active,
+            "queue": self.queue,
+            "tps": dict(self.tps),
+            "ttft": dict(self.ttft),
+            "backend_ok": self.backend_ok,
+            "version": self.version,
+        }
 
     @classmethod
     def from_wire(cls, d: Any) -> NodeRecord:

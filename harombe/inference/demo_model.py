@@ -20,14 +20,16 @@ import numpy as np
 
 DEMO_MODEL_NAME = "harombe-demo"
 DEMO_FILE_NAME = "harombe-demo.gguf"
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 _VERSION_KEY = "harombe.demo_version"
 
 _N_EMBD = 64
 _N_HEAD = 4
 _N_FF = 128
 _N_LAYER = 2
-_N_CTX = 2048
+# The vocabulary is bytes, so a prompt costs one token per character: a pasted paper needs a
+# long context. A tiny model's KV cache stays small even at this length.
+_N_CTX = 32768
 _SEED = 20240601
 _SPECIAL = ["<unk>", "<s>", "</s>"]
 _N_VOCAB = len(_SPECIAL) + 256

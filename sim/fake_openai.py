@@ -12,8 +12,10 @@ chat body received, in order.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import collections
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -30,11 +32,23 @@ class Reply:
     hold: asyncio.Event | None = None  # wait for this before the first token
     hold_after: int | None = None  # ... or after this many pieces (a stalled stream)
     tool_call: tuple[str, dict[str, Any]] | None = None  # (name, arguments) after the pieces
+    interval: float = 0.0  # seconds between pieces: a backend decoding at 1/interval tokens/s
 
 
 class FakeOpenAI:
-    def __init__(self, model: str = "fake-model", default: Reply | None = None) -> None:
+    def __init__(
+        self,
+        model: str = "fake-model",
+        default: Reply | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        length_from_max_tokens: bool = False,
+    ) -> None:
         self.model = model
+        self.host, self.port = host, port
+        # Benchmarks ask for answers of many lengths: then `max_tokens` pieces of the default.
+        self.length_from_max_tokens = length_from_max_tokens
         self.default = default or Reply()
         self.script: collections.deque[Reply] = collections.deque()
         self.requests: list[dict[str, Any]] = []
@@ -48,10 +62,10 @@ class FakeOpenAI:
         app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://{self.host}:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -74,6 +88,8 @@ class FakeOpenAI:
         self.requests.append(body)
         self.arrived.set()
         reply = self.script.popleft() if self.script else self.default
+        if self.length_from_max_tokens and body.get("max_tokens"):
+            reply = dataclasses.replace(reply, pieces=reply.pieces[:1] * int(body["max_tokens"]))
         if reply.hold is not None and reply.hold_after is None:
             await reply.hold.wait()
         if reply.status != 200:
@@ -108,6 +124,8 @@ class FakeOpenAI:
                 return response
             if i == reply.hold_after and reply.hold is not None:
                 await reply.hold.wait()
+            if reply.interval:
+                await asyncio.sleep(reply.interval)
             await response.write(event({"content": piece}))
         if reply.tool_call is not None:
             name, arguments = reply.tool_call
@@ -131,3 +149,19 @@ class FakeOpenAI:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+async def _serve(port: int, interval: float) -> None:
+    fake = FakeOpenAI(default=Reply(pieces=[" t"], interval=interval), port=port,
+                      length_from_max_tokens=True)  # fmt: skip
+    async with fake:
+        print(f"listening on {fake.url}", flush=True)
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="A fake OpenAI-compatible server on loopback.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--interval", type=float, default=0.0, help="seconds between tokens")
+    args = parser.parse_args()
+    asyncio.run(_serve(args.port, args.interval))

@@ -1,0 +1,307 @@
+"""`harombe peers|cluster|doctor|chat` through typer's CliRunner against real peers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+import yaml
+from cli_support import (
+    client_config,
+    cluster,
+    free_port,
+    get_status,
+    invoke,
+    node_config,
+    poll,
+    states,
+    url_of,
+)
+
+from harombe.cli.client import find_peer
+from harombe.config import load_config
+from harombe.daemon import Node
+
+
+@pytest.fixture
+def cfg_file(tmp_path: Path) -> Path:
+    return client_config(tmp_path / "harombe.yaml")
+
+
+@pytest.fixture
+async def trio():
+    async with cluster(node_config("alpha"), node_config("beta", 1), node_config("gamma", 2)) as n:
+        yield n
+
+
+def demo_backend(llama_server) -> dict[str, str]:
+    return {"kind": "openai", "url": llama_server.base_url, "model": llama_server.model}
+
+
+async def test_peers_json_table_and_cluster_status(trio, cfg_file):
+    url = url_of(trio[0])
+    result = await invoke("peers", "--json", "--peer", url, "--config", str(cfg_file))
+    assert result.exit_code == 0, result.output
+    view = json.loads(result.stdout)
+    assert view["node"] == "alpha"
+    assert {n["name"]: n["state"] for n in view["nodes"]} == dict.fromkeys(
+        ["alpha", "beta", "gamma"], "alive"
+    )
+    assert {n["name"]: n["tier"] for n in view["nodes"]} == {"alpha": 0, "beta": 1, "gamma": 2}
+
+    table = await invoke("peers", "--peer", url, "--config", str(cfg_file))
+    assert table.exit_code == 0, table.output
+    for name in ("alpha *", "beta", "gamma", trio[1].address, "no backend"):
+        assert name in table.stdout
+
+    status = await invoke("cluster", "status", "--peer", url, "--config", str(cfg_file))
+    assert status.exit_code == 0, status.output
+    assert "cluster seen from alpha: 3 nodes (3 alive); tiers served: 0, 1, 2" in status.stdout
+    assert "gamma" in status.stdout
+
+
+async def test_the_local_daemon_is_found_without_peer(tmp_path):
+    async with cluster(node_config("local")) as (node,):
+        port = int(node.address.rsplit(":", 1)[1])
+        cfg = client_config(tmp_path / "c.yaml", server={"host": "127.0.0.1", "port": port})
+        result = await invoke("peers", "--json", "--config", str(cfg))
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["node"] == "local"
+
+
+async def test_cluster_add_writes_the_seed_and_the_daemon_joins(tmp_path):
+    async with cluster(node_config("old")) as (old,), cluster(node_config("new")) as (new,):
+        cfg = tmp_path / "harombe.yaml"
+        cfg.write_text(
+            "# my cluster\n"
+            "server:\n"
+            f"  port: {new.address.rsplit(':', 1)[1]}   # the daemon here\n"
+            "cluster:\n"
+            "  mdns: false\n"
+            "  seeds: []   # HOST:PORT of other peers\n"
+        )
+        result = await invoke("cluster", "add", old.address, "--config", str(cfg))
+        assert result.exit_code == 0, result.output
+        assert f"added: {old.address}" in result.stdout
+        assert "is joining" in result.stdout
+        assert load_config(cfg).cluster.seeds == [old.address]
+        text = cfg.read_text()
+        assert "# my cluster" in text and "# HOST:PORT of other peers" in text
+        await poll(lambda: states(new).get("old") == "alive", "the new peer to join")
+        await poll(lambda: states(old).get("new") == "alive", "the old peer to see the new one")
+
+        again = await invoke("cluster", "add", old.address, "--config", str(cfg))
+        assert again.exit_code == 0 and "already listed" in again.stdout
+
+        removed = await invoke("cluster", "remove", old.address, "--config", str(cfg))
+        assert removed.exit_code == 0, removed.output
+        assert load_config(cfg).cluster.seeds == []
+        assert "# my cluster" in cfg.read_text()
+        missing = await invoke("cluster", "remove", "nobody", "--config", str(cfg))
+        assert missing.exit_code == 1
+        assert "nobody is not a seed" in missing.stderr
+
+
+async def test_cluster_add_without_a_daemon_still_writes_the_seed(tmp_path):
+    cfg = tmp_path / "fresh" / "harombe.yaml"
+    result = await invoke(
+        "cluster", "add", "10.0.0.7", "--config", str(cfg), "--peer", "127.0.0.1:9"
+    )
+    assert result.exit_code == 0, result.output
+    assert "no running daemon told" in result.stdout
+    assert yaml.safe_load(cfg.read_text()) == {"cluster": {"seeds": ["10.0.0.7:8765"]}}
+    bad = await invoke("cluster", "add", "not an address", "--config", str(cfg))
+    assert bad.exit_code == 2 and "not HOST or HOST:PORT" in bad.stderr
+
+
+async def test_cluster_remove_drops_a_listed_node_by_name(tmp_path):
+    cfg = tmp_path / "harombe.yaml"
+    nodes = [{"name": "gpu-box", "host": "10.0.0.2"}, {"name": "mac", "host": "10.0.0.3"}]
+    cfg.write_text(yaml.safe_dump({"cluster": {"seeds": ["10.0.0.9:8765"], "nodes": nodes}}))
+    result = await invoke("cluster", "remove", "gpu-box", "--config", str(cfg))
+    assert result.exit_code == 0, result.output
+    assert [n.name for n in load_config(cfg).cluster.nodes] == ["mac"]
+    assert load_config(cfg).cluster.seeds == ["10.0.0.9:8765"]
+
+
+async def test_cluster_init_writes_a_commented_config_once(tmp_path):
+    cfg = tmp_path / "harombe.yaml"
+    result = await invoke("cluster", "init", "--config", str(cfg))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {cfg}" in result.stdout
+    assert "no Ollama answers at http://127.0.0.1:11434" in result.stdout  # none runs here
+    text = cfg.read_text()
+    assert text.startswith("# harombe configuration for")
+    assert "no Ollama answers" in text
+    loaded = load_config(cfg)
+    assert loaded.security.cluster_key and len(loaded.security.cluster_key) >= 40
+    assert cfg.stat().st_mode & 0o077 == 0
+
+    refused = await invoke("cluster", "init", "--config", str(cfg))
+    assert refused.exit_code == 2
+    assert "exists; pass --force" in refused.stderr
+    assert cfg.read_text() == text
+
+    forced = await invoke("cluster", "init", "--config", str(cfg), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert load_config(cfg).security.cluster_key != loaded.security.cluster_key
+
+
+@pytest.mark.llamacpp
+async def test_cluster_test_checks_every_demo_model_peer(cfg_file, llama_server):
+    key = {"cluster_key": secrets.token_hex(16)}
+    backend = demo_backend(llama_server)
+    configs = [node_config(f"d{tier}", tier, backend=backend, security=key) for tier in range(3)]
+    async with cluster(*configs) as nodes:
+        cfg_file.write_text(
+            cfg_file.read_text() + yaml.safe_dump({"security": key}, default_flow_style=False)
+        )
+        result = await invoke(
+            "cluster", "test", "--peer", url_of(nodes[1]), "--config", str(cfg_file)
+        )
+        assert result.exit_code == 0, result.output
+        rows = [line for line in result.stdout.splitlines() if line.startswith("│ d")]
+        assert len(rows) == 3
+        for row in rows:
+            assert row.count("yes") == 3 and "ok in" in row, row
+        assert "3/3 peers passed" in result.stdout
+
+
+async def test_cluster_test_passes_a_routes_only_peer_and_skips_one_that_left(cfg_file):
+    async with cluster(node_config("router")) as (router,):
+        result = await invoke(
+            "cluster", "test", "--peer", url_of(router), "--config", str(cfg_file)
+        )
+        assert result.exit_code == 0, result.output
+        assert "routes only" in result.stdout
+
+        doomed = Node(node_config("doomed", seeds=[router.address]))
+        await doomed.__aenter__()
+        await poll(lambda: states(router).get("doomed") == "alive", "doomed to join")
+        await doomed.__aexit__(None, None, None)
+        await poll(lambda: states(router).get("doomed") == "left", "doomed to leave")
+        after = await invoke("cluster", "test", "--peer", url_of(router), "--config", str(cfg_file))
+        assert after.exit_code == 0, after.output  # a peer that left is no failure
+        assert "doomed" not in after.stdout
+
+
+async def test_doctor_json_with_no_backend_and_an_unreachable_ollama(tmp_path):
+    none = client_config(tmp_path / "none.yaml", backend={"kind": "none"})
+    result = await invoke("doctor", "--json", "--config", str(none))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["backend"]["kind"] == "none" and report["backend"]["reachable"] is None
+    assert report["hardware"]["cores_logical"] >= 1
+
+    url = f"http://127.0.0.1:{free_port()}"
+    gone = client_config(tmp_path / "gone.yaml", backend={"kind": "ollama", "url": url})
+    result = await invoke("doctor", "--json", "--config", str(gone))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["backend"]["reachable"] is False and report["backend"]["error"]
+    table = await invoke("doctor", "--config", str(gone))
+    assert table.exit_code == 0 and "unreachable" in table.stdout
+    assert "Traceback" not in table.output
+
+
+@pytest.mark.llamacpp
+async def test_chat_one_shot_answers_and_names_the_node(cfg_file, llama_server):
+    configs = [node_config("entry"), node_config("worker", 0, backend=demo_backend(llama_server))]
+    async with cluster(*configs) as (entry, _worker):
+        result = await invoke(
+            "chat", "What is 2+2?", "--peer", url_of(entry), "--config", str(cfg_file)
+        )
+        assert result.exit_code == 0, result.output
+        assert "answered by worker · tier 0" in result.stderr
+        assert "Traceback" not in result.output
+
+        piped = await invoke(
+            "chat", "--peer", url_of(entry), "--config", str(cfg_file), input="Hi?\n"
+        )
+        assert piped.exit_code == 0, piped.output
+        assert "answered by worker" in piped.stderr
+
+        asked = await invoke(
+            "chat", "Hi", "--tier", "2", "--peer", url_of(entry), "--config", str(cfg_file)
+        )
+        assert asked.exit_code == 0, asked.output
+        assert "answered by worker · tier 0 · asked for tier 2" in asked.stderr
+
+
+async def test_chat_errors_are_one_clear_line(trio, cfg_file):
+    url = url_of(trio[0])
+    out_of_range = await invoke(
+        "chat", "hi", "--tier", "3", "--peer", url, "--config", str(cfg_file)
+    )
+    assert out_of_range.exit_code == 2
+    assert "--tier" in out_of_range.stderr
+
+    no_model = await invoke("chat", "hi", "--peer", url, "--config", str(cfg_file))
+    assert no_model.exit_code == 1
+    assert no_model.stderr.startswith("error: HTTP 503")
+    assert len(no_model.stderr.strip().splitlines()) == 1
+
+    unknown = await invoke(
+        "chat", "hi", "--model", "nope:1b", "--peer", url, "--config", str(cfg_file)
+    )
+    assert unknown.exit_code == 1
+    assert "nope:1b" in unknown.stderr and "Traceback" not in unknown.output
+
+    empty = await invoke("chat", "--peer", url, "--config", str(cfg_file), input="")
+    assert empty.exit_code == 2 and "nothing to ask" in empty.stderr
+
+
+@pytest.mark.parametrize("command", [["chat", "hi"], ["peers"], ["cluster", "status"]])
+async def test_no_peer_reachable_is_exit_1_with_one_line(cfg_file, command):
+    result = await invoke(*command, "--config", str(cfg_file))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: no harombe peer found (tried http://127.0.0.1:")
+    assert "mDNS" not in lines[0]  # cluster.mdns is off in this config
+    assert "--peer URL" in lines[0]
+
+    gone = await invoke(*command, "--peer", f"127.0.0.1:{free_port()}", "--config", str(cfg_file))
+    assert gone.exit_code == 1
+    assert "no harombe peer answers at http://127.0.0.1:" in gone.stderr
+    assert "connection refused" in gone.stderr
+
+
+async def test_seeds_are_tried_after_the_local_daemon(tmp_path, trio):
+    cfg = client_config(tmp_path / "c.yaml", cluster={"mdns": False, "seeds": [trio[2].address]})
+    result = await invoke("peers", "--json", "--config", str(cfg))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["node"] == "gamma"
+
+
+async def test_mdns_finds_the_nearest_peer_on_loopback(tmp_path):
+    from test_mdns import loopback_multicast_works
+
+    if not await asyncio.to_thread(loopback_multicast_works):
+        pytest.skip("multicast does not loop back on `lo` on this machine")
+    label = f"cli-{secrets.token_hex(4)}"  # concurrent runs on this host stay apart
+    mdns = {"label": label, "mdns": True, "mdns_interfaces": ["127.0.0.1"]}
+    announced = node_config(f"lan-{label}", cluster=mdns)
+    async with Node(announced) as node:
+        cfg = client_config(tmp_path / "c.yaml", cluster=mdns)
+        url = await find_peer(load_config(cfg), None)
+        assert url == url_of(node)
+        other = client_config(tmp_path / "o.yaml", cluster={**mdns, "label": f"x-{label}"})
+        result = await invoke("peers", "--config", str(other))
+        assert result.exit_code == 1
+        assert "mDNS on 127.0.0.1" in result.stderr
+
+
+async def test_status_survives_hostile_names(trio, cfg_file):
+    status = await get_status(url_of(trio[0]))
+    status["nodes"][0]["name"] = "[bold red]evil[/]"
+    from rich.console import Console
+
+    from harombe.cli.peers import peers_table
+
+    console = Console(record=True, width=200)
+    console.print(peers_table(status))
+    assert "[bold red]evil[/]" in console.export_text()
