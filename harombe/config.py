@@ -88,7 +88,11 @@ class BackendConfig(_Section):
     )
     api_key: str | None = Field(default=None, description="Bearer token for an openai backend.")
     timeout: float = Field(
-        default=300.0, gt=0, description="Seconds before a backend call is abandoned."
+        default=300.0,
+        gt=0,
+        description="Seconds a backend call may go without progress (connecting, or between "
+        "two pieces of an answer) before it is abandoned; a long answer that keeps streaming "
+        "is never cut off.",
     )
     n_ctx: int = Field(default=2048, gt=0, description="Context size for the llamacpp backend.")
     threads: int = Field(default=2, gt=0, description="CPU threads for the llamacpp backend.")

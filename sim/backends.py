@@ -81,7 +81,8 @@ class SimBackend:
         self.failed = 0
         self.alive = True
         self._slots = asyncio.Semaphore(profile.capacity)
-        self._waiters: set[asyncio.Future[None]] = set()
+        # A dict, not a set: wake-up order must not depend on object addresses.
+        self._waiters: dict[asyncio.Future[None], None] = {}
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         if not self.alive:
@@ -134,12 +135,12 @@ class SimBackend:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         handle = loop.call_later(seconds, _resolve, waiter)
-        self._waiters.add(waiter)
+        self._waiters[waiter] = None
         try:
             await waiter
         finally:
             handle.cancel()
-            self._waiters.discard(waiter)
+            self._waiters.pop(waiter, None)
 
     def kill(self) -> None:
         self.alive = False

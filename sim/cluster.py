@@ -53,12 +53,17 @@ class SimCluster:
             link=spec.link,
             max_frame_bytes=spec.membership.max_frame_bytes,
         )
-        self.observer = MembershipObserver(loop.time, spec.dissemination_fraction)
+        _, ceiling = spec.membership.suspicion_bounds(spec.peers)
+        self.observer = MembershipObserver(
+            loop.time,
+            grace=ceiling + 2 * spec.membership.probe_interval,
+            fraction=spec.dissemination_fraction,
+        )
         self.peers: dict[str, SimPeer] = {}
         self.stopped: set[str] = set()
         self._by_address: dict[str, SimPeer] = {}
         self._count = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: dict[asyncio.Task[Any], None] = {}  # ordered: deterministic runs
         self._marks = 0
 
     # -- population -------------------------------------------------------------------------
@@ -161,7 +166,7 @@ class SimCluster:
         self.observer.impaired.add(name)
 
     def recover(self, name: str) -> None:
-        self.observer.impaired.discard(name)
+        self.observer.recover(name)
 
     def isolate(self, name: str, cut: bool) -> None:
         """Cut (or restore) every link of a peer, both directions."""
@@ -191,8 +196,8 @@ class SimCluster:
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = self.loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = None
+        task.add_done_callback(lambda t: self._tasks.pop(t, None))
         return task
 
     async def stop(self) -> None:

@@ -139,7 +139,7 @@ class Starve:
     def apply(self, cluster: SimCluster) -> None:
         for name in cluster.pick(self.count):
             cluster.impair(name)
-            cluster.network.starve(cluster.address(name), self.delay)
+            cluster.network.starve(cluster.peers[name].address, self.delay)
             cluster.loop.call_later(self.duration, cluster.unstarve, name)
 
 

@@ -49,8 +49,13 @@ class Death:
 
 
 class MembershipObserver:
-    def __init__(self, clock: Callable[[], float], fraction: float = 0.9999) -> None:
+    def __init__(
+        self, clock: Callable[[], float], *, grace: float, fraction: float = 0.9999
+    ) -> None:
+        """`grace`: how long after a fault ends a death it caused still counts as expected
+        (a suspicion started during the fault may expire just after it)."""
         self.clock = clock
+        self.grace = grace
         self.fraction = fraction
         self.running: set[str] = set()
         self.impaired: set[str] = set()  # peers a fault made unreachable or slow on purpose
@@ -64,6 +69,8 @@ class MembershipObserver:
         self._watch: dict[str, list[Dissemination]] = {}
         self._record_marks: dict[str, tuple[str, Dissemination]] = {}
         self._partition_of: dict[str, int] = {}
+        self._healed_at = -math.inf
+        self._recovered_at: dict[str, float] = {}
 
     @property
     def now(self) -> float:
@@ -89,7 +96,13 @@ class MembershipObserver:
         else:
             self._check_detection(name)
 
+    def recover(self, name: str) -> None:
+        self.impaired.discard(name)
+        self._recovered_at[name] = self.now
+
     def set_partition(self, groups: list[set[str]] | None) -> None:
+        if groups is None:
+            self._healed_at = self.now
         self._partition_of = {}
         for index, group in enumerate(groups or [], start=1):
             for name in group:
@@ -145,15 +158,25 @@ class MembershipObserver:
             if detection.first_at is None:
                 detection.first_at = self.now
             return
-        if (
-            subject in self.running
-            and subject not in self.impaired
-            and observer not in self.impaired
-            and self._partition_of.get(subject, 0) == self._partition_of.get(observer, 0)
-        ):
+        if subject in self.running and self._healthy_pair(observer, subject):
             self.false_deaths.append(Death(self.now, observer, subject))
         else:
             self.expected_deaths += 1
+
+    def _healthy_pair(self, a: str, b: str) -> bool:
+        """Whether a and b can talk, and every fault touching them ended over `grace` ago."""
+        recent = self.now - self.grace
+        if a in self.impaired or b in self.impaired:
+            return False
+        if self._recovered_at.get(a, -math.inf) > recent:
+            return False
+        if self._recovered_at.get(b, -math.inf) > recent:
+            return False
+        if self._partition_of.get(a, 0) != self._partition_of.get(b, 0):
+            return False
+        # After a heal, claims made on the other side ("dead") reach everyone before the
+        # accused refutes them: within the grace period such deaths are the partition's.
+        return self._healed_at <= recent
 
     def _seen_live_add(self, subject: str, delta: int) -> None:
         self.seen_live[subject] = self.seen_live.get(subject, 0) + delta

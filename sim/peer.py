@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from contextlib import aclosing
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +85,7 @@ class SimPeer:
             if cluster.spec.routing
             else None
         )
-        self._handlers: set[asyncio.Task[Any]] = set()
+        self._handlers: dict[asyncio.Task[Any], None] = {}  # ordered: deterministic runs
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -163,8 +164,8 @@ class SimPeer:
             asyncio.Queue()
         )
         handler = asyncio.create_task(self._handle(request, queue))
-        self._handlers.add(handler)
-        handler.add_done_callback(self._handlers.discard)
+        self._handlers[handler] = None
+        handler.add_done_callback(lambda t: self._handlers.pop(t, None))
         handler.add_done_callback(lambda t: queue.put_nowait(_outcome(t, self.name)))
         try:
             while (item := await queue.get()) is not None:
@@ -180,10 +181,9 @@ class SimPeer:
         async for chunk in stream:
             queue.put_nowait((chunk, stream.route))
 
-    async def serve(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    def serve(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """The local serve path a forwarded request (hop header) takes: this backend only."""
-        async for chunk in self.backend.chat(request):
-            yield chunk
+        return self.backend.chat(request)
 
 
 def _outcome(task: asyncio.Task[Any], name: str) -> BaseException | None:
@@ -217,10 +217,11 @@ class RemoteBackend:
         if target is None or not target.alive or not network.reachable(src, dst):
             raise BackendError(f"connect to {dst}: connection refused", status=502)
         await asyncio.sleep(network.latency(src, dst))
-        async for chunk in target.serve(request):
-            if not network.reachable(src, dst):
-                raise BackendError(f"connection to {dst} lost", status=502)
-            yield chunk
+        async with aclosing(target.serve(request)) as chunks:
+            async for chunk in chunks:
+                if not network.reachable(src, dst):
+                    raise BackendError(f"connection to {dst} lost", status=502)
+                yield chunk
 
     async def list_models(self) -> list[ModelInfo]:
         target = self.cluster.peer_at(self.target_address)

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sim.workload import QueryResult
+from sim.workload import ENTRY_DOWN, QueryResult
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -34,6 +34,7 @@ class QueryStats:
     sent: int = 0
     completed: int = 0
     failed: int = 0
+    failed_entry_down: int = 0  # of failed: every peer the client tried died under it
     lost: int = 0
     client_retries: int = 0
     fallbacks: int = 0
@@ -54,6 +55,9 @@ class QueryStats:
             sent=len(results),
             completed=len(done),
             failed=sum(r.outcome == "failed" for r in results),
+            failed_entry_down=sum(
+                r.outcome == "failed" and (r.error or "").startswith(ENTRY_DOWN) for r in results
+            ),
             lost=sum(r.outcome in ("lost", "pending") for r in results),
             client_retries=sum(r.client_retries for r in results),
             fallbacks=sum(r.fallbacks for r in results),
@@ -146,8 +150,9 @@ class Report:
         q = self.queries
         if q is not None:
             lines += [
-                f"  queries: sent {q.sent}, completed {q.completed}, failed {q.failed}, "
-                f"lost {q.lost}; fallbacks {q.fallbacks}, client retries {q.client_retries}",
+                f"  queries: sent {q.sent}, completed {q.completed}, failed {q.failed} "
+                f"({q.failed_entry_down} as every entry peer tried died), lost {q.lost}; "
+                f"fallbacks {q.fallbacks}, client retries {q.client_retries}",
                 f"  latency p50 {_s(q.latency_p50)}, p99 {_s(q.latency_p99)}; "
                 f"first token p50 {_s(q.ttft_p50)}, p99 {_s(q.ttft_p99)}",
                 f"  classified->served tier: {_counts(q.classified_vs_served)}",

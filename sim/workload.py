@@ -29,7 +29,7 @@ class WorkloadSpec:
     rate: float = 2.0  # queries per second across the cluster
     deadline: float = 120.0  # seconds after which an unfinished query counts as lost
     max_tokens: int | None = None  # answer length; None: the backend's random length
-    client_retries: int = 1  # retries at another peer when the entry peer dies
+    client_retries: int = 3  # retries at another peer when the entry peer dies
 
 
 @dataclass
@@ -69,6 +69,9 @@ def _message(m: dict[str, Any]) -> Message:
     return Message(role=m["role"], content=m.get("content") or "")
 
 
+ENTRY_DOWN = "entry peer died"
+
+
 class EntryPeerDown(Exception):
     """The peer a client was talking to went away mid-request (connection reset)."""
 
@@ -80,7 +83,7 @@ class Workload:
     rng: random.Random
     prompts: list[Prompt]
     results: list[QueryResult] = field(default_factory=list)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _tasks: dict[asyncio.Task[None], None] = field(default_factory=dict)
 
     async def run(self, until: float) -> None:
         """Issue queries (Poisson arrivals) until virtual time `until`."""
@@ -97,8 +100,8 @@ class Workload:
             result.prompt, result.gold_tier = prompt.id, prompt.tier
             self.results.append(result)
             task = asyncio.create_task(self._query(prompt, result))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks[task] = None
+            task.add_done_callback(lambda t: self._tasks.pop(t, None))
 
     async def drain(self) -> None:
         """Wait for every query to finish (each is bounded by its deadline)."""
@@ -133,7 +136,7 @@ class Workload:
                         result.ttft = loop.time() - result.started
                     done = done or chunk.done
             except EntryPeerDown as exc:
-                result.error = str(exc)
+                result.error = f"{ENTRY_DOWN}: {exc}"
                 continue
             except BackendError as exc:
                 result.outcome, result.error = "failed", f"{exc.status}: {exc}"

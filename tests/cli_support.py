@@ -124,7 +124,11 @@ def cli_env(home: Path) -> dict[str, str]:
 
 
 async def run_harombe(
-    *args: str, home: Path, input: str | None = None, limit_s: float = 60
+    *args: str,
+    home: Path,
+    input: str | None = None,
+    limit_s: float = 60,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`harombe ARGS` as its own process (exit code, stdout and stderr as a person sees them)."""
     return await asyncio.to_thread(
@@ -134,7 +138,7 @@ async def run_harombe(
         capture_output=True,
         text=True,
         timeout=limit_s,
-        env=cli_env(home),
+        env={**cli_env(home), **(env or {})},
         stdin=None if input is not None else subprocess.DEVNULL,
     )
 

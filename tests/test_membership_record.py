@@ -120,3 +120,10 @@ def test_newest_record_reaches_peers_and_older_is_ignored():
     a.update_record(record("a", tier=2, models=["big"]), net.now)
     assert net.run_until(lambda: b.get("a").record.tier == 2, 2)
     assert b.get("a").record_version == a.get("a").record_version
+
+
+def test_oversized_record_is_refused():
+    m, _ = lone(config=MembershipConfig(max_record_bytes=256))
+    with pytest.raises(ValueError, match="max_record_bytes"):
+        m.update_record(record("me", models=[f"model-{i}" for i in range(50)]), 1.0)
+    assert m.get("me").record_version == 1

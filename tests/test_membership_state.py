@@ -7,7 +7,7 @@ from membership_net import Forger, addr, lone
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import MemberState
-from harombe.cluster.messages import Alive, Dead, Left, MsgType, Suspect, Sync, SyncEntry
+from harombe.cluster.messages import Alive, Dead, Left, MsgType, Suspect, Sync, SyncEntry, Want
 from harombe.cluster.record import NodeRecord
 
 ALIVE, SUSPECT, DEAD, LEFT = (
@@ -265,3 +265,14 @@ def test_stale_suspicion_of_a_refuted_node_is_corrected_directly():
     assert to == addr("peer")
     msgs = PEER.codec.decode(data).msgs
     assert msgs[0] == alive("b", inc=1)
+
+
+def test_recordless_alive_about_a_new_node_asks_for_its_record():
+    m, out = lone()
+    feed(m, Alive("b", addr("b"), 1, 3, 2, None))
+    view = m.get("b")
+    assert (view.state, view.record, view.record_version) == (ALIVE, None, 0)
+    [(to, data)] = out.sent
+    assert to == addr("peer") and PEER.codec.decode(data).msgs[0] == Want(("b",))
+    feed(m, Sync((SyncEntry("b", addr("b"), 1, 3, ALIVE, 2, NodeRecord("b", addr("b"))),)))
+    assert m.get("b").record == NodeRecord("b", addr("b"))

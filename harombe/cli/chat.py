@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from harombe.cli.client import PeerUnreachable, unreachable
+from harombe.routing.route import VIRTUAL_MODELS
 
 CONNECT_TIMEOUT_S = 5.0
 """Seconds to open the connection to the peer; the answer itself may take as long as it takes
@@ -29,9 +30,9 @@ CONNECT_TIMEOUT_S = 5.0
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 HELP = """\
-/tier N|auto   prefer tier N (0 fast, 1 balanced, 2 most capable), or let harombe decide
-/model M|auto  ask for model M (only nodes serving it answer), or any model
-/peers         show the cluster
+/tier N|auto   prefer tier N (0 fast, 1 balanced, 2 most capable); auto: harombe picks
+/model M|auto  ask for model M (only peers serving it answer); auto: any model
+/peers         show the cluster as this peer sees it
 /clear         forget the conversation so far
 /help          this list
 /exit          leave (Ctrl-D too); Ctrl-C stops the current answer"""
@@ -143,7 +144,7 @@ def handle_command(session: ChatSession, line: str, out: Console) -> bool:
     if name in ("exit", "quit"):
         return False
     if name == "help":
-        out.print(HELP, markup=False, highlight=False)
+        out.print(HELP, markup=False, highlight=False, soft_wrap=True)
     elif name == "clear":
         session.history.clear()
         out.print("[dim]conversation cleared[/]")
@@ -180,7 +181,8 @@ def _set_model(session: ChatSession, model: str, out: Console) -> None:
         return
     with contextlib.suppress(PeerUnreachable):
         tags = asyncio.run(get_json(session.url, "/api/tags"))
-        served = sorted({m.get("name") for m in tags.get("models", []) if m.get("name")})
+        names = {m.get("name") for m in tags.get("models", [])}
+        served = sorted(n for n in names if n and n not in VIRTUAL_MODELS)
         if session.model not in served:
             out.print(
                 f"[yellow]no peer serves {escape(session.model)} now; served: "

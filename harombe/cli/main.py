@@ -113,7 +113,9 @@ def peers(
 
 @app.command()
 def chat(
-    question: Annotated[str | None, typer.Argument(help="Ask one question and exit.")] = None,
+    question: Annotated[
+        str | None, typer.Argument(metavar="QUESTION", help="Ask one question and exit.")
+    ] = None,
     config: ConfigOpt = None,
     peer: PeerOpt = None,
     tier: TierOpt = None,
@@ -216,7 +218,9 @@ def cluster_status(config: ConfigOpt = None, peer: PeerOpt = None) -> None:
 
 @cluster_app.command("add")
 def cluster_add(
-    address: Annotated[str, typer.Argument(help="HOST[:PORT] of a peer to join.")],
+    address: Annotated[
+        str, typer.Argument(metavar="ADDRESS", help="HOST[:PORT] of a peer to join.")
+    ],
     config: ConfigOpt = None,
     peer: Annotated[
         str | None,
@@ -262,7 +266,9 @@ def cluster_add(
 
 @cluster_app.command("remove")
 def cluster_remove(
-    name: Annotated[str, typer.Argument(help="Seed HOST[:PORT] or the name of a listed node.")],
+    name: Annotated[
+        str, typer.Argument(metavar="SEED", help="Seed HOST[:PORT] or the name of a listed node.")
+    ],
     config: ConfigOpt = None,
 ) -> None:
     """Remove a seed or listed node from the config.

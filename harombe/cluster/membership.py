@@ -165,7 +165,7 @@ class Membership:
         """`send(address, data)` is best effort and may drop. `wall_clock` only stamps frames
         for the replay check (with a keyring); peers' clocks must agree within
         `config.replay_window`."""
-        _check_record(record, name, address)
+        _check_record(record, name, address, config.max_record_bytes)
         self.config = config
         self.name = name
         self.address = address
@@ -310,7 +310,7 @@ class Membership:
         """Publish a new local record. Load-only changes (active, queue, tps, ttft) go out at
         most once per record_min_interval; tps/ttft are quantized first."""
         self._advance(now)
-        _check_record(record, self.name, self.address)
+        _check_record(record, self.name, self.address, self.config.max_record_bytes)
         record = quantize(record, self.config.load_digits)
         current = self._me.record
         if record == current:
@@ -582,8 +582,12 @@ class Membership:
             self._alive_about_self(a)
             return
         m = self._members.get(a.name)
+        if a.record is None and env is not None and (m is None or a.gen > m.gen):
+            # A record-less alive (a refutation) about a node new to us: fetch its record.
+            self._send(env.addr, [Want((a.name,))])
         if m is None:
-            m = _Member(a.name, a.addr, a.gen, a.inc, ALIVE, self._now, a.record, a.rv, self._now)
+            rv = a.rv if a.record is not None else 0
+            m = _Member(a.name, a.addr, a.gen, a.inc, ALIVE, self._now, a.record, rv, self._now)
             self._add_peer(m)
             self._notify(self.on_change, self._view(m), None)
             if rebroadcast:
@@ -844,8 +848,11 @@ class Membership:
     }
 
 
-def _check_record(record: NodeRecord, name: str, address: str) -> None:
+def _check_record(record: NodeRecord, name: str, address: str, max_bytes: int) -> None:
     if record.name != name or record.address != address:
         raise ValueError(
             f"record names {record.name!r} at {record.address!r}, expected {name!r} at {address!r}"
         )
+    size = len(msgpack.packb(record.to_wire()))
+    if size > max_bytes:
+        raise ValueError(f"record is {size} bytes encoded, more than max_record_bytes={max_bytes}")

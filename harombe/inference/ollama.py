@@ -50,10 +50,10 @@ class OllamaBackend:
         with self._translate_errors(model):
             stream = await self._client.chat(
                 model=model,
-                messages=[_wire_message(m) for m in request.messages],
+                messages=[wire_message(m) for m in request.messages],
                 tools=request.tools,
                 stream=True,
-                options=_options(request.options),
+                options=wire_options(request.options),
             )
             calls: list[ToolCall] = []
             async with aclosing(stream):
@@ -131,7 +131,7 @@ class OllamaBackend:
             raise BackendError(f"{url}: malformed answer from ollama: {exc}") from exc
 
 
-def _wire_message(message: Message) -> dict[str, Any]:
+def wire_message(message: Message) -> dict[str, Any]:
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.tool_calls:
         wire["tool_calls"] = [
@@ -163,7 +163,7 @@ def _final_chunk(part: ollama.ChatResponse, calls: list[ToolCall]) -> ChatChunk:
     )
 
 
-def _options(options: GenerationOptions) -> dict[str, Any]:
+def wire_options(options: GenerationOptions) -> dict[str, Any]:
     values = {
         "num_predict": options.max_tokens,
         "temperature": options.temperature,

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from harombe.inference.ollama import _options as ollama_options
-from harombe.inference.ollama import _wire_message as ollama_message
+from harombe.inference.ollama import wire_message as ollama_message
+from harombe.inference.ollama import wire_options as ollama_options
 from harombe.inference.types import (
     BackendError,
     BackendHealth,
