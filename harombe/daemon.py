@@ -167,7 +167,9 @@ class Node:
         add_cluster_routes(app, dispatcher=self.dispatcher, status_provider=self.status)
         add_join_route(app, self._join)
         add_metrics_route(app, self.metrics)
-        web_runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        web_runner = web.AppRunner(
+            app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await web_runner.setup()
         self._stack.push_async_callback(web_runner.cleanup)
         await web.SockSite(web_runner, sock).start()

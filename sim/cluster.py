@@ -111,13 +111,14 @@ class SimCluster:
         self._start(peer, watch=watch)
         return peer
 
-    async def wait_converged(self, timeout: float, poll: float = 0.25) -> float | None:
-        """Virtual seconds until every running peer agrees on who runs; None on timeout."""
+    async def wait_converged(self, within: float, poll: float = 0.25) -> float | None:
+        """Virtual seconds until every running peer agrees on who runs; None if that takes
+        longer than `within`."""
         start = self.loop.time()
         while True:
             if self.observer.converged():
                 return self.loop.time() - start
-            if self.loop.time() - start >= timeout:
+            if self.loop.time() - start >= within:
                 return None
             await asyncio.sleep(poll)
 

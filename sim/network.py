@@ -151,9 +151,7 @@ class Network:
     def reachable(self, src: str, dst: str) -> bool:
         """Whether a connection from `src` to `dst` could be made now (no loss applied)."""
         return (
-            dst in self._endpoints
-            and not self._blocked(src, dst)
-            and not self._blocked(dst, src)
+            dst in self._endpoints and not self._blocked(src, dst) and not self._blocked(dst, src)
         )
 
     def latency(self, src: str, dst: str) -> float:

@@ -205,9 +205,11 @@ class MembershipObserver:
     def converged(self) -> bool:
         """Every running peer holds exactly the running others alive, and nobody else."""
         want = len(self.running) - 1
-        return all(self.live_view.get(n) == want for n in self.running) and all(
-            self.seen_live.get(n, 0) == want for n in self.running
-        ) and all(v <= 0 for n, v in self.seen_live.items() if n not in self.running)
+        return (
+            all(self.live_view.get(n) == want for n in self.running)
+            and all(self.seen_live.get(n, 0) == want for n in self.running)
+            and all(v <= 0 for n, v in self.seen_live.items() if n not in self.running)
+        )
 
     def view_stats(self) -> tuple[int, float, int]:
         """(min, mean, max) of live members seen by running peers."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from contextlib import aclosing
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from harombe.cluster.membership import Membership
@@ -160,9 +160,7 @@ class SimPeer:
         """Route `request` from this peer; raises EntryPeerDown if this peer dies meanwhile."""
         if not self.alive or self.dispatcher is None:
             raise EntryPeerDown(f"{self.name}: connection refused")
-        queue: asyncio.Queue[tuple[ChatChunk, RouteInfo] | BaseException | None] = (
-            asyncio.Queue()
-        )
+        queue: asyncio.Queue[tuple[ChatChunk, RouteInfo] | BaseException | None] = asyncio.Queue()
         handler = asyncio.create_task(self._handle(request, queue))
         self._handlers[handler] = None
         handler.add_done_callback(lambda t: self._handlers.pop(t, None))

@@ -27,6 +27,7 @@ class Sample:
     view_mean: float
     view_max: int
     queries_in_flight: int
+    bytes_sent: int  # membership bytes sent by all peers since the start of the simulation
 
 
 @dataclass
@@ -89,6 +90,7 @@ class Report:
     seed: int
     duration: float
     wall_s: float = 0.0
+    wall_startup_s: float = 0.0  # of wall_s: starting the peers until they all agree
     startup_converged_s: float | None = None
     settle_converged_s: float | None = None
     crashes: int = 0
@@ -109,6 +111,15 @@ class Report:
     samples: list[Sample] = field(default_factory=list)
     latencies: list[tuple[float, float, str]] = field(default_factory=list)  # (t, s, outcome)
 
+    def bytes_per_peer_s_between(self, start: float, end: float) -> float | None:
+        """Membership bytes sent per running peer per second between two sample times."""
+        window = [x for x in self.samples if start <= x.t <= end]
+        if len(window) < 2:
+            return None
+        first, last = window[0], window[-1]
+        peers = sum(x.running for x in window) / len(window)
+        return (last.bytes_sent - first.bytes_sent) / peers / (last.t - first.t)
+
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
@@ -119,7 +130,8 @@ class Report:
     def format(self) -> str:
         lines = [
             f"scenario {self.scenario}: {self.peers} peers, seed {self.seed}, "
-            f"{self.duration:g} s virtual in {self.wall_s:.1f} s wall",
+            f"{self.duration:g} s virtual in {self.wall_s:.1f} s wall "
+            f"({self.wall_startup_s:.1f} s of it starting the peers)",
             f"  startup: converged after {_s(self.startup_converged_s)}",
         ]
         if self.crashes:

@@ -206,8 +206,10 @@ async def _play(scenario: Scenario, p: Params) -> Report:
     cluster = SimCluster(loop, spec)
     report = Report(scenario.name, p.peers, p.seed, p.duration)
     try:
+        wall = time.perf_counter()
         await cluster.start()
         report.startup_converged_s = await cluster.wait_converged(p.startup_timeout)
+        report.wall_startup_s = time.perf_counter() - wall
         t0 = loop.time()
         for step in scenario.schedule(p):
             loop.call_at(t0 + step.t, step.op.apply, cluster)
@@ -245,8 +247,9 @@ async def _sample(
     while True:
         low, mean, high = cluster.observer.view_stats()
         in_flight = sum(r.outcome == "pending" for r in workload.results) if workload else 0
+        sent = cluster.network.totals().bytes_sent
         report.samples.append(
-            Sample(loop.time() - t0, len(cluster.running), low, mean, high, in_flight)
+            Sample(loop.time() - t0, len(cluster.running), low, mean, high, in_flight, sent)
         )
         await asyncio.sleep(every)
 

@@ -93,9 +93,7 @@ class Workload:
             if loop.time() + gap >= until:
                 return
             await asyncio.sleep(gap)
-            result = QueryResult(
-                id=len(self.results), prompt="", gold_tier=0, started=loop.time()
-            )
+            result = QueryResult(id=len(self.results), prompt="", gold_tier=0, started=loop.time())
             prompt = self.rng.choice(self.prompts)
             result.prompt, result.gold_tier = prompt.id, prompt.tier
             self.results.append(result)
@@ -131,7 +129,8 @@ class Workload:
             done = False
             route = None
             try:
-                async for chunk, route in entry.client_request(request):
+                async for chunk, latest in entry.client_request(request):
+                    route = latest
                     if result.ttft is None:
                         result.ttft = loop.time() - result.started
                     done = done or chunk.done

@@ -150,11 +150,11 @@ async def test_interactive_session_streams_stops_on_ctrl_c_and_keeps_going(tmp_p
     assert follow_up[1]["content"] == "Hello from fake"
 
 
-def watch_until_ctrl_c(url: str, home: Path, cfg: Path) -> tuple[str, int | None]:
+def watch_until_ctrl_c(url: str, home: Path, cfg: Path, term: str) -> tuple[str, int | None]:
     child = pexpect.spawn(
         HAROMBE[0],
         [*HAROMBE[1:], "peers", "--watch", "--peer", url, "--config", str(cfg)],
-        env={**cli_env(home), "TERM": "dumb"},
+        env={**cli_env(home), "TERM": term},
         encoding="utf-8",
         timeout=EXPECT_S,
         dimensions=(40, 120),
@@ -170,9 +170,10 @@ def watch_until_ctrl_c(url: str, home: Path, cfg: Path) -> tuple[str, int | None
     return seen, child.exitstatus
 
 
-async def test_peers_watch_ends_cleanly_on_ctrl_c(tmp_path):
+@pytest.mark.parametrize("term", ["xterm-256color", "dumb"])  # a live view; a table per second
+async def test_peers_watch_ends_cleanly_on_ctrl_c(tmp_path, term):
     async with cluster(node_config("watcher")) as (node,):
         cfg = client_config(tmp_path / "c.yaml")
-        seen, code = await asyncio.to_thread(watch_until_ctrl_c, url_of(node), tmp_path, cfg)
+        seen, code = await asyncio.to_thread(watch_until_ctrl_c, url_of(node), tmp_path, cfg, term)
     assert code == 0, seen
     assert "Traceback" not in seen

@@ -24,6 +24,7 @@ from cli_support import (
 from harombe.cli.client import find_peer
 from harombe.config import load_config
 from harombe.daemon import Node
+from sim.fake_openai import FakeOpenAI, Reply
 
 
 @pytest.fixture
@@ -59,7 +60,8 @@ async def test_peers_json_table_and_cluster_status(trio, cfg_file):
 
     status = await invoke("cluster", "status", "--peer", url, "--config", str(cfg_file))
     assert status.exit_code == 0, status.output
-    assert "cluster seen from alpha: 3 nodes (3 alive); tiers served: 0, 1, 2" in status.stdout
+    summary = "cluster seen from alpha: 3 nodes (3 alive); tiers served: none; models: none"
+    assert summary in status.stdout  # none of them has a backend
     assert "gamma" in status.stdout
 
 
@@ -170,22 +172,28 @@ async def test_cluster_test_checks_every_demo_model_peer(cfg_file, llama_server)
         assert "3/3 peers passed" in result.stdout
 
 
-async def test_cluster_test_passes_a_routes_only_peer_and_skips_one_that_left(cfg_file):
+async def test_cluster_test_with_routers_a_leaver_and_a_failing_backend(cfg_file):
     async with cluster(node_config("router")) as (router,):
-        result = await invoke(
-            "cluster", "test", "--peer", url_of(router), "--config", str(cfg_file)
-        )
-        assert result.exit_code == 0, result.output
-        assert "routes only" in result.stdout
+        test = ("cluster", "test", "--peer", url_of(router), "--config", str(cfg_file))
+        alone = await invoke(*test)
+        assert alone.exit_code == 1, alone.output  # nothing in the cluster can answer
+        assert "routes only" in alone.stdout and "cannot answer anything" in alone.stdout
 
-        doomed = Node(node_config("doomed", seeds=[router.address]))
-        await doomed.__aenter__()
-        await poll(lambda: states(router).get("doomed") == "alive", "doomed to join")
-        await doomed.__aexit__(None, None, None)
-        await poll(lambda: states(router).get("doomed") == "left", "doomed to leave")
-        after = await invoke("cluster", "test", "--peer", url_of(router), "--config", str(cfg_file))
-        assert after.exit_code == 0, after.output  # a peer that left is no failure
-        assert "doomed" not in after.stdout
+        async with FakeOpenAI() as fake:
+            backend = {"kind": "openai", "url": fake.url, "model": fake.model}
+            async with Node(node_config("worker", backend=backend, seeds=[router.address])):
+                await poll(lambda: states(router).get("worker") == "alive", "worker to join")
+                both = await invoke(*test)
+                assert both.exit_code == 0, both.output  # a router beside a worker is fine
+                assert "2/2 peers passed" in both.stdout
+
+                fake.script.append(Reply(status=500))
+                broken = await invoke(*test)
+                assert broken.exit_code == 1, broken.output
+                assert "worker: completion failed: HTTP 5" in broken.stdout
+        await poll(lambda: states(router).get("worker") == "left", "worker to leave")
+        after = await invoke(*test)
+        assert "worker" not in after.stdout  # a peer that left is not tested
 
 
 async def test_doctor_json_with_no_backend_and_an_unreachable_ollama(tmp_path):
@@ -231,6 +239,25 @@ async def test_chat_one_shot_answers_and_names_the_node(cfg_file, llama_server):
         assert "answered by worker · tier 0 · asked for tier 2" in asked.stderr
 
 
+async def test_chat_names_the_fallback_when_a_node_fails(cfg_file):
+    async with FakeOpenAI() as fast, FakeOpenAI() as steady:
+        fast.script.append(Reply(status=500))
+        configs = [
+            node_config("router"),
+            node_config("fast", 0, backend={"kind": "openai", "url": fast.url, "model": "m"}),
+            node_config("steady", 1, backend={"kind": "openai", "url": steady.url, "model": "m"}),
+        ]
+        async with cluster(*configs) as (router, _, _):
+            result = await invoke(
+                "chat", "Hi!", "--peer", url_of(router), "--config", str(cfg_file)
+            )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Hello from fake\n"
+    line = result.stderr.strip()
+    assert line.startswith("answered by steady · tier 1 · classified tier 0 · fell back fast → ")
+    assert "before the first token" in line
+
+
 async def test_chat_errors_are_one_clear_line(trio, cfg_file):
     url = url_of(trio[0])
     out_of_range = await invoke(
@@ -241,7 +268,7 @@ async def test_chat_errors_are_one_clear_line(trio, cfg_file):
 
     no_model = await invoke("chat", "hi", "--peer", url, "--config", str(cfg_file))
     assert no_model.exit_code == 1
-    assert no_model.stderr.startswith("error: HTTP 503")
+    assert no_model.stderr.startswith("error: no peer can answer now: ")
     assert len(no_model.stderr.strip().splitlines()) == 1
 
     unknown = await invoke(

@@ -225,3 +225,42 @@ def test_same_seed_same_report() -> None:
     for report in (first, second):
         report.pop("wall_s")
     assert first == second
+
+
+# -- command lines -------------------------------------------------------------------------
+
+
+def test_cli_lists_scenarios_and_rejects_bad_arguments(capsys: pytest.CaptureFixture) -> None:
+    from sim.__main__ import main
+
+    assert main([]) == 0
+    listing = capsys.readouterr().out
+    for name in ("crash", "partition", "churn", "loss-5", "loss-20", "slow-node", "scale"):
+        assert name in listing
+    for argv in (["nope"], ["crash", "--peers", "1"], ["loss-5", "--loss", "2"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+
+
+def test_cli_runs_a_scenario_and_writes_json(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from sim.__main__ import main
+
+    out = tmp_path / "report.json"
+    assert main(["crash", "--peers", "12", "--duration", "12", "--json", str(out)]) == 0
+    assert "detection" in capsys.readouterr().out
+    assert json.loads(out.read_text())["ok"] is True
+
+
+def test_bench_registry_prints_markdown(capsys: pytest.CaptureFixture) -> None:
+    from sim.bench import BENCHMARKS, main
+
+    assert {"membership", "churn", "routing", "classifier"} <= set(BENCHMARKS)
+    assert main(["routing", "classifier", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "### Routing decision" in out and "| 1,000 |" in out
+    assert "### Query classifier" in out
+    with pytest.raises(SystemExit):
+        main(["nope"])

@@ -112,7 +112,9 @@ def _parse_chunk(line: bytes) -> dict[str, Any]:
 
 
 def _take_chunk(chunk: dict[str, Any], info: AnswerInfo, out: Console) -> None:
-    text = _CONTROL.sub("", (chunk.get("message") or {}).get("content") or "")
+    message = chunk.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    text = _CONTROL.sub("", content if isinstance(content, str) else "")
     info.text += text
     out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
     meta = chunk.get("harombe")
@@ -120,7 +122,7 @@ def _take_chunk(chunk: dict[str, Any], info: AnswerInfo, out: Console) -> None:
         info.node = meta.get("node") or info.node
         info.tier = meta.get("tier")
         info.classified_tier = meta.get("classified_tier")
-        info.fallbacks = meta.get("fallbacks") or []
+        info.fallbacks = [s for s in meta.get("fallbacks") or [] if isinstance(s, dict)]
 
 
 async def _error_text(resp: aiohttp.ClientResponse) -> str:
@@ -129,12 +131,15 @@ async def _error_text(resp: aiohttp.ClientResponse) -> str:
         message = data.get("error", data)
     except (json.JSONDecodeError, aiohttp.ContentTypeError, AttributeError):
         message = await resp.text()
-    hint = ""
     if resp.status == 404:
-        hint = "; `harombe peers` lists the models served, or ask for model auto"
-    elif resp.status == 503:
-        hint = f"; retry in {resp.headers.get('Retry-After', 'a few')} s"
-    return f"HTTP {resp.status}: {message}{hint}"
+        return f"{message}; `harombe peers` lists the models served, or ask for model auto"
+    if resp.status == 503:
+        retry = resp.headers.get("Retry-After", "a few")
+        return (
+            f"no peer can answer now: {message}; retry in {retry} s "
+            "(`harombe peers` shows which peers have a backend)"
+        )
+    return f"HTTP {resp.status}: {message}"
 
 
 def handle_command(session: ChatSession, line: str, out: Console) -> bool:

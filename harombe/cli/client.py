@@ -13,11 +13,10 @@ import time
 from typing import Any
 
 import aiohttp
-from zeroconf import IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from harombe.cluster.codec import PROTOCOL_VERSION
-from harombe.cluster.discovery import SERVICE_TYPE, label_hash
+from harombe.cluster.discovery import SERVICE_TYPE, announced_address, label_hash
 from harombe.config import HarombeConfig
 
 PROBE_TIMEOUT_S = 1.5
@@ -104,20 +103,6 @@ async def by_rtt(urls: list[str]) -> list[str]:
         rtts = await asyncio.gather(*(measure_rtt(http, url) for url in urls))
     answered = [(rtt, url) for rtt, url in zip(rtts, urls, strict=True) if rtt is not None]
     return [url for _, url in sorted(answered)]
-
-
-def announced_address(info: AsyncServiceInfo, wanted_label_hash: str) -> str | None:
-    """`host:port` of a resolved `_harombe._tcp` service of our label and protocol, else None."""
-    txt = info.decoded_properties
-    if txt.get("label") != wanted_label_hash or txt.get("proto") != str(PROTOCOL_VERSION):
-        return None
-    if info.port is None:
-        return None
-    ipv4 = info.parsed_addresses(IPVersion.V4Only)
-    if ipv4:
-        return f"{ipv4[0]}:{info.port}"
-    ipv6 = info.parsed_addresses(IPVersion.V6Only)
-    return f"[{ipv6[0]}]:{info.port}" if ipv6 else None
 
 
 async def browse_mdns(

@@ -272,9 +272,9 @@ def status_summary(status: dict[str, Any]) -> str:
     counts: dict[str, int] = {}
     for node in nodes:
         counts[node.get("state", "?")] = counts.get(node.get("state", "?"), 0) + 1
-    alive = [n for n in nodes if n.get("state") == "alive"]
-    tiers = sorted({n.get("tier") for n in alive if n.get("tier") is not None})
-    models = sorted({m for n in alive for m in n.get("models") or []})
+    serving = [n for n in nodes if n.get("state") == "alive" and n.get("backend_ok")]
+    tiers = sorted({n.get("tier") for n in serving if n.get("tier") is not None})
+    models = sorted({m for n in serving for m in n.get("models") or []})
     states = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     return (
         f"cluster seen from {status.get('node', '?')}: {len(nodes)} nodes ({states}); "
@@ -381,4 +381,7 @@ async def test_cluster(url: str, cfg: HarombeConfig, console: Console) -> bool:
     passed = sum(c.ok for c in checks)
     verdict = "[green]all passed[/]" if passed == len(checks) else "[red]some failed[/]"
     console.print(f"{passed}/{len(checks)} peers passed: {verdict}")
-    return passed == len(checks)
+    answering = any(c.ok and not c.routes_only for c in checks)
+    if not answering:
+        console.print("[red]no peer serves a model: the cluster cannot answer anything[/]")
+    return passed == len(checks) and answering

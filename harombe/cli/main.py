@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from rich.markup import escape
 
 from harombe import __version__
 from harombe.cli.client import PeerUnreachable, find_peer
-from harombe.cli.common import fail, load_or_exit
+from harombe.cli.common import err_console, fail, load_or_exit
 
 app = typer.Typer(
     add_completion=False,
@@ -75,8 +74,15 @@ def doctor(
     async def go():
         backend = None
         if cfg.backend.kind != "none":  # the report says "none configured" by itself
-            with contextlib.suppress(Exception):
+            try:
                 backend = await open_backend(cfg.backend)
+            # The doctor explains failures: whatever opening raises becomes a line, not a crash.
+            except Exception as exc:
+                err_console.print(
+                    f"[yellow]could not open the {cfg.backend.kind} backend:[/] "
+                    f"{escape(str(exc) or type(exc).__name__)}",
+                    soft_wrap=True,
+                )
         try:
             return await run_doctor(cfg, backend)
         finally:
@@ -188,7 +194,7 @@ def cluster_init(
         fail(f"{path} exists; pass --force to overwrite it")
     plan = _run(plan_init())
     write_private(path, plan.text)
-    console.print(f"wrote {path} ({plan.summary()})", markup=False, highlight=False)
+    console.print(f"wrote {path} ({plan.summary()})", markup=False, highlight=False, soft_wrap=True)
     if plan.ollama_models is None:
         console.print(
             f"[yellow]no Ollama answers at {OLLAMA_URL}:[/] install or start it, or set "
@@ -212,7 +218,7 @@ def cluster_status(config: ConfigOpt = None, peer: PeerOpt = None) -> None:
         return await get_json(await find_peer(cfg, peer), "/cluster/status")
 
     status = _run(go())
-    console.print(status_summary(status), markup=False, highlight=False)
+    console.print(status_summary(status), markup=False, highlight=False, soft_wrap=True)
     console.print(peers_table(status))
 
 
@@ -248,6 +254,7 @@ def cluster_add(
         f"{'added' if added else 'already listed'}: {address} in {path}",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     url = normalise_url(peer) if peer else local_url(cfg)
 
@@ -261,7 +268,9 @@ def cluster_add(
         console.print(f"[yellow]no running daemon told:[/] {escape(str(exc))}", soft_wrap=True)
         console.print("harombed joins it at its next start")
         return
-    console.print(f"the daemon at {url} is joining {address}", markup=False, highlight=False)
+    console.print(
+        f"the daemon at {url} is joining {address}", markup=False, highlight=False, soft_wrap=True
+    )
 
 
 @cluster_app.command("remove")
@@ -285,7 +294,9 @@ def cluster_remove(
         fail(str(exc))
     if not removed:
         fail(f"{name} is not a seed or listed node in {path}", code=1)
-    console.print(f"removed {', '.join(removed)} from {path}", markup=False, highlight=False)
+    console.print(
+        f"removed {', '.join(removed)} from {path}", markup=False, highlight=False, soft_wrap=True
+    )
 
 
 @cluster_app.command("test")

@@ -70,6 +70,11 @@ async def show_peers(url: str, *, as_json: bool, watch: bool, console: Console) 
     if not watch:
         console.print(peers_table(status))
         return
+    if not console.is_interactive:  # a pipe or a dumb terminal: one table per interval
+        while True:
+            console.print(peers_table(status))
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            status = await get_json(url, "/cluster/status")
     with Live(peers_table(status), console=console, refresh_per_second=4) as live:
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)

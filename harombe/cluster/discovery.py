@@ -31,6 +31,21 @@ def label_hash(label: str) -> str:
     return hashlib.sha256(label.encode()).hexdigest()[:16]
 
 
+def announced_address(info: AsyncServiceInfo, wanted_label_hash: str) -> str | None:
+    """`host:port` of a resolved `_harombe._tcp` service of our label and protocol, else None."""
+    txt = info.decoded_properties
+    if txt.get("label") != wanted_label_hash or txt.get("proto") != str(PROTOCOL_VERSION):
+        log.debug("mDNS: ignoring %s (another cluster label or protocol version)", info.name)
+        return None
+    if info.port is None:
+        return None
+    ipv4 = info.parsed_addresses(IPVersion.V4Only)
+    if ipv4:
+        return f"{ipv4[0]}:{info.port}"
+    ipv6 = info.parsed_addresses(IPVersion.V6Only)
+    return f"[{ipv6[0]}]:{info.port}" if ipv6 else None
+
+
 class MdnsDiscovery:
     """Announce this node over mDNS and report peers of the same cluster label.
 
@@ -139,23 +154,11 @@ class MdnsDiscovery:
         if not await info.async_request(self._zc.zeroconf, self._resolve_timeout * 1000):
             log.debug("mDNS: %s did not resolve", name)
             return
-        address = self._peer_address(info)
+        address = None
+        if info.decoded_properties.get("name") != self.name:
+            address = announced_address(info, self._label_hash)
         if address is not None:
             self._on_peer(address)
-
-    def _peer_address(self, info: AsyncServiceInfo) -> str | None:
-        txt = info.decoded_properties
-        if txt.get("label") != self._label_hash or txt.get("proto") != str(PROTOCOL_VERSION):
-            log.debug("mDNS: ignoring %s (another cluster label or protocol version)", info.name)
-            return None
-        if txt.get("name") == self.name or info.port is None:
-            return None
-        ipv4 = info.parsed_addresses(IPVersion.V4Only)
-        if ipv4:
-            return f"{ipv4[0]}:{info.port}"
-        ipv6 = info.parsed_addresses(IPVersion.V6Only)
-        return f"[{ipv6[0]}]:{info.port}" if ipv6 else None
-
 
 class SeedJoiner:
     """Join configured seeds until this node is in a cluster, then keep the seeds joined.

@@ -1,0 +1,188 @@
+"""`python -m sim.bench [NAME ...] [--quick]`: benchmarks, printed as markdown.
+
+A small registry: each benchmark is a function `(quick) -> markdown` registered under a name;
+`all` runs every one. Membership and failover numbers come from scenarios on virtual time (so
+they are the protocol's, independent of this machine's speed, except the wall-time rows); the
+routing and classifier numbers are wall-clock microbenchmarks of this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+from sim import faults
+from sim.faults import At
+from sim.report import Report, percentile
+from sim.scenarios import CONVERGED, DETECTED, NO_FALSE_DEATHS, SCENARIOS, Params, Scenario
+from sim.scenarios import run_scenario as play
+
+Benchmark = Callable[[bool], str]
+BENCHMARKS: dict[str, Benchmark] = {}
+
+REST_UNTIL = 20.0  # membership bench: seconds of rest (traffic window) before the faults
+CRASH_TIMES = (20.0, 28.0, 36.0, 44.0)  # one crash each, far enough apart to time alone
+LOSS_FROM = 48.0  # then 5 % loss, a join and a record change under it
+MEMBERSHIP_DURATION = 60.0
+
+
+def benchmark(name: str) -> Callable[[Benchmark], Benchmark]:
+    def register(fn: Benchmark) -> Benchmark:
+        BENCHMARKS[name] = fn
+        return fn
+
+    return register
+
+
+def _membership_schedule(p: Params) -> list[At]:
+    return [
+        *(At(t, faults.Crash()) for t in CRASH_TIMES),
+        At(LOSS_FROM, faults.Loss(0.05)),
+        At(LOSS_FROM + 2.0, faults.Join()),
+        At(LOSS_FROM + 7.0, faults.Touch()),
+    ]
+
+
+MEMBERSHIP_BENCH = Scenario(
+    "bench-membership",
+    "rest, four crashes, then 5 % loss with a join and a record change (membership only)",
+    peers=100,
+    schedule=_membership_schedule,
+    checks=lambda p: (NO_FALSE_DEATHS, DETECTED, CONVERGED),
+    duration=MEMBERSHIP_DURATION,
+)
+
+
+def _ms(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f} s"
+
+
+def _dissemination(report: Report, what: str) -> str:
+    times = [d["time"] for d in report.disseminations if d["what"] == what]
+    return ", ".join(_ms(t) for t in times) or "n/a"
+
+
+@benchmark("membership")
+def membership(quick: bool) -> str:
+    sizes = (50, 200) if quick else (100, 1000)
+    rows = []
+    for n in sizes:
+        r = play(MEMBERSHIP_BENCH, Params(peers=n, duration=MEMBERSHIP_DURATION))
+        rest = r.bytes_per_peer_s_between(1.0, REST_UNTIL)
+        worst = max(r.detection_all, default=None)
+        rows.append(
+            f"| {n} | {_ms(percentile(r.detection_all, 50))} / {_ms(worst)} "
+            f"| {_ms(percentile(r.detection_per_observer, 50))} / "
+            f"{_ms(percentile(r.detection_per_observer, 99))} "
+            f"| {_dissemination(r, 'join')} | {_dissemination(r, 'record')} "
+            f"| {r.false_deaths} | {rest or 0:,.0f} B/s "
+            f"| {r.wall_startup_s:.1f} s + {r.wall_s - r.wall_startup_s:.1f} s "
+            f"| {'ok' if r.ok else 'FAIL: ' + '; '.join(c.detail for c in r.checks if not c.ok)} |"
+        )
+    return "\n".join(
+        [
+            "### Membership (virtual time; membership only)",
+            "",
+            f"Each run: {REST_UNTIL:g} s at rest, crashes at "
+            f"{', '.join(f'{t:g}' for t in CRASH_TIMES)} s, 5 % loss from {LOSS_FROM:g} s with "
+            f"a join at {LOSS_FROM + 2:g} s and a record change at {LOSS_FROM + 7:g} s, "
+            f"{MEMBERSHIP_DURATION:g} s in all. Detection is kill -9 until every live peer "
+            "marks the peer dead (per crash: p50 / max over the crashes; per observer: p50 / "
+            "p99 over every peer's own detection); dissemination is until 99.99 % of the "
+            "peers hold the news, under 5 % loss. Wall time: starting the peers until "
+            "they agree + the scenario itself.",
+            "",
+            "| peers | detection, all peers (p50 / max) | detection per observer (p50 / p99) "
+            "| join to 99.99 % at 5 % loss | record to 99.99 % at 5 % loss | false deaths "
+            "| traffic per peer at rest | wall time (startup + run) | checks |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+
+
+@benchmark("churn")
+def churn(quick: bool) -> str:
+    scenario = SCENARIOS["churn"]
+    params = Params(peers=30 if quick else scenario.peers, duration=scenario.duration)
+    r = play(scenario, params)
+    q = r.queries
+    assert q is not None
+    return "\n".join(
+        [
+            "### Failover under churn (virtual time)",
+            "",
+            f"{params.peers} peers, {q.sent} queries (Poisson, {scenario.workload.rate:g}/s, "  # type: ignore[union-attr]
+            f"dev-set prompts), {r.crashes} peers killed over the run.",
+            "",
+            "| queries | completed | failed (entry peer died) | lost | fallbacks "
+            "| latency p50 / p99 | first token p50 / p99 | checks |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {q.sent} | {q.completed} | {q.failed} ({q.failed_entry_down}) | {q.lost} "
+            f"| {q.fallbacks} | {_ms(q.latency_p50)} / {_ms(q.latency_p99)} "
+            f"| {_ms(q.ttft_p50)} / {_ms(q.ttft_p99)} | {'ok' if r.ok else 'FAIL'} |",
+        ]
+    )
+
+
+@benchmark("routing")
+def routing(quick: bool) -> str:
+    from harombe.routing.balancer import bench_decision
+
+    decisions = 5_000 if quick else 50_000
+    rows = [f"| {n:,} | {bench_decision(n, decisions=decisions):.1f} µs |" for n in (10, 100, 1000)]
+    return "\n".join(
+        [
+            "### Routing decision (wall clock)",
+            "",
+            f"`harombe.routing.balancer.bench_decision`: policy + balancer, {decisions:,} "
+            "decisions, no classifier.",
+            "",
+            "| peers in view | time per decision |",
+            "|---|---|",
+            *rows,
+        ]
+    )
+
+
+@benchmark("classifier")
+def classifier(quick: bool) -> str:
+    from harombe.routing.classifier import classify
+    from harombe.routing.devset import evaluate, format_report, load_records
+    from sim.workload import DEV_SET
+
+    return format_report(evaluate(load_records(DEV_SET), classify), "Query classifier (dev set)")
+
+
+def machine() -> str:
+    return f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__)
+    parser.add_argument(
+        "names", nargs="*", default=["all"], help=f"all or any of: {', '.join(BENCHMARKS)}"
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
+    args = parser.parse_args(argv)
+    names = list(BENCHMARKS) if "all" in args.names else args.names
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(
+            f"unknown benchmark(s) {', '.join(unknown)}; choose from all, {', '.join(BENCHMARKS)}"
+        )
+    logging.basicConfig(level=logging.ERROR)
+    print(f"<!-- python -m sim.bench {' '.join(argv or sys.argv[1:])} on {machine()} -->")
+    for name in names:
+        started = time.perf_counter()
+        print(BENCHMARKS[name](args.quick))
+        print(f"\n({name}: {time.perf_counter() - started:.1f} s wall)\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
