@@ -104,43 +104,56 @@ class Node:
 
     async def _start(self) -> None:
         cfg = self.config
-        loop = asyncio.get_running_loop()
         self.hardware = await detect_async()
         self.backend = await open_backend(cfg.backend)
         self._stack.push_async_callback(self.backend.aclose)
         await self._refresh_models()
-
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         self._stack.push_async_callback(session.close)
-        keyring = cfg.security.keyring()
-        membership_cfg = cfg.cluster.membership
         # Bind first: with port 0 the real port is known only after binding, and the
         # membership record must carry the real address.
         sock = bind_socket(cfg.server.host, cfg.server.port)
         self.port = sock.getsockname()[1]
         host = advertise_host(cfg.server.host, cfg.server.advertise_host)
         self.address = f"{host}:{self.port}"
+        transport = self._make_membership(session)
+        self._make_dispatcher(session)
+        await self._serve_http(sock, transport)
+        await self._start_discovery(host)
+        refresher = asyncio.create_task(self._refresh_loop(), name="harombe-record-refresh")
+        self._stack.push_async_callback(_cancel, refresher)
+        log.info("node %s serving on %s (tier %d)", self.name, self.address, cfg.node.tier)
+
+    def _make_membership(self, session: aiohttp.ClientSession) -> WebSocketTransport:
+        cfg = self.config
+        keyring = cfg.security.keyring()
         transport = WebSocketTransport(
             local_address=self.address,
             on_frame=self._on_frame,
-            max_frame_bytes=membership_cfg.max_frame_bytes,
+            max_frame_bytes=cfg.cluster.membership.max_frame_bytes,
             session=session,
         )
         self.membership = Membership(
-            membership_cfg,
+            cfg.cluster.membership,
             name=self.name,
             address=self.address,
             record=self._build_record(),
             send=transport.send,
-            now=loop.time(),
+            now=asyncio.get_running_loop().time(),
             rng=random.Random(),
             label=cfg.cluster.label,
             keyring=keyring,
             generation=time.time_ns() // 1_000_000,
         )
         self._transport = transport
-        signer = RequestSigner(keyring) if keyring else None
         self._auth = RequestVerifier(keyring) if keyring else None
+        return transport
+
+    def _make_dispatcher(self, session: aiohttp.ClientSession) -> None:
+        assert self.membership
+        cfg = self.config
+        keyring = cfg.security.keyring()
+        signer = RequestSigner(keyring) if keyring else None
         self.dispatcher = Dispatcher(
             node_name=self.name,
             local_backend=self.backend,
@@ -154,14 +167,16 @@ class Node:
                 timeout=cfg.routing.request_timeout,
             ),
         )
-
         self._stack.push_async_callback(self.dispatcher.aclose)
 
+    async def _serve_http(self, sock: socket.socket, transport: WebSocketTransport) -> None:
+        """The aiohttp app (APIs, peer websocket), then the membership runner over it."""
+        assert self.dispatcher and self.membership
         app = make_app(
             node_name=self.name,
             coordinator=self.dispatcher,
-            max_body_bytes=cfg.server.max_body_bytes,
-            middlewares=[peer_auth_middleware(keyring, verifier=self._auth)],
+            max_body_bytes=self.config.server.max_body_bytes,
+            middlewares=[peer_auth_middleware(self.config.security.keyring(), verifier=self._auth)],
         )
         transport.add_routes(app)
         add_cluster_routes(app, dispatcher=self.dispatcher, status_provider=self.status)
@@ -179,18 +194,20 @@ class Node:
         self._runner.start()
         self._stack.push_async_callback(self._leave)
 
-        if cfg.cluster.mdns:
+    async def _start_discovery(self, host: str) -> None:
+        cfg = self.config.cluster
+        if cfg.mdns:
             mdns = MdnsDiscovery(
                 name=self.name,
-                label=cfg.cluster.label,
+                label=cfg.label,
                 api_port=self.port,
                 host=host,
-                interfaces=cfg.cluster.mdns_interfaces,
+                interfaces=cfg.mdns_interfaces,
                 on_peer=self._on_discovered,
             )
             await mdns.start()
             self._stack.push_async_callback(mdns.close)
-        seeds = [s for s in cfg.cluster.seed_addresses() if s != self.address]
+        seeds = [s for s in cfg.seed_addresses() if s != self.address]
         if seeds:
             joiner = SeedJoiner(
                 seeds,
@@ -200,10 +217,6 @@ class Node:
             )
             await joiner.start()
             self._stack.push_async_callback(joiner.close)
-
-        refresher = asyncio.create_task(self._refresh_loop(), name="harombe-record-refresh")
-        self._stack.push_async_callback(_cancel, refresher)
-        log.info("node %s serving on %s (tier %d)", self.name, self.address, cfg.node.tier)
 
     def _on_frame(self, data: bytes) -> None:
         if self._runner:

@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--peers", type=int, help="number of peers (default: the scenario's)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--duration", type=float, help="virtual seconds of the scenario")
+    parser.add_argument(
+        "--warmup", type=float, default=0.0, help="virtual seconds at rest before the faults"
+    )
     parser.add_argument("--loss", type=float, help="loss rate for the loss scenarios (0..1)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
     parser.add_argument("--plot", type=Path, metavar="OUT.png", help="plot membership/latency")
@@ -54,12 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--loss must be within [0, 1)")
     if args.duration is not None and args.duration <= 0:
         parser.error("--duration must be positive")
+    if args.warmup < 0:
+        parser.error("--warmup must not be negative")
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR)
     params = Params(
         peers=peers,
         seed=args.seed,
         duration=args.duration if args.duration is not None else scenario.duration,
         loss=args.loss,
+        warmup=args.warmup,
     )
     report = run_scenario(scenario, params)
     print(report.format())

@@ -1,7 +1,7 @@
 """`python -m sim.bench [NAME ...] [--quick]`: benchmarks, printed as markdown.
 
-A small registry: each benchmark is a function `(quick) -> markdown` registered under a name;
-`all` runs every one. Membership and failover numbers come from scenarios on virtual time (so
+A small registry: each benchmark is a function `(Options) -> markdown` registered under a
+name; `all` runs every one. Membership and failover numbers come from scenarios on virtual time (so
 they are the protocol's, independent of this machine's speed, except the wall-time rows); the
 routing and classifier numbers are wall-clock microbenchmarks of this machine.
 """
@@ -14,6 +14,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sim import faults
 from sim.faults import At
@@ -21,10 +22,18 @@ from sim.report import Report, percentile
 from sim.scenarios import CONVERGED, DETECTED, NO_FALSE_DEATHS, SCENARIOS, Params, Scenario
 from sim.scenarios import run_scenario as play
 
-Benchmark = Callable[[bool], str]
+
+@dataclass
+class Options:
+    quick: bool = False  # smaller runs (a smoke test)
+    peers: list[int] | None = None  # cluster sizes for the membership benchmark
+
+
+Benchmark = Callable[[Options], str]
 BENCHMARKS: dict[str, Benchmark] = {}
 
-REST_UNTIL = 20.0  # membership bench: seconds of rest (traffic window) before the faults
+WARMUP = 60.0  # membership bench: rest after the initial convergence, so join gossip drains
+REST_UNTIL = 20.0  # then seconds of rest (the traffic window) before the faults
 CRASH_TIMES = (20.0, 28.0, 36.0, 44.0)  # one crash each, far enough apart to time alone
 LOSS_FROM = 48.0  # then 5 % loss, a join and a record change under it
 MEMBERSHIP_DURATION = 60.0
@@ -67,11 +76,12 @@ def _dissemination(report: Report, what: str) -> str:
 
 
 @benchmark("membership")
-def membership(quick: bool) -> str:
-    sizes = (50, 200) if quick else (100, 1000)
+def membership(options: Options) -> str:
+    sizes = options.peers or ((50, 200) if options.quick else (100, 1000))
     rows = []
     for n in sizes:
-        r = play(MEMBERSHIP_BENCH, Params(peers=n, duration=MEMBERSHIP_DURATION))
+        params = Params(peers=n, duration=MEMBERSHIP_DURATION, warmup=WARMUP)
+        r = play(MEMBERSHIP_BENCH, params)
         rest = r.bytes_per_peer_s_between(1.0, REST_UNTIL)
         worst = max(r.detection_all, default=None)
         rows.append(
@@ -87,14 +97,15 @@ def membership(quick: bool) -> str:
         [
             "### Membership (virtual time; membership only)",
             "",
-            f"Each run: {REST_UNTIL:g} s at rest, crashes at "
+            f"Each run: start the peers, wait until all agree, {WARMUP:g} s warm-up at rest "
+            f"(the join gossip drains), {REST_UNTIL:g} s at rest (traffic measured), crashes at "
             f"{', '.join(f'{t:g}' for t in CRASH_TIMES)} s, 5 % loss from {LOSS_FROM:g} s with "
             f"a join at {LOSS_FROM + 2:g} s and a record change at {LOSS_FROM + 7:g} s, "
             f"{MEMBERSHIP_DURATION:g} s in all. Detection is kill -9 until every live peer "
             "marks the peer dead (per crash: p50 / max over the crashes; per observer: p50 / "
             "p99 over every peer's own detection); dissemination is until 99.99 % of the "
             "peers hold the news, under 5 % loss. Wall time: starting the peers until "
-            "they agree + the scenario itself.",
+            "they agree + the rest (warm-up and scenario).",
             "",
             "| peers | detection, all peers (p50 / max) | detection per observer (p50 / p99) "
             "| join to 99.99 % at 5 % loss | record to 99.99 % at 5 % loss | false deaths "
@@ -106,9 +117,9 @@ def membership(quick: bool) -> str:
 
 
 @benchmark("churn")
-def churn(quick: bool) -> str:
+def churn(options: Options) -> str:
     scenario = SCENARIOS["churn"]
-    params = Params(peers=30 if quick else scenario.peers, duration=scenario.duration)
+    params = Params(peers=30 if options.quick else scenario.peers, duration=scenario.duration)
     r = play(scenario, params)
     q = r.queries
     assert q is not None
@@ -130,10 +141,10 @@ def churn(quick: bool) -> str:
 
 
 @benchmark("routing")
-def routing(quick: bool) -> str:
+def routing(options: Options) -> str:
     from harombe.routing.balancer import bench_decision
 
-    decisions = 5_000 if quick else 50_000
+    decisions = 5_000 if options.quick else 50_000
     rows = [f"| {n:,} | {bench_decision(n, decisions=decisions):.1f} µs |" for n in (10, 100, 1000)]
     return "\n".join(
         [
@@ -150,7 +161,7 @@ def routing(quick: bool) -> str:
 
 
 @benchmark("classifier")
-def classifier(quick: bool) -> str:
+def classifier(options: Options) -> str:
     from harombe.routing.classifier import classify
     from harombe.routing.devset import evaluate, format_report, load_records
     from sim.workload import DEV_SET
@@ -168,7 +179,13 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", default=["all"], help=f"all or any of: {', '.join(BENCHMARKS)}"
     )
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
+    parser.add_argument(
+        "--peers", type=int, nargs="+", help="cluster sizes for membership (default 100 1000)"
+    )
     args = parser.parse_args(argv)
+    if args.peers and not all(2 <= n <= 10_000 for n in args.peers):
+        parser.error("--peers: each size must be within 2..10000")
+    options = Options(quick=args.quick, peers=args.peers)
     names = list(BENCHMARKS) if "all" in args.names else args.names
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
@@ -179,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"<!-- python -m sim.bench {' '.join(argv or sys.argv[1:])} on {machine()} -->")
     for name in names:
         started = time.perf_counter()
-        print(BENCHMARKS[name](args.quick))
+        print(BENCHMARKS[name](options))
         print(f"\n({name}: {time.perf_counter() - started:.1f} s wall)\n")
     return 0
 

@@ -45,8 +45,8 @@ FORMATION_TIMEOUT_S = 180.0
 DETECT_TIMEOUT_S = 60.0
 JOIN_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0  # SIGTERM (graceful leave) before SIGKILL on the way out
-SETTLE_S = 10.0  # after formation, before the rest window: join gossip drains
-REST_S = 30.0  # one push/pull period (<= 32 peers), so each peer's state exchange counts once
+SETTLE_S = 5.0  # after formation, before the rest window: join gossip drains
+REST_S = 20.0  # traffic window; push/pull phases are random, so the mean over peers is fair
 METRIC = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$", re.M)
 
 # Their figures, not ours: memberlist's DefaultLANConfig and Serf's convergence simulator.
@@ -145,6 +145,7 @@ class Watch:
     """Seconds from `t0` until each observer's view met a condition: `first` the first time,
     `times` for good (with `stable`, a view that stops meeting it is watched again)."""
 
+    answered: dict[str, float] = field(default_factory=dict)  # first answer at all
     first: dict[str, float] = field(default_factory=dict)
     times: dict[str, float] = field(default_factory=dict)
     flaps: int = 0  # views that met the condition, then stopped meeting it
@@ -182,6 +183,7 @@ async def watch(
             view = await status(http, observer)
             seen_at = loop.time() - t0
             if view is not None:
+                result.answered.setdefault(observer.name, seen_at)
                 for name in expected_alive(observer) if expected_alive else ():
                     if view.get(name, "alive") != "alive":
                         result.odd.add((observer.name, name, view[name]))
@@ -381,7 +383,7 @@ async def join_and_leave(
 @dataclass
 class SizeResult:
     peers: int
-    formation: float
+    formation: tuple[float, float]  # every process up, every peer joined
     rest: Rest
     rest_window: float
     joins: list[Join]
@@ -426,7 +428,7 @@ async def run_size(
                 ]
             return SizeResult(
                 n,
-                max(formed.times.values()),
+                (max(formed.answered.values()), max(formed.times.values())),
                 at_rest,
                 rest,
                 [j for j, _ in fresh],
@@ -454,6 +456,18 @@ def _machine() -> str:
     )
 
 
+def _odd(found: Sequence[set[tuple[str, str, str]]]) -> int:
+    return sum(len(x) for x in found)
+
+
+def _join_row(r: SizeResult, kind: str, joins: list[Join], leave: str) -> str:
+    return (
+        f"| {r.peers} | {kind} | {len(joins)} | {_s([j.http_up for j in joins])} | "
+        f"{_s([j.first_seen for j in joins])} | {_s([j.joined for j in joins])} | "
+        f"{_s([j.joined - j.http_up for j in joins])} | {sum(j.flaps for j in joins)} | {leave} |"
+    )
+
+
 def format_report(results: list[SizeResult], command: str, machine: str) -> str:
     cfg = MembershipConfig()
     out = [
@@ -465,54 +479,60 @@ def format_report(results: list[SizeResult], command: str, machine: str) -> str:
         "p0) with the default membership timings (profile lan: probe every "
         f"{cfg.probe_interval:g} s, probe timeout {cfg.probe_timeout:g} s, "
         f"{cfg.indirect_checks} indirect checks, suspicion mult {cfg.suspicion_mult}, "
-        f"push/pull every {cfg.pushpull_interval:g} s). Peers, polls and the rest of the host "
-        f"share the cores: see the CPU rows. Status polled every {POLL_S * 1000:.0f} ms per "
-        "peer; a time is taken when the answer arrives.",
+        f"push/pull every {cfg.pushpull_interval:g} s). The peers, this bench's polls and the "
+        "rest of the host share the cores (see the CPU columns). Each peer's /cluster/status "
+        f"is polled every {POLL_S * 1000:.0f} ms; a time is taken when the answer arrives. "
+        "Times are p50 / max in seconds; with this few trials the max stands in for a tail "
+        "percentile.",
         "",
-        "**Failure detection** (SIGKILL of a random non-seed peer until every surviving peer "
-        "reports it dead; p50 / max over the trials, seconds):",
+        "**Failure detection**: SIGKILL of a random non-seed peer until every surviving peer "
+        "reports it dead.",
         "",
         "| peers | trials | first peer sees dead | all agree dead | suspicion timeout "
-        "floor / ceiling | false suspicions or deaths seen |",
+        "floor / ceiling | false suspicions or deaths of others |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
         floor, ceiling = cfg.suspicion_bounds(r.peers - 1)
-        odd = sum(len(t.odd) for t in r.trials)
+        k = r.kills
         out.append(
-            f"| {r.peers} | {len(r.trials)} | {_s([t.first_dead for t in r.trials])} | "
-            f"{_s([t.all_dead for t in r.trials])} | {floor:.2f} / {ceiling:.2f} | {odd} |"
+            f"| {r.peers} | {len(k)} | {_s([x.first_dead for x in k])} | "
+            f"{_s([x.all_dead for x in k])} | {floor:.2f} / {ceiling:.2f} | "
+            f"{_odd([x.odd | x.rejoin.odd for x in k])} |"
         )
     out += [
         "",
-        "**Join** (the killed peer restarted on its name and port, a new generation; p50 / max, "
-        "seconds from the restart; formation: all peers started at once until every one sees all "
-        "alive, one sample):",
+        "**Join**, from starting the process: a new peer (new name and port; it then leaves "
+        "with SIGTERM), and the killed peer restarted at once on its name and port (a new "
+        "generation). *Joined*: every peer, the newcomer included, sees every peer alive, all "
+        "at once; *flaps*: views that had that and lost it again (the newcomer suspected or "
+        "declared dead after it was seen alive). *Formation*: all peers started together, one "
+        "sample (process up: the last one to answer).",
         "",
-        "| peers | process up (HTTP answers) | seen alive by every peer | its own view complete "
-        "| seen alive, from HTTP up | formation |",
-        "|---|---|---|---|---|---|",
+        "| peers | peer | samples | process up (HTTP answers) | seen alive by every other "
+        "peer | joined | joined, from process up | flaps | graceful leave seen by all |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        t = r.trials
+        out.append(_join_row(r, "new", r.joins, _s(r.leaves)))
+        out.append(_join_row(r, "restarted after kill", [x.rejoin for x in r.kills], "-"))
+        up, joined = r.formation
         out.append(
-            f"| {r.peers} | {_s([x.http_up for x in t])} | {_s([x.seen_alive for x in t])} | "
-            f"{_s([x.view_full for x in t])} | {_s([x.seen_alive - x.http_up for x in t])} | "
-            f"{r.formation:.2f} |"
+            f"| {r.peers} | formation | 1 | {up:.2f} | - | {joined:.2f} | {joined - up:.2f} "
+            "| - | - |"
         )
     out += [
         "",
-        f"**At rest** (settled cluster, no queries; counters read "
-        f"{results[0].rest_window:g} s apart; membership bytes/s per peer, mean / max over "
-        "peers; CPU in cores: the daemons / this bench / the whole host):",
+        f"**At rest**: a settled cluster, no queries; counters read {results[0].rest_window:g} s "
+        "apart. Membership bytes/s per peer (mean / max over the peers), direct probes per "
+        "second per peer, and CPU in cores: the daemons / this bench / the whole host.",
         "",
-        "| peers | sent B/s | received B/s | probes/s per peer | CPU at rest "
-        "| CPU during the trials |",
+        "| peers | sent B/s | received B/s | probes/s | CPU at rest | CPU during the kill trials |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
         rest = r.rest
-        d, b, h = r.trials_cpu
+        d, b, h = r.kills_cpu
         out.append(
             f"| {r.peers} | {statistics.mean(rest.sent):.0f} / {max(rest.sent):.0f} | "
             f"{statistics.mean(rest.received):.0f} / {max(rest.received):.0f} | "
@@ -521,11 +541,10 @@ def format_report(results: list[SizeResult], command: str, machine: str) -> str:
         )
     out += [
         "",
-        "For comparison, their figures (not measured here): memberlist LAN defaults detect a "
-        f"dead node in {MEMBERLIST_DETECTION_S}; Serf's model puts gossip bandwidth at "
-        f"{SERF_BANDWIDTH}. Ours, from DESIGN.md: detection p50 <= 5 s, p99 <= 8 s at 100 "
-        "peers; join seen by all <= 3 s; <= 2 KB/s per peer, flat in N. With this few trials "
-        "the max stands in for a tail percentile.",
+        "Their figures, for comparison (not measured here): memberlist's LAN defaults detect a "
+        f"dead node in {MEMBERLIST_DETECTION_S}; Serf's convergence model puts gossip traffic "
+        f"at {SERF_BANDWIDTH}. Our targets (DESIGN.md): detection p50 <= 5 s, p99 <= 8 s at "
+        "100 peers; join seen by all <= 3 s; <= 2 KB/s per peer, flat in N.",
         "",
     ]
     return "\n".join(out)
@@ -539,21 +558,28 @@ async def run_loopback(
     peers_list: Sequence[int] = (3, 20),
     trials: int = 10,
     *,
+    joins: int | None = None,
     seed: int = 1,
     settle_s: float = SETTLE_S,
     rest_s: float = REST_S,
 ) -> str:
-    """Run the benchmark at each cluster size; a markdown section for docs/performance.md."""
-    if any(n < 2 for n in peers_list) or trials < 1:
-        raise ValueError("need at least 2 peers and 1 trial")
+    """Run the benchmark at each cluster size; a markdown section for docs/performance.md.
+    `joins` brand-new peers join and leave per size (default: half the trials, at most 3);
+    `seed` picks the victims."""
+    fresh = max(1, min(3, trials // 2)) if joins is None else joins
+    if any(n < 2 for n in peers_list) or trials < 1 or fresh < 1:
+        raise ValueError("need at least 2 peers, 1 trial and 1 join")
     machine = _machine()
     rng = random.Random(seed)
-    results = [await run_size(n, trials, rng, settle_s, rest_s) for n in peers_list]
+    results = [await run_size(n, trials, fresh, rng, settle_s, rest_s) for n in peers_list]
     return format_report(results, command_line(peers_list, trials), machine)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.loopback", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m sim.loopback",
+        description="Membership of real harombed processes on loopback (markdown report).",
+    )
     parser.add_argument("--peers", type=int, nargs="+", default=[3, 20])
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1, help="picks the victims")

@@ -48,9 +48,6 @@ class Endpoint:
         self.starve_s = 0.0
         self.stalled_until = 0.0
 
-    def send(self, dst: str, data: bytes) -> None:
-        self.network.send(self.address, dst, data)
-
 
 class Network:
     def __init__(
@@ -143,10 +140,6 @@ class Network:
         """Freeze the peer's event loop for `duration`: frames in and out wait until the end."""
         ep = self._require(address)
         ep.stalled_until = max(ep.stalled_until, self.loop.time() + duration)
-
-    def stalled_until(self, address: str) -> float:
-        ep = self._endpoints.get(address)
-        return ep.stalled_until if ep else 0.0
 
     def reachable(self, src: str, dst: str) -> bool:
         """Whether a connection from `src` to `dst` could be made now (no loss applied)."""

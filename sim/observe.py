@@ -216,10 +216,5 @@ class MembershipObserver:
         counts = [self.live_view[n] for n in self.running] or [0]
         return min(counts), sum(counts) / len(counts), max(counts)
 
-    def detection_times(self) -> list[float]:
-        return sorted(
-            d.all_at - d.crashed_at for d in self.detections.values() if d.all_at is not None
-        )
-
     def undetected(self) -> list[str]:
         return sorted(n for n, d in self.detections.items() if d.all_at is None)

@@ -35,6 +35,7 @@ class Params:
     seed: int = 1
     duration: float = 60.0
     loss: float | None = None  # overrides a loss scenario's rate
+    warmup: float = 0.0  # virtual seconds at rest between the initial convergence and t=0
     startup_timeout: float = 300.0  # virtual seconds allowed for the initial convergence
     settle_timeout: float = 180.0  # ... and for convergence after the run
     sample_interval: float = 1.0
@@ -210,7 +211,7 @@ async def _play(scenario: Scenario, p: Params) -> Report:
         await cluster.start()
         report.startup_converged_s = await cluster.wait_converged(p.startup_timeout)
         report.wall_startup_s = time.perf_counter() - wall
-        t0 = loop.time()
+        t0 = loop.time() + p.warmup
         for step in scenario.schedule(p):
             loop.call_at(t0 + step.t, step.op.apply, cluster)
         workload = None
@@ -219,12 +220,14 @@ async def _play(scenario: Scenario, p: Params) -> Report:
                 cluster, scenario.workload, random.Random(p.seed + 2), load_prompts()
             )
         sampler = cluster.spawn(_sample(cluster, workload, report, t0, p.sample_interval))
+        await asyncio.sleep(p.warmup)
         before = cluster.network.totals()
         if workload is not None:
             await workload.run(until=t0 + p.duration)
         await asyncio.sleep(max(0.0, t0 + p.duration - loop.time()))
         after = cluster.network.totals()
-        peer_seconds = sum(s.running for s in report.samples) * p.sample_interval or 1.0
+        peer_seconds = sum(s.running for s in report.samples if s.t >= 0) * p.sample_interval
+        peer_seconds = peer_seconds or 1.0
         report.frames_per_peer_s = (after.frames_sent - before.frames_sent) / peer_seconds
         report.bytes_per_peer_s = (after.bytes_sent - before.bytes_sent) / peer_seconds
         if workload is not None:
