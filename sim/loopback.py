@@ -5,9 +5,11 @@ as seed) with the default membership timings (profile `lan`, what users get). Pe
 - formation: all peers started at once until every peer sees all of them alive;
 - rest: `harombe_membership_bytes_*_total` read from every peer's /metrics twice, a window
   apart, after the cluster has settled (no queries), and the CPU the processes used meanwhile;
+- joins: a brand-new peer is started and timed until every peer (it included) sees every
+  peer alive, then stopped with SIGTERM and timed until every peer reports it left;
 - trials: a random non-seed peer gets SIGKILL; every other peer's /cluster/status is polled
-  until all report it dead (detection); it is restarted on the same name and port (a new
-  generation) and polled until every peer sees it alive again (join).
+  until all report it dead (detection); it is restarted at once on its name and port (a new
+  generation) and timed like a new peer (rejoin).
 Everything runs on this host, so the daemons, the polls and the rest of the host share its
 cores; the report states the machine and the CPU used, to be read with the numbers.
 
@@ -73,9 +75,15 @@ class Peer:
                 *self.args, stdout=out, stderr=out, env=self.env
             )
 
-    async def kill(self) -> None:
+    def signal_kill(self) -> None:
+        """SIGKILL without waiting (safe in a cancelled task's cleanup)."""
         if self.process and self.process.returncode is None:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
+    async def kill(self) -> None:
+        self.signal_kill()
+        if self.process:
             await self.process.wait()
 
     async def stop(self) -> None:
@@ -122,7 +130,11 @@ async def cluster(n: int, spare: int, home: Path) -> AsyncIterator[tuple[list[Pe
             await peer.start()
         yield peers[:n], peers[n:]
     finally:
-        await asyncio.gather(*(peer.stop() for peer in peers))
+        try:
+            await asyncio.gather(*(peer.stop() for peer in peers))
+        finally:
+            for peer in peers:
+                peer.signal_kill()
 
 
 async def status(http: aiohttp.ClientSession, peer: Peer) -> dict[str, str] | None:
