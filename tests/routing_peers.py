@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
-from sim.fake_openai import FakeOpenAI
 
 from harombe.api.app import make_app
 from harombe.api.cluster_api import add_cluster_routes
@@ -24,6 +23,7 @@ from harombe.inference.peer import PeerBackend
 from harombe.routing.config import RoutingConfig
 from harombe.routing.dispatch import Dispatcher
 from harombe.routing.view import Candidate, StaticView
+from sim.fake_openai import FakeOpenAI
 
 
 @dataclass

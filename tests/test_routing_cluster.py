@@ -13,10 +13,10 @@ import ollama
 import openai
 import pytest
 from cluster_harness import eventually
-from sim.fake_openai import Reply
 from routing_peers import RoutingCluster
 
 from harombe.routing.config import RoutingConfig
+from sim.fake_openai import Reply
 
 SIMPLE = "What is 2+2?"
 MEDIUM = "Summarize the main arguments of this essay and critique its reasoning."

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import aiohttp
-from sim.fake_openai import Reply
 from routing_peers import RoutingCluster
 
 from harombe.routing.config import RoutingConfig
+from sim.fake_openai import Reply
 
 
 async def chat(url: str) -> tuple[int, str, dict]:
