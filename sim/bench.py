@@ -9,6 +9,7 @@ routing and classifier numbers are wall-clock microbenchmarks of this machine.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import platform
 import sys
@@ -167,6 +168,23 @@ def classifier(options: Options) -> str:
     from sim.workload import DEV_SET
 
     return format_report(evaluate(load_records(DEV_SET), classify), "Query classifier (dev set)")
+
+
+@benchmark("overhead")
+def overhead(options: Options) -> str:
+    """What a peer adds to a request vs the backend direct (real processes on loopback)."""
+    from sim.overhead import run_overhead
+
+    return asyncio.run(run_overhead(50 if options.quick else 300))
+
+
+@benchmark("loopback")
+def loopback(options: Options) -> str:
+    """Detection, join and traffic of real harombed processes on loopback."""
+    from sim.loopback import run_loopback
+
+    sizes = tuple(options.peers or ((3,) if options.quick else (3, 20)))
+    return asyncio.run(run_loopback(sizes, 2 if options.quick else 10))
 
 
 def machine() -> str:

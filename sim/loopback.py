@@ -371,25 +371,38 @@ async def kill_and_restart(http: aiohttp.ClientSession, peers: list[Peer], victi
     return Kill(min(dead.times.values()), max(dead.times.values()), dead.odd, rejoin)
 
 
-async def join_and_leave(
-    http: aiohttp.ClientSession, peers: list[Peer], newcomer: Peer
-) -> tuple[Join, float]:
-    """A brand-new peer joins, then leaves gracefully (SIGTERM): its join, and the seconds
-    until every other peer reports it left."""
-    joined = await join(http, peers, newcomer)
+async def leave(http: aiohttp.ClientSession, others: list[Peer], leaver: Peer) -> float:
+    """SIGTERM (graceful leave): seconds until every other peer reports `leaver` left."""
     t0 = asyncio.get_running_loop().time()
     _, left = await asyncio.gather(
-        newcomer.stop(),
+        leaver.stop(),
         watch(
             http,
-            peers,
-            lambda view: view.get(newcomer.name) == "left",
+            others,
+            lambda view: view.get(leaver.name) == "left",
             t0,
             JOIN_TIMEOUT_S,
-            f"leave of {newcomer.name}",
+            f"leave of {leaver.name}",
         ),
     )
-    return joined, max(left.times.values())
+    return max(left.times.values())
+
+
+async def joins_then_leaves(
+    http: aiohttp.ClientSession, peers: list[Peer], newcomers: list[Peer]
+) -> tuple[list[Join], list[float]]:
+    """Brand-new peers join one at a time and stay (no recently gone peer is around to draw
+    gossip), then leave one at a time."""
+    members = list(peers)
+    joins = []
+    for newcomer in newcomers:
+        joins.append(await join(http, members, newcomer))
+        members.append(newcomer)
+    leaves = []
+    for leaver in reversed(newcomers):
+        members.remove(leaver)
+        leaves.append(await leave(http, members, leaver))
+    return joins, leaves
 
 
 @dataclass
@@ -432,19 +445,19 @@ async def run_size(
                 raise RuntimeError(f"cluster of {n} did not form: {exc}{tail}") from None
             await asyncio.sleep(settle)
             at_rest = await measure_rest(http, peers, rest)
-            fresh = [await join_and_leave(http, peers, newcomer) for newcomer in newcomers]
             async with CpuMeter() as cpu:
                 kills = [
                     await kill_and_restart(http, peers, rng.choice(peers[1:]))
                     for _ in range(trials)
                 ]
+            joins, leaves = await joins_then_leaves(http, peers, newcomers)
             return SizeResult(
                 n,
                 (max(formed.answered.values()), max(formed.times.values())),
                 at_rest,
                 rest,
-                [j for j, _ in fresh],
-                [left for _, left in fresh],
+                joins,
+                leaves,
                 kills,
                 (cpu.daemons, cpu.bench, cpu.host),
             )
@@ -514,12 +527,13 @@ def format_report(results: list[SizeResult], command: str, machine: str) -> str:
         )
     out += [
         "",
-        "**Join**, from starting the process: a new peer (new name and port; it then leaves "
-        "with SIGTERM), and the killed peer restarted at once on its name and port (a new "
-        "generation). *Joined*: every peer, the newcomer included, sees every peer alive, all "
-        "at once; *flaps*: views that had that and lost it again (the newcomer suspected or "
-        "declared dead after it was seen alive). *Formation*: all peers started together, one "
-        "sample (process up: the last one to answer).",
+        "**Join**, from starting the process: new peers (new names and ports) joining the "
+        "settled cluster one at a time after the kill trials (N, then N+1, ... peers; then "
+        "they leave one at a time with SIGTERM), and each killed peer restarted at once on "
+        "its name and port (a new generation). *Joined*: every peer, the newcomer included, "
+        "sees every peer alive, all at once; *flaps*: views that had that and lost it again "
+        "(the newcomer suspected or declared dead after it was seen alive). *Formation*: all "
+        "peers started together, one sample (process up: the last one to answer).",
         "",
         "| peers | peer | samples | process up (HTTP answers) | seen alive by every other "
         "peer | joined | joined, from process up | flaps | graceful leave seen by all |",

@@ -171,3 +171,22 @@ def test_traffic_at_rest_is_small():
     net.run(60)
     per_peer = (sum(m.stats.bytes_sent for m in net.nodes.values()) - before) / 30 / 60
     assert per_peer < 1000
+
+
+def test_flapping_node_declares_no_healthy_peer_dead():
+    net = cluster(12, seed=3)
+    deaths = []
+    for m in net.nodes.values():
+        m.on_change.append(
+            lambda view, prev, m=m: view.state is DEAD and deaths.append((m.name, view.name))
+        )
+    others = [f"n{i}" for i in range(12) if i != 5]
+    for _ in range(4):
+        for other in others:
+            net.cut_link("n5", other)
+        net.run(3)
+        net.cut.clear()
+        net.run(3)
+    net.run(30)
+    assert [d for d in deaths if d[1] != "n5"] == []
+    assert net.converged()

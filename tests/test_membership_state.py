@@ -7,7 +7,17 @@ from membership_net import Forger, addr, lone
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import MemberState
-from harombe.cluster.messages import Alive, Dead, Left, MsgType, Suspect, Sync, SyncEntry, Want
+from harombe.cluster.messages import (
+    Ack,
+    Alive,
+    Dead,
+    Left,
+    MsgType,
+    Suspect,
+    Sync,
+    SyncEntry,
+    Want,
+)
 from harombe.cluster.record import NodeRecord
 
 ALIVE, SUSPECT, DEAD, LEFT = (
@@ -276,3 +286,62 @@ def test_recordless_alive_about_a_new_node_asks_for_its_record():
     assert to == addr("peer") and PEER.codec.decode(data).msgs[0] == Want(("b",))
     feed(m, Sync((SyncEntry("b", addr("b"), 1, 3, ALIVE, 2, NodeRecord("b", addr("b"))),)))
     assert m.get("b").record == NodeRecord("b", addr("b"))
+
+
+def test_unhealthy_node_scales_its_suspicion_timeout_and_regossips_the_suspicion():
+    cfg = MembershipConfig()
+    m, _ = lone(config=cfg)
+    feed(m, alive("b"), alive("c"), alive("d"), alive("e"))
+    feed(m, Suspect("me", 1, 0, "c"), Suspect("me", 1, 1, "c"), Suspect("me", 1, 2, "c"))
+    assert m.health == 3
+    feed(m, Suspect("b", 1, 0, "c"), now=1.0)
+    _, ceiling = cfg.suspicion_bounds(5)
+    m.tick(1.0 + ceiling + 0.01)
+    assert m.get("b").state is SUSPECT
+    assert queued(m, "b") == [MsgType.SUSPECT, "b", 1, 0, "me"]
+    m.tick(1.0 + cfg.awareness_max_multiplier * ceiling + 0.01)
+    assert m.get("b").state is DEAD
+
+
+def test_merged_remote_suspicion_is_the_senders_claim_not_our_confirmation():
+    m, _ = lone()
+    feed(m, alive("b"), alive("c"), alive("d"), alive("e"))
+    feed(m, Sync((SyncEntry("b", addr("b"), 1, 0, DEAD, 1, None),)), now=1.0)
+    assert m.get("b").state is SUSPECT
+    assert queued(m, "b") == [MsgType.SUSPECT, "b", 1, 0, "peer"]
+    feed(m, Suspect("b", 1, 0, "peer"), now=1.1)  # the same accuser: no confirmation
+    assert queued(m, "b") == [MsgType.SUSPECT, "b", 1, 0, "peer"]
+    feed(m, Suspect("b", 1, 0, "c"), now=1.2)
+    assert queued(m, "b") == [MsgType.SUSPECT, "b", 1, 0, "c"]
+
+
+@pytest.mark.parametrize(
+    ("claim", "state"), [(Dead("b", 1, 0, "c"), DEAD), (Suspect("b", 1, 0, "c"), SUSPECT)]
+)
+def test_frame_from_an_accused_peer_tells_it_the_claim_once_per_probe_interval(claim, state):
+    m, out = lone()
+    b = Forger("b")
+    feed(m, alive("b"), alive("c"), claim)
+    assert m.get("b").state is state
+    out.sent.clear()
+    m.receive(b.frame(Ack(99)), 0.0)
+    [(to, data)] = out.sent
+    told = PEER.codec.decode(data).msgs[0]
+    assert to == addr("b") and (type(told), told.name, told.inc, told.by) == (
+        type(claim),
+        "b",
+        0,
+        "me",
+    )
+    m.receive(b.frame(Ack(99)), 0.1)
+    assert len(out.sent) == 1
+    m.receive(b.frame(Ack(99)), m.config.probe_interval + 0.01)
+    assert len(out.sent) == 2
+
+
+def test_frame_carrying_the_accused_peers_refutation_needs_no_telling():
+    m, out = lone()
+    feed(m, alive("b"), alive("c"), Suspect("b", 1, 0, "c"))
+    out.sent.clear()
+    m.receive(Forger("b").frame(alive("b", inc=1)), 0.0)
+    assert m.get("b").state is ALIVE and out.sent == []

@@ -112,6 +112,7 @@ class _Member:
     rtt: float | None = None
     suspicion: Suspicion | None = None
     suspicion_timer: Timer | None = None
+    told_at: float = -math.inf
 
     @property
     def key(self) -> tuple[int, int]:
@@ -266,6 +267,7 @@ class Membership:
         try:
             for msg in env.msgs:
                 self._handlers[type(msg)](self, env, msg)
+            self._tell_accused(env)
         except Exception:
             log.exception("membership: error handling a frame from %s", env.sender)
             self.stats.dropped["internal_error"] += 1
@@ -659,8 +661,24 @@ class Membership:
         )
 
     def _suspicion_expired(self, m: _Member, suspicion: Suspicion) -> None:
-        if m.suspicion is suspicion:
-            self._on_dead(Dead(m.name, m.gen, m.inc, self.name))
+        """Lifeguard's local-health scaling applied to the suspicion timeout: a node that
+        misses acks and nacks itself (cut off, overloaded) may be the one at fault, so its
+        suspicion runs health multiplier (score + 1) times as long before it declares anyone
+        dead. Meanwhile it re-gossips the suspicion every floor seconds: the first broadcast
+        may have been lost while it was cut off, and the accused must hear it to refute."""
+        if m.suspicion is not suspicion:
+            return
+        deadline = suspicion.start + self._awareness.scale(suspicion.deadline - suspicion.start)
+        if self._now < deadline:
+            self._broadcast(m.name, Suspect(m.name, m.gen, m.inc, self.name))
+            m.suspicion_timer = self._timers.at(
+                min(deadline, self._now + suspicion.min_timeout),
+                self._suspicion_expired,
+                m,
+                suspicion,
+            )
+            return
+        self._on_dead(Dead(m.name, m.gen, m.inc, self.name))
 
     def _handle_dead(self, env: Envelope, d: Dead) -> None:
         if not self._correct_stale(env, d):
@@ -668,6 +686,20 @@ class Membership:
 
     def _handle_left(self, env: Envelope, d: Left) -> None:
         self._on_dead(d)
+
+    def _tell_accused(self, env: Envelope) -> None:
+        """A peer we hold suspect or dead has just sent us a frame: it is up, but the claim
+        may never have reached it (its gossip ran out while it was cut off, or across a healed
+        partition), and without hearing it the peer cannot refute. Tell it directly, at most
+        once per probe interval (Lifeguard's buddy system, applied to every frame)."""
+        m = self._members.get(env.sender)
+        if m is None or m.gen != env.gen or m.state not in (SUSPECT, DEAD):
+            return
+        if self._now - m.told_at < self.config.probe_interval:
+            return
+        m.told_at = self._now
+        claim = Suspect if m.state is SUSPECT else Dead
+        self._send(env.addr, [claim(m.name, m.gen, m.inc, self.name)])
 
     def _correct_stale(self, env: Envelope, claim: Suspect | Dead) -> bool:
         """A peer accuses a node we know to be alive at a newer incarnation: it missed the
@@ -802,7 +834,8 @@ class Membership:
             if e.state is LEFT:
                 self._on_dead(Left(e.name, e.gen, e.inc))
             else:
-                self._on_suspect(Suspect(e.name, e.gen, e.inc, self.name))
+                # The sender's claim, not ours: it must not count as our own confirmation.
+                self._on_suspect(Suspect(e.name, e.gen, e.inc, env.sender))
             m = self._members.get(e.name)
             if m is not None and m is not self._me and m.gen == e.gen and e.rv > m.rv:
                 self._set_record(m, e.rv, e.record)
