@@ -210,8 +210,12 @@ async def test_harombed_demo_model_answers_official_clients(tmp_path):
             stream=True,
         )
         chunks = [c async for c in stream]
-        assert chunks[-1].choices == [] or chunks[-1].choices[0].finish_reason is not None
-        assert any(c.choices and c.choices[0].delta.content for c in chunks)
+        # The demo model may end an answer at once (its weights are random), so this checks
+        # the stream's shape, not its text.
+        assert chunks[0].choices[0].delta.role == "assistant"
+        finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+        assert finishes[-1] in ("stop", "length")
+        assert all(c.model == "harombe-demo" for c in chunks)
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait, 10)

@@ -88,7 +88,7 @@ def record(name: str, **fields) -> NodeRecord:
 
 
 def test_load_updates_are_rate_limited_and_structural_ones_immediate():
-    cfg = MembershipConfig(record_min_interval=1.0)
+    cfg = MembershipConfig(load_min_interval=1.0)
     m, _ = lone(config=cfg)
     versions = []
     m.on_record.append(lambda view: versions.append((view.record_version, view.record.active)))

@@ -43,7 +43,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
         "gossip_to_dead_time": 5.0,
         "pushpull_interval": 5.0,
         "tombstone_timeout": 20.0,
-        "record_min_interval": 0.2,
+        "load_min_interval": 0.2,
         "join_retry_interval": 0.2,
         "join_followup": 0.3,
         "leave_timeout": 1.0,
@@ -218,12 +218,15 @@ class MembershipConfig(BaseModel):
         description="Gossip rounds that must have carried the 'left' message before a "
         "graceful leave counts as propagated.",
     )
-    record_min_interval: float = Field(
-        default=1.0,
+    load_min_interval: float = Field(
+        default=2.0,
         ge=0,
         description="A record change that touches only load (active, queue, tps, ttft) is "
-        "published at most once per this many seconds; other changes go out at once. Keeps "
-        "gossip flat under changing load.",
+        "gossiped as a small load message, at most once per this many seconds per node; other "
+        "changes go out at once as the whole record. Trade-off: gossiped load is up to this "
+        "stale (coordinators also count their own in-flight requests per node, so routing "
+        "tolerates a few seconds) against membership traffic, which grows with the cluster's "
+        "load-update rate: each update is re-gossiped by every peer.",
     )
     load_digits: int = Field(
         default=2,

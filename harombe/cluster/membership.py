@@ -34,6 +34,7 @@ from harombe.cluster.messages import (
     Dead,
     DigestEntry,
     Left,
+    Load,
     Message,
     Nack,
     Ping,
@@ -45,7 +46,7 @@ from harombe.cluster.messages import (
     Want,
 )
 from harombe.cluster.pushpull import chunked, compare, digest_messages
-from harombe.cluster.record import NodeRecord, only_load_changed, quantize
+from harombe.cluster.record import NodeLoad, NodeRecord, only_load_changed, quantize
 from harombe.cluster.replay import ReplayGuard
 from harombe.cluster.state import MemberState, precedence
 from harombe.cluster.suspicion import Suspicion
@@ -214,6 +215,8 @@ class Membership:
         self._last_gossip = -math.inf
         self._last_lag_bump = -math.inf
         self._last_publish = now
+        self._base = self._me.rv
+        """Record version of our last change of anything but load (see messages.Load)."""
         self._pending_record: NodeRecord | None = None
         self._record_timer: Timer | None = None
         self._broadcast_self()
@@ -309,8 +312,9 @@ class Membership:
         self._gossip_tick()
 
     def update_record(self, record: NodeRecord, now: float) -> None:
-        """Publish a new local record. Load-only changes (active, queue, tps, ttft) go out at
-        most once per record_min_interval; tps/ttft are quantized first."""
+        """Publish a new local record. A change of anything but load goes out at once, as the
+        whole record. A load-only change (active, queue, tps, ttft; tps/ttft quantized first)
+        goes out as a small Load message, at most once per load_min_interval."""
         self._advance(now)
         _check_record(record, self.name, self.address, self.config.max_record_bytes)
         record = quantize(record, self.config.load_digits)
@@ -318,13 +322,16 @@ class Membership:
         if record == current:
             self._pending_record = None
             return
-        due = self._last_publish + self.config.record_min_interval
-        if current is not None and only_load_changed(current, record) and self._now < due:
+        if current is None or not only_load_changed(current, record):
+            self._publish(record, load_only=False)
+            return
+        due = self._last_publish + self.config.load_min_interval
+        if self._now < due:
             self._pending_record = record
             if self._record_timer is None:
                 self._record_timer = self._timers.at(due, self._publish_pending)
             return
-        self._publish(record)
+        self._publish(record, load_only=True)
 
     def note_loop_lag(self, lag: float) -> None:
         """Event-loop lag (seconds late) of the driver; a lagging loop makes this node slower
@@ -612,6 +619,17 @@ class Membership:
             if rebroadcast:
                 self._broadcast("record:" + a.name, a)
 
+    def _handle_load(self, env: Envelope, msg: Load) -> None:
+        m = self._members.get(msg.name)
+        if m is None or m is self._me or msg.gen != m.gen or msg.rv <= m.rv:
+            return
+        if m.record is None or m.rv < msg.base:
+            # We missed a change of more than load: fetch the whole record from the relay.
+            self._send(env.addr, [Want((msg.name,))])
+            return
+        self._set_record(m, msg.rv, msg.load.apply(m.record))
+        self._broadcast("load:" + msg.name, msg)
+
     def _alive_about_self(self, a: Alive) -> None:
         me = self._me
         if self._leaving or a.gen < me.gen:
@@ -740,10 +758,12 @@ class Membership:
 
     # ---- records -----------------------------------------------------------------------
 
-    def _publish(self, record: NodeRecord) -> None:
+    def _publish(self, record: NodeRecord, *, load_only: bool) -> None:
         me = self._me
         me.record = record
         me.rv += 1
+        if not load_only:
+            self._base = me.rv
         me.last_update = self._now
         self._last_publish = self._now
         self._pending_record = None
@@ -751,13 +771,19 @@ class Membership:
             self._record_timer.cancel()
             self._record_timer = None
         self._notify(self.on_record, self._view(me))
-        if not self._leaving:
+        if self._leaving:
+            return
+        if load_only:
+            load = Load(me.name, me.gen, me.rv, self._base, NodeLoad.of(record))
+            self._broadcast("load:" + me.name, load)
+        else:
             self._broadcast_self()
 
     def _publish_pending(self) -> None:
+        """Only load-only changes wait; any other change publishes at once and clears this."""
         self._record_timer = None
         if self._pending_record is not None:
-            self._publish(self._pending_record)
+            self._publish(self._pending_record, load_only=True)
 
     # ---- push/pull anti-entropy --------------------------------------------------------
 
@@ -872,6 +898,7 @@ class Membership:
         Ack: _handle_ack,
         Nack: _handle_nack,
         Alive: _handle_alive,
+        Load: _handle_load,
         Suspect: _handle_suspect,
         Dead: _handle_dead,
         Left: _handle_left,

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from harombe.cluster.record import NodeRecord
+from harombe.cluster.record import NodeLoad, NodeRecord
 from harombe.cluster.state import CODE_STATES, STATE_CODES, MemberState
 
 MAX_NAME = 256
@@ -35,6 +35,7 @@ class MsgType(enum.IntEnum):
     PUSHPULL = 9
     WANT = 10
     SYNC = 11
+    LOAD = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,22 @@ class Alive:
     def to_wire(self) -> list[Any]:
         record = self.record.to_wire() if self.record else None
         return [MsgType.ALIVE, self.name, self.addr, self.gen, self.inc, self.rv, record]
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """A record change that touched only load: record version `rv` is the record at version
+    `base` (the last change of anything else) with this load. A receiver holding version
+    `base` or newer applies it; one holding an older record asks for the whole record."""
+
+    name: str
+    gen: int
+    rv: int
+    base: int
+    load: NodeLoad
+
+    def to_wire(self) -> list[Any]:
+        return [MsgType.LOAD, self.name, self.gen, self.rv, self.base, self.load.to_wire()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +195,9 @@ class Sync:
         return [MsgType.SYNC, [e.to_wire() for e in self.entries]]
 
 
-Message = Ping | PingReq | Ack | Nack | Alive | Suspect | Dead | Left | PushPull | Want | Sync
+Message = (
+    Ping | PingReq | Ack | Nack | Alive | Load | Suspect | Dead | Left | PushPull | Want | Sync
+)
 
 
 def decode_message(w: Any) -> Message:
@@ -264,6 +283,14 @@ def _alive(w: list[Any]) -> Alive:
     return Alive(name, text(addr, MAX_ADDR), uint(gen), uint(inc), uint(rv), _record(record, name))
 
 
+def _load(w: list[Any]) -> Load:
+    name, gen, rv, base, load = _fields(w, 5)
+    rv, base = uint(rv), uint(base)
+    if base > rv:
+        raise ValueError("load base is newer than its record version")
+    return Load(text(name), uint(gen), rv, base, NodeLoad.from_wire(load))
+
+
 def _suspect(w: list[Any]) -> Suspect:
     name, gen, inc, by = _fields(w, 4)
     return Suspect(text(name), uint(gen), uint(inc), text(by))
@@ -330,4 +357,5 @@ _DECODERS = {
     MsgType.PUSHPULL: _pushpull,
     MsgType.WANT: _want,
     MsgType.SYNC: _sync,
+    MsgType.LOAD: _load,
 }
