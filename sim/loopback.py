@@ -5,11 +5,11 @@ as seed) with the default membership timings (profile `lan`, what users get). Pe
 - formation: all peers started at once until every peer sees all of them alive;
 - rest: `harombe_membership_bytes_*_total` read from every peer's /metrics twice, a window
   apart, after the cluster has settled (no queries), and the CPU the processes used meanwhile;
-- joins: a brand-new peer is started and timed until every peer (it included) sees every
-  peer alive, then stopped with SIGTERM and timed until every peer reports it left;
 - trials: a random non-seed peer gets SIGKILL; every other peer's /cluster/status is polled
   until all report it dead (detection); it is restarted at once on its name and port (a new
-  generation) and timed like a new peer (rejoin).
+  generation) and timed until every peer, it included, sees every peer alive (rejoin);
+- joins: brand-new peers start one at a time and are timed the same way, then each leaves
+  with SIGTERM, timed until every other peer reports it left.
 Everything runs on this host, so the daemons, the polls and the rest of the host share its
 cores; the report states the machine and the CPU used, to be read with the numbers.
 
@@ -418,14 +418,14 @@ class SizeResult:
 
 
 async def run_size(
-    n: int, trials: int, joins: int, rng: random.Random, settle: float, rest: float
+    n: int, trials: int, newcomers_n: int, rng: random.Random, settle: float, rest: float
 ) -> SizeResult:
     loop = asyncio.get_running_loop()
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     with tempfile.TemporaryDirectory(prefix=f"harombe-loopback-{n}-") as home:
         async with (
             aiohttp.ClientSession(timeout=timeout) as http,
-            cluster(n, joins, Path(home)) as (peers, newcomers),
+            cluster(n, newcomers_n, Path(home)) as (peers, newcomers),
         ):
             names = {p.name for p in peers}
             t0 = loop.time()

@@ -138,6 +138,28 @@ async def test_link_reconnects_when_the_peer_comes_back_on_its_address(endpoints
     assert a.transport.stats.connects == 2
 
 
+async def test_a_peer_dialling_in_ends_our_backoff_towards_it(endpoints):
+    # Backoff far longer than the test's deadline: only the redial can reconnect in time.
+    a = await start_endpoint(reconnect_min=60.0, reconnect_max=60.0, max_connect_failures=1000)
+    endpoints.append(a)
+    with socket.socket() as probe:  # a free port, nobody listening on it yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    b_address = f"127.0.0.1:{port}"
+    a.transport.send(b_address, b"lost")
+    await eventually(lambda: a.transport.link_states().get(b_address) is LinkState.BACKOFF)
+    b = await start_endpoint(port)
+    endpoints.append(b)
+    b.transport.send(a.address, b"hello, I am back")
+    assert await asyncio.wait_for(a.inbox.get(), 5) == b"hello, I am back"
+
+    def delivered() -> bool:
+        a.transport.send(b.address, b"welcome")
+        return not b.inbox.empty()
+
+    await eventually(delivered, what="a's link to b redialled without waiting out its backoff")
+
+
 async def test_idle_links_are_closed(endpoints):
     a, b = await start_endpoint(idle_timeout=0.05), await start_endpoint()
     endpoints += [a, b]

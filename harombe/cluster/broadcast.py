@@ -19,6 +19,8 @@ class Broadcast:
     key: str
     msg: list[Any]
     size: int
+    limit: int | None = None
+    """Sends before it is dropped; None: the limit given to take()."""
     transmits: int = 0
 
 
@@ -35,10 +37,11 @@ class BroadcastQueue:
     def get(self, key: str) -> Broadcast | None:
         return self._by_key.get(key)
 
-    def queue(self, key: str, msg: list[Any], size: int) -> None:
-        """Queue msg about `key`, invalidating any older message about it."""
+    def queue(self, key: str, msg: list[Any], size: int, limit: int | None = None) -> None:
+        """Queue msg about `key`, invalidating any older message about it; `limit` overrides
+        take()'s retransmit limit for this message."""
         self._remove(key)
-        item = Broadcast(key, msg, size)
+        item = Broadcast(key, msg, size, limit)
         self._by_key[key] = item
         self._buckets[0][key] = item
         if len(self._by_key) > self.max_items:
@@ -65,7 +68,7 @@ class BroadcastQueue:
 
     def _move(self, item: Broadcast, transmits: int, limit: int) -> None:
         del self._buckets[item.transmits][item.key]
-        if transmits >= limit:
+        if transmits >= (limit if item.limit is None else item.limit):
             del self._by_key[item.key]
             return
         item.transmits = transmits

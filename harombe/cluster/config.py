@@ -135,6 +135,16 @@ class MembershipConfig(BaseModel):
         description="Each broadcast is piggybacked retransmit_mult * ceil(log10(n+1)) times "
         "(16 at 1,000 peers). Higher: more reliable dissemination under loss, more bytes.",
     )
+    load_retransmit_mult: int = Field(
+        default=2,
+        ge=1,
+        description="Like retransmit_mult, for load-only updates: each is piggybacked "
+        "load_retransmit_mult * ceil(log10(n+1)) times. Load is soft state that the node's "
+        "next update replaces, so fewer sends are enough; a peer that misses one (roughly "
+        "e^-sends of the peers: 2 % at 60 peers) keeps the previous load until the next update "
+        "or push/pull. Load updates are most of the gossip under queries: halving this halves "
+        "that traffic.",
+    )
     gossip_interval: float = Field(
         default=0.2,
         gt=0,
@@ -290,6 +300,10 @@ class MembershipConfig(BaseModel):
     def retransmit_limit(self, n: int) -> int:
         """How many times each broadcast is sent, for a cluster of n live peers."""
         return self.retransmit_mult * max(1, math.ceil(math.log10(n + 1)))
+
+    def load_retransmit_limit(self, n: int) -> int:
+        """How many times each load-only update is sent, for a cluster of n live peers."""
+        return self.load_retransmit_mult * max(1, math.ceil(math.log10(n + 1)))
 
     def suspicion_bounds(self, n: int) -> tuple[float, float]:
         """(floor, ceiling) of the suspicion timeout for n live peers."""

@@ -380,9 +380,9 @@ class Membership:
             log.exception("membership: send to %s failed", addr)
             self.stats.send_errors += 1
 
-    def _broadcast(self, key: str, msg: Message) -> None:
+    def _broadcast(self, key: str, msg: Message, limit: int | None = None) -> None:
         wire = msg.to_wire()
-        self._queue.queue(key, wire, len(msgpack.packb(wire)))
+        self._queue.queue(key, wire, len(msgpack.packb(wire)), limit)
         if self._gossip_timer is None:
             when = max(self._now, self._last_gossip + self.config.gossip_interval)
             self._gossip_timer = self._timers.at(when, self._gossip_tick)
@@ -628,7 +628,10 @@ class Membership:
             self._send(env.addr, [Want((msg.name,))])
             return
         self._set_record(m, msg.rv, msg.load.apply(m.record))
-        self._broadcast("load:" + msg.name, msg)
+        self._broadcast_load(msg)
+
+    def _broadcast_load(self, msg: Load) -> None:
+        self._broadcast("load:" + msg.name, msg, self.config.load_retransmit_limit(self._live))
 
     def _alive_about_self(self, a: Alive) -> None:
         me = self._me
@@ -775,7 +778,7 @@ class Membership:
             return
         if load_only:
             load = Load(me.name, me.gen, me.rv, self._base, NodeLoad.of(record))
-            self._broadcast("load:" + me.name, load)
+            self._broadcast_load(load)
         else:
             self._broadcast_self()
 

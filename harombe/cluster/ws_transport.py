@@ -9,6 +9,7 @@ connect to `GET /cluster/ws`. The protocol tolerates loss, so a frame that canno
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import Counter
@@ -77,6 +78,7 @@ class _Link:
     queue: asyncio.Queue[bytes]
     state: LinkState = LinkState.CONNECTING
     sent: int = 0
+    redial: asyncio.Event = field(default_factory=asyncio.Event)  # cuts a backoff short
 
 
 class WebSocketTransport:
@@ -242,9 +244,10 @@ class WebSocketTransport:
                     log.debug("giving up on %s after %d failures: %r", link.address, failures, exc)
                     return
                 link.state = LinkState.BACKOFF
-                await asyncio.sleep(
-                    backoff_delay(failures, self._reconnect_min, self._reconnect_max, self._rng)
-                )
+                delay = backoff_delay(failures, self._reconnect_min, self._reconnect_max, self._rng)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(link.redial.wait(), delay)
+                link.redial.clear()
                 continue
             self.stats.connects += 1
             link.state = LinkState.CONNECTED
@@ -318,13 +321,23 @@ class WebSocketTransport:
         if self._closed:
             await ws.close(code=WSCloseCode.GOING_AWAY)
             return ws
-        log.debug("peer connected: %s", request.headers.get(PEER_HEADER, request.remote))
+        peer = request.headers.get(PEER_HEADER)
+        log.debug("peer connected: %s", peer or request.remote)
+        if peer:
+            self.redial(peer)
         self._inbound.add(ws)
         try:
             await self._read(ws)
         finally:
             self._inbound.discard(ws)
         return ws
+
+    def redial(self, address: str) -> None:
+        """`address` is reachable again (it just dialled us): end its link's backoff now, so a
+        restarted peer is not cut off from us for the rest of a backoff period."""
+        link = self._links.get(address)
+        if link is not None and link.state is LinkState.BACKOFF:
+            link.redial.set()
 
     async def _on_shutdown(self, _app: web.Application) -> None:
         await self._close_inbound()
