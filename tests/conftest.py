@@ -1,6 +1,15 @@
-"""Shared fixtures: the demo GGUF and one real llama.cpp server for the whole session."""
+"""Shared fixtures: the demo GGUF and one real llama.cpp server for the whole session.
+
+The suite runs with its own HAROMBE_HOME, so a developer's ~/.harombe (config, models) neither
+changes what the tests see nor gets written by them. It is set before harombe is imported.
+"""
 
 from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ["HAROMBE_HOME"] = tempfile.mkdtemp(prefix="harombe-test-home-")
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass

@@ -52,6 +52,18 @@ BAD_FRAMES = {
         ),
         "malformed",
     ),
+    "load with a bad count": (
+        wire_frame(payload([[MsgType.LOAD, "b", 1, 2, 1, [-1, 0, {}, {}]]])),
+        "malformed",
+    ),
+    "load based on a newer version": (
+        wire_frame(payload([[MsgType.LOAD, "b", 1, 2, 3, [1, 0, {}, {}]]])),
+        "malformed",
+    ),
+    "load of 3 fields": (
+        wire_frame(payload([[MsgType.LOAD, "b", 1, 2, 1, [1, 0, {}]]])),
+        "malformed",
+    ),
     "no messages": (wire_frame(payload([])), "malformed"),
     "sender not a string": (wire_frame([1, addr("b"), 1, 1, 0.0, [GOOD.to_wire()]]), "malformed"),
     "mac without keyring": (

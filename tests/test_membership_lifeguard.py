@@ -124,3 +124,17 @@ def test_queue_is_bounded_dropping_the_most_sent():
     for i in range(16):
         q.queue(str(i), [i], 1)
     assert len(q) == 16 and q.get("old") is None
+
+
+def test_a_broadcast_may_carry_its_own_retransmit_limit():
+    q = BroadcastQueue(100)
+    q.queue("load", ["load"], 10, limit=1)
+    q.queue("alive", ["alive"], 10)
+    assert sorted(q.take(1000, 3, 10)) == [["alive"], ["load"]]
+    assert q.take(1000, 3, 10) == [["alive"]]
+    assert len(q) == 1
+
+
+def test_load_updates_are_sent_fewer_times_than_other_news():
+    cfg = MembershipConfig(retransmit_mult=4, load_retransmit_mult=2)
+    assert [cfg.load_retransmit_limit(n) for n in (9, 99, 1000)] == [2, 4, 8]

@@ -6,10 +6,19 @@ import dataclasses
 
 import msgpack
 import pytest
-from membership_net import Net, addr, lone
+from membership_net import Forger, Net, addr, lone
 
 from harombe.cluster.config import MembershipConfig
-from harombe.cluster.record import NodeRecord, only_load_changed, quantize, round_significant
+from harombe.cluster.messages import Alive, Load, MsgType, Want
+from harombe.cluster.record import (
+    NodeLoad,
+    NodeRecord,
+    only_load_changed,
+    quantize,
+    round_significant,
+)
+
+PEER = Forger("peer")
 
 FULL = NodeRecord(
     name="gpu-box",
@@ -127,3 +136,84 @@ def test_oversized_record_is_refused():
     with pytest.raises(ValueError, match="max_record_bytes"):
         m.update_record(record("me", models=[f"model-{i}" for i in range(50)]), 1.0)
     assert m.get("me").record_version == 1
+
+
+def test_load_only_change_is_gossiped_as_a_small_load_message():
+    m, _ = lone()
+    m.update_record(record("me", active=2, queue=1, tps={"m": 40.0}), 5.0)
+    item = m._queue.get("load:me")
+    assert item.msg == [MsgType.LOAD, "me", 1, 2, 1, [2, 1, {"m": 40.0}, {}]]
+    assert item.size < 40
+    assert m.get("me").record_version == 2
+
+
+def test_change_of_more_than_load_sends_the_whole_record_at_once():
+    m, _ = lone()
+    m.update_record(record("me", active=2), 5.0)
+    m.update_record(record("me", active=2, models=["new"]), 5.1)
+    msg = m._queue.get("me").msg
+    assert (msg[0], msg[5], msg[6]["models"]) == (MsgType.ALIVE, 3, ["new"])
+    m.update_record(record("me", active=1, models=["new"]), 10.0)
+    assert m._queue.get("load:me").msg[3:5] == [4, 3]  # based on the whole record of version 3
+
+
+def feed(m, *msgs) -> None:
+    m.receive(PEER.frame(*msgs), 0.0)
+
+
+def with_b(**fields):
+    m, out = lone()
+    feed(m, Alive("b", addr("b"), 1, 0, 1, record("b", tier=2, models=["x"], **fields)))
+    out.sent.clear()
+    return m, out
+
+
+def test_load_applies_to_the_record_it_was_based_on_and_is_gossiped():
+    m, _ = with_b()
+    seen = []
+    m.on_record.append(lambda view: seen.append(view.record.active))
+    load = Load("b", 1, 2, 1, NodeLoad(3, 1, {"x": 20.0}, {}))
+    feed(m, load)
+    view = m.get("b")
+    assert (view.record.active, view.record.queue, view.record.tps) == (3, 1, {"x": 20.0})
+    assert (view.record.tier, view.record.models, view.record_version) == (2, ["x"], 2)
+    assert seen == [3]
+    assert m._queue.get("load:b").msg == load.to_wire()
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        Load("b", 1, 1, 1, NodeLoad(3, 0, {}, {})),  # not newer than what we hold
+        Load("b", 2, 5, 1, NodeLoad(3, 0, {}, {})),  # another generation
+        Load("ghost", 1, 5, 1, NodeLoad(3, 0, {}, {})),  # unknown node
+        Load("me", 1, 9, 1, NodeLoad(3, 0, {}, {})),  # about ourselves
+    ],
+)
+def test_stale_foreign_or_own_load_is_ignored(load):
+    m, out = with_b(active=1)
+    feed(m, load)
+    assert m.get("b").record.active == 1 and m.get("me").record.active == 0
+    assert m._queue.get("load:" + load.name) is None and out.sent == []
+
+
+def test_load_on_a_record_change_we_missed_fetches_the_whole_record_from_the_relay():
+    m, out = with_b(active=1)
+    feed(m, Load("b", 1, 3, 2, NodeLoad(4, 0, {}, {})))
+    view = m.get("b")
+    assert (view.record.active, view.record_version) == (1, 1)
+    [(to, data)] = out.sent
+    assert to == addr("peer") and PEER.codec.decode(data).msgs[0] == Want(("b",))
+
+
+def test_load_updates_reach_every_peer_and_a_structural_change_still_does():
+    net = Net()
+    a = net.add("a")
+    for name in ("b", "c", "d"):
+        net.add(name, seeds=["a"])
+    assert net.run_until(net.converged, 5)
+    a.update_record(record("a", active=2, queue=3), net.now)
+    assert net.run_until(lambda: all(m.get("a").record.queue == 3 for m in net.nodes.values()), 2)
+    a.update_record(record("a", active=2, queue=3, tier=1), net.now)
+    assert net.run_until(lambda: all(m.get("a").record.tier == 1 for m in net.nodes.values()), 2)
+    assert {m.get("a").record_version for m in net.nodes.values()} == {3}
