@@ -7,8 +7,10 @@ class Awareness:
     """Health score in [0, max_multiplier - 1]; 0 is healthy.
 
     Raised by missed nacks, refutations of our own suspicion and event-loop lag; lowered by
-    each successful probe. Probe intervals and timeouts are multiplied by score + 1, so a node
-    whose own loop or network is the problem waits longer before accusing others.
+    each successful probe. Probe intervals, probe timeouts and suspicion timeouts are
+    multiplied by score + 1, so a node whose own loop or network is the problem waits longer
+    before accusing others, and a cut-off node (every probe and nack missing) declares no one
+    dead until it has heard from the cluster again.
     """
 
     __slots__ = ("max_multiplier", "score")

@@ -111,8 +111,11 @@ class MembershipConfig(BaseModel):
         default=8,
         ge=1,
         description="Cap of the local-health multiplier: when this node itself is unhealthy "
-        "(missed nacks, refutations, event-loop lag) its probe interval and timeout scale up "
-        "to this many times, so a slow node stops accusing healthy ones.",
+        "(missed nacks, refutations, event-loop lag) its probe interval, probe timeout and "
+        "suspicion timeout scale up to this many times, so a slow or cut-off node stops "
+        "accusing healthy ones; while its suspicion timeout is scaled it re-gossips the "
+        "suspicion every floor seconds so the accused can refute. Higher: a flapping node "
+        "waits longer; healthy peers still detect real failures at the normal speed.",
     )
     loop_lag_threshold: float = Field(
         default=0.1,

@@ -9,6 +9,13 @@ Semantics follow hashicorp/memberlist (state.go): alive/suspect/dead transitions
 independent confirmations, local-health scaling of probes, transmit-limited piggybacked
 broadcasts, push/pull anti-entropy (digest based, so it is cheap at rest), tombstones and
 graceful leave (LEFT, never DEAD).
+
+Beyond memberlist, so that a node that is itself cut off (a flapping link) kills no one:
+- suspicion timeouts also scale with the local health multiplier, and while scaled the
+  suspicion is re-gossiped so the accused can still hear it and refute (_suspicion_expired);
+- a suspicion merged from push/pull is the sender's claim, never our own confirmation;
+- a frame from a peer we hold suspect or dead gets that claim back directly (_tell_accused).
+Load-only record changes travel as small Load messages with fewer retransmits (_publish).
 """
 
 from __future__ import annotations
