@@ -201,6 +201,8 @@ async def run_overhead(n: int = 300) -> str:
             fast = [await best_rate(http, paths[p], model, 5000) for p in PATHS]
         async with fake_backend(0.001) as url, peers_for(url, model) as paths:
             paced = [await best_rate(http, paths[p], model, 2000) for p in PATHS]
+        async with fake_backend(0.01) as url, peers_for(url, model) as paths:
+            real = [await best_rate(http, paths[p], model, 300) for p in PATHS]
     out += [
         "Streaming throughput (chunks/s of one answer, best of 3):",
         "",
@@ -208,6 +210,7 @@ async def run_overhead(n: int = 300) -> str:
         "|---|---|---|---|",
         _rate_row("as fast as it can (5,000 chunks)", fast),
         _rate_row("one token per ms (2,000 chunks)", paced),
+        _rate_row("100 tokens/s, a 14B model's pace (300 chunks)", real),
         "",
     ]
     out += await run_llama_ttft(max(30, n // 10))
