@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harombe.cluster.config import MembershipConfig
+from harombe.cluster.record_cache import RecordCache
 from harombe.routing.config import RoutingConfig
 from sim.backends import DGX_72B, MAC_MINI_3B, RTX4090_14B, HardwareProfile
 from sim.network import LinkProfile, Network
@@ -59,6 +60,8 @@ class SimCluster:
             grace=ceiling + 2 * spec.membership.probe_interval,
             fraction=spec.dissemination_fraction,
         )
+        self.records = RecordCache()
+        """Decoded records, shared by every peer: one copy of each record version."""
         self.peers: dict[str, SimPeer] = {}
         self.stopped: set[str] = set()
         self._by_address: dict[str, SimPeer] = {}

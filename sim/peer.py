@@ -68,6 +68,7 @@ class SimPeer:
             rng=random.Random(seed),
             generation=generation,
             wall_clock=loop.time,
+            records=cluster.records,
         )
         observer = cluster.observer
         self.membership.on_change.append(lambda view, prev: observer.on_change(name, view, prev))

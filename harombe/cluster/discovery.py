@@ -160,6 +160,7 @@ class MdnsDiscovery:
         if address is not None:
             self._on_peer(address)
 
+
 class SeedJoiner:
     """Join configured seeds until this node is in a cluster, then keep the seeds joined.
 

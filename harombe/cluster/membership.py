@@ -47,6 +47,7 @@ from harombe.cluster.messages import (
     Ping,
     PingReq,
     PushPull,
+    RecordWire,
     Suspect,
     Sync,
     SyncEntry,
@@ -54,6 +55,7 @@ from harombe.cluster.messages import (
 )
 from harombe.cluster.pushpull import chunked, compare, digest_messages
 from harombe.cluster.record import NodeLoad, NodeRecord, only_load_changed, quantize
+from harombe.cluster.record_cache import RecordCache
 from harombe.cluster.replay import ReplayGuard
 from harombe.cluster.state import MemberState, precedence
 from harombe.cluster.suspicion import Suspicion
@@ -170,10 +172,12 @@ class Membership:
         keyring: Sequence[bytes] = (),
         generation: int | None = None,
         wall_clock: Callable[[], float] = time.time,
+        records: RecordCache | None = None,
     ) -> None:
         """`send(address, data)` is best effort and may drop. `wall_clock` only stamps frames
         for the replay check (with a keyring); peers' clocks must agree within
-        `config.replay_window`."""
+        `config.replay_window`. `records`: where decoded records are kept (default: a cache of
+        this node's own); instances in one process may share one."""
         _check_record(record, name, address, config.max_record_bytes)
         self.config = config
         self.name = name
@@ -187,6 +191,7 @@ class Membership:
         self._rng = rng or random.Random()
         self._now = now
         self._awareness = Awareness(config.awareness_max_multiplier)
+        self._records = RecordCache() if records is None else records
         self._queue = BroadcastQueue(config.broadcast_queue_max)
         self._timers = Timers()
         self._codec = FrameCodec(
@@ -203,10 +208,8 @@ class Membership:
             wall_clock=wall_clock,
         )
         self._chunk_budget = config.max_frame_bytes - self._codec.overhead - 512
-        self._me = _Member(
-            name, address, self.generation, 0, ALIVE, now, quantize(record, config.load_digits),
-            1, now,
-        )  # fmt: skip
+        own = self._records.put(name, self.generation, 1, quantize(record, config.load_digits))
+        self._me = _Member(name, address, self.generation, 0, ALIVE, now, own, 1, now)
         self._members: dict[str, _Member] = {name: self._me}
         self._peers: list[_Member] = []
         self._peer_index: dict[str, int] = {}
@@ -273,6 +276,11 @@ class Membership:
             return
         if env.sender == self.name:
             self.stats.dropped["from_self"] += 1
+            return
+        try:
+            self._vet_records(env)
+        except ValueError:
+            self.stats.dropped["malformed"] += 1
             return
         try:
             for msg in env.msgs:
@@ -583,11 +591,45 @@ class Membership:
             self._timers.at(self._now + self.config.tombstone_timeout, self._reap, m, self._now)
         self._notify(self.on_change, self._view(m), prev)
 
+    def _vet_records(self, env: Envelope) -> None:
+        """Decode and validate, before anything in the frame is handled, each record in it
+        that we will store (a version newer than ours), so that a malformed one spoils the
+        whole frame (ValueError). Versions we hold already are never decoded."""
+        for msg in env.msgs:
+            if type(msg) is Alive:
+                self._vet(msg.name, msg.gen, msg.rv, msg.record)
+            elif type(msg) is Sync:
+                for e in msg.entries:
+                    self._vet(e.name, e.gen, e.rv, e.record)
+
+    def _vet(self, name: str, gen: int, rv: int, record: Any) -> None:
+        if type(record) is not RecordWire or record.record is not None or name == self.name:
+            return
+        m = self._members.get(name)
+        if m is None or gen > m.gen or (gen == m.gen and rv > m.rv):
+            record.record = self._records.decode(name, gen, rv, record.wire)
+
+    def _resolve(
+        self, name: str, gen: int, rv: int, record: NodeRecord | RecordWire | None
+    ) -> NodeRecord | None:
+        if type(record) is not RecordWire:
+            return record
+        if record.record is None:
+            record.record = self._records.decode(name, gen, rv, record.wire)
+        return record.record
+
+    def _relayed(self, a: Alive, m: _Member) -> Alive:
+        """`a` as we pass it on: with our own validated copy of its record (that version or a
+        newer one), never the wire form we received."""
+        if type(a.record) is not RecordWire:
+            return a
+        return Alive(a.name, a.addr, a.gen, a.inc, m.rv, m.record)
+
     def _set_record(self, m: _Member, rv: int, record: NodeRecord | None) -> None:
         if record is None:
             return
         m.rv = rv
-        if record != m.record:
+        if record is not m.record and record != m.record:
             m.record = record
             m.last_update = self._now
             self._notify(self.on_record, self._view(m))
@@ -602,12 +644,13 @@ class Membership:
             # A record-less alive (a refutation) about a node new to us: fetch its record.
             self._send(env.addr, [Want((a.name,))])
         if m is None:
-            rv = a.rv if a.record is not None else 0
-            m = _Member(a.name, a.addr, a.gen, a.inc, ALIVE, self._now, a.record, rv, self._now)
+            record = self._resolve(a.name, a.gen, a.rv, a.record)
+            rv = a.rv if record is not None else 0
+            m = _Member(a.name, a.addr, a.gen, a.inc, ALIVE, self._now, record, rv, self._now)
             self._add_peer(m)
             self._notify(self.on_change, self._view(m), None)
             if rebroadcast:
-                self._broadcast(a.name, a)
+                self._broadcast(a.name, self._relayed(a, m))
             return
         new_key = precedence(a.gen, a.inc)
         if new_key > m.key:
@@ -617,14 +660,14 @@ class Membership:
                 m.rtt = None
             m.gen, m.inc = a.gen, a.inc
             if a.rv > m.rv:
-                self._set_record(m, a.rv, a.record)
+                self._set_record(m, a.rv, self._resolve(a.name, a.gen, a.rv, a.record))
             self._set_state(m, ALIVE)
             if rebroadcast:
-                self._broadcast(a.name, a)
+                self._broadcast(a.name, self._relayed(a, m))
         elif a.gen == m.gen and a.rv > m.rv and a.record is not None:
-            self._set_record(m, a.rv, a.record)
+            self._set_record(m, a.rv, self._resolve(a.name, a.gen, a.rv, a.record))
             if rebroadcast:
-                self._broadcast("record:" + a.name, a)
+                self._broadcast("record:" + a.name, self._relayed(a, m))
 
     def _handle_load(self, env: Envelope, msg: Load) -> None:
         m = self._members.get(msg.name)
@@ -634,7 +677,10 @@ class Membership:
             # We missed a change of more than load: fetch the whole record from the relay.
             self._send(env.addr, [Want((msg.name,))])
             return
-        self._set_record(m, msg.rv, msg.load.apply(m.record))
+        record = self._records.get(msg.name, msg.gen, msg.rv) or self._records.put(
+            msg.name, msg.gen, msg.rv, msg.load.apply(m.record)
+        )
+        self._set_record(m, msg.rv, record)
         self._broadcast_load(msg)
 
     def _broadcast_load(self, msg: Load) -> None:
@@ -770,8 +816,8 @@ class Membership:
 
     def _publish(self, record: NodeRecord, *, load_only: bool) -> None:
         me = self._me
-        me.record = record
         me.rv += 1
+        me.record = self._records.put(me.name, me.gen, me.rv, record)
         if not load_only:
             self._base = me.rv
         me.last_update = self._now
@@ -874,7 +920,7 @@ class Membership:
                 self._on_suspect(Suspect(e.name, e.gen, e.inc, env.sender))
             m = self._members.get(e.name)
             if m is not None and m is not self._me and m.gen == e.gen and e.rv > m.rv:
-                self._set_record(m, e.rv, e.record)
+                self._set_record(m, e.rv, self._resolve(e.name, e.gen, e.rv, e.record))
         if len(self._members) > known and not self._leaving:
             self._broadcast_self()
 

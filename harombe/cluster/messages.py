@@ -1,7 +1,10 @@
 """Membership messages and their msgpack wire form (lists tagged by type), validated on decode.
 
 Every field is type-checked here, at the wire edge; anything off raises ValueError (or
-UnknownType) and the whole frame is dropped.
+UnknownType) and the whole frame is dropped. Records are the exception: most records a peer
+receives are versions it holds already, so a received record stays in its wire form
+(RecordWire) until the receiver decides to store it, and is validated then (Membership drops
+the whole frame if it is malformed).
 """
 
 from __future__ import annotations
@@ -36,6 +39,31 @@ class MsgType(enum.IntEnum):
     WANT = 10
     SYNC = 11
     LOAD = 12
+
+
+class RecordWire:
+    """A received record, not yet validated: `wire` is the msgpack-decoded mapping; `record`
+    the validated NodeRecord once a receiver has decoded it."""
+
+    __slots__ = ("record", "wire")
+
+    def __init__(self, wire: dict[Any, Any]) -> None:
+        self.wire = wire
+        self.record: NodeRecord | None = None
+
+    def to_wire(self) -> dict[Any, Any]:
+        return self.wire
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any record (wire form or decoded) with the same wire form."""
+        if isinstance(other, RecordWire | NodeRecord):
+            return self.wire == other.to_wire()
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+AnyRecord = NodeRecord | RecordWire
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +113,10 @@ class Alive:
     gen: int
     inc: int
     rv: int
-    record: NodeRecord | None
+    record: AnyRecord | None
 
     def to_wire(self) -> list[Any]:
-        record = self.record.to_wire() if self.record else None
+        record = None if self.record is None else self.record.to_wire()
         return [MsgType.ALIVE, self.name, self.addr, self.gen, self.inc, self.rv, record]
 
 
@@ -179,10 +207,10 @@ class SyncEntry(NamedTuple):
     inc: int
     state: MemberState
     rv: int
-    record: NodeRecord | None
+    record: AnyRecord | None
 
     def to_wire(self) -> list[Any]:
-        record = self.record.to_wire() if self.record else None
+        record = None if self.record is None else self.record.to_wire()
         code = STATE_CODES[self.state]
         return [self.name, self.addr, self.gen, self.inc, code, self.rv, record]
 
@@ -248,13 +276,12 @@ def _list(x: Any) -> list[Any]:
     return x
 
 
-def _record(x: Any, name: str) -> NodeRecord | None:
+def _record(x: Any) -> RecordWire | None:
     if x is None:
         return None
-    record = NodeRecord.from_wire(x)
-    if record.name != name:
-        raise ValueError("record names another node")
-    return record
+    if not isinstance(x, dict):
+        raise ValueError("record must be a mapping")
+    return RecordWire(x)
 
 
 def _ping(w: list[Any]) -> Ping:
@@ -280,7 +307,7 @@ def _nack(w: list[Any]) -> Nack:
 def _alive(w: list[Any]) -> Alive:
     name, addr, gen, inc, rv, record = _fields(w, 6)
     name = text(name)
-    return Alive(name, text(addr, MAX_ADDR), uint(gen), uint(inc), uint(rv), _record(record, name))
+    return Alive(name, text(addr, MAX_ADDR), uint(gen), uint(inc), uint(rv), _record(record))
 
 
 def _load(w: list[Any]) -> Load:
@@ -336,7 +363,7 @@ def _sync_entry(e: Any) -> SyncEntry:
         uint(e[3]),
         _state(e[4]),
         uint(e[5]),
-        _record(e[6], name),
+        _record(e[6]),
     )
 
 
