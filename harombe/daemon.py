@@ -35,13 +35,14 @@ from harombe.hardware import HardwareInfo, detect_async
 from harombe.inference.factory import open_backend
 from harombe.inference.peer import PeerBackend
 from harombe.inference.stats import MeasuredBackend
+from harombe.inference.types import BackendError
 from harombe.routing.dispatch import Dispatcher
 from harombe.routing.view import MembershipView
 
 log = logging.getLogger(__name__)
 
 RECORD_REFRESH_S = 1.0  # how often the local record is rebuilt; gossip rate-limits it further
-MODELS_REFRESH_S = 15.0  # how often the backend's model lists are re-read
+MODELS_REFRESH_S = 5.0  # how often the backend's models (and so its health) are re-read
 
 
 def advertise_host(bind_host: str, configured: str | None) -> str:
@@ -88,6 +89,7 @@ class Node:
         self._transport: WebSocketTransport | None = None
         self._auth: RequestVerifier | None = None
         self._models: tuple[list[str], list[str]] = ([], [])
+        self._backend_ok = False
         self._stack = contextlib.AsyncExitStack()
         self._stopped = asyncio.Event()
 
@@ -107,7 +109,7 @@ class Node:
         self.hardware = await detect_async()
         self.backend = await open_backend(cfg.backend)
         self._stack.push_async_callback(self.backend.aclose)
-        await self._refresh_models()
+        await self._refresh_backend()
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         self._stack.push_async_callback(session.close)
         # Bind first: with port 0 the real port is known only after binding, and the
@@ -242,12 +244,22 @@ class Node:
         if self._runner:
             await self._runner.stop(leave=True)
 
-    async def _refresh_models(self) -> None:
+    async def _refresh_backend(self) -> None:
+        """Re-read the backend's models; a backend that cannot list them is gossiped as down,
+        so peers stop sending it work until it answers again."""
         assert self.backend
-        with contextlib.suppress(Exception):
+        try:
             models = [m.name for m in await self.backend.list_models()]
             loaded = [m.name for m in await self.backend.loaded_models()]
-            self._models = (models, loaded)
+        except (BackendError, OSError, TimeoutError) as exc:
+            if self._backend_ok:
+                log.warning("local backend unavailable: %s", exc)
+            self._backend_ok = False
+            return
+        if not self._backend_ok and self.backend.kind != "none":
+            log.info("local backend available: %d models", len(models))
+        self._models = (models, loaded)
+        self._backend_ok = self.backend.kind != "none"
 
     def _build_record(self) -> NodeRecord:
         cfg = self.config
@@ -265,7 +277,7 @@ class Node:
             queue=load[1],
             tps=tps,
             ttft=ttft,
-            backend_ok=self.backend is not None and self.backend.kind != "none",
+            backend_ok=self._backend_ok,
             version=__version__,
         )
 
@@ -275,7 +287,7 @@ class Node:
         while True:
             await asyncio.sleep(RECORD_REFRESH_S)
             if loop.time() - last_models >= MODELS_REFRESH_S:
-                await self._refresh_models()
+                await self._refresh_backend()
                 last_models = loop.time()
             if self.membership and self._runner:
                 self.membership.update_record(self._build_record(), loop.time())

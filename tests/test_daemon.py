@@ -219,3 +219,13 @@ async def test_harombed_demo_model_answers_official_clients(tmp_path):
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait, 10)
+
+
+async def test_unreachable_backend_is_gossiped_as_down():
+    dead_backend = {"kind": "openai", "url": f"http://127.0.0.1:{_free_port()}"}
+    async with Node(peer_config("nobackend", backend=dead_backend)) as node:
+        assert node.membership
+        me = node.membership.get("nobackend")
+        assert me and me.record and me.record.backend_ok is False
+        status = {n["name"]: n for n in node.status()}
+        assert status["nobackend"]["available"] is False

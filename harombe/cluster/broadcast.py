@@ -12,6 +12,7 @@ from typing import Any
 
 _MIN_SIZE = 8  # no broadcast is smaller: stop filling below this
 _MAX_SCAN = 64  # bound the work per frame when the queue is long
+_MAX_MISSES = 8  # ... and stop looking for one that fits after this many in a row do not
 
 
 @dataclass(slots=True)
@@ -52,16 +53,27 @@ class BroadcastQueue:
         counts as sent once more, and is dropped once it has been sent `limit` times."""
         out: list[list[Any]] = []
         picked: list[Broadcast] = []
-        scanned = 0
+        scanned = misses = 0
         for bucket in self._buckets:
             for item in reversed(bucket.values()):
-                if len(out) >= max_count or budget < _MIN_SIZE or scanned >= _MAX_SCAN:
+                if (
+                    len(out) >= max_count
+                    or budget < _MIN_SIZE
+                    or scanned >= _MAX_SCAN
+                    or misses >= _MAX_MISSES
+                ):
                     break
                 scanned += 1
                 if item.size <= budget:
                     budget -= item.size
                     out.append(item.msg)
                     picked.append(item)
+                    misses = 0
+                else:
+                    misses += 1
+            else:
+                continue
+            break
         for item in picked:
             self._move(item, item.transmits + 1, limit)
         return out
