@@ -96,6 +96,12 @@ class BackendConfig(_Section):
     )
     n_ctx: int = Field(default=2048, gt=0, description="Context size for the llamacpp backend.")
     threads: int = Field(default=2, gt=0, description="CPU threads for the llamacpp backend.")
+    parallel: int = Field(
+        default=1,
+        ge=1,
+        description="Requests the llamacpp backend decodes at once (llama.cpp slots; the "
+        "context is shared between them). Set node.capacity to match.",
+    )
 
     def resolved_url(self) -> str | None:
         if self.url:
@@ -120,6 +126,49 @@ class SeedNode(_Section):
         return f"{self.host}:{self.port}"
 
 
+class TransportConfig(_Section):
+    """The peer websocket links that carry membership frames (seconds and frames)."""
+
+    connect_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds to dial a peer and upgrade to a websocket."
+    )
+    heartbeat: float = Field(
+        default=5.0,
+        gt=0,
+        description="Websocket ping interval; a pong missing for half of it drops the link, "
+        "which notices a half-open connection sooner than TCP does.",
+    )
+    reconnect_min: float = Field(
+        default=0.1, gt=0, description="First redial delay after a failed dial."
+    )
+    reconnect_max: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest redial delay (it doubles per failure, with jitter). A peer that "
+        "dials in ends the wait at once, so a restarted peer is not cut off for this long.",
+    )
+    max_connect_failures: int = Field(
+        default=8,
+        ge=1,
+        description="Failed dials in a row before a link is dropped; the next frame to that "
+        "peer dials afresh. Membership declares dead peers on its own; this only frees links.",
+    )
+    idle_timeout: float = Field(
+        default=60.0, gt=0, description="A link that carried nothing this long is closed."
+    )
+    close_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        description="On shutdown, how long queued frames (the leave among them) may still go out.",
+    )
+    queue_size: int = Field(
+        default=256,
+        ge=1,
+        description="Frames queued per peer before new ones are dropped (the protocol tolerates "
+        "loss; a large queue only delays news).",
+    )
+
+
 class ClusterConfig(_Section):
     label: str = Field(
         default="harombe",
@@ -139,6 +188,7 @@ class ClusterConfig(_Section):
         "default: all interfaces.",
     )
     membership: MembershipConfig = Field(default_factory=MembershipConfig)
+    transport: TransportConfig = Field(default_factory=TransportConfig)
     coordinator: dict[str, Any] | None = Field(
         default=None,
         description="Accepted for compatibility with older cluster files and ignored: "
@@ -165,6 +215,13 @@ class SecurityConfig(_Section):
     previous_keys: list[str] = Field(
         default_factory=list,
         description="Older keys still accepted while a new `cluster_key` rolls out.",
+    )
+    request_window: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a signed forwarded request stays valid; older ones, and any "
+        "signature seen before within the window, are refused (replays). Peers' clocks must "
+        "agree to within this.",
     )
 
     def keyring(self) -> list[bytes]:

@@ -134,6 +134,7 @@ class Node:
             on_frame=self._on_frame,
             max_frame_bytes=cfg.cluster.membership.max_frame_bytes,
             session=session,
+            **cfg.cluster.transport.model_dump(),
         )
         self.membership = Membership(
             cfg.cluster.membership,
@@ -148,7 +149,8 @@ class Node:
             generation=time.time_ns() // 1_000_000,
         )
         self._transport = transport
-        self._auth = RequestVerifier(keyring) if keyring else None
+        window = cfg.security.request_window
+        self._auth = RequestVerifier(keyring, window=window) if keyring else None
         return transport
 
     def _make_dispatcher(self, session: aiohttp.ClientSession) -> None:

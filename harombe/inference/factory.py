@@ -85,7 +85,12 @@ async def _open_llamacpp(cfg: BackendConfig) -> Backend:
         raise BackendConfigError(str(LlamaCppUnavailable())) from None
     path, name = await asyncio.to_thread(_gguf_and_name, cfg)
     backend = EmbeddedLlamaCpp(
-        path, model_name=name, n_ctx=cfg.n_ctx, threads=cfg.threads, timeout=cfg.timeout
+        path,
+        model_name=name,
+        n_ctx=cfg.n_ctx,
+        threads=cfg.threads,
+        n_parallel=cfg.parallel,
+        timeout=cfg.timeout,
     )
     return await backend.start()
 
