@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from cli_support import poll
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import Membership
@@ -26,12 +27,7 @@ async def eventually(
     check: Callable[[], object], within: float = DEADLINE_S, what: str = "condition"
 ) -> None:
     """Poll `check` until it returns truthy; AssertionError naming `what` at the deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not reached within {within} s")
-        await asyncio.sleep(0.01)
+    await poll(check, what, within)
 
 
 def _listening_socket(port: int) -> socket.socket:

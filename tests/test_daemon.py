@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from cli_support import poll
 
 from harombe.config import HarombeConfig
 from harombe.daemon import Node
@@ -29,16 +30,6 @@ def peer_config(name: str, tier: int = 0, seeds: list[str] | None = None, **extr
     for section, values in extra.items():
         data.setdefault(section, {}).update(values)
     return HarombeConfig.model_validate(data)
-
-
-async def poll(check: Callable[[], object], what: str, deadline: float = DEADLINE_S) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while loop.time() < end:
-        if await check() if asyncio.iscoroutinefunction(check) else check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def states(node: Node) -> dict[str, str]:

@@ -7,8 +7,10 @@ import json
 import subprocess
 import sys
 
+from cli_support import poll
+from test_daemon import peer_config, states
+
 from harombe.daemon import Node
-from tests.test_daemon import peer_config, poll, states
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
