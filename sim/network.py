@@ -11,6 +11,7 @@ and frames in flight to it vanish. Every frame is counted per peer and every dro
 from __future__ import annotations
 
 import asyncio
+import heapq
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -70,6 +71,11 @@ class Network:
         self._cut: set[tuple[str, str]] = set()
         self._isolated: set[str] = set()
         self._side: dict[str, int] = {}
+        self._in_flight: list[tuple[float, int, Endpoint, str, bytes]] = []
+        """Frames on the wire, a heap by arrival time (then send order): one loop timer for
+        all of them instead of one per frame keeps the loop's own heap small."""
+        self._sent = 0
+        self._timer: asyncio.TimerHandle | None = None
 
     # -- endpoints -------------------------------------------------------------------------
 
@@ -182,7 +188,27 @@ class Network:
             self._drop(src, "no_route")
             return
         at = max(self.loop.time(), sender.stalled_until) + self.latency(src, dst)
-        self.loop.call_at(at, self._arrive, target, src, bytes(data))
+        self._sent += 1
+        heapq.heappush(self._in_flight, (at, self._sent, target, src, bytes(data)))
+        self._wake_at(at)
+
+    def _wake_at(self, at: float) -> None:
+        timer = self._timer
+        if timer is None or at < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self._timer = self.loop.call_at(at, self._land)
+
+    def _land(self) -> None:
+        """Hand over every frame that has arrived by now, in arrival order."""
+        self._timer = None
+        in_flight = self._in_flight
+        now = self.loop.time()
+        while in_flight and in_flight[0][0] <= now:
+            _, _, target, src, data = heapq.heappop(in_flight)
+            self._arrive(target, src, data)
+        if in_flight:
+            self._wake_at(in_flight[0][0])
 
     def _arrive(self, target: Endpoint, src: str, data: bytes) -> None:
         if self._endpoints.get(target.address) is not target:

@@ -138,3 +138,20 @@ def test_a_broadcast_may_carry_its_own_retransmit_limit():
 def test_load_updates_are_sent_fewer_times_than_other_news():
     cfg = MembershipConfig(retransmit_mult=4, load_retransmit_mult=2)
     assert [cfg.load_retransmit_limit(n) for n in (9, 99, 1000)] == [2, 4, 8]
+
+
+def test_replaced_broadcasts_are_swept_and_never_sent():
+    q = BroadcastQueue(100)
+    for i in range(500):
+        q.queue("a", [i], 10)
+    assert len(q) == 1 and sum(map(len, q._stacks)) < 100
+    assert q.take(1000, 5, 10) == [[499]]
+
+
+def test_take_gives_up_after_a_few_that_do_not_fit():
+    q = BroadcastQueue(100)
+    q.queue("small", ["small"], 10)
+    for i in range(10):
+        q.queue(str(i), [i], 500)
+    assert len(q.take(400, 5, 10)) == 0  # the small one lies under ten that do not fit
+    assert q.take(1000, 5, 10) == [[9], [8]]  # skipped ones keep their places

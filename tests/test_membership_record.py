@@ -17,6 +17,7 @@ from harombe.cluster.record import (
     quantize,
     round_significant,
 )
+from harombe.cluster.record_cache import RecordCache
 
 PEER = Forger("peer")
 
@@ -217,3 +218,46 @@ def test_load_updates_reach_every_peer_and_a_structural_change_still_does():
     a.update_record(record("a", active=2, queue=3, tier=1), net.now)
     assert net.run_until(lambda: all(m.get("a").record.tier == 1 for m in net.nodes.values()), 2)
     assert {m.get("a").record_version for m in net.nodes.values()} == {3}
+
+
+def test_record_cache_validates_a_version_once_and_shares_it():
+    cache = RecordCache()
+    wire = FULL.to_wire()
+    first = cache.decode("gpu-box", 1, 5, wire)
+    assert first == FULL
+    assert cache.decode("gpu-box", 1, 5, {"not": "checked again"}) is first
+    with pytest.raises(ValueError, match="another node"):
+        cache.decode("other", 1, 5, wire)
+    with pytest.raises(ValueError):
+        cache.decode("gpu-box", 1, 6, {"name": "gpu-box", "address": 3})
+    del first
+    assert cache.get("gpu-box", 1, 5) is None  # nobody holds it any more
+
+
+def test_a_record_version_we_hold_is_not_decoded_again():
+    m, _ = with_b()
+    held = m.get("b").record
+    broken = [MsgType.ALIVE, "b", addr("b"), 1, 1, 1, {"name": "b", "tier": "not checked"}]
+    m.receive(PEER.raw(broken), 0.0)
+    assert not m.stats.dropped and m.get("b").record is held and m.get("b").incarnation == 1
+
+
+def test_a_malformed_newer_record_spoils_the_whole_frame():
+    m, out = with_b()
+    bad = [MsgType.ALIVE, "b", addr("b"), 1, 1, 2, {"name": "b", "address": addr("b"), "tier": -1}]
+    m.receive(PEER.raw([MsgType.PING, 3, "me"], bad), 0.0)
+    assert m.stats.dropped == {"malformed": 1} and out.sent == []
+    assert m.get("b").record_version == 1 and m.get("b").incarnation == 0
+
+
+def test_members_sharing_a_record_cache_hold_one_copy_of_each_record():
+    net = Net()
+    cache = RecordCache()
+    a = net.add("a", records=cache)
+    b = net.add("b", seeds=["a"], records=cache)
+    c = net.add("c", seeds=["a"], records=cache)
+    assert net.run_until(net.converged, 5)
+    assert b.get("c").record is a.get("c").record is c.get("c").record
+    c.update_record(record("c", tier=1), net.now)
+    assert net.run_until(lambda: a.get("c").record.tier == b.get("c").record.tier == 1, 5)
+    assert b.get("c").record is a.get("c").record is c.get("c").record

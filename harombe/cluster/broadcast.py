@@ -7,12 +7,13 @@ replaces the older one), least-transmitted first (fresh news first), each entry 
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 from typing import Any
 
 _MIN_SIZE = 8  # no broadcast is smaller: stop filling below this
 _MAX_SCAN = 64  # bound the work per frame when the queue is long
-_MAX_MISSES = 8  # ... and stop looking for one that fits after this many in a row do not
+_MAX_MISSES = 3  # ... and stop looking for one that fits after this many in a row do not
 
 
 @dataclass(slots=True)
@@ -26,11 +27,16 @@ class Broadcast:
 
 
 class BroadcastQueue:
+    """Broadcasts in stacks by transmit count (newest on top): take() pops from the least
+    sent stack down, so its cost is the items it looks at, not the queue's length. An item
+    replaced or evicted stays in its stack as a stale entry, skipped when met and swept out
+    when stale entries outnumber live ones."""
+
     def __init__(self, max_items: int) -> None:
         self.max_items = max_items
         self._by_key: dict[str, Broadcast] = {}
-        # Buckets by transmit count; dict order is insertion order, newest last.
-        self._buckets: list[dict[str, Broadcast]] = [{}]
+        self._stacks: list[collections.deque[Broadcast]] = [collections.deque()]
+        self._stale = 0
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -44,7 +50,7 @@ class BroadcastQueue:
         self._remove(key)
         item = Broadcast(key, msg, size, limit)
         self._by_key[key] = item
-        self._buckets[0][key] = item
+        self._stacks[0].append(item)
         if len(self._by_key) > self.max_items:
             self._evict_most_sent()
 
@@ -54,15 +60,22 @@ class BroadcastQueue:
         out: list[list[Any]] = []
         picked: list[Broadcast] = []
         scanned = misses = 0
-        for bucket in self._buckets:
-            for item in reversed(bucket.values()):
-                if (
+        full = False
+        for transmits, stack in enumerate(self._stacks):
+            skipped: list[Broadcast] = []
+            while stack:
+                full = (
                     len(out) >= max_count
                     or budget < _MIN_SIZE
                     or scanned >= _MAX_SCAN
                     or misses >= _MAX_MISSES
-                ):
+                )
+                if full:
                     break
+                item = stack.pop()
+                if not self._live(item, transmits):
+                    self._stale -= 1
+                    continue
                 scanned += 1
                 if item.size <= budget:
                     budget -= item.size
@@ -70,31 +83,44 @@ class BroadcastQueue:
                     picked.append(item)
                     misses = 0
                 else:
+                    skipped.append(item)
                     misses += 1
-            else:
-                continue
-            break
+            stack.extend(reversed(skipped))
+            if full:
+                break
         for item in picked:
-            self._move(item, item.transmits + 1, limit)
+            item.transmits += 1
+            if item.transmits >= (limit if item.limit is None else item.limit):
+                del self._by_key[item.key]
+                continue
+            while len(self._stacks) <= item.transmits:
+                self._stacks.append(collections.deque())
+            self._stacks[item.transmits].append(item)
         return out
 
-    def _move(self, item: Broadcast, transmits: int, limit: int) -> None:
-        del self._buckets[item.transmits][item.key]
-        if transmits >= (limit if item.limit is None else item.limit):
-            del self._by_key[item.key]
-            return
-        item.transmits = transmits
-        while len(self._buckets) <= transmits:
-            self._buckets.append({})
-        self._buckets[transmits][item.key] = item
+    def _live(self, item: Broadcast, transmits: int) -> bool:
+        return item.transmits == transmits and self._by_key.get(item.key) is item
 
     def _remove(self, key: str) -> None:
-        old = self._by_key.pop(key, None)
-        if old is not None:
-            del self._buckets[old.transmits][key]
+        if self._by_key.pop(key, None) is not None:
+            self._stale += 1
+            if self._stale > 64 + len(self._by_key):
+                self._sweep()
+
+    def _sweep(self) -> None:
+        for transmits, stack in enumerate(self._stacks):
+            live = [item for item in stack if self._live(item, transmits)]
+            stack.clear()
+            stack.extend(live)
+        self._stale = 0
 
     def _evict_most_sent(self) -> None:
-        for bucket in reversed(self._buckets):
-            if bucket:
-                self._remove(next(iter(bucket)))
-                return
+        """Drop the oldest of the most sent broadcasts."""
+        for transmits in range(len(self._stacks) - 1, -1, -1):
+            stack = self._stacks[transmits]
+            while stack:
+                item = stack.popleft()
+                if self._live(item, transmits):
+                    del self._by_key[item.key]
+                    return
+                self._stale -= 1

@@ -602,7 +602,7 @@ class Membership:
                 for e in msg.entries:
                     self._vet(e.name, e.gen, e.rv, e.record)
 
-    def _vet(self, name: str, gen: int, rv: int, record: Any) -> None:
+    def _vet(self, name: str, gen: int, rv: int, record: NodeRecord | RecordWire | None) -> None:
         if type(record) is not RecordWire or record.record is not None or name == self.name:
             return
         m = self._members.get(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import harombe
 
@@ -34,19 +34,29 @@ class NodeRecord:
     backend_ok: bool = True
     version: str = harombe.__version__
 
+    _wire: ClassVar[dict[str, Any] | None] = None
+
     def to_wire(self) -> dict[str, Any]:
+        """The wire form, made once per record and shared with every message that carries
+        it: a record is a value, never changed once made (make a new one), and so is its wire
+        form. Shared across a simulator's peers, this is most of their broadcast queues."""
+        if self._wire is None:
+            self._wire = self._make_wire()
+        return self._wire
+
+    def _make_wire(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "address": self.address,
             "tier": self.tier,
-            "models": list(self.models),
-            "loaded": list(self.loaded),
-            "hardware": dict(self.hardware),
+            "models": self.models,
+            "loaded": self.loaded,
+            "hardware": self.hardware,
             "capacity": self.capacity,
             "active": self.active,
             "queue": self.queue,
-            "tps": dict(self.tps),
-            "ttft": dict(self.ttft),
+            "tps": self.tps,
+            "ttft": self.ttft,
             "backend_ok": self.backend_ok,
             "version": self.version,
         }
