@@ -470,6 +470,28 @@ async def test_tool_calls_cross_peers_intact(tiers: RoutingCluster):
     assert tiers["t0"].fake.requests[-1]["tools"][0]["function"]["name"] == "get_weather"
 
 
+async def test_tool_call_ids_survive_the_hop_between_peers(tiers: RoutingCluster):
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    tiers["t0"].fake.script.append(Reply([], tool_call=("get_weather", {"city": "Paris"})))
+    client = openai.AsyncOpenAI(base_url=f"{tiers['e'].url}/v1", api_key="unused")
+    question = {"role": "user", "content": SIMPLE}
+    first = await client.chat.completions.create(model="tier-0", messages=[question], tools=[tool])
+    [call] = first.choices[0].message.tool_calls
+    assert call.id == "call_1"  # the backend's id, through two peers
+    await client.chat.completions.create(
+        model="tier-0",
+        messages=[
+            question,
+            first.choices[0].message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": "18 C"},
+        ],
+        tools=[tool],
+    )
+    sent = tiers["t0"].fake.requests[-1]["messages"]
+    assert sent[1]["tool_calls"][0]["id"] == "call_1"
+    assert sent[2]["tool_call_id"] == "call_1"
+
+
 async def test_cluster_route_explains_the_decision_without_sending_anything(tiers: RoutingCluster):
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{tiers['e'].url}/cluster/route", json={"query": MEDIUM}) as resp:

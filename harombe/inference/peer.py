@@ -23,6 +23,7 @@ from harombe.inference.types import (
     ChatChunk,
     ChatRequest,
     LoadedModel,
+    Message,
     ModelInfo,
     ModelNotFoundError,
     ToolCall,
@@ -73,7 +74,7 @@ class PeerBackend:
         model = request.model or "auto"
         payload: dict[str, Any] = {
             "model": model,
-            "messages": [ollama_message(m) for m in request.messages],
+            "messages": [_peer_message(m) for m in request.messages],
             "stream": True,
             "options": ollama_options(request.options),
         }
@@ -200,6 +201,18 @@ def _parse_line(line: bytes, address: str) -> dict[str, Any]:
     return payload
 
 
+def _peer_message(message: Message) -> dict[str, Any]:
+    """Ollama's wire form plus the tool-call ids harombe's own Ollama API carries, so an
+    OpenAI client's ids survive the hop between peers."""
+    wire = ollama_message(message)
+    for rendered, call in zip(wire.get("tool_calls", []), message.tool_calls, strict=True):
+        if call.id:
+            rendered["id"] = call.id
+    if message.tool_call_id:
+        wire["tool_call_id"] = message.tool_call_id
+    return wire
+
+
 def _tool_calls(chunk: dict[str, Any], address: str) -> list[ToolCall]:
     calls = []
     for call in (chunk.get("message") or {}).get("tool_calls") or []:
@@ -209,7 +222,14 @@ def _tool_calls(chunk: dict[str, Any], address: str) -> list[ToolCall]:
         arguments = function.get("arguments") or {}
         if not isinstance(arguments, dict):
             raise BackendError(f"peer {address}: tool call arguments are not an object")
-        calls.append(ToolCall(name=function["name"], arguments=arguments))
+        call_id = call.get("id")
+        calls.append(
+            ToolCall(
+                name=function["name"],
+                arguments=arguments,
+                id=call_id if isinstance(call_id, str) else None,
+            )
+        )
     return calls
 
 
