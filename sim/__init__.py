@@ -1,0 +1,1 @@
+"""`python -m sim`: many real harombe peers on virtual time, under injected failures."""

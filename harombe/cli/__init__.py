@@ -1,0 +1,1 @@
+"""The command lines: `harombe` (what a person uses) and `harombed` (the daemon)."""
