@@ -28,6 +28,7 @@ from harombe.inference.types import (
     ModelNotFoundError,
     ToolCall,
 )
+from harombe.inference.wire import error_text, parse_object
 
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_HEALTH_TIMEOUT = 5.0
@@ -95,7 +96,7 @@ class OpenAIBackend:
                 if data == "[DONE]":
                     finished = True
                     break
-                chunk = assembler.feed(_parse_event(data, url))
+                chunk = assembler.feed(parse_object(data, url))
                 if chunk is not None:
                     yield chunk
             if not finished and assembler.finish_reason is None:
@@ -107,7 +108,7 @@ class OpenAIBackend:
         url = f"{self.base_url}/v1/models"
         if status != 200:
             raise _http_error(url, status, text, None)
-        payload = _parse_event(text, url)
+        payload = parse_object(text, url)
         entries = payload.get("data")
         if not isinstance(entries, list):
             raise BackendError(f"{url}: answer has no `data` list of models")
@@ -125,13 +126,13 @@ class OpenAIBackend:
             if status == 200:
                 return BackendHealth(ok=True, detail="ok")
             if status != 404:
-                return BackendHealth(ok=False, detail=f"HTTP {status}: {_error_text(text)}")
+                return BackendHealth(ok=False, detail=f"HTTP {status}: {error_text(text)}")
             status, text = await self._get("/v1/models", self._health_timeout)
         except BackendError as exc:
             return BackendHealth(ok=False, detail=str(exc))
         if status == 200:
             return BackendHealth(ok=True, detail="ok (/v1/models)")
-        return BackendHealth(ok=False, detail=f"HTTP {status}: {_error_text(text)}")
+        return BackendHealth(ok=False, detail=f"HTTP {status}: {error_text(text)}")
 
     async def _get(self, path: str, limits: aiohttp.ClientTimeout) -> tuple[int, str]:
         url = f"{self.base_url}{path}"
@@ -240,7 +241,7 @@ async def _sse_events(
             elif line.startswith("data:"):
                 data.append(line[5:].removeprefix(" "))
             elif line.startswith("error:"):  # llama.cpp reports a failure mid-stream this way
-                raise BackendError(f"{url}: server reported an error: {_error_text(line[6:])}")
+                raise BackendError(f"{url}: server reported an error: {error_text(line[6:])}")
     tail = _decode(bytes(buffer).rstrip(b"\r"), url)
     if tail.startswith("data:"):
         data.append(tail[5:].removeprefix(" "))
@@ -253,18 +254,6 @@ def _decode(raw: bytes, url: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BackendError(f"{url}: malformed stream (not UTF-8)") from exc
-
-
-def _parse_event(data: str, url: str) -> dict[str, Any]:
-    try:
-        payload = json.loads(data)
-    except ValueError as exc:
-        raise BackendError(f"{url}: malformed stream, not JSON: {data[:120]!r}") from exc
-    if not isinstance(payload, dict):
-        raise BackendError(f"{url}: malformed stream, expected a JSON object: {data[:120]!r}")
-    if "error" in payload:
-        raise BackendError(f"{url}: server reported an error: {_error_text(data)}")
-    return payload
 
 
 @dataclass
@@ -334,19 +323,8 @@ class _StreamAssembler:
         return ToolCall(name=call.name, arguments=arguments, id=call.id)
 
 
-def _error_text(text: str) -> str:
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        return text.strip()[:300] or "(empty body)"
-    error = payload.get("error", payload) if isinstance(payload, dict) else payload
-    if isinstance(error, dict):
-        error = error.get("message", error)
-    return str(error)[:300]
-
-
 def _http_error(url: str, status: int, text: str, model: str | None) -> BackendError:
-    message = _error_text(text)
+    message = error_text(text)
     if model and (status == 404 or (400 <= status < 500 and _MODEL_MISSING.search(message))):
         return ModelNotFoundError(model)
     retryable = status >= 500 or status in (408, 429)

@@ -28,6 +28,7 @@ from harombe.inference.types import (
     ModelNotFoundError,
     ToolCall,
 )
+from harombe.inference.wire import error_text, parse_object
 
 HOP_HEADER = "X-Harombe-Hop"
 DEFAULT_TIMEOUT = 300.0
@@ -95,7 +96,7 @@ class PeerBackend:
                 raise _http_error(self.address, resp.status, await resp.text(), request.model)
             calls: list[ToolCall] = []
             async for line in self._lines(resp.content):
-                chunk = _parse_line(line, self.address)
+                chunk = parse_object(line, f"peer {self.address}")
                 calls += _tool_calls(chunk, self.address)
                 message = chunk.get("message") or {}
                 if chunk.get("done"):
@@ -160,7 +161,7 @@ class PeerBackend:
             text = await resp.text()
             if resp.status != 200:
                 raise _http_error(self.address, resp.status, text, None)
-        return _parse_line(text.encode(), self.address)
+        return parse_object(text, f"peer {self.address}")
 
     async def _lines(self, content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
         buffer = bytearray()
@@ -187,18 +188,6 @@ class PeerBackend:
             raise BackendError(f"{where}: cannot connect ({exc.os_error})") from exc
         except aiohttp.ClientError as exc:
             raise BackendError(f"{where}: connection failed ({exc!r})") from exc
-
-
-def _parse_line(line: bytes, address: str) -> dict[str, Any]:
-    try:
-        payload = json.loads(line)
-    except ValueError as exc:
-        raise BackendError(f"peer {address}: malformed answer, not JSON: {line[:120]!r}") from exc
-    if not isinstance(payload, dict):
-        raise BackendError(f"peer {address}: malformed answer, expected a JSON object")
-    if "error" in payload:
-        raise BackendError(f"peer {address} reported an error: {str(payload['error'])[:300]}")
-    return payload
 
 
 def _peer_message(message: Message) -> dict[str, Any]:
@@ -247,10 +236,7 @@ def _model_list(payload: dict[str, Any], address: str) -> list[dict[str, Any]]:
 
 
 def _http_error(address: str, status: int, text: str, model: str | None) -> BackendError:
-    try:
-        message = str(json.loads(text).get("error", text))[:300]
-    except (ValueError, AttributeError):
-        message = text.strip()[:300] or "(empty body)"
+    message = error_text(text)
     if status == 404 and model:
         return ModelNotFoundError(model)
     if status in (401, 403):
