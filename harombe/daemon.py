@@ -237,7 +237,7 @@ class Node:
 
     def _alive_addresses(self) -> set[str]:
         assert self.membership
-        return {m.address for m in self.membership.members() if m.state.value == "alive"}
+        return {m.address for m in self.membership.members() if m.state.label == "alive"}
 
     def _is_joined(self) -> bool:
         return self.membership is not None and self.membership.alive_count() > 1
@@ -307,8 +307,8 @@ class Node:
                 {
                     "name": m.name,
                     "address": m.address,
-                    "state": m.state.value,
-                    "available": m.state.value == "alive" and bool(rec and rec.backend_ok),
+                    "state": m.state.label,
+                    "available": m.state.label == "alive" and bool(rec and rec.backend_ok),
                     "self": m.is_self,
                     "incarnation": m.incarnation,
                     "tier": rec.tier if rec else None,
@@ -365,7 +365,7 @@ class Node:
                 )
             states: dict[str, int] = {}
             for member in self.membership.members():
-                states[member.state.value] = states.get(member.state.value, 0) + 1
+                states[member.state.label] = states.get(member.state.label, 0) + 1
             for state in ("alive", "suspect", "dead", "left"):
                 samples.append(
                     Sample(

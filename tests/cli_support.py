@@ -79,7 +79,7 @@ async def poll(check: Callable[[], Any], what: str, deadline: float = DEADLINE_S
 
 def states(node: Node) -> dict[str, str]:
     assert node.membership is not None
-    return {m.name: m.state.value for m in node.membership.members()}
+    return {m.name: m.state.label for m in node.membership.members()}
 
 
 @asynccontextmanager

@@ -60,7 +60,7 @@ class Peer:
 
     def view(self) -> dict[str, str]:
         """Member name -> state, as this peer sees it (itself excluded)."""
-        return {m.name: m.state.value for m in self.membership.members() if m.name != self.name}
+        return {m.name: m.state.label for m in self.membership.members() if m.name != self.name}
 
     def state_of(self, name: str) -> str | None:
         return self.view().get(name)

@@ -138,7 +138,7 @@ class Forger:
         )
 
     def frame(self, *msgs: Message) -> bytes:
-        return self.codec.encode([m.to_wire() for m in msgs])
+        return self.codec.encode(list(msgs))
 
     def raw(self, *wire: list[Any]) -> bytes:
         return self.codec.encode(list(wire))

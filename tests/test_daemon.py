@@ -34,7 +34,7 @@ def peer_config(name: str, tier: int = 0, seeds: list[str] | None = None, **extr
 
 def states(node: Node) -> dict[str, str]:
     assert node.membership
-    return {m.name: m.state.value for m in node.membership.members()}
+    return {m.name: m.state.label for m in node.membership.members()}
 
 
 @pytest.fixture

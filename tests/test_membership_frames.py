@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import msgpack
+import msgspec
 import pytest
 from membership_net import KEY, Forger, addr, lone
 
@@ -11,7 +11,7 @@ from harombe.cluster.config import MembershipConfig
 from harombe.cluster.messages import Alive, MsgType, Ping
 from harombe.cluster.record import NodeRecord
 
-GOOD = Alive("b", addr("b"), 1, 0, 1, NodeRecord("b", addr("b")))
+GOOD = Alive("b", addr("b"), 1, 0, 1, NodeRecord("b", addr("b")).raw())
 
 
 def snapshot(m):
@@ -19,7 +19,7 @@ def snapshot(m):
 
 
 def wire_frame(payload: list, *, version=PROTOCOL_VERSION, label="harombe", mac=None) -> bytes:
-    return msgpack.packb([version, label, msgpack.packb(payload), mac])
+    return msgspec.msgpack.encode([version, label, msgspec.msgpack.encode(payload), mac])
 
 
 def payload(msgs: list) -> list:
@@ -30,10 +30,10 @@ BAD_FRAMES = {
     "garbage": (b"\x93\xff\x00garbage", "malformed"),
     "empty": (b"", "malformed"),
     "truncated": (Forger("b").frame(GOOD)[:-7], "malformed"),
-    "not a list": (msgpack.packb({"v": 1}), "malformed"),
-    "payload not bytes": (msgpack.packb([1, "harombe", "text", None]), "malformed"),
-    "payload garbage": (msgpack.packb([1, "harombe", b"\xc1\xc1", None]), "malformed"),
-    "bad version": (wire_frame(payload([GOOD.to_wire()]), version=99), "bad_version"),
+    "not a list": (msgspec.msgpack.encode({"v": 1}), "malformed"),
+    "payload not bytes": (msgspec.msgpack.encode([1, "harombe", "text", None]), "malformed"),
+    "payload garbage": (msgspec.msgpack.encode([1, "harombe", b"\xc1\xc1", None]), "malformed"),
+    "bad version": (wire_frame(payload([GOOD]), version=99), "bad_version"),
     "wrong label": (Forger("b", label="other").frame(GOOD), "wrong_label"),
     "unknown type": (wire_frame(payload([[99, 1]])), "unknown_type"),
     "seq is a string": (wire_frame(payload([[MsgType.PING, "1", "me"]])), "malformed"),
@@ -65,9 +65,9 @@ BAD_FRAMES = {
         "malformed",
     ),
     "no messages": (wire_frame(payload([])), "malformed"),
-    "sender not a string": (wire_frame([1, addr("b"), 1, 1, 0.0, [GOOD.to_wire()]]), "malformed"),
+    "sender not a string": (wire_frame([1, addr("b"), 1, 1, 0.0, [GOOD]]), "malformed"),
     "mac without keyring": (
-        wire_frame(payload([GOOD.to_wire()]), mac=b"x" * 32),
+        wire_frame(payload([GOOD]), mac=b"x" * 32),
         "unauthenticated",
     ),
 }
@@ -85,7 +85,7 @@ def test_bad_frame_is_dropped_with_reason(name):
 
 def test_a_bad_message_spoils_the_whole_frame():
     m, _ = lone()
-    m.receive(wire_frame(payload([GOOD.to_wire(), [MsgType.ACK, "x"]])), 1.0)
+    m.receive(wire_frame(payload([GOOD, [MsgType.ACK, "x"]])), 1.0)
     assert m.get("b") is None and m.stats.dropped == {"malformed": 1}
 
 
@@ -114,7 +114,7 @@ def test_keyed_cluster_accepts_signed_frames_and_answers_signed():
     m.receive(Forger("b", keyring=[KEY]).frame(GOOD, Ping(7, "me")), 0.0)
     assert m.get("b") is not None and not m.stats.dropped
     assert out.sent
-    mac = msgpack.unpackb(out.sent[0][1])[3]
+    mac = msgspec.msgpack.decode(out.sent[0][1])[3]
     assert isinstance(mac, bytes) and len(mac) == 32
 
 
@@ -132,9 +132,9 @@ def test_keyed_cluster_drops_unauthenticated_frames(sender_keys):
 
 def test_tampered_payload_fails_authentication():
     m, _ = lone(keyring=[KEY])
-    version, label, body, mac = msgpack.unpackb(Forger("b", keyring=[KEY]).frame(GOOD))
+    version, label, body, mac = msgspec.msgpack.decode(Forger("b", keyring=[KEY]).frame(GOOD))
     body = body.replace(b"b.test", b"x.test")
-    m.receive(msgpack.packb([version, label, body, mac]), 0.0)
+    m.receive(msgspec.msgpack.encode([version, label, body, mac]), 0.0)
     assert m.stats.dropped == {"unauthenticated": 1}
 
 

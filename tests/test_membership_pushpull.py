@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from membership_net import Net
+from membership_net import Forger, Net, addr, lone
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import MemberState
-from harombe.cluster.messages import DigestEntry, PushPull
-from harombe.cluster.pushpull import compare, digest_messages, newer
+from harombe.cluster.messages import DigestEntry, PushPull, Summary, Sync
+from harombe.cluster.pushpull import compare, digest_hash, digest_messages, newer
 
 A, S, D, L = MemberState.ALIVE, MemberState.SUSPECT, MemberState.DEAD, MemberState.LEFT
 
@@ -76,3 +76,53 @@ def test_join_converges_when_state_needs_many_frames():
     late = net.add("late", seeds=["seed"])
     assert net.run_until(lambda: len(late.members()) == 42, 3)
     assert all(v.record is not None for v in late.members())
+
+
+def _digest_of(m) -> list[DigestEntry]:
+    return [
+        DigestEntry(v.name, v.generation, v.incarnation, v.state, v.record_version)
+        for v in m.members()
+    ]
+
+
+def test_digest_hash_ignores_order_and_sees_any_change():
+    entries = [e("a"), e("b", inc=2), e("c", state=S)]
+    assert digest_hash(entries) == digest_hash(reversed(entries))
+    assert digest_hash(entries) != digest_hash([e("a"), e("b", inc=2), e("c", state=D)])
+    assert digest_hash(entries) != digest_hash([e("a"), e("b", inc=2), e("c", state=S, rv=2)])
+    assert digest_hash(entries) != digest_hash(entries[:2])
+
+
+def test_a_summary_that_matches_our_digest_gets_no_answer():
+    m, out = lone()
+    peer = Forger("peer")
+    m.receive(peer.frame(Summary(1, digest_hash(_digest_of(m)))), 0.0)
+    assert out.sent == []
+
+
+def test_a_summary_that_differs_gets_our_digest():
+    m, out = lone()
+    peer = Forger("peer")
+    stale = [DigestEntry("me", m.generation, 0, A, 0)]  # an older record version of us
+    m.receive(peer.frame(Summary(1, digest_hash(stale))), 0.0)
+    [(to, data)] = out.sent
+    assert to == addr("peer")
+    msg = peer.codec.decode(data).msgs[0]
+    assert isinstance(msg, PushPull) and [x.name for x in msg.digest] == ["me"]
+
+
+def test_at_rest_periodic_push_pull_sends_only_summaries():
+    cfg = MembershipConfig(pushpull_interval=1.0, pushpull_max_interval=1.0)
+    net = Net(cfg)
+    for i in range(6):
+        net.add(f"n{i}", seeds=["n0"] if i else None)
+    assert net.run_until(net.converged, 10)
+    net.run(5.0)  # let the join exchanges finish
+    sent = []
+    for node in net.nodes.values():
+        node._send_fn = lambda to, data, inner=node._send_fn: (sent.append(data), inner(to, data))
+    net.run(5.0)
+    decoded = [Forger("x").codec.decode(d).msgs for d in sent]
+    kinds = {type(msg) for msgs in decoded for msg in msgs}
+    assert Summary in kinds
+    assert PushPull not in kinds and Sync not in kinds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-import msgpack
+import msgspec
 import pytest
 from membership_net import Forger, Net, addr, lone
 
@@ -38,7 +38,7 @@ FULL = NodeRecord(
 
 
 def test_record_round_trips_through_msgpack():
-    wire = msgpack.unpackb(msgpack.packb(FULL.to_wire()))
+    wire = msgspec.msgpack.decode(msgspec.msgpack.encode(FULL.to_wire()))
     assert NodeRecord.from_wire(wire) == FULL
 
 
@@ -143,7 +143,14 @@ def test_load_only_change_is_gossiped_as_a_small_load_message():
     m, _ = lone()
     m.update_record(record("me", active=2, queue=1, tps={"m": 40.0}), 5.0)
     item = m._queue.get("load:me")
-    assert item.msg == [MsgType.LOAD, "me", 1, 2, 1, [2, 1, {"m": 40.0}, {}]]
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(item.msg)) == [
+        MsgType.LOAD,
+        "me",
+        1,
+        2,
+        1,
+        [2, 1, {"m": 40.0}, {}],
+    ]
     assert item.size < 40
     assert m.get("me").record_version == 2
 
@@ -152,10 +159,13 @@ def test_change_of_more_than_load_sends_the_whole_record_at_once():
     m, _ = lone()
     m.update_record(record("me", active=2), 5.0)
     m.update_record(record("me", active=2, models=["new"]), 5.1)
-    msg = m._queue.get("me").msg
+    msg = msgspec.msgpack.decode(msgspec.msgpack.encode(m._queue.get("me").msg))
     assert (msg[0], msg[5], msg[6]["models"]) == (MsgType.ALIVE, 3, ["new"])
     m.update_record(record("me", active=1, models=["new"]), 10.0)
-    assert m._queue.get("load:me").msg[3:5] == [4, 3]  # based on the whole record of version 3
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(m._queue.get("load:me").msg))[3:5] == [
+        4,
+        3,
+    ]  # based on the whole record of version 3
 
 
 def feed(m, *msgs) -> None:
@@ -164,7 +174,7 @@ def feed(m, *msgs) -> None:
 
 def with_b(**fields):
     m, out = lone()
-    feed(m, Alive("b", addr("b"), 1, 0, 1, record("b", tier=2, models=["x"], **fields)))
+    feed(m, Alive("b", addr("b"), 1, 0, 1, record("b", tier=2, models=["x"], **fields).raw()))
     out.sent.clear()
     return m, out
 
@@ -179,7 +189,7 @@ def test_load_applies_to_the_record_it_was_based_on_and_is_gossiped():
     assert (view.record.active, view.record.queue, view.record.tps) == (3, 1, {"x": 20.0})
     assert (view.record.tier, view.record.models, view.record_version) == (2, ["x"], 2)
     assert seen == [3]
-    assert m._queue.get("load:b").msg == load.to_wire()
+    assert m._queue.get("load:b").msg == load
 
 
 @pytest.mark.parametrize(
@@ -222,14 +232,16 @@ def test_load_updates_reach_every_peer_and_a_structural_change_still_does():
 
 def test_record_cache_validates_a_version_once_and_shares_it():
     cache = RecordCache()
-    wire = FULL.to_wire()
-    first = cache.decode("gpu-box", 1, 5, wire)
+    raw = FULL.raw()
+    first = cache.decode("gpu-box", 1, 5, raw)
     assert first == FULL
-    assert cache.decode("gpu-box", 1, 5, {"not": "checked again"}) is first
+    assert cache.decode("gpu-box", 1, 5, msgspec.Raw(b"\xc1 not checked again")) is first
     with pytest.raises(ValueError, match="another node"):
-        cache.decode("other", 1, 5, wire)
+        cache.decode("other", 1, 5, raw)
     with pytest.raises(ValueError):
-        cache.decode("gpu-box", 1, 6, {"name": "gpu-box", "address": 3})
+        cache.decode("gpu-box", 1, 6, msgspec.Raw(msgspec.msgpack.encode({"name": "gpu-box"})))
+    with pytest.raises(ValueError):
+        cache.decode("gpu-box", 1, 7, msgspec.Raw(b"\xc1"))
     del first
     assert cache.get("gpu-box", 1, 5) is None  # nobody holds it any more
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from membership_net import Forger, addr, lone
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import MemberState
 from harombe.cluster.messages import (
+    NO_RECORD,
     Ack,
     Alive,
     Dead,
@@ -30,7 +32,7 @@ PEER = Forger("peer")
 
 
 def alive(name: str, inc: int = 0, gen: int = 1, rv: int = 1, **record: object) -> Alive:
-    return Alive(name, addr(name), gen, inc, rv, NodeRecord(name, addr(name), **record))
+    return Alive(name, addr(name), gen, inc, rv, NodeRecord(name, addr(name), **record).raw())
 
 
 def feed(m, *msgs, now: float = 0.0) -> None:
@@ -39,7 +41,7 @@ def feed(m, *msgs, now: float = 0.0) -> None:
 
 def queued(m, key: str) -> list | None:
     item = m._queue.get(key)
-    return item.msg if item else None
+    return msgspec.msgpack.decode(msgspec.msgpack.encode(item.msg)) if item else None
 
 
 def test_alive_new_node_is_added_announced_and_broadcast():
@@ -188,10 +190,10 @@ def test_alive_after_dead_needs_a_higher_incarnation():
 def test_remote_dead_is_merged_as_suspect():
     m, _ = lone()
     feed(m, alive("b", inc=1), alive("c"))
-    entry = SyncEntry("b", addr("b"), 1, 1, DEAD, 1, NodeRecord("b", addr("b")))
+    entry = SyncEntry("b", addr("b"), 1, 1, DEAD, 1, NodeRecord("b", addr("b")).raw())
     feed(m, Sync((entry,)))
     assert m.get("b").state is SUSPECT
-    unknown = SyncEntry("z", addr("z"), 1, 1, DEAD, 1, None)
+    unknown = SyncEntry("z", addr("z"), 1, 1, DEAD, 1, NO_RECORD)
     feed(m, Sync((unknown,)))
     assert m.get("z") is None
 
@@ -203,7 +205,7 @@ def test_leave_is_left_not_dead_and_not_resurrected_by_stale_alive():
     assert m.get("b").state is LEFT
     feed(m, alive("b", inc=2), alive("b", inc=1), Dead("b", 1, 2, "c"))
     assert m.get("b").state is LEFT
-    entry = SyncEntry("b", addr("b"), 1, 2, ALIVE, 1, NodeRecord("b", addr("b")))
+    entry = SyncEntry("b", addr("b"), 1, 2, ALIVE, 1, NodeRecord("b", addr("b")).raw())
     feed(m, Sync((entry,)))
     assert m.get("b").state is LEFT
 
@@ -211,7 +213,9 @@ def test_leave_is_left_not_dead_and_not_resurrected_by_stale_alive():
 def test_restart_with_new_generation_is_alive_again():
     m, _ = lone()
     feed(m, alive("b", inc=9, gen=100), Dead("b", 100, 9, "c"))
-    restarted = Alive("b", "10.0.0.9:8765", 200, 0, 1, NodeRecord("b", "10.0.0.9:8765", tier=1))
+    restarted = Alive(
+        "b", "10.0.0.9:8765", 200, 0, 1, NodeRecord("b", "10.0.0.9:8765", tier=1).raw()
+    )
     feed(m, restarted)
     view = m.get("b")
     assert (view.state, view.generation, view.incarnation) == (ALIVE, 200, 0)
@@ -279,12 +283,12 @@ def test_stale_suspicion_of_a_refuted_node_is_corrected_directly():
 
 def test_recordless_alive_about_a_new_node_asks_for_its_record():
     m, out = lone()
-    feed(m, Alive("b", addr("b"), 1, 3, 2, None))
+    feed(m, Alive("b", addr("b"), 1, 3, 2, NO_RECORD))
     view = m.get("b")
     assert (view.state, view.record, view.record_version) == (ALIVE, None, 0)
     [(to, data)] = out.sent
     assert to == addr("peer") and PEER.codec.decode(data).msgs[0] == Want(("b",))
-    feed(m, Sync((SyncEntry("b", addr("b"), 1, 3, ALIVE, 2, NodeRecord("b", addr("b"))),)))
+    feed(m, Sync((SyncEntry("b", addr("b"), 1, 3, ALIVE, 2, NodeRecord("b", addr("b")).raw()),)))
     assert m.get("b").record == NodeRecord("b", addr("b"))
 
 
@@ -306,7 +310,7 @@ def test_unhealthy_node_scales_its_suspicion_timeout_and_regossips_the_suspicion
 def test_merged_remote_suspicion_is_the_senders_claim_not_our_confirmation():
     m, _ = lone()
     feed(m, alive("b"), alive("c"), alive("d"), alive("e"))
-    feed(m, Sync((SyncEntry("b", addr("b"), 1, 0, DEAD, 1, None),)), now=1.0)
+    feed(m, Sync((SyncEntry("b", addr("b"), 1, 0, DEAD, 1, NO_RECORD),)), now=1.0)
     assert m.get("b").state is SUSPECT
     assert queued(m, "b") == [MsgType.SUSPECT, "b", 1, 0, "peer"]
     feed(m, Suspect("b", 1, 0, "peer"), now=1.1)  # the same accuser: no confirmation

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 
 import aiohttp
-import msgpack
+import msgspec
 import pytest
 from aiohttp import WSCloseCode, WSMsgType
 from cluster_harness import Cluster, eventually
@@ -68,7 +68,7 @@ async def test_a_peer_with_the_wrong_key_is_never_admitted(keyed_cluster):
     for peer in peers:
         peer.membership.on_change.append(
             lambda view, _old, peer=peer: (
-                view.name == "intruder" and sightings.append((peer.name, view.state.value))
+                view.name == "intruder" and sightings.append((peer.name, view.state.label))
             )
         )
     intruder = await keyed_cluster.start_peer(
@@ -91,12 +91,16 @@ async def test_hostile_frames_are_dropped_and_counted_and_the_peer_keeps_working
     hostile = {
         b"\xc1 not msgpack at all": "malformed",
         replay[: len(replay) // 2]: "malformed",
-        msgpack.packb({"a": "map, not the envelope list"}): "malformed",
-        msgpack.packb(["1", keyed_cluster.label, b"x", None]): "malformed",
-        msgpack.packb([PROTOCOL_VERSION, keyed_cluster.label, "text payload", b""]): "malformed",
-        msgpack.packb([PROTOCOL_VERSION + 98, keyed_cluster.label, b"x", None]): "bad_version",
-        msgpack.packb([PROTOCOL_VERSION, "another-cluster", b"x", None]): "wrong_label",
-        msgpack.packb([PROTOCOL_VERSION, keyed_cluster.label, b"x", b"\0" * 32]): (
+        msgspec.msgpack.encode({"a": "map, not the envelope list"}): "malformed",
+        msgspec.msgpack.encode(["1", keyed_cluster.label, b"x", None]): "malformed",
+        msgspec.msgpack.encode(
+            [PROTOCOL_VERSION, keyed_cluster.label, "text payload", b""]
+        ): "malformed",
+        msgspec.msgpack.encode(
+            [PROTOCOL_VERSION + 98, keyed_cluster.label, b"x", None]
+        ): "bad_version",
+        msgspec.msgpack.encode([PROTOCOL_VERSION, "another-cluster", b"x", None]): "wrong_label",
+        msgspec.msgpack.encode([PROTOCOL_VERSION, keyed_cluster.label, b"x", b"\0" * 32]): (
             "unauthenticated"
         ),
         replay: "replayed",

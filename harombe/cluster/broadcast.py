@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
-from typing import Any
+
+from msgspec import Struct
 
 _MIN_SIZE = 8  # no broadcast is smaller: stop filling below this
 _MAX_SCAN = 64  # bound the work per frame when the queue is long
@@ -19,7 +20,7 @@ _MAX_MISSES = 3  # ... and stop looking for one that fits after this many in a r
 @dataclass(slots=True)
 class Broadcast:
     key: str
-    msg: list[Any]
+    msg: Struct
     size: int
     limit: int | None = None
     """Sends before it is dropped; None: the limit given to take()."""
@@ -44,7 +45,7 @@ class BroadcastQueue:
     def get(self, key: str) -> Broadcast | None:
         return self._by_key.get(key)
 
-    def queue(self, key: str, msg: list[Any], size: int, limit: int | None = None) -> None:
+    def queue(self, key: str, msg: Struct, size: int, limit: int | None = None) -> None:
         """Queue msg about `key`, invalidating any older message about it; `limit` overrides
         take()'s retransmit limit for this message."""
         self._remove(key)
@@ -54,10 +55,10 @@ class BroadcastQueue:
         if len(self._by_key) > self.max_items:
             self._evict_most_sent()
 
-    def take(self, budget: int, limit: int, max_count: int) -> list[list[Any]]:
+    def take(self, budget: int, limit: int, max_count: int) -> list[Struct]:
         """Messages that fit in `budget` bytes (at most `max_count`), least sent first; each
         counts as sent once more, and is dropped once it has been sent `limit` times."""
-        out: list[list[Any]] = []
+        out: list[Struct] = []
         picked: list[Broadcast] = []
         scanned = misses = 0
         full = False

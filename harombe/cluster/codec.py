@@ -5,9 +5,9 @@
 
 The size is checked before anything is decoded; version and label before authentication;
 with a keyring the MAC (HMAC-SHA256 over version, label and payload, made with the first key,
-checked against every key for rotation) before the payload is decoded; then the replay check,
-then every message is validated. Any failure raises FrameError with the reason counted in
-MembershipStats.dropped.
+checked against every key for rotation) before the payload is decoded, every message validated
+as part of that one decode (harombe.cluster.messages); then the replay check. Any failure
+raises FrameError with the reason counted in MembershipStats.dropped.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
+import msgspec
 
-from harombe.cluster.messages import MAX_ADDR, Message, UnknownType, decode_message, text, uint
+from harombe.cluster.messages import KNOWN_TYPES, FramePayload, Message, encode
 from harombe.cluster.replay import ReplayGuard
 
 PROTOCOL_VERSION = 1
@@ -31,6 +31,12 @@ class FrameError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+_outer = msgspec.msgpack.Decoder(tuple[Any, Any, Any, Any])
+_UNDECODABLE = (msgspec.MsgspecError, ValueError)
+"""What msgspec raises on bad input (ValueError: e.g. a string that is not UTF-8)."""
+_payload = msgspec.msgpack.Decoder(FramePayload)
 
 
 @dataclass(slots=True)
@@ -67,24 +73,24 @@ class FrameCodec:
         self._replay = replay
         self._wall = wall_clock
         self._seq = 0
-        self._mac_prefix = msgpack.packb([PROTOCOL_VERSION, label])
+        self._mac_prefix = encode([PROTOCOL_VERSION, label])
         self.overhead = len(self.encode([])) + 16
 
-    def encode(self, msgs: list[list[Any]]) -> bytes:
+    def encode(self, msgs: list[Any]) -> bytes:
+        """A frame carrying `msgs`: messages, their pre-encoded msgspec.Raw form, or (tests
+        only) hand-made lists."""
         self._seq += 1
-        payload = msgpack.packb(
-            [self._sender, self._addr, self._gen, self._seq, self._wall(), msgs]
-        )
+        payload = encode([self._sender, self._addr, self._gen, self._seq, self._wall(), msgs])
         mac = self._mac(self._keys[0], payload) if self._keys else None
-        return msgpack.packb([PROTOCOL_VERSION, self._label, payload, mac])
+        return encode([PROTOCOL_VERSION, self._label, payload, mac])
 
     def decode(self, data: bytes) -> Envelope:
         if len(data) > self._max_bytes:
             raise FrameError("oversized")
-        outer = _unpack(data)
-        if not isinstance(outer, list) or len(outer) != 4:
-            raise FrameError("malformed")
-        version, label, payload, mac = outer
+        try:
+            version, label, payload, mac = _outer.decode(data)
+        except _UNDECODABLE:
+            raise FrameError("malformed") from None
         if type(version) is not int:
             raise FrameError("malformed")
         if version != PROTOCOL_VERSION:
@@ -100,35 +106,31 @@ class FrameCodec:
                 raise FrameError("unauthenticated")
         elif mac is not None:
             raise FrameError("unauthenticated")
-        env = self._envelope(_unpack(payload))
+        try:
+            p = _payload.decode(payload)
+        except _UNDECODABLE:
+            raise FrameError(_why_invalid(payload)) from None
+        if len(p.msgs) > self._max_messages:
+            raise FrameError("malformed")
         if self._keys:
-            reason = self._replay.check(env.sender, env.gen, env.seq, env.ts, self._wall())
+            reason = self._replay.check(p.sender, p.gen, p.seq, p.ts, self._wall())
             if reason:
                 raise FrameError(reason)
-        return env
-
-    def _envelope(self, p: Any) -> Envelope:
-        try:
-            if not isinstance(p, list) or len(p) != 6:
-                raise ValueError("payload must be a list of 6")
-            sender, addr, gen, seq, ts, raw = p
-            if type(ts) not in (int, float) or not isinstance(raw, list):
-                raise ValueError("bad timestamp or message list")
-            if not 0 < len(raw) <= self._max_messages:
-                raise ValueError("bad message count")
-            msgs = [decode_message(m) for m in raw]
-            return Envelope(text(sender), text(addr, MAX_ADDR), uint(gen), uint(seq), ts, msgs)
-        except UnknownType:
-            raise FrameError("unknown_type") from None
-        except (ValueError, TypeError):
-            raise FrameError("malformed") from None
+        return Envelope(p.sender, p.addr, p.gen, p.seq, p.ts, p.msgs)
 
     def _mac(self, key: bytes, payload: bytes) -> bytes:
         return hmac.new(key, self._mac_prefix + payload, hashlib.sha256).digest()
 
 
-def _unpack(data: Any) -> Any:
+def _why_invalid(payload: bytes) -> str:
+    """The drop reason for a payload that failed to decode: unknown_type when it names a
+    message type this version does not know (a newer peer's), else malformed."""
     try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=True)
-    except Exception:
-        raise FrameError("malformed") from None
+        p = msgspec.msgpack.decode(payload)
+    except _UNDECODABLE:
+        return "malformed"
+    if isinstance(p, list) and len(p) == 6 and isinstance(p[5], list):
+        for m in p[5]:
+            if isinstance(m, list) and m and type(m[0]) is int and m[0] not in KNOWN_TYPES:
+                return "unknown_type"
+    return "malformed"

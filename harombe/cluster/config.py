@@ -166,10 +166,14 @@ class MembershipConfig(BaseModel):
         "declared dead hears it and refutes.",
     )
     piggyback_bytes: int = Field(
-        default=1400,
+        default=16384,
         ge=64,
         description="Bytes of queued broadcasts carried on each frame (gossip or protocol). "
-        "Bounds gossip traffic: at most gossip_nodes * piggyback_bytes per gossip interval.",
+        "Bounds gossip traffic while news is queued (none at rest): at most gossip_nodes * "
+        "piggyback_bytes per gossip interval. memberlist's 1,400 fits a UDP datagram; "
+        "harombe's frames travel over websockets (TCP), where a bigger frame costs nothing "
+        "extra, and a burst of news drains in seconds instead of a minute (1,000 peers "
+        "started at once: 5.8 s to agree instead of 63 s in the simulator).",
     )
     max_frame_messages: int = Field(
         default=256,
@@ -190,8 +194,9 @@ class MembershipConfig(BaseModel):
         gt=0,
         description="Seconds between digest exchanges with one random peer (anti-entropy). "
         "Scaled up with cluster size like memberlist's pushPullScale (x2 above 32 peers, x3 "
-        "above 64, ...), capped at pushpull_max_interval. At rest only a digest of ~25 bytes "
-        "per peer is sent.",
+        "above 64, ...), capped at pushpull_max_interval. Each exchange opens with a hash of "
+        "the digest (~60 bytes); only when the two views differ is the digest (~25 bytes "
+        "per peer) sent, so at rest the cost does not grow with the cluster.",
     )
     pushpull_max_interval: float = Field(
         default=60.0,

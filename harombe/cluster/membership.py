@@ -7,7 +7,7 @@ monotonic origin: loop.time() in harombed, virtual time in sim/) and frames go o
 Semantics follow hashicorp/memberlist (state.go): alive/suspect/dead transitions ordered by
 (generation, incarnation), refutation by incarnation bump, suspicion timeouts that shrink with
 independent confirmations, local-health scaling of probes, transmit-limited piggybacked
-broadcasts, push/pull anti-entropy (digest based, so it is cheap at rest), tombstones and
+broadcasts, push/pull anti-entropy (a hash first, digests only on a difference), tombstones and
 graceful leave (LEFT, never DEAD).
 
 Beyond memberlist, so that a node that is itself cut off (a flapping link) kills no one:
@@ -29,13 +29,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import msgpack
+from msgspec import Raw
 
 from harombe.cluster.awareness import Awareness
 from harombe.cluster.broadcast import BroadcastQueue
 from harombe.cluster.codec import Envelope, FrameCodec, FrameError
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.messages import (
+    NO_RECORD,
     Ack,
     Alive,
     Dead,
@@ -47,13 +48,14 @@ from harombe.cluster.messages import (
     Ping,
     PingReq,
     PushPull,
-    RecordWire,
+    Summary,
     Suspect,
     Sync,
     SyncEntry,
     Want,
+    encoded_size,
 )
-from harombe.cluster.pushpull import chunked, compare, digest_messages
+from harombe.cluster.pushpull import chunked, compare, digest_hash, digest_messages
 from harombe.cluster.record import NodeLoad, NodeRecord, only_load_changed, quantize
 from harombe.cluster.record_cache import RecordCache
 from harombe.cluster.replay import ReplayGuard
@@ -192,6 +194,8 @@ class Membership:
         self._now = now
         self._awareness = Awareness(config.awareness_max_multiplier)
         self._records = RecordCache() if records is None else records
+        self._vetted: dict[tuple[str, int, int], NodeRecord] = {}
+        """Records validated for the frame being handled (see _vet_records)."""
         self._queue = BroadcastQueue(config.broadcast_queue_max)
         self._timers = Timers()
         self._codec = FrameCodec(
@@ -280,6 +284,7 @@ class Membership:
         try:
             self._vet_records(env)
         except ValueError:
+            self._vetted.clear()
             self.stats.dropped["malformed"] += 1
             return
         try:
@@ -289,6 +294,8 @@ class Membership:
         except Exception:
             log.exception("membership: error handling a frame from %s", env.sender)
             self.stats.dropped["internal_error"] += 1
+        finally:
+            self._vetted.clear()
 
     def tick(self, now: float) -> float:
         """Run all work due at `now`; return the absolute time of the next deadline."""
@@ -374,19 +381,19 @@ class Membership:
             self._now = now
 
     def _send(self, addr: str, msgs: list[Message], *, piggyback: bool = True) -> None:
-        wire = [m.to_wire() for m in msgs]
+        out: list[Message] = list(msgs)
         if piggyback and len(self._queue):
-            room = self.config.max_frame_bytes - self._codec.overhead - len(msgpack.packb(wire))
+            room = self.config.max_frame_bytes - self._codec.overhead - encoded_size(msgs)
             budget = min(self.config.piggyback_bytes, room)
-            wire += self._queue.take(
+            out += self._queue.take(
                 budget,
                 self.config.retransmit_limit(self._live),
-                self.config.max_frame_messages - len(wire),
+                self.config.max_frame_messages - len(out),
             )
-        self._send_wire(addr, wire)
+        self._send_wire(addr, out)
 
-    def _send_wire(self, addr: str, wire: list[list[Any]]) -> None:
-        data = self._codec.encode(wire)
+    def _send_wire(self, addr: str, msgs: list[Message]) -> None:
+        data = self._codec.encode(msgs)
         self.stats.frames_sent += 1
         self.stats.bytes_sent += len(data)
         try:
@@ -396,15 +403,14 @@ class Membership:
             self.stats.send_errors += 1
 
     def _broadcast(self, key: str, msg: Message, limit: int | None = None) -> None:
-        wire = msg.to_wire()
-        self._queue.queue(key, wire, len(msgpack.packb(wire)), limit)
+        self._queue.queue(key, msg, encoded_size(msg), limit)
         if self._gossip_timer is None:
             when = max(self._now, self._last_gossip + self.config.gossip_interval)
             self._gossip_timer = self._timers.at(when, self._gossip_tick)
 
     def _broadcast_self(self, *, with_record: bool = True) -> None:
         me = self._me
-        record = me.record if with_record else None
+        record = _raw(me.record) if with_record else NO_RECORD
         self._broadcast(me.name, Alive(me.name, me.address, me.gen, me.inc, me.rv, record))
 
     def _gossip_tick(self) -> None:
@@ -595,35 +601,34 @@ class Membership:
         """Decode and validate, before anything in the frame is handled, each record in it
         that we will store (a version newer than ours), so that a malformed one spoils the
         whole frame (ValueError). Versions we hold already are never decoded."""
+        members = self._members
         for msg in env.msgs:
             if type(msg) is Alive:
-                self._vet(msg.name, msg.gen, msg.rv, msg.record)
+                m = members.get(msg.name)
+                if m is None or msg.gen > m.gen or (msg.gen == m.gen and msg.rv > m.rv):
+                    self._vet(msg.name, msg.gen, msg.rv, msg.record)
             elif type(msg) is Sync:
                 for e in msg.entries:
                     self._vet(e.name, e.gen, e.rv, e.record)
 
-    def _vet(self, name: str, gen: int, rv: int, record: NodeRecord | RecordWire | None) -> None:
-        if type(record) is not RecordWire or record.record is not None or name == self.name:
+    def _vet(self, name: str, gen: int, rv: int, raw: Raw) -> None:
+        if raw == NO_RECORD or name == self.name:
             return
         m = self._members.get(name)
         if m is None or gen > m.gen or (gen == m.gen and rv > m.rv):
-            record.record = self._records.decode(name, gen, rv, record.wire)
+            self._vetted[(name, gen, rv)] = self._records.decode(name, gen, rv, raw)
 
-    def _resolve(
-        self, name: str, gen: int, rv: int, record: NodeRecord | RecordWire | None
-    ) -> NodeRecord | None:
-        if type(record) is not RecordWire:
-            return record
-        if record.record is None:
-            record.record = self._records.decode(name, gen, rv, record.wire)
-        return record.record
+    def _resolve(self, name: str, gen: int, rv: int, raw: Raw) -> NodeRecord | None:
+        if raw == NO_RECORD:
+            return None
+        vetted = self._vetted.get((name, gen, rv))
+        return vetted if vetted is not None else self._records.decode(name, gen, rv, raw)
 
     def _relayed(self, a: Alive, m: _Member) -> Alive:
-        """`a` as we pass it on: with our own validated copy of its record (that version or a
-        newer one), never the wire form we received."""
-        if type(a.record) is not RecordWire:
+        """`a` as we pass it on: with the record we hold (that version or a newer one)."""
+        if a.record == NO_RECORD:
             return a
-        return Alive(a.name, a.addr, a.gen, a.inc, m.rv, m.record)
+        return Alive(a.name, a.addr, a.gen, a.inc, m.rv, _raw(m.record))
 
     def _set_record(self, m: _Member, rv: int, record: NodeRecord | None) -> None:
         if record is None:
@@ -636,11 +641,13 @@ class Membership:
 
     def _handle_alive(self, env: Envelope | None, a: Alive, *, rebroadcast: bool = True) -> None:
         """`rebroadcast` False for push/pull state that is likely old news (_handle_sync)."""
+        m = self._members.get(a.name)
+        if m is not None and a.gen == m.gen and a.inc <= m.inc and a.rv <= m.rv:
+            return  # old news, as most gossiped alive messages are by the time they arrive
         if a.name == self.name:
             self._alive_about_self(a)
             return
-        m = self._members.get(a.name)
-        if a.record is None and env is not None and (m is None or a.gen > m.gen):
+        if a.record == NO_RECORD and env is not None and (m is None or a.gen > m.gen):
             # A record-less alive (a refutation) about a node new to us: fetch its record.
             self._send(env.addr, [Want((a.name,))])
         if m is None:
@@ -664,7 +671,7 @@ class Membership:
             self._set_state(m, ALIVE)
             if rebroadcast:
                 self._broadcast(a.name, self._relayed(a, m))
-        elif a.gen == m.gen and a.rv > m.rv and a.record is not None:
+        elif a.gen == m.gen and a.rv > m.rv and a.record != NO_RECORD:
             self._set_record(m, a.rv, self._resolve(a.name, a.gen, a.rv, a.record))
             if rebroadcast:
                 self._broadcast("record:" + a.name, self._relayed(a, m))
@@ -782,7 +789,7 @@ class Membership:
         m = self._members.get(claim.name)
         if m is None or m.state is not ALIVE or precedence(claim.gen, claim.inc) >= m.key:
             return False
-        self._send(env.addr, [Alive(m.name, m.address, m.gen, m.inc, m.rv, m.record)])
+        self._send(env.addr, [Alive(m.name, m.address, m.gen, m.inc, m.rv, _raw(m.record))])
         return True
 
     def _on_dead(self, d: Dead | Left) -> None:
@@ -847,7 +854,7 @@ class Membership:
         return DigestEntry(m.name, m.gen, m.inc, m.state, m.rv)
 
     def _entry(self, m: _Member) -> SyncEntry:
-        return SyncEntry(m.name, m.address, m.gen, m.inc, m.state, m.rv, m.record)
+        return SyncEntry(m.name, m.address, m.gen, m.inc, m.state, m.rv, _raw(m.record))
 
     def _send_digest(self, addr: str) -> None:
         digest = (self._digest(m) for m in self._members.values())
@@ -866,7 +873,14 @@ class Membership:
         self._timers.at(self._now + self.config.pushpull_period(self._live), self._pushpull_tick)
         peers = self._sample(1, lambda m: m.state is ALIVE)
         if peers:
-            self._send_digest(peers[0].address)
+            self._send(peers[0].address, [Summary(len(self._members), self._digest_hash())])
+
+    def _digest_hash(self) -> bytes:
+        return digest_hash(self._digest(m) for m in self._members.values())
+
+    def _handle_summary(self, env: Envelope, summary: Summary) -> None:
+        if summary.members != len(self._members) or summary.hash != self._digest_hash():
+            self._send_digest(env.addr)
 
     def _exchange(self, addr: str) -> None:
         if not self._leaving:
@@ -959,6 +973,7 @@ class Membership:
         Dead: _handle_dead,
         Left: _handle_left,
         PushPull: _handle_pushpull,
+        Summary: _handle_summary,
         Want: _handle_want,
         Sync: _handle_sync,
     }
@@ -969,6 +984,10 @@ def _check_record(record: NodeRecord, name: str, address: str, max_bytes: int) -
         raise ValueError(
             f"record names {record.name!r} at {record.address!r}, expected {name!r} at {address!r}"
         )
-    size = len(msgpack.packb(record.to_wire()))
+    size = len(record.raw())
     if size > max_bytes:
         raise ValueError(f"record is {size} bytes encoded, more than max_record_bytes={max_bytes}")
+
+
+def _raw(record: NodeRecord | None) -> Raw:
+    return NO_RECORD if record is None else record.raw()

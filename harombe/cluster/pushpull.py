@@ -1,20 +1,22 @@
 """Push/pull anti-entropy by digest: compare versions first, ship full entries only on a diff.
 
 memberlist ships its whole state both ways on every push/pull; with records that is O(N) bytes
-per exchange even at rest, and it outgrows one frame past a few hundred peers. Here the
-initiator sends a digest (name, generation, incarnation, state, record version: ~25 bytes a
-peer) split into name ranges that each fit a frame; the receiver answers with the entries the
-initiator lacks or holds older (Sync) and the names it wants itself (Want).
+per exchange even at rest, and it outgrows one frame past a few hundred peers. Here a periodic
+exchange opens with a hash of the initiator's digest (Summary, ~40 bytes): in a converged
+cluster the receiver holds the same digest and the exchange ends there, so push/pull traffic
+at rest does not grow with the cluster. Otherwise (and on join) a digest (name, generation,
+incarnation, state, record version: ~25 bytes a peer) split into name ranges that each fit a
+frame is sent; its receiver answers with the entries the digest's sender lacks or holds older
+(Sync) and the names it wants itself (Want).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
-import msgpack
-
-from harombe.cluster.messages import DigestEntry, PushPull, SyncEntry
+from harombe.cluster.messages import DigestEntry, PushPull, SyncEntry, encode, encoded_size
 from harombe.cluster.state import MemberState
 
 T = TypeVar("T", DigestEntry, SyncEntry)
@@ -35,7 +37,7 @@ def chunked(items: Sequence[T], budget: int) -> Iterator[list[T]]:
     chunk: list[T] = []
     size = 0
     for item in items:
-        item_size = len(msgpack.packb(item.to_wire()))
+        item_size = encoded_size(item)
         if chunk and size + item_size > budget:
             yield chunk
             chunk, size = [], 0
@@ -47,7 +49,7 @@ def chunked(items: Sequence[T], budget: int) -> Iterator[list[T]]:
 
 def digest_messages(entries: Iterable[DigestEntry], budget: int) -> list[PushPull]:
     """Our digest as PushPull messages covering consecutive name ranges [lo, hi)."""
-    chunks = list(chunked(sorted(entries, key=lambda e: e.name), budget))
+    chunks = list(chunked(sorted(entries, key=_name), budget))
     return [
         PushPull(
             "" if i == 0 else chunk[0].name,
@@ -79,3 +81,13 @@ def compare(mine: Mapping[str, DigestEntry], pp: PushPull) -> tuple[list[str], t
         if (ours is None and e.state is MemberState.ALIVE) or (ours and newer(e, ours)):
             want.append(e.name)
     return give, tuple(want)
+
+
+def digest_hash(entries: Iterable[DigestEntry]) -> bytes:
+    """A 16-byte hash of a whole digest, the same for the same entries in any order."""
+    ordered = sorted(entries, key=_name)
+    return hashlib.blake2b(encode(ordered), digest_size=16).digest()
+
+
+def _name(entry: DigestEntry) -> str:
+    return entry.name

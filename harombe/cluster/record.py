@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+import msgspec
+from msgspec import Meta, Raw, Struct
 
 import harombe
 
@@ -34,17 +37,17 @@ class NodeRecord:
     backend_ok: bool = True
     version: str = harombe.__version__
 
-    _wire: ClassVar[dict[str, Any] | None] = None
+    _raw: ClassVar[Raw | None] = None
+
+    def raw(self) -> Raw:
+        """The msgpack form, made once per record and shared with every message that carries
+        it: a record is a value, never changed once made (make a new one), and so is its
+        encoding. Shared across a simulator's peers, this is most of their broadcast queues."""
+        if self._raw is None:
+            self._raw = Raw(msgspec.msgpack.encode(self.to_wire()))
+        return self._raw
 
     def to_wire(self) -> dict[str, Any]:
-        """The wire form, made once per record and shared with every message that carries
-        it: a record is a value, never changed once made (make a new one), and so is its wire
-        form. Shared across a simulator's peers, this is most of their broadcast queues."""
-        if self._wire is None:
-            self._wire = self._make_wire()
-        return self._wire
-
-    def _make_wire(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "address": self.address,
@@ -60,6 +63,15 @@ class NodeRecord:
             "backend_ok": self.backend_ok,
             "version": self.version,
         }
+
+    @classmethod
+    def from_raw(cls, raw: Raw) -> NodeRecord:
+        """Decode and validate a record received as raw msgpack; ValueError if malformed."""
+        try:
+            wire = msgspec.msgpack.decode(raw)
+        except (msgspec.MsgspecError, ValueError):
+            raise ValueError("record is not valid msgpack") from None
+        return cls.from_wire(wire)
 
     @classmethod
     def from_wire(cls, d: Any) -> NodeRecord:
@@ -87,15 +99,25 @@ class NodeRecord:
             raise ValueError(f"record lacks {exc.args[0]!r}") from None
 
 
-@dataclass(frozen=True)
-class NodeLoad:
-    """The load part of a record (LOAD_FIELDS): gossiped on its own when nothing else changed,
-    a few dozen bytes instead of the whole record."""
+_Count = Annotated[int, Meta(ge=0, lt=2**31)]
+_Rates = Annotated[
+    dict[Annotated[str, Meta(max_length=_MAX_STR)], float], Meta(max_length=_MAX_ITEMS)
+]
 
-    active: int
-    queue: int
-    tps: dict[str, float]
-    ttft: dict[str, float]
+
+class NodeLoad(Struct, array_like=True, frozen=True, gc=False):
+    """The load part of a record (LOAD_FIELDS): gossiped on its own when nothing else changed,
+    a few dozen bytes instead of the whole record. Validated as it is decoded."""
+
+    active: _Count
+    queue: _Count
+    tps: _Rates
+    ttft: _Rates
+
+    def __post_init__(self) -> None:
+        for rates in (self.tps, self.ttft):
+            if not all(math.isfinite(v) for v in rates.values()):
+                raise ValueError("load rates must be finite numbers")
 
     @classmethod
     def of(cls, record: NodeRecord) -> NodeLoad:
@@ -107,24 +129,8 @@ class NodeLoad:
             record, active=self.active, queue=self.queue, tps=dict(self.tps), ttft=dict(self.ttft)
         )
 
-    def to_wire(self) -> list[Any]:
-        return [self.active, self.queue, dict(self.tps), dict(self.ttft)]
 
-    @classmethod
-    def from_wire(cls, w: Any) -> NodeLoad:
-        """Validate a decoded load; ValueError on any bad field."""
-        if not isinstance(w, list) or len(w) != 4:
-            raise ValueError("load must be a list of 4")
-        active, queue, tps, ttft = w
-        return cls(
-            _count(active, "active"),
-            _count(queue, "queue"),
-            _float_map(tps, "tps"),
-            _float_map(ttft, "ttft"),
-        )
-
-
-LOAD_FIELDS = frozenset(f.name for f in dataclasses.fields(NodeLoad))
+LOAD_FIELDS = frozenset(NodeLoad.__struct_fields__)
 
 
 def quantize(record: NodeRecord, digits: int) -> NodeRecord:

@@ -10,7 +10,8 @@ Values are held weakly: a version no member holds any more is forgotten.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+
+from msgspec import Raw
 
 from harombe.cluster.record import NodeRecord
 
@@ -34,12 +35,12 @@ class RecordCache:
         self._records[(name, gen, rv)] = record
         return record
 
-    def decode(self, name: str, gen: int, rv: int, wire: Any) -> NodeRecord:
-        """The record version `rv` of node `name` from its wire form, validated unless this
+    def decode(self, name: str, gen: int, rv: int, raw: Raw) -> NodeRecord:
+        """The record version `rv` of node `name` from its raw msgpack, validated unless this
         version is known already; ValueError if it is malformed or names another node."""
         record = self._records.get((name, gen, rv))
         if record is None:
-            record = NodeRecord.from_wire(wire)
+            record = NodeRecord.from_raw(raw)
             if record.name != name:
                 raise ValueError("record names another node")
             self._records[(name, gen, rv)] = record

@@ -6,18 +6,20 @@ import enum
 
 
 class MemberState(enum.Enum):
-    ALIVE = "alive"
-    SUSPECT = "suspect"
-    DEAD = "dead"
-    LEFT = "left"
+    """Values are the wire codes (push/pull entries); `label` is the name people read."""
+
+    ALIVE = 0
+    SUSPECT = 1
+    DEAD = 2
+    LEFT = 3
 
     @property
     def gone(self) -> bool:
         return self in (MemberState.DEAD, MemberState.LEFT)
 
-
-STATE_CODES: dict[MemberState, int] = {s: i for i, s in enumerate(MemberState)}
-CODE_STATES: dict[int, MemberState] = {i: s for s, i in STATE_CODES.items()}
+    @property
+    def label(self) -> str:
+        return self.name.lower()
 
 
 def precedence(generation: int, incarnation: int) -> tuple[int, int]:

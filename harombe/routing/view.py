@@ -136,7 +136,7 @@ def candidates_from_members(members: Iterable[Any]) -> list[Candidate]:
                 rtt=None if m.is_self else m.rtt,
                 backend_ok=rec.backend_ok,
                 is_local=m.is_self,
-                state=m.state.value,
+                state=m.state.label,
                 hardware=rec.hardware,
                 version=rec.version,
             )
