@@ -20,6 +20,7 @@ from sim.backends import DGX_72B, MAC_MINI_3B, RTX4090_14B, HardwareProfile
 from sim.network import LinkProfile, Network
 from sim.observe import MembershipObserver
 from sim.peer import RemoteBackend, SimPeer
+from sim.scheduler import TimerQueue
 
 DEFAULT_MIX: tuple[tuple[HardwareProfile, float], ...] = (
     (MAC_MINI_3B, 0.5),
@@ -60,6 +61,8 @@ class SimCluster:
             grace=ceiling + 2 * spec.membership.probe_interval,
             fraction=spec.dissemination_fraction,
         )
+        self.timers = TimerQueue(loop)
+        """Every peer's membership timer, on one loop handle."""
         self.records = RecordCache()
         """Decoded records, shared by every peer: one copy of each record version."""
         self.peers: dict[str, SimPeer] = {}

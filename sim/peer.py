@@ -73,7 +73,9 @@ class SimPeer:
         observer = cluster.observer
         self.membership.on_change.append(lambda view, prev: observer.on_change(name, view, prev))
         self.membership.on_record.append(lambda view: observer.on_record(name, view))
-        self.runner = MembershipRunner(self.membership, measure_loop_lag=False)
+        self.runner = MembershipRunner(
+            self.membership, measure_loop_lag=False, call_at=cluster.timers.call_at
+        )
         self.dispatcher = (
             Dispatcher(
                 node_name=name,

@@ -60,43 +60,41 @@ class BroadcastQueue:
         counts as sent once more, and is dropped once it has been sent `limit` times."""
         out: list[Struct] = []
         picked: list[Broadcast] = []
-        scanned = misses = 0
-        full = False
+        by_key = self._by_key
+        scan_left, take_left = _MAX_SCAN, max_count
+        misses = 0
         for transmits, stack in enumerate(self._stacks):
             skipped: list[Broadcast] = []
-            while stack:
-                full = (
-                    len(out) >= max_count
-                    or budget < _MIN_SIZE
-                    or scanned >= _MAX_SCAN
-                    or misses >= _MAX_MISSES
-                )
-                if full:
-                    break
+            while (
+                stack and scan_left and take_left and budget >= _MIN_SIZE and misses < _MAX_MISSES
+            ):
                 item = stack.pop()
-                if not self._live(item, transmits):
+                if item.transmits != transmits or by_key.get(item.key) is not item:
                     self._stale -= 1
                     continue
-                scanned += 1
+                scan_left -= 1
                 if item.size <= budget:
                     budget -= item.size
+                    take_left -= 1
                     out.append(item.msg)
                     picked.append(item)
                     misses = 0
                 else:
                     skipped.append(item)
                     misses += 1
-            stack.extend(reversed(skipped))
-            if full:
+            if skipped:
+                stack.extend(reversed(skipped))
+            if not (scan_left and take_left) or budget < _MIN_SIZE or misses >= _MAX_MISSES:
                 break
+        stacks = self._stacks
         for item in picked:
-            item.transmits += 1
-            if item.transmits >= (limit if item.limit is None else item.limit):
-                del self._by_key[item.key]
+            sent = item.transmits = item.transmits + 1
+            if sent >= (limit if item.limit is None else item.limit):
+                del by_key[item.key]
                 continue
-            while len(self._stacks) <= item.transmits:
-                self._stacks.append(collections.deque())
-            self._stacks[item.transmits].append(item)
+            if len(stacks) <= sent:
+                stacks.append(collections.deque())
+            stacks[sent].append(item)
         return out
 
     def _live(self, item: Broadcast, transmits: int) -> bool:

@@ -1,22 +1,44 @@
 """Drives one Membership on the running asyncio loop with a single rescheduled timer handle.
 
 `loop.time()` is `now` everywhere, so the same runner works on harombed's real loop and on
-the simulator's virtual-time loop; there is no task per node, only one `call_at` handle.
+the simulator's virtual-time loop; there is no task per node, only one `call_at` handle. The
+simulator passes its own `call_at`, which multiplexes every peer's handle onto one loop timer.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Protocol
 
 from harombe.cluster.membership import Membership
 
 
+class TimerHandle(Protocol):
+    """What the runner needs of the handle a `call_at` returns."""
+
+    def when(self) -> float: ...
+    def cancel(self) -> None: ...
+    def cancelled(self) -> bool: ...
+
+
+CallAt = Callable[[float, Callable[[float], None], float], TimerHandle]
+"""`call_at(when, callback, arg)`, the shape of `loop.call_at` for one argument."""
+
+
 class MembershipRunner:
-    def __init__(self, membership: Membership, *, measure_loop_lag: bool = True) -> None:
+    def __init__(
+        self,
+        membership: Membership,
+        *,
+        measure_loop_lag: bool = True,
+        call_at: CallAt | None = None,
+    ) -> None:
         self.membership = membership
         self._measure_lag = measure_loop_lag
+        self._call_at = call_at
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: TimerHandle | None = None
         self._left: asyncio.Event | None = None
         self._stopped = False
 
@@ -70,7 +92,8 @@ class MembershipRunner:
                 return
             handle.cancel()
         assert self._loop is not None
-        self._handle = self._loop.call_at(deadline, self._run, deadline)
+        call_at = self._call_at or self._loop.call_at
+        self._handle = call_at(deadline, self._run, deadline)
 
     def _run(self, scheduled: float) -> None:
         assert self._loop is not None
