@@ -166,7 +166,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "scale",
-            "membership only (no workload), up to 10,000 peers: crashes, a join, a record change",
+            "membership only (no workload), thousands of peers: crashes, a join, a record change",
             peers=1000,
             duration=30.0,
             schedule=lambda p: [

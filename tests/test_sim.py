@@ -243,6 +243,19 @@ def test_cli_lists_scenarios_and_rejects_bad_arguments(capsys: pytest.CaptureFix
         assert exit_info.value.code == 2
 
 
+def test_cli_refuses_a_cluster_that_does_not_fit_in_memory(capsys: pytest.CaptureFixture) -> None:
+    import psutil
+
+    from sim.__main__ import ENTRY_BYTES, MAX_PEERS, main
+
+    if MAX_PEERS**2 * ENTRY_BYTES <= psutil.virtual_memory().available:
+        pytest.skip("this machine has the memory for the largest cluster")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["scale", "--peers", str(MAX_PEERS)])
+    assert exit_info.value.code == 2
+    assert "GiB" in capsys.readouterr().err
+
+
 def test_cli_runs_a_scenario_and_writes_json(tmp_path, capsys: pytest.CaptureFixture) -> None:
     import json
 

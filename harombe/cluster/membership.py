@@ -625,9 +625,10 @@ class Membership:
         return vetted if vetted is not None else self._records.decode(name, gen, rv, raw)
 
     def _relayed(self, a: Alive, m: _Member) -> Alive:
-        """`a` as we pass it on: with the record we hold (that version or a newer one)."""
+        """`a` as we pass it on: with the record we hold (that version or a newer one), never
+        the received bytes (a decoded Raw keeps the whole received frame in memory)."""
         if a.record == NO_RECORD:
-            return a
+            return Alive(a.name, a.addr, a.gen, a.inc, a.rv, NO_RECORD)
         return Alive(a.name, a.addr, a.gen, a.inc, m.rv, _raw(m.record))
 
     def _set_record(self, m: _Member, rv: int, record: NodeRecord | None) -> None:
