@@ -195,7 +195,7 @@ class Membership:
         self._awareness = Awareness(config.awareness_max_multiplier)
         self._records = RecordCache() if records is None else records
         self._vetted: dict[tuple[str, int, int], NodeRecord] = {}
-        """Records validated for the frame being handled (see _vet_records)."""
+        """Records validated for the frame being handled (see _news)."""
         self._queue = BroadcastQueue(config.broadcast_queue_max)
         self._timers = Timers()
         self._codec = FrameCodec(
@@ -282,13 +282,13 @@ class Membership:
             self.stats.dropped["from_self"] += 1
             return
         try:
-            self._vet_records(env)
+            news = self._news(env)
         except ValueError:
             self._vetted.clear()
             self.stats.dropped["malformed"] += 1
             return
         try:
-            for msg in env.msgs:
+            for msg in news:
                 self._handlers[type(msg)](self, env, msg)
             self._tell_accused(env)
         except Exception:
@@ -449,7 +449,7 @@ class Membership:
         if len(peers) > 4 * k + 8:
             picked: dict[str, _Member] = {}
             for _ in range(4 * k):
-                m = peers[self._rng.randrange(len(peers))]
+                m = peers[int(self._rng.random() * len(peers))]
                 if m is not exclude and ok(m):
                     picked[m.name] = m
                     if len(picked) == k:
@@ -462,7 +462,8 @@ class Membership:
         self._peer_index[m.name] = len(self._peers)
         self._peers.append(m)
         self._counts[m.state] += 1
-        self._probe_order.insert(self._rng.randint(0, len(self._probe_order)), m.name)
+        order = self._probe_order
+        order.insert(int(self._rng.random() * (len(order) + 1)), m.name)
 
     def _remove_peer(self, m: _Member) -> None:
         del self._members[m.name]
@@ -597,19 +598,26 @@ class Membership:
             self._timers.at(self._now + self.config.tombstone_timeout, self._reap, m, self._now)
         self._notify(self.on_change, self._view(m), prev)
 
-    def _vet_records(self, env: Envelope) -> None:
-        """Decode and validate, before anything in the frame is handled, each record in it
-        that we will store (a version newer than ours), so that a malformed one spoils the
-        whole frame (ValueError). Versions we hold already are never decoded."""
-        members = self._members
+    def _news(self, env: Envelope) -> list[Message]:
+        """The frame's messages less the alive messages that are old news (most gossip a
+        peer receives), with every record we will store (a version newer than ours) decoded
+        and validated first, so that a malformed one spoils the whole frame (ValueError)
+        before anything in it is handled. Versions we hold already are never decoded."""
+        get = self._members.get
+        news: list[Message] = []
         for msg in env.msgs:
             if type(msg) is Alive:
-                m = members.get(msg.name)
-                if m is None or msg.gen > m.gen or (msg.gen == m.gen and msg.rv > m.rv):
+                m = get(msg.name)
+                if m is not None and msg.gen == m.gen and msg.rv <= m.rv:
+                    if msg.inc <= m.inc:
+                        continue
+                else:
                     self._vet(msg.name, msg.gen, msg.rv, msg.record)
             elif type(msg) is Sync:
                 for e in msg.entries:
                     self._vet(e.name, e.gen, e.rv, e.record)
+            news.append(msg)
+        return news
 
     def _vet(self, name: str, gen: int, rv: int, raw: Raw) -> None:
         if raw == NO_RECORD or name == self.name:
