@@ -25,6 +25,8 @@ class Broadcast:
     limit: int | None = None
     """Sends before it is dropped; None: the limit given to take()."""
     transmits: int = 0
+    stale: bool = False
+    """Replaced or evicted: skipped (and dropped) when its stack reaches it."""
 
 
 class BroadcastQueue:
@@ -58,25 +60,23 @@ class BroadcastQueue:
     def take(self, budget: int, limit: int, max_count: int) -> list[Struct]:
         """Messages that fit in `budget` bytes (at most `max_count`), least sent first; each
         counts as sent once more, and is dropped once it has been sent `limit` times."""
-        out: list[Struct] = []
         picked: list[Broadcast] = []
         by_key = self._by_key
         scan_left, take_left = _MAX_SCAN, max_count
         misses = 0
-        for transmits, stack in enumerate(self._stacks):
+        for stack in self._stacks:
             skipped: list[Broadcast] = []
             while (
                 stack and scan_left and take_left and budget >= _MIN_SIZE and misses < _MAX_MISSES
             ):
                 item = stack.pop()
-                if item.transmits != transmits or by_key.get(item.key) is not item:
+                if item.stale:
                     self._stale -= 1
                     continue
                 scan_left -= 1
                 if item.size <= budget:
                     budget -= item.size
                     take_left -= 1
-                    out.append(item.msg)
                     picked.append(item)
                     misses = 0
                 else:
@@ -87,39 +87,40 @@ class BroadcastQueue:
             if not (scan_left and take_left) or budget < _MIN_SIZE or misses >= _MAX_MISSES:
                 break
         stacks = self._stacks
+        out = [item.msg for item in picked]
         for item in picked:
             sent = item.transmits = item.transmits + 1
             if sent >= (limit if item.limit is None else item.limit):
                 del by_key[item.key]
+                item.stale = True
                 continue
             if len(stacks) <= sent:
                 stacks.append(collections.deque())
             stacks[sent].append(item)
         return out
 
-    def _live(self, item: Broadcast, transmits: int) -> bool:
-        return item.transmits == transmits and self._by_key.get(item.key) is item
-
     def _remove(self, key: str) -> None:
-        if self._by_key.pop(key, None) is not None:
+        item = self._by_key.pop(key, None)
+        if item is not None:
+            item.stale = True
             self._stale += 1
             if self._stale > 64 + len(self._by_key):
                 self._sweep()
 
     def _sweep(self) -> None:
-        for transmits, stack in enumerate(self._stacks):
-            live = [item for item in stack if self._live(item, transmits)]
+        for stack in self._stacks:
+            live = [item for item in stack if not item.stale]
             stack.clear()
             stack.extend(live)
         self._stale = 0
 
     def _evict_most_sent(self) -> None:
         """Drop the oldest of the most sent broadcasts."""
-        for transmits in range(len(self._stacks) - 1, -1, -1):
-            stack = self._stacks[transmits]
+        for stack in reversed(self._stacks):
             while stack:
                 item = stack.popleft()
-                if self._live(item, transmits):
+                if not item.stale:
                     del self._by_key[item.key]
+                    item.stale = True
                     return
                 self._stale -= 1

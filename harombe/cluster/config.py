@@ -173,7 +173,7 @@ class MembershipConfig(BaseModel):
         "piggyback_bytes per gossip interval. memberlist's 1,400 fits a UDP datagram; "
         "harombe's frames travel over websockets (TCP), where a bigger frame costs nothing "
         "extra, and a burst of news drains in seconds instead of a minute (1,000 peers "
-        "started at once: 5.8 s to agree instead of 63 s in the simulator).",
+        "started at once: 3.5-5.8 s to agree instead of 63 s in the simulator).",
     )
     max_frame_messages: int = Field(
         default=256,
