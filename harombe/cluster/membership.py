@@ -607,12 +607,9 @@ class Membership:
         news: list[Message] = []
         for msg in env.msgs:
             if type(msg) is Alive:
-                m = get(msg.name)
-                if m is not None and msg.gen == m.gen and msg.rv <= m.rv:
-                    if msg.inc <= m.inc:
-                        continue
-                else:
-                    self._vet(msg.name, msg.gen, msg.rv, msg.record)
+                if _old_news(get(msg.name), msg):
+                    continue
+                self._vet(msg.name, msg.gen, msg.rv, msg.record)
             elif type(msg) is Sync:
                 for e in msg.entries:
                     self._vet(e.name, e.gen, e.rv, e.record)
@@ -651,8 +648,8 @@ class Membership:
     def _handle_alive(self, env: Envelope | None, a: Alive, *, rebroadcast: bool = True) -> None:
         """`rebroadcast` False for push/pull state that is likely old news (_handle_sync)."""
         m = self._members.get(a.name)
-        if m is not None and a.gen == m.gen and a.inc <= m.inc and a.rv <= m.rv:
-            return  # old news, as most gossiped alive messages are by the time they arrive
+        if _old_news(m, a):
+            return
         if a.name == self.name:
             self._alive_about_self(a)
             return
@@ -996,6 +993,12 @@ def _check_record(record: NodeRecord, name: str, address: str, max_bytes: int) -
     size = len(record.raw())
     if size > max_bytes:
         raise ValueError(f"record is {size} bytes encoded, more than max_record_bytes={max_bytes}")
+
+
+def _old_news(m: _Member | None, a: Alive) -> bool:
+    """Whether `a` tells nothing new about member `m`: true of most alive messages a peer
+    receives, since every peer relays each one several times."""
+    return m is not None and a.gen == m.gen and a.inc <= m.inc and a.rv <= m.rv
 
 
 def _raw(record: NodeRecord | None) -> Raw:
