@@ -11,6 +11,8 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
+
 from harombe.cluster.codec import FrameCodec
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import Membership, MemberState
@@ -142,6 +144,11 @@ class Forger:
 
     def raw(self, *wire: list[Any]) -> bytes:
         return self.codec.encode(list(wire))
+
+
+def as_wire(msg: Any) -> Any:
+    """A message (or any value) as the plain lists and maps its msgpack encoding decodes to."""
+    return msgspec.msgpack.decode(msgspec.msgpack.encode(msg))
 
 
 class Outbox:

@@ -6,7 +6,7 @@ import dataclasses
 
 import msgspec
 import pytest
-from membership_net import Forger, Net, addr, lone
+from membership_net import Forger, Net, addr, as_wire, lone
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.messages import Alive, Load, MsgType, Want
@@ -38,7 +38,7 @@ FULL = NodeRecord(
 
 
 def test_record_round_trips_through_msgpack():
-    wire = msgspec.msgpack.decode(msgspec.msgpack.encode(FULL.to_wire()))
+    wire = as_wire(FULL.to_wire())
     assert NodeRecord.from_wire(wire) == FULL
 
 
@@ -143,7 +143,7 @@ def test_load_only_change_is_gossiped_as_a_small_load_message():
     m, _ = lone()
     m.update_record(record("me", active=2, queue=1, tps={"m": 40.0}), 5.0)
     item = m._queue.get("load:me")
-    assert msgspec.msgpack.decode(msgspec.msgpack.encode(item.msg)) == [
+    assert as_wire(item.msg) == [
         MsgType.LOAD,
         "me",
         1,
@@ -159,10 +159,10 @@ def test_change_of_more_than_load_sends_the_whole_record_at_once():
     m, _ = lone()
     m.update_record(record("me", active=2), 5.0)
     m.update_record(record("me", active=2, models=["new"]), 5.1)
-    msg = msgspec.msgpack.decode(msgspec.msgpack.encode(m._queue.get("me").msg))
+    msg = as_wire(m._queue.get("me").msg)
     assert (msg[0], msg[5], msg[6]["models"]) == (MsgType.ALIVE, 3, ["new"])
     m.update_record(record("me", active=1, models=["new"]), 10.0)
-    assert msgspec.msgpack.decode(msgspec.msgpack.encode(m._queue.get("load:me").msg))[3:5] == [
+    assert as_wire(m._queue.get("load:me").msg)[3:5] == [
         4,
         3,
     ]  # based on the whole record of version 3

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import msgspec
 import pytest
-from membership_net import Forger, addr, lone
+from membership_net import Forger, addr, as_wire, lone
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import MemberState
@@ -41,7 +40,7 @@ def feed(m, *msgs, now: float = 0.0) -> None:
 
 def queued(m, key: str) -> list | None:
     item = m._queue.get(key)
-    return msgspec.msgpack.decode(msgspec.msgpack.encode(item.msg)) if item else None
+    return as_wire(item.msg) if item else None
 
 
 def test_alive_new_node_is_added_announced_and_broadcast():
