@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_ollama import FakeOllama
+from support.fake_ollama import FakeOllama
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 import aiohttp
 import ollama
 import pytest
-from api_harness import (
+from support.api_harness import (
     MODEL,
     NODE,
     REPLY,
@@ -25,7 +25,7 @@ from api_harness import (
 import harombe
 from harombe.routing.route import VIRTUAL_MODELS
 
-pytest_plugins = ["api_fixtures"]
+pytest_plugins = ["support.api_fixtures"]
 
 ANSWER = "".join(REPLY)
 USER = [{"role": "user", "content": "hi there"}]

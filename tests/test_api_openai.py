@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 import openai
 import pytest
-from api_harness import MODEL, NODE, REPLY, TIER, TOOL_ARGS, WEATHER_TOOL, ScriptedBackend
+from support.api_harness import MODEL, NODE, REPLY, TIER, TOOL_ARGS, WEATHER_TOOL, ScriptedBackend
 
 from harombe.routing.route import VIRTUAL_MODELS
 
-pytest_plugins = ["api_fixtures"]
+pytest_plugins = ["support.api_fixtures"]
 
 ANSWER = "".join(REPLY)
 USER = [{"role": "user", "content": "hi there"}]

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
-from fake_ollama import FakeOllama, Script
+from support.fake_ollama import FakeOllama, Script
 
 from harombe.inference.llamacpp import EmbeddedLlamaCpp
 from harombe.inference.ollama import OllamaBackend

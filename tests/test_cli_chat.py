@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from cli_support import (
+from support.cli_support import (
     HAROMBE,
     Harombed,
     cli_env,

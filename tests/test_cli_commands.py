@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_support import (
+from support.cli_support import (
     client_config,
     cluster,
     free_port,

@@ -6,7 +6,7 @@ import re
 
 import psutil
 import pytest
-from cli_support import run_harombe
+from support.cli_support import run_harombe
 
 from harombe.cli.demo import WORKFLOWS
 from harombe.routing.classifier import explain

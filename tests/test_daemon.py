@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from cli_support import poll
+from support.cli_support import poll
 
 from harombe.config import HarombeConfig
 from harombe.daemon import Node

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from cluster_harness import eventually
+from support.cluster_harness import eventually
 
 from harombe.cluster.backoff import backoff_delay
 from harombe.cluster.discovery import MdnsDiscovery, SeedJoiner, label_hash

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import ollama
 import pytest
-from fake_ollama import FakeModel, FakeOllama, Script
+from support.fake_ollama import FakeModel, FakeOllama, Script
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cluster_harness import eventually
-from netns_lan import Lan, kill_process, netns_available, virtual_lan
+from support.cluster_harness import eventually
+from support.netns_lan import Lan, kill_process, netns_available, virtual_lan
 
 from harombe.cluster.discovery import MdnsDiscovery
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from membership_net import Net, lone
+from support.membership_net import Net, lone
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import MemberState

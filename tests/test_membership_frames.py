@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from membership_net import KEY, Forger, addr, lone
+from support.membership_net import KEY, Forger, addr, lone
 
 from harombe.cluster.codec import PROTOCOL_VERSION
 from harombe.cluster.config import MembershipConfig

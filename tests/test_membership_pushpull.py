@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from membership_net import Forger, Net, addr, lone
+from support.membership_net import Forger, Net, addr, lone
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import MemberState

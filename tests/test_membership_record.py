@@ -6,7 +6,7 @@ import dataclasses
 
 import msgspec
 import pytest
-from membership_net import Forger, Net, addr, as_wire, lone
+from support.membership_net import Forger, Net, addr, as_wire, lone
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.messages import Alive, Load, MsgType, Want

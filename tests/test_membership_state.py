@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from membership_net import Forger, addr, as_wire, lone
+from support.membership_net import Forger, addr, as_wire, lone
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import MemberState

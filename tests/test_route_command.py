@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from cli_support import poll
+from support.cli_support import poll
 from test_daemon import peer_config, states
 
 from harombe.daemon import Node

@@ -12,8 +12,8 @@ import aiohttp
 import ollama
 import openai
 import pytest
-from cluster_harness import eventually
-from routing_peers import RoutingCluster
+from support.cluster_harness import eventually
+from support.routing_peers import RoutingCluster
 
 from harombe.routing.config import RoutingConfig
 from sim.fake_openai import Reply

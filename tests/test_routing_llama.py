@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import aiohttp
-from routing_peers import RoutingCluster
+from support.routing_peers import RoutingCluster
 
 from harombe.routing.config import RoutingConfig
 from sim.fake_openai import Reply

@@ -10,7 +10,7 @@ import aiohttp
 import msgspec
 import pytest
 from aiohttp import WSCloseCode, WSMsgType
-from cluster_harness import Cluster, eventually
+from support.cluster_harness import Cluster, eventually
 
 from harombe.cluster.codec import PROTOCOL_VERSION
 from harombe.cluster.membership import MemberState

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 from aiohttp import WSCloseCode, WSMsgType, web
-from cluster_harness import eventually
+from support.cluster_harness import eventually
 
 from harombe.cluster.ws_transport import PEER_HEADER, DropReason, LinkState, WebSocketTransport
 

@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from cli_support import poll
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import Membership
 from harombe.cluster.record import NodeRecord
 from harombe.cluster.runner import MembershipRunner
 from harombe.cluster.ws_transport import WebSocketTransport
+from support.cli_support import poll
 
 DEADLINE_S = 15.0
 

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from api_harness import NODE, RecordingCoordinator, ScriptedBackend
 
 from harombe.api.app import make_app
+from support.api_harness import NODE, RecordingCoordinator, ScriptedBackend
 
 
 @pytest.fixture

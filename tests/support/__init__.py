@@ -1,0 +1,1 @@
+"""Helpers the tests share: harnesses, fakes that speak real wire formats, polling."""
