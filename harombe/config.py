@@ -16,9 +16,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from harombe.cluster.config import MembershipConfig
+from harombe.limits import LimitsConfig
 from harombe.routing.config import RoutingConfig
 
 DEFAULT_PORT = 8765
@@ -61,8 +69,11 @@ class ServerConfig(_Section):
         description="Address other peers use to reach this one. Default: `host`, or this "
         "machine's primary address when `host` is 0.0.0.0.",
     )
-    max_body_bytes: int = Field(
-        default=32 * 1024 * 1024, gt=0, description="Largest accepted request body, in bytes."
+    max_body_bytes: int | None = Field(
+        default=None,
+        gt=0,
+        description="Deprecated: use `limits.max_body_bytes` (still honoured when that is "
+        "not set).",
     )
 
 
@@ -209,8 +220,20 @@ class ClusterConfig(_Section):
 class SecurityConfig(_Section):
     cluster_key: str | None = Field(
         default=None,
-        description="Shared secret (base64 or text) authenticating cluster frames and "
-        "forwarded requests with HMAC-SHA256. Peers without it are never admitted.",
+        description="Shared secret (base64 or text, at least 16 characters) authenticating "
+        "cluster frames and forwarded requests with HMAC-SHA256. Peers without it are never "
+        "admitted. Unset: the cluster is unauthenticated (a warning at start).",
+    )
+    cluster_key_file: Path | None = Field(
+        default=None,
+        description="File holding the cluster key (surrounding whitespace ignored); keeps the "
+        "key out of the command line and the config. Used when `cluster_key` is unset.",
+    )
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="Client API keys (each at least 16 characters). When set, every endpoint "
+        "but /health and the peer paths requires `Authorization: Bearer <key>`. Env: "
+        "HAROMBE_API_KEYS (comma-separated). Needs a cluster key.",
     )
     previous_keys: list[str] = Field(
         default_factory=list,
@@ -224,9 +247,96 @@ class SecurityConfig(_Section):
         "agree to within this.",
     )
 
+    @field_validator("cluster_key")
+    @classmethod
+    def _check_cluster_key(cls, key: str | None) -> str | None:
+        return None if key is None else check_secret(key)
+
+    @field_validator("previous_keys", "api_keys")
+    @classmethod
+    def _check_keys(cls, keys: list[str]) -> list[str]:
+        return [check_secret(key) for key in keys]
+
+    @model_validator(mode="after")
+    def _resolve_key_file(self) -> SecurityConfig:
+        if self.cluster_key is None and self.cluster_key_file is not None:
+            try:
+                self.cluster_key = check_secret(read_secret_file(self.cluster_key_file))
+            except ValueError as exc:
+                raise ValueError(f"cluster_key_file: {exc}") from None
+        if self.api_keys and self.cluster_key is None:
+            raise ValueError(
+                "api_keys need a cluster_key: without one, any client could pass as a peer"
+            )
+        return self
+
     def keyring(self) -> list[bytes]:
         keys = [self.cluster_key, *self.previous_keys] if self.cluster_key else []
         return [k.encode() for k in keys if k]
+
+
+MIN_SECRET_CHARS = 16
+"""Shortest cluster or API key accepted: 16 random characters are beyond guessing online."""
+
+MAX_SECRET_FILE_BYTES = 4096
+
+
+def check_secret(key: str) -> str:
+    """`key` stripped of surrounding whitespace; ValueError if shorter than MIN_SECRET_CHARS."""
+    key = key.strip()
+    if len(key) < MIN_SECRET_CHARS:
+        raise ValueError(
+            f"a key of at least {MIN_SECRET_CHARS} characters (got {len(key)}); "
+            "`harombe cluster init` writes a random one"
+        )
+    return key
+
+
+def read_secret_file(path: Path) -> str:
+    try:
+        with path.expanduser().open("rb") as f:
+            raw = f.read(MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_SECRET_FILE_BYTES:
+        raise ValueError(f"{path} is over {MAX_SECRET_FILE_BYTES} bytes; is it a key file?")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+
+
+class TlsConfig(_Section):
+    """TLS for clients and peers. With `cert` and `key`, the API, the peer websocket and
+    forwarded requests are served over HTTPS/WSS. With `ca` too, peers dial each other over TLS,
+    verify the other side against it, and a peer must present a certificate signed by it on the
+    peer paths (mutual TLS); clients are not asked for certificates."""
+
+    cert: Path | None = Field(default=None, description="PEM certificate (chain) of this peer.")
+    key: Path | None = Field(default=None, description="PEM private key of `cert`.")
+    ca: Path | None = Field(
+        default=None,
+        description="PEM CA certificate(s) peers are verified against; needs `cert` and `key`.",
+    )
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> TlsConfig:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("cert and key go together: set both or neither")
+        if self.ca is not None and self.cert is None:
+            raise ValueError("ca needs cert and key: peers verify each other both ways")
+        for path in (self.cert, self.key, self.ca):
+            if path is not None and not path.expanduser().is_file():
+                raise ValueError(f"{path}: no such file")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert is not None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.enabled else "http"
 
 
 class HarombeConfig(_Section):
@@ -236,6 +346,14 @@ class HarombeConfig(_Section):
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+
+    @model_validator(mode="after")
+    def _fold_deprecated(self) -> HarombeConfig:
+        if self.server.max_body_bytes and "max_body_bytes" not in self.limits.model_fields_set:
+            self.limits.max_body_bytes = self.server.max_body_bytes
+        return self
 
 
 def parse_address(text: str, default_port: int = DEFAULT_PORT) -> str:
@@ -270,10 +388,16 @@ _ENV_SHORTCUTS = {
     "HAROMBE_PORT": ("server", "port"),
     "HAROMBE_SEEDS": ("cluster", "seeds"),
     "HAROMBE_CLUSTER_KEY": ("security", "cluster_key"),
+    "HAROMBE_CLUSTER_KEY_FILE": ("security", "cluster_key_file"),
+    "HAROMBE_API_KEYS": ("security", "api_keys"),
     "HAROMBE_BACKEND": ("backend", "kind"),
     "HAROMBE_BACKEND_URL": ("backend", "url"),
     "HAROMBE_MODEL": ("backend", "model"),
 }
+
+
+_LIST_PATHS = {("cluster", "seeds"), ("security", "api_keys")}
+_RAW_PATHS = {("security", "cluster_key"), ("security", "cluster_key_file")}
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
@@ -285,7 +409,12 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
             path = tuple(part.lower() for part in key[len("HAROMBE_") :].split("__"))
         else:
             continue
-        value: Any = raw.split(",") if path == ("cluster", "seeds") else _scalar(raw)
+        if path in _LIST_PATHS:
+            value: Any = [item for item in raw.split(",") if item.strip()]
+        elif path in _RAW_PATHS:
+            value = raw  # a key is text as given: "" must fail, not become "unset"
+        else:
+            value = _scalar(raw)
         _set_path(overrides, path, value)
     return overrides
 
@@ -314,13 +443,43 @@ def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Largest config file read; a real one is a few KB (the cap stops a wrong path to a huge
+file, or a hostile one, from eating memory)."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors and aliases: a config never needs them, and expanding
+    them is how a few hundred bytes of YAML grow to gigabytes (billion laughs)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&, *) are not allowed", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes; is this a config?")
     try:
-        data = yaml.safe_load(text)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not valid UTF-8 (byte {exc.start})") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    text = _read_text(path)
+    try:
+        data = yaml.load(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -336,6 +495,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _is_secret(loc: tuple[int | str, ...]) -> bool:
+    """Keys never reach a log or a terminal, even when they are wrong."""
+    return any(isinstance(part, str) and part.endswith(("_key", "_keys")) for part in loc)
+
+
 def describe_validation_error(exc: ValidationError, source: str) -> str:
     """One line per problem: where, the bad value, and what is expected."""
     lines = []
@@ -345,10 +509,14 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
             lines.append(f"{source}: {field}: unknown field; remove it or check its spelling")
             continue
         value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "a mapping"
-        message = err["msg"]
-        if message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
+        message = err["msg"].removeprefix("Value error, ")
+        if isinstance(value, dict) and err["type"] == "value_error":
+            lines.append(f"{source}: {field}: {message}")  # a whole section's check
+            continue
+        if isinstance(value, dict):
+            shown = "a mapping"
+        else:
+            shown = "(hidden)" if _is_secret(err["loc"]) else repr(value)
         lines.append(f"{source}: {field}: got {shown}; expected: {message}")
     return "\n".join(lines)
 

@@ -17,14 +17,22 @@ from typing import Any
 
 import aiohttp
 import psutil
-from aiohttp import web
 
 from harombe import __version__
 from harombe.api.app import make_app
 from harombe.api.cluster_api import add_cluster_routes
+from harombe.api.edge import api_key_middleware
+from harombe.api.guard import ConnectionGuard
 from harombe.api.join_api import add_join_route
 from harombe.api.metrics import Sample, add_metrics_route
-from harombe.api.peer_auth import RequestSigner, RequestVerifier, peer_auth_middleware
+from harombe.api.peer_auth import HOP_HEADER, RequestSigner, RequestVerifier, peer_auth_middleware
+from harombe.api.server import (
+    HttpServer,
+    client_tls_context,
+    peer_certificate_middleware,
+    raise_open_file_limit,
+    server_tls_context,
+)
 from harombe.cluster.discovery import MdnsDiscovery, SeedJoiner
 from harombe.cluster.membership import Membership
 from harombe.cluster.record import NodeRecord
@@ -88,6 +96,7 @@ class Node:
         self._runner: MembershipRunner | None = None
         self._transport: WebSocketTransport | None = None
         self._auth: RequestVerifier | None = None
+        self.guard = ConnectionGuard(config.limits)
         self._models: tuple[list[str], list[str]] = ([], [])
         self._backend_ok = False
         self._stack = contextlib.AsyncExitStack()
@@ -106,11 +115,21 @@ class Node:
 
     async def _start(self) -> None:
         cfg = self.config
+        raise_open_file_limit()
+        if not cfg.security.cluster_key:
+            log.warning(
+                "no cluster key: this cluster is unauthenticated; anyone who can reach port %d "
+                "can join it and answer its queries (run `harombe cluster init`)",
+                cfg.server.port,
+            )
         self.hardware = await detect_async()
         self.backend = await open_backend(cfg.backend)
         self._stack.push_async_callback(self.backend.aclose)
         await self._refresh_backend()
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None),
+            connector=aiohttp.TCPConnector(ssl=client_tls_context(cfg.tls) or True),
+        )
         self._stack.push_async_callback(session.close)
         # Bind first: with port 0 the real port is known only after binding, and the
         # membership record must carry the real address.
@@ -134,6 +153,10 @@ class Node:
             on_frame=self._on_frame,
             max_frame_bytes=cfg.cluster.membership.max_frame_bytes,
             session=session,
+            scheme=cfg.tls.scheme,
+            max_inbound=cfg.limits.max_peer_websockets,
+            handshake_timeout=cfg.limits.ws_handshake_timeout,
+            log_interval=cfg.limits.log_interval,
             **cfg.cluster.transport.model_dump(),
         )
         self.membership = Membership(
@@ -169,6 +192,7 @@ class Node:
                 auth=signer,
                 origin=self.name,
                 timeout=cfg.routing.request_timeout,
+                scheme=cfg.tls.scheme,
             ),
         )
         self._stack.push_async_callback(self.dispatcher.aclose)
@@ -176,27 +200,48 @@ class Node:
     async def _serve_http(self, sock: socket.socket, transport: WebSocketTransport) -> None:
         """The aiohttp app (APIs, peer websocket), then the membership runner over it."""
         assert self.dispatcher and self.membership
+        cfg = self.config
         app = make_app(
             node_name=self.name,
             coordinator=self.dispatcher,
-            max_body_bytes=self.config.server.max_body_bytes,
-            middlewares=[peer_auth_middleware(self.config.security.keyring(), verifier=self._auth)],
+            limits=cfg.limits,
+            middlewares=self._edge_middlewares(transport.path),
         )
         transport.add_routes(app)
-        add_cluster_routes(app, dispatcher=self.dispatcher, status_provider=self.status)
+        add_cluster_routes(
+            app,
+            dispatcher=self.dispatcher,
+            status_provider=self.status,
+            authenticated=bool(cfg.security.cluster_key),
+        )
         add_join_route(app, self._join)
         add_metrics_route(app, self.metrics)
-        web_runner = web.AppRunner(
-            app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
+        server = HttpServer(
+            app,
+            sock,
+            guard=self.guard,
+            ssl_context=server_tls_context(cfg.tls),
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            handler_cancellation=True,
         )
-        await web_runner.setup()
-        self._stack.push_async_callback(web_runner.cleanup)
-        await web.SockSite(web_runner, sock).start()
+        await self._stack.enter_async_context(server)
         await transport.start()
         self._stack.push_async_callback(transport.close)
         self._runner = MembershipRunner(self.membership)
         self._runner.start()
         self._stack.push_async_callback(self._leave)
+
+    def _edge_middlewares(self, ws_path: str) -> list[Any]:
+        """Outermost first: connection tracking, peer certificates, API keys, peer signatures."""
+        security = self.config.security
+        middlewares = [self.guard.middleware()]
+        if self.config.tls.ca is not None:
+            middlewares.append(peer_certificate_middleware(frozenset({ws_path}), HOP_HEADER))
+        if security.api_keys:
+            middlewares.append(api_key_middleware(security.api_keys, peer_paths=[ws_path]))
+        middlewares.append(peer_auth_middleware(security.keyring(), verifier=self._auth))
+        return middlewares
 
     async def _start_discovery(self, host: str) -> None:
         cfg = self.config.cluster

@@ -89,11 +89,13 @@ async def test_join_endpoint_accepts_loopback_and_validates():
 
 
 async def test_wrong_cluster_key_is_never_admitted():
-    key = {"security": {"cluster_key": "right-key"}}
+    key = {"security": {"cluster_key": "right-cluster-key-0123"}}
     async with Node(peer_config("k0", **key)) as first:
         async with Node(peer_config("k1", seeds=[first.address], **key)) as second:
             bad = peer_config(
-                "intruder", seeds=[first.address], security={"cluster_key": "wrong-key"}
+                "intruder",
+                seeds=[first.address],
+                security={"cluster_key": "wrong-cluster-key-0123"},
             )
             async with Node(bad) as intruder:
                 await poll(lambda: states(first).get("k1") == "alive", "k0 to admit k1")

@@ -13,13 +13,12 @@ from aiohttp.typedefs import Middleware
 
 from harombe import __version__
 from harombe.api.answer import NODE_HEADER
-from harombe.api.keys import COORDINATOR_KEY, NODE_NAME_KEY
+from harombe.api.edge import body_limit_middleware
+from harombe.api.keys import COORDINATOR_KEY, LIMITS_KEY, NODE_NAME_KEY
 from harombe.api.ollama_api import add_ollama_routes
 from harombe.api.openai_api import add_openai_routes
-from harombe.config import ServerConfig
+from harombe.limits import LimitsConfig
 from harombe.routing.route import Coordinator
-
-DEFAULT_MAX_BODY_BYTES: int = ServerConfig.model_fields["max_body_bytes"].default
 
 Setup = Callable[[web.Application], None]
 
@@ -39,11 +38,17 @@ def make_app(
     *,
     node_name: str,
     coordinator: Coordinator,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    limits: LimitsConfig | None = None,
     middlewares: Iterable[Middleware] = (),
     setup: Iterable[Setup] = (),
 ) -> web.Application:
-    app = web.Application(client_max_size=max_body_bytes, middlewares=list(middlewares))
+    """`middlewares` run outside the body-size check (connection tracking, API keys)."""
+    limits = limits or LimitsConfig()
+    app = web.Application(
+        client_max_size=limits.max_body_bytes,
+        middlewares=[*middlewares, body_limit_middleware(limits.max_body_bytes)],
+    )
+    app[LIMITS_KEY] = limits
     app[NODE_NAME_KEY] = node_name
     app[COORDINATOR_KEY] = coordinator
     app.on_response_prepare.append(_name_node)

@@ -74,9 +74,11 @@ def add_cluster_routes(
     dispatcher: Dispatcher,
     status_provider: StatusProvider | None = None,
     node_name: str | None = None,
+    authenticated: bool = False,
 ) -> None:
     """`status_provider` lists the nodes for /cluster/status (default: `dispatcher.status`);
-    `node_name` defaults to `dispatcher.node_name`."""
+    `node_name` defaults to `dispatcher.node_name`; `authenticated` says whether a cluster key
+    guards the peers (/cluster/status reports `"auth": "cluster-key"` or `"unauthenticated"`)."""
     provider = status_provider or dispatcher.status
     name = node_name or dispatcher.node_name
     guard = guarded(_error_response)
@@ -97,7 +99,8 @@ def add_cluster_routes(
         return web.json_response(decision.as_dict())
 
     async def status(request: web.Request) -> web.Response:
-        return web.json_response({"node": name, "nodes": provider()})
+        auth = "cluster-key" if authenticated else "unauthenticated"
+        return web.json_response({"node": name, "auth": auth, "nodes": provider()})
 
     app.router.add_post("/cluster/execute", guard(execute))
     app.router.add_post("/cluster/route", guard(route))

@@ -68,6 +68,14 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "body"
 
 
+def too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"request body too large: the limit is {limit} bytes (limits.max_body_bytes)",
+        code="too_large",
+    )
+
+
 def internal_error(exc: Exception) -> ApiError:
     """An unexpected failure: logged with its traceback, reported to the client as a 500."""
     log.error("request failed", exc_info=exc)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,13 +31,35 @@ answer a query within ~120 ms (RFC 6762 §6) and resolve from the same answer; t
 for busy machines and Wi-Fi, while the command still starts in under two seconds."""
 
 
+API_KEY_ENV = "HAROMBE_API_KEY"
+"""Environment variable holding the API key `harombe` sends (`Authorization: Bearer`)."""
+
+_trusted_ca: Path | None = None
+
+
 class PeerUnreachable(Exception):
     """No harombe peer answered; the message says, in one line, what was tried."""
 
 
+def trust_ca(path: Path | None) -> None:
+    """Verify HTTPS peers against the CA certificate(s) in `path` (`harombe --ca`)."""
+    global _trusted_ca
+    _trusted_ca = path
+
+
+def client_session(timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
+    """A session that sends $HAROMBE_API_KEY and verifies TLS peers against `--ca`."""
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    context = ssl.create_default_context(cafile=_trusted_ca) if _trusted_ca else True
+    return aiohttp.ClientSession(
+        timeout=timeout, headers=headers, connector=aiohttp.TCPConnector(ssl=context)
+    )
+
+
 def local_url(cfg: HarombeConfig) -> str:
     host = cfg.server.host if cfg.server.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    return f"http://{host}:{cfg.server.port or 8765}"
+    return f"{cfg.tls.scheme}://{host}:{cfg.server.port or 8765}"
 
 
 def normalise_url(url: str) -> str:
@@ -45,7 +69,7 @@ def normalise_url(url: str) -> str:
 
 async def get_json(url: str, path: str, limit_s: float = PROBE_TIMEOUT_S) -> Any:
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=limit_s)) as s:
+        async with client_session(aiohttp.ClientTimeout(total=limit_s)) as s:
             async with s.get(url + path) as resp:
                 if resp.status != 200:
                     raise PeerUnreachable(f"{url}{path} answered HTTP {resp.status}")
@@ -56,7 +80,7 @@ async def get_json(url: str, path: str, limit_s: float = PROBE_TIMEOUT_S) -> Any
 
 async def post_json(url: str, path: str, body: Any, limit_s: float = 30.0) -> Any:
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=limit_s)) as s:
+        async with client_session(aiohttp.ClientTimeout(total=limit_s)) as s:
             async with s.post(url + path, json=body) as resp:
                 data = await resp.json(content_type=None)
                 if resp.status != 200:
@@ -99,7 +123,7 @@ async def measure_rtt(http: aiohttp.ClientSession, url: str) -> float | None:
 async def by_rtt(urls: list[str]) -> list[str]:
     """The peers among `urls` that answer `/health`, nearest (lowest RTT) first."""
     timeout = aiohttp.ClientTimeout(total=PROBE_TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
+    async with client_session(timeout) as http:
         rtts = await asyncio.gather(*(measure_rtt(http, url) for url in urls))
     answered = [(rtt, url) for rtt, url in zip(rtts, urls, strict=True) if rtt is not None]
     return [url for _, url in sorted(answered)]
@@ -164,10 +188,10 @@ async def find_peer(cfg: HarombeConfig, explicit: str | None) -> str:
         except OSError as exc:
             tried[-1] += f" ({exc.strerror or exc})"
             announced = []
-        nearest = await by_rtt([f"http://{a}" for a in announced])
+        nearest = await by_rtt([f"{cfg.tls.scheme}://{a}" for a in announced])
         if nearest:
             return nearest[0]
-    seeds = [f"http://{s}" for s in cfg.cluster.seed_addresses()]
+    seeds = [f"{cfg.tls.scheme}://{s}" for s in cfg.cluster.seed_addresses()]
     tried.extend(seeds)
     reachable = await by_rtt(seeds) if seeds else []
     if reachable:

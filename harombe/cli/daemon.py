@@ -54,8 +54,14 @@ def harombed(
     demo_model: Annotated[
         bool, typer.Option(help="Serve the generated tiny demo model (answers are noise).")
     ] = False,
-    cluster_key: Annotated[
-        str | None, typer.Option(help="Shared cluster key (HMAC).", envvar=None)
+    cluster_key_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding the cluster key (keys never go on the command line)."),
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve HTTPS/WSS.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    tls_ca: Annotated[
+        Path | None, typer.Option(help="PEM CA that peers' certificates must be signed by.")
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
@@ -81,7 +87,12 @@ def harombed(
     set_path(overrides, "backend.model", model)
     set_path(overrides, "backend.gguf", str(gguf) if gguf else None)
     set_path(overrides, "backend.demo_model", True if demo_model else None)
-    set_path(overrides, "security.cluster_key", cluster_key)
+    set_path(
+        overrides, "security.cluster_key_file", str(cluster_key_file) if cluster_key_file else None
+    )
+    set_path(overrides, "tls.cert", str(tls_cert) if tls_cert else None)
+    set_path(overrides, "tls.key", str(tls_key) if tls_key else None)
+    set_path(overrides, "tls.ca", str(tls_ca) if tls_ca else None)
     cfg = load_or_exit(config, overrides)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -107,7 +118,7 @@ async def _serve(cfg) -> None:
             loop.add_signal_handler(sig, node.stop)
         typer.echo(
             f"harombed {__version__}: node {node.name} (tier {cfg.node.tier}) on "
-            f"http://{node.address}  backend={cfg.backend.kind}",
+            f"{cfg.tls.scheme}://{node.address}  backend={cfg.backend.kind}",
             err=True,
         )
         await node.serve_forever()

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from harombe import __version__
-from harombe.cli.client import PeerUnreachable, find_peer
+from harombe.cli.client import PeerUnreachable, find_peer, trust_ca
 from harombe.cli.common import err_console, fail, load_or_exit
 
 app = typer.Typer(
@@ -42,6 +42,21 @@ TierOpt = Annotated[
 ModelOpt = Annotated[
     str | None, typer.Option(help="Ask for this model (only peers serving it answer).")
 ]
+
+
+@app.callback()
+def _global_options(
+    ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca",
+            envvar="HAROMBE_CA",
+            help="CA certificate to verify HTTPS peers against (their `tls.ca`).",
+        ),
+    ] = None,
+) -> None:
+    """Options for every command. The API key comes from $HAROMBE_API_KEY."""
+    trust_ca(ca)
 
 
 def _run(coro, *, interrupted: int = 130):

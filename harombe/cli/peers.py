@@ -27,8 +27,11 @@ def peers_table(status: dict[str, Any]) -> Table:
     gossip: shown as text, never read as markup. `harombe peers --json` has every field."""
     nodes = sorted(status.get("nodes", []), key=lambda n: (n.get("tier") or 0, str(n.get("name"))))
     breakers = any(n.get("breaker", "closed") != "closed" for n in nodes)
+    unauthenticated = (
+        " [bold yellow](unauthenticated)[/]" if status.get("auth") == ("unauthenticated") else ""
+    )
     table = Table(
-        title=f"harombe cluster seen from {escape(str(status.get('node', '?')))}",
+        title=f"harombe cluster seen from {escape(str(status.get('node', '?')))}" + unauthenticated,
         box=box.SIMPLE_HEAD,
         collapse_padding=True,
     )

@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from harombe.cluster.backoff import backoff_delay
+from harombe.ratelimited_log import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ class DropReason(StrEnum):
     """The transport was already closed."""
     HANDLER_ERROR = "handler_error"
     """`on_frame` raised (a bug in the receiver; logged)."""
+    SILENT = "silent"
+    """An inbound websocket sent no frame within `handshake_timeout`; it was closed."""
+    TOO_MANY = "too_many"
+    """An inbound websocket beyond `max_inbound` was refused with 503."""
 
 
 @dataclass
@@ -103,6 +108,12 @@ class WebSocketTransport:
         node's last gossip is among them.
       queue_size (256): frames buffered per destination before new ones are dropped.
       path ("/cluster/ws"): the route served and dialled.
+      scheme ("http"): "https" dials peers over TLS (WSS); the session's connector carries the
+        TLS context.
+      max_inbound (128): inbound websockets held at once; more get 503 before the upgrade.
+      handshake_timeout (5.0): an inbound websocket must deliver its first frame within this
+        many seconds, else it is closed: strangers cannot park idle sockets.
+      log_interval (60.0): refused and silent sockets are logged as one line per interval.
       rng: random source for the jitter.
     """
 
@@ -122,10 +133,15 @@ class WebSocketTransport:
         close_timeout: float = 1.0,
         queue_size: int = 256,
         path: str = "/cluster/ws",
+        scheme: str = "http",
+        max_inbound: int = 128,
+        handshake_timeout: float = 5.0,
+        log_interval: float = 60.0,
         rng: random.Random | None = None,
     ) -> None:
         self.local_address = local_address
         self.path = path
+        self.scheme = scheme
         self.stats = TransportStats()
         self._on_frame = on_frame
         self._max_frame_bytes = max_frame_bytes
@@ -139,6 +155,9 @@ class WebSocketTransport:
         self._idle_timeout = idle_timeout
         self._close_timeout = close_timeout
         self._queue_size = queue_size
+        self._max_inbound = max_inbound
+        self._handshake_timeout = handshake_timeout
+        self._refusals = RateLimitedLog(log, log_interval)
         self._rng = rng or random.Random()
         self._links: dict[str, _Link] = {}
         self._tasks: dict[_Link, asyncio.Task[None]] = {}
@@ -265,7 +284,7 @@ class WebSocketTransport:
         assert self._session is not None
         async with asyncio.timeout(self._connect_timeout):
             return await self._session.ws_connect(
-                f"http://{address}{self.path}",
+                f"{self.scheme}://{address}{self.path}",
                 max_msg_size=self._max_frame_bytes,
                 heartbeat=self._heartbeat,
                 timeout=aiohttp.ClientWSTimeout(ws_close=self._connect_timeout),
@@ -314,6 +333,14 @@ class WebSocketTransport:
 
     async def handler(self, request: web.Request) -> web.WebSocketResponse:
         """`GET /cluster/ws`: accept a peer's connection and deliver its frames."""
+        if len(self._inbound) >= self._max_inbound:
+            self.stats.dropped[DropReason.TOO_MANY] += 1
+            self._refusals.event("peer websockets refused (limits.max_peer_websockets)")
+            raise web.HTTPServiceUnavailable(
+                text='{"error": "too many peer connections"}',
+                content_type="application/json",
+                headers={"Retry-After": "1"},
+            )
         ws = web.WebSocketResponse(
             max_msg_size=self._max_frame_bytes, heartbeat=self._heartbeat, compress=False
         )
@@ -323,14 +350,26 @@ class WebSocketTransport:
             return ws
         peer = request.headers.get(PEER_HEADER)
         log.debug("peer connected: %s", peer or request.remote)
-        if peer:
-            self.redial(peer)
         self._inbound.add(ws)
         try:
-            await self._read(ws)
+            if await self._first_frame(ws):
+                if peer:
+                    self.redial(peer)
+                await self._read(ws)
         finally:
             self._inbound.discard(ws)
         return ws
+
+    async def _first_frame(self, ws: web.WebSocketResponse) -> bool:
+        """Deliver the first frame if it comes within handshake_timeout; else close (False)."""
+        try:
+            msg = await ws.receive(timeout=self._handshake_timeout)
+        except TimeoutError:
+            self.stats.dropped[DropReason.SILENT] += 1
+            self._refusals.event("silent peer websockets closed (limits.ws_handshake_timeout)")
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION)
+            return False
+        return self._handle(msg)
 
     def redial(self, address: str) -> None:
         """`address` is reachable again (it just dialled us): end its link's backoff now, so a
@@ -348,22 +387,26 @@ class WebSocketTransport:
 
     async def _read(self, ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
         """Deliver binary frames until the connection ends; count everything else."""
-        while True:
-            msg = await ws.receive()
-            if msg.type is WSMsgType.BINARY:
-                self.stats.received += 1
-                self.stats.bytes_received += len(msg.data)
-                self._deliver(msg.data)
-            elif msg.type is WSMsgType.TEXT:
-                self.stats.dropped[DropReason.TEXT_FRAME] += 1
-            elif msg.type is WSMsgType.ERROR:
-                if isinstance(msg.data, TimeoutError | aiohttp.ServerTimeoutError):
-                    self.stats.heartbeat_timeouts += 1
-                else:
-                    self.stats.dropped[_error_reason(msg.data)] += 1
-                return
+        while self._handle(await ws.receive()):
+            pass
+
+    def _handle(self, msg: aiohttp.WSMessage) -> bool:
+        """Deliver or count one message; False when the connection has ended."""
+        if msg.type is WSMsgType.BINARY:
+            self.stats.received += 1
+            self.stats.bytes_received += len(msg.data)
+            self._deliver(msg.data)
+        elif msg.type is WSMsgType.TEXT:
+            self.stats.dropped[DropReason.TEXT_FRAME] += 1
+        elif msg.type is WSMsgType.ERROR:
+            if isinstance(msg.data, TimeoutError | aiohttp.ServerTimeoutError):
+                self.stats.heartbeat_timeouts += 1
             else:
-                return
+                self.stats.dropped[_error_reason(msg.data)] += 1
+            return False
+        else:
+            return False
+        return True
 
     def _deliver(self, data: bytes) -> None:
         try:

@@ -54,9 +54,10 @@ class PeerBackend:
         auth: RequestSigner | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        scheme: str = "http",
     ) -> None:
         self.address = address
-        self.base_url = f"http://{address}"
+        self.base_url = f"{scheme}://{address}"
         self._session = session
         self._origin = origin
         self._auth = auth

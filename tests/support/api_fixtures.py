@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from harombe.api.app import make_app
+from harombe.limits import LimitsConfig
 from support.api_harness import NODE, RecordingCoordinator, ScriptedBackend
 
 
@@ -28,7 +29,9 @@ async def api_url(
 ) -> str:
     """Base URL of a real harombe app on 127.0.0.1, serving through `api_coordinator`."""
     app: web.Application = make_app(
-        node_name=NODE, coordinator=api_coordinator, max_body_bytes=64 * 1024
+        node_name=NODE,
+        coordinator=api_coordinator,
+        limits=LimitsConfig(max_body_bytes=64 * 1024),
     )
     server = await aiohttp_server(app, host="127.0.0.1")
     return str(server.make_url("")).rstrip("/")
