@@ -118,9 +118,8 @@ class Node:
         raise_open_file_limit()
         if not cfg.security.cluster_key:
             log.warning(
-                "no cluster key: this cluster is unauthenticated; anyone who can reach port %d "
-                "can join it and answer its queries (run `harombe cluster init`)",
-                cfg.server.port,
+                "no cluster key: this cluster is unauthenticated; anyone who can reach this "
+                "peer can join it and answer its queries (`harombe cluster init` writes a key)"
             )
         self.hardware = await detect_async()
         self.backend = await open_backend(cfg.backend)
