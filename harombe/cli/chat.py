@@ -18,7 +18,7 @@ import aiohttp
 from rich.console import Console
 from rich.markup import escape
 
-from harombe.cli.client import PeerUnreachable, unreachable
+from harombe.cli.client import PeerUnreachable, client_session, unreachable
 from harombe.routing.route import VIRTUAL_MODELS
 
 CONNECT_TIMEOUT_S = 5.0
@@ -79,7 +79,7 @@ async def stream_answer(session: ChatSession, question: str, out: Console) -> An
     info = AnswerInfo()
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as http:
+        async with client_session(timeout) as http:
             async with http.post(f"{session.url}/api/chat", json=body, headers=headers) as resp:
                 info.node = resp.headers.get("X-Harombe-Node")
                 if resp.status != 200:

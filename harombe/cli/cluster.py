@@ -20,7 +20,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harombe.cli.client import PROBE_TIMEOUT_S, get_json, post_json, unreachable
+from harombe.cli.client import (
+    PROBE_TIMEOUT_S,
+    client_session,
+    get_json,
+    post_json,
+    unreachable,
+)
 from harombe.config import DEFAULT_CONFIG_PATH, ConfigError, HarombeConfig, parse_address
 
 TEST_TIMEOUT_S = 60.0
@@ -313,7 +319,7 @@ async def check_peer(
         admitted=node.get("state") == "alive",
         backend_ok=bool(node.get("backend_ok")),
     )
-    url = f"http://{check.address}"
+    url = f"{cfg.tls.scheme}://{check.address}"
     body = {
         "model": "auto",
         "messages": [{"role": "user", "content": "Say hi."}],
@@ -353,7 +359,7 @@ async def test_cluster(url: str, cfg: HarombeConfig, console: Console) -> bool:
     status = await get_json(url, "/cluster/status")
     nodes = [n for n in status.get("nodes", []) if n.get("state") != "left"]
     timeout = aiohttp.ClientTimeout(total=TEST_TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
+    async with client_session(timeout) as http:
         checks = await asyncio.gather(*(check_peer(http, n, cfg) for n in nodes))
     table = Table(title=f"cluster test from {escape(str(status.get('node', '?')))}")
     for column in ("node", "address", "reachable", "admitted", "backend", "rtt ms", "completion"):
