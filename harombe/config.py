@@ -4,7 +4,8 @@ Precedence, lowest first: defaults, the YAML file (`--config PATH`, else
 `~/.harombe/harombe.yaml` if it exists), `HAROMBE_*` environment variables, CLI flags.
 Environment variables name a field by its path: `HAROMBE_SERVER__PORT=9000`,
 `HAROMBE_ROUTING__PREFER_LOCAL=false`; a few shortcuts exist (`HAROMBE_PORT`, `HAROMBE_NAME`,
-`HAROMBE_TIER`, `HAROMBE_SEEDS`, `HAROMBE_CLUSTER_KEY`). Every section and field is described in
+`HAROMBE_TIER`, `HAROMBE_SEEDS`, `HAROMBE_CLUSTER_KEY`, `HAROMBE_CLUSTER_KEY_FILE`,
+`HAROMBE_API_KEYS` comma-separated). Every section and field is described in
 `docs/configuration.md`, which a test keeps in step with this file.
 """
 
