@@ -29,6 +29,7 @@ from pydantic import (
 from harombe.cluster.config import MembershipConfig
 from harombe.limits import LimitsConfig
 from harombe.routing.config import RoutingConfig
+from harombe.tls_config import TlsConfig
 
 DEFAULT_PORT = 8765
 HOME_DIR = Path(os.environ.get("HAROMBE_HOME", Path.home() / ".harombe"))
@@ -305,39 +306,6 @@ def read_secret_file(path: Path) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"{path} is not UTF-8 text") from None
-
-
-class TlsConfig(_Section):
-    """TLS for clients and peers. With `cert` and `key`, the API, the peer websocket and
-    forwarded requests are served over HTTPS/WSS. With `ca` too, peers dial each other over TLS,
-    verify the other side against it, and a peer must present a certificate signed by it on the
-    peer paths (mutual TLS); clients are not asked for certificates."""
-
-    cert: Path | None = Field(default=None, description="PEM certificate (chain) of this peer.")
-    key: Path | None = Field(default=None, description="PEM private key of `cert`.")
-    ca: Path | None = Field(
-        default=None,
-        description="PEM CA certificate(s) peers are verified against; needs `cert` and `key`.",
-    )
-
-    @model_validator(mode="after")
-    def _check_pairs(self) -> TlsConfig:
-        if (self.cert is None) != (self.key is None):
-            raise ValueError("cert and key go together: set both or neither")
-        if self.ca is not None and self.cert is None:
-            raise ValueError("ca needs cert and key: peers verify each other both ways")
-        for path in (self.cert, self.key, self.ca):
-            if path is not None and not path.expanduser().is_file():
-                raise ValueError(f"{path}: no such file")
-        return self
-
-    @property
-    def enabled(self) -> bool:
-        return self.cert is not None
-
-    @property
-    def scheme(self) -> str:
-        return "https" if self.enabled else "http"
 
 
 class HarombeConfig(_Section):
