@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from harombe.inference.types import Message
-from harombe.routing import classifier as C
 from harombe.routing import classify, explain
-from harombe.routing.classifier import Classification
+from harombe.routing.classifier import Classification, features, lexicon, lexicon_complex, matching
 from harombe.routing.devset import (
     evaluate,
     expand_messages,
@@ -125,14 +124,14 @@ def test_own_prompts(prompt: str, tier: int) -> None:
 
 
 def test_word_start_prefilter_changes_no_match() -> None:
-    """`_matches` skips regex scans by word heads; it must find exactly what a full scan finds."""
-    signals = C._COMPLEX_SIGNALS + C._MEDIUM_SIGNALS + C._SIMPLE_SIGNALS
+    """`matches` skips regex scans by word heads; it must find exactly what a full scan finds."""
+    signals = lexicon_complex.COMPLEX_SIGNALS + lexicon.MEDIUM_SIGNALS + lexicon.SIMPLE_SIGNALS
     for name in ("dev.jsonl", "sanity3.jsonl"):
         for record in load_records(DATA / name):
-            text = C._text(record["messages"][-1]["content"])
-            for piece in [text, *C._sentences(text)]:
-                full = [s for s in signals if C._found(s.pattern, piece.lower())]
-                assert C._matches(signals, C._prepare([piece])) == full, piece
+            text = features.text_of(record["messages"][-1]["content"])
+            for piece in [text, *features.sentences(text)]:
+                full = [s for s in signals if matching.found(s.pattern, piece.lower())]
+                assert matching.matches(signals, matching.prepare([piece])) == full, piece
 
 
 def test_context_rule_raises_trivial_questions() -> None:
