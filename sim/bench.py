@@ -163,11 +163,9 @@ def routing(options: Options) -> str:
 
 @benchmark("classifier")
 def classifier(options: Options) -> str:
-    from harombe.routing.classifier import classify
-    from harombe.routing.devset import evaluate, format_report, load_records
-    from sim.workload import DEV_SET
+    from sim.classifier_bench import run_classifier_bench
 
-    return format_report(evaluate(load_records(DEV_SET), classify), "Query classifier (dev set)")
+    return run_classifier_bench(options.quick)
 
 
 @benchmark("overhead")

@@ -23,12 +23,20 @@ SINGLE_PARAGRAPH_ASK_WORDS = 250  # ... and of one paragraph (a list of constrai
 EDGE_FIRST_WORDS = 60  # longer turns: the first paragraph counts when at most this long
 EDGE_LAST_WORDS = 120  # ... and the last paragraph when at most this long (else its end)
 
+SAMPLE_ABOVE_CHARS = 4096
+"""A final turn longer than this (attachments removed) is read as a bounded sample: its head
+and tail (where the instruction is) whole, the middle in evenly spaced windows, with counts
+extrapolated. This bounds the classifier's cost: a 4 MB paste costs about what 4 KB does."""
+SAMPLE_EDGE_CHARS = 1536  # head and tail kept whole
+SAMPLE_WINDOWS = 8  # windows of the middle ...
+SAMPLE_WINDOW_CHARS = 192  # ... of this many characters each
+
 
 _DOC_OPEN, _DOC_CLOSE = "<attached_document>", "</attached_document>"
 _FENCE_RE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _INLINE_CODE_RE = re.compile(r"`[^`\n]{1,200}`")
-_QUOTE_RE = re.compile(
-    r"(?<![\w'])'([^'\n]{1,300}?)'(?!\w)|\"([^\"\n]{1,300}?)\"|“([^”]{1,300}?)”|«([^»]{1,300}?)»|"
+_QUOTE_RE = re.compile(  # every alternative starts with its quote mark: a fast first-char scan
+    r"'(?<![\w']')([^'\n]{1,300}?)'(?!\w)|\"([^\"\n]{1,300}?)\"|“([^”]{1,300}?)”|«([^»]{1,300}?)»|"
     r"„([^“]{1,300}?)“|「([^」]{1,300}?)」"
 )
 _PARA_RE = re.compile(r"\n\s*\n")
@@ -195,23 +203,55 @@ def _edges(body: str) -> str:
     return f"{head}\n\n{tail}" if head else tail
 
 
+def _trim_to_words(piece: str, cut_start: bool, cut_end: bool) -> str:
+    """`piece` without the partial words a cut left at either end."""
+    if cut_start and (space := piece.find(" ")) >= 0:
+        piece = piece[space + 1 :]
+    if cut_end and (space := piece.rfind(" ")) >= 0:
+        piece = piece[:space]
+    return piece
+
+
+def bounded_sample(body: str) -> tuple[str, float]:
+    """`body`, or for a long one its head, tail and middle windows (as paragraphs), with the
+    factor by which counts taken on the sample scale to the whole (1.0 when not sampled)."""
+    if len(body) <= SAMPLE_ABOVE_CHARS:
+        return body, 1.0
+    edge = SAMPLE_EDGE_CHARS
+    head = _trim_to_words(body[:edge], False, True)
+    tail = _trim_to_words(body[-edge:], True, False)
+    middle_start, middle_end = edge, len(body) - edge
+    stride = (middle_end - middle_start) // SAMPLE_WINDOWS
+    windows = [
+        _trim_to_words(body[at : at + SAMPLE_WINDOW_CHARS], True, True)
+        for at in range(middle_start, middle_end - SAMPLE_WINDOW_CHARS, stride)
+    ][:SAMPLE_WINDOWS]
+    sample = "\n\n".join([head, *windows, tail])
+    return sample, len(body) / len(sample)
+
+
 def split_task(task: str) -> Task:
+    """The final user turn taken apart; a long one by way of `bounded_sample`."""
     body, has_attachment = _strip_attachments(task)
+    body, scale = bounded_sample(body)
     code_blocks = _FENCE_RE.findall(body)
     body = _FENCE_RE.sub("\n\n[code]\n\n", body)
     code_lines = sum(block.count("\n") for block in code_blocks)
     code_lines += len(_CODE_LINE_RE.findall(body))
     inline_code = _INLINE_CODE_RE.search(body) is not None
     body = _INLINE_CODE_RE.sub(" `code` ", body)
-    quoted_words = sum(n_words(m.group(0)) for m in _QUOTE_RE.finditer(body))
-    body = _QUOTE_RE.sub(" 'quote' ", body)
+    words_before = n_words(body)
+    body, quotes = _QUOTE_RE.subn(" 'quote' ", body)
+    quoted_words = words_before - n_words(body) + quotes  # each quote became one word
     ask = _edges(body).strip()
+    ask_words = n_words(ask)
+    payload_words = round((n_words(body) - ask_words + quoted_words) * scale)
     return Task(
         ask=ask,
         closing=sentences(ask)[-2:],
-        payload_words=max(0, n_words(body) - n_words(ask)) + quoted_words,
+        payload_words=max(0, payload_words),
         has_code=bool(code_blocks) or inline_code or code_lines >= 2,
-        code_lines=code_lines,
+        code_lines=round(code_lines * scale),
         has_attachment=has_attachment,
     )
 

@@ -32,6 +32,26 @@ from harombe.routing.classifier.matching import matches, prepare
 COMPLEX_AT = 3.0  # task score from which a request is complex
 MEDIUM_AT = 1.0  # ... and from which it is medium
 MEDIUM_CAP = 3.0  # medium signals add at most half this: many of them still make a medium task
+UNSURE_MARGIN = 0.5
+"""A task score this close to a cut is a guess: `features["unsure"]` says so (the hybrid
+classifier then asks a small model), and ties go to the higher tier."""
+
+
+@dataclass(frozen=True)
+class Cuts:
+    """The two task-score cut points: the only numbers fitted to data (see `crossval`)."""
+
+    medium_at: float = MEDIUM_AT
+    complex_at: float = COMPLEX_AT
+
+
+def tier_for_score(score: float, medium_evidence: bool, cuts: Cuts = Cuts()) -> int:
+    """The task tier of a score; `medium_evidence`: medium signals outweigh simple ones."""
+    if score >= cuts.complex_at:
+        return COMPLEX
+    if score >= cuts.medium_at or medium_evidence:
+        return MEDIUM
+    return SIMPLE
 
 
 @dataclass
@@ -79,13 +99,12 @@ def explain(messages: Any) -> Classification:
     if task.payload_words >= 60 and medium_hits:
         score += 0.5
 
-    if score >= COMPLEX_AT:
-        task_tier = COMPLEX
-    elif score >= MEDIUM_AT or (medium_hits and medium_score + simple_score > 0):
-        task_tier = MEDIUM
-    else:
-        task_tier = SIMPLE
+    medium_evidence = bool(medium_hits) and medium_score + simple_score > 0
+    task_tier = tier_for_score(score, medium_evidence)
     tier = max(task_tier, context_tier)
+    unsure = context_tier < COMPLEX and any(
+        abs(score - cut) < UNSURE_MARGIN for cut in (MEDIUM_AT, COMPLEX_AT)
+    )
 
     if context_tier:
         reasons.append(f"about {int(tokens):,} tokens of input (context tier {context_tier})")
@@ -96,6 +115,8 @@ def explain(messages: Any) -> Classification:
         "context_tier": context_tier,
         "task_tier": task_tier,
         "task_score": round(score, 2),
+        "medium_evidence": medium_evidence,
+        "unsure": unsure,
         "signals": sorted(names),
         "ask_words": n_words(task.ask),
         "payload_words": task.payload_words,
