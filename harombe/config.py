@@ -28,7 +28,7 @@ from pydantic import (
 
 from harombe.cluster.config import MembershipConfig
 from harombe.limits import LimitsConfig
-from harombe.routing.config import RoutingConfig
+from harombe.settings.routing import RoutingConfig
 from harombe.tls_config import TlsConfig
 
 DEFAULT_PORT = 8765

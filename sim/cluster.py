@@ -15,7 +15,7 @@ from typing import Any
 
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.record_cache import RecordCache
-from harombe.routing.config import RoutingConfig
+from harombe.settings.routing import RoutingConfig
 from sim.backends import DGX_72B, MAC_MINI_3B, RTX4090_14B, HardwareProfile
 from sim.network import LinkProfile, Network
 from sim.observe import MembershipObserver

@@ -5,9 +5,9 @@ import random
 
 from harombe.routing.balancer import Balancer, bench_decision, expected_wait, speed
 from harombe.routing.breaker import BreakerBoard
-from harombe.routing.config import RoutingConfig
 from harombe.routing.policy import Group
 from harombe.routing.view import Candidate, StaticView
+from harombe.settings.routing import RoutingConfig
 
 T1 = Group(tier=1)
 

@@ -15,7 +15,7 @@ import pytest
 from support.cluster_harness import eventually
 from support.routing_peers import RoutingCluster
 
-from harombe.routing.config import RoutingConfig
+from harombe.settings.routing import RoutingConfig
 from sim.fake_openai import Reply
 
 SIMPLE = "What is 2+2?"

@@ -8,7 +8,7 @@ import json
 import aiohttp
 from support.routing_peers import RoutingCluster
 
-from harombe.routing.config import RoutingConfig
+from harombe.settings.routing import RoutingConfig
 from sim.fake_openai import Reply
 
 

@@ -25,9 +25,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from harombe.routing.breaker import BreakerBoard
-from harombe.routing.config import RoutingConfig
 from harombe.routing.policy import Group, make_plan
 from harombe.routing.view import Candidate, ClusterView, StaticView
+from harombe.settings.routing import RoutingConfig
 
 SAMPLE_ROUNDS = 4
 """Samples of `balancer_choices` nodes drawn before a decision falls back to scanning the

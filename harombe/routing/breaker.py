@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
-from harombe.routing.config import RoutingConfig
+from harombe.settings.routing import RoutingConfig
 
 
 class BreakerState(enum.Enum):

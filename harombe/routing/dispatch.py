@@ -47,10 +47,10 @@ from harombe.inference.types import (
 from harombe.routing.balancer import Balancer
 from harombe.routing.breaker import BreakerBoard
 from harombe.routing.classifier import classify, explain
-from harombe.routing.config import RoutingConfig
 from harombe.routing.policy import Plan, is_virtual, make_plan
 from harombe.routing.route import ClusterModel, RouteInfo, RouteOptions, Switch
 from harombe.routing.view import Candidate, ClusterView
+from harombe.settings.routing import RoutingConfig
 
 log = logging.getLogger(__name__)
 

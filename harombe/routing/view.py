@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harombe.cluster.state import MemberState
-from harombe.routing.config import RoutingConfig
+from harombe.settings.routing import RoutingConfig
 
 
 @dataclass

@@ -20,9 +20,9 @@ from harombe.api.cluster_api import add_cluster_routes
 from harombe.api.peer_auth import RequestSigner, peer_auth_middleware
 from harombe.inference.openai_compat import OpenAIBackend
 from harombe.inference.peer import PeerBackend
-from harombe.routing.config import RoutingConfig
 from harombe.routing.dispatch import Dispatcher
 from harombe.routing.view import Candidate, StaticView
+from harombe.settings.routing import RoutingConfig
 from sim.fake_openai import FakeOpenAI
 
 
