@@ -45,6 +45,7 @@ from harombe.inference.peer import PeerBackend
 from harombe.inference.stats import MeasuredBackend
 from harombe.inference.types import BackendError
 from harombe.routing.dispatch import Dispatcher
+from harombe.routing.fit import advertised
 from harombe.routing.view import MembershipView
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class Node:
         self._auth: RequestVerifier | None = None
         self.guard = ConnectionGuard(config.limits)
         self._models: tuple[list[str], list[str]] = ([], [])
+        self._advertised: tuple[dict[str, int], list[str]] = ({}, [])  # context windows, tools
         self._backend_ok = False
         self._stack = contextlib.AsyncExitStack()
         self._stopped = asyncio.Event()
@@ -295,7 +297,8 @@ class Node:
         so peers stop sending it work until it answers again."""
         assert self.backend
         try:
-            models = [m.name for m in await self.backend.list_models()]
+            infos = await self.backend.list_models()
+            models = [m.name for m in infos]
             loaded = [m.name for m in await self.backend.loaded_models()]
         except (BackendError, OSError, TimeoutError) as exc:
             if self._backend_ok:
@@ -305,6 +308,7 @@ class Node:
         if not self._backend_ok and self.backend.kind != "none":
             log.info("local backend available: %d models", len(models))
         self._models = (models, loaded)
+        self._advertised = advertised(infos)
         self._backend_ok = self.backend.kind != "none"
 
     def _build_record(self) -> NodeRecord:
@@ -325,6 +329,8 @@ class Node:
             ttft=ttft,
             backend_ok=self._backend_ok,
             version=__version__,
+            ctx=self._advertised[0],
+            tool_models=self._advertised[1],
         )
 
     async def _refresh_loop(self) -> None:

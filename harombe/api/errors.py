@@ -40,8 +40,10 @@ class ApiError(Exception):
 
     @classmethod
     def from_backend(cls, exc: BackendError) -> ApiError:
-        status = exc.status if exc.status in (404, 503) else 502
-        code = {404: "model_not_found", 503: "unavailable"}.get(status, "backend_error")
+        status = exc.status if exc.status in (400, 404, 503) else 502
+        code = getattr(exc, "code", None) or {404: "model_not_found", 503: "unavailable"}.get(
+            status, "backend_error"
+        )
         return cls(status, str(exc), code=code, retry_after=getattr(exc, "retry_after", None))
 
     @classmethod

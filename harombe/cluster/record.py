@@ -36,6 +36,10 @@ class NodeRecord:
     """Measured time to first token (seconds) per model."""
     backend_ok: bool = True
     version: str = harombe.__version__
+    ctx: dict[str, int] = field(default_factory=dict)
+    """Context window (tokens) per model, where the backend reports it."""
+    tool_models: list[str] = field(default_factory=list)
+    """Models whose backend reports tool calling."""
 
     _raw: ClassVar[Raw | None] = None
 
@@ -62,6 +66,9 @@ class NodeRecord:
             "ttft": self.ttft,
             "backend_ok": self.backend_ok,
             "version": self.version,
+            # absent when empty: compact, and what older peers send
+            **({"ctx": self.ctx} if self.ctx else {}),
+            **({"tool_models": self.tool_models} if self.tool_models else {}),
         }
 
     @classmethod
@@ -94,6 +101,8 @@ class NodeRecord:
                 ttft=_float_map(d.get("ttft", {}), "ttft"),
                 backend_ok=_bool(d.get("backend_ok", True), "backend_ok"),
                 version=_str(d.get("version", ""), "version"),
+                ctx=_count_map(d.get("ctx", {}), "ctx"),
+                tool_models=_str_list(d.get("tool_models", []), "tool_models"),
             )
         except KeyError as exc:
             raise ValueError(f"record lacks {exc.args[0]!r}") from None
@@ -192,6 +201,12 @@ def _float_map(x: Any, what: str) -> dict[str, float]:
     if not isinstance(x, dict) or len(x) > _MAX_ITEMS:
         raise ValueError(f"{what} must be a mapping of at most {_MAX_ITEMS} entries")
     return {_str(k, what): _number(v, what) for k, v in x.items()}
+
+
+def _count_map(x: Any, what: str) -> dict[str, int]:
+    if not isinstance(x, dict) or len(x) > _MAX_ITEMS:
+        raise ValueError(f"{what} must be a mapping of at most {_MAX_ITEMS} entries")
+    return {_str(k, what): _count(v, what) for k, v in x.items()}
 
 
 def _scalar_map(x: Any, what: str) -> dict[str, Any]:

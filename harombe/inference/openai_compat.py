@@ -112,8 +112,11 @@ class OpenAIBackend:
         entries = payload.get("data")
         if not isinstance(entries, list):
             raise BackendError(f"{url}: answer has no `data` list of models")
+        capabilities = _llamacpp_capabilities(payload)
         return [
-            _model_info(entry) for entry in entries if isinstance(entry, dict) and "id" in entry
+            _model_info(entry, capabilities)
+            for entry in entries
+            if isinstance(entry, dict) and "id" in entry
         ]
 
     async def loaded_models(self) -> list[LoadedModel]:
@@ -182,6 +185,10 @@ class OpenAIBackend:
             body["model"] = model
         if request.tools:
             body["tools"] = request.tools
+        if request.tool_choice is not None:
+            body["tool_choice"] = request.tool_choice
+        if request.format is not None:
+            body["response_format"] = response_format(request.format)
         options = request.options
         for key, value in (
             ("max_tokens", options.max_tokens),
@@ -194,6 +201,16 @@ class OpenAIBackend:
             if value is not None:
                 body[key] = value
         return body
+
+
+def response_format(format: str | dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's `response_format` for the internal `format` ("json" or a JSON schema)."""
+    if format == "json":
+        return {"type": "json_object"}
+    if isinstance(format, dict):
+        schema = {"name": "response", "schema": format, "strict": True}
+        return {"type": "json_schema", "json_schema": schema}
+    raise BackendError(f"unknown response format {format!r}", status=400, retryable=False)
 
 
 def _api_root(base_url: str) -> str:
@@ -331,12 +348,27 @@ def _http_error(url: str, status: int, text: str, model: str | None) -> BackendE
     return BackendError(f"{url}: HTTP {status}: {message}", status=status, retryable=retryable)
 
 
-def _model_info(entry: dict[str, Any]) -> ModelInfo:
+def _llamacpp_capabilities(payload: dict[str, Any]) -> dict[str, list[str]]:
+    """llama.cpp's server also lists its models Ollama-style, with their capabilities."""
+    listed = payload.get("models")
+    if not isinstance(listed, list):
+        return {}
+    return {
+        str(m.get("model") or m.get("name")): [str(c) for c in m["capabilities"]]
+        for m in listed
+        if isinstance(m, dict) and isinstance(m.get("capabilities"), list)
+    }
+
+
+def _model_info(entry: dict[str, Any], capabilities: dict[str, list[str]]) -> ModelInfo:
     meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
     created = entry.get("created")
+    n_ctx = meta.get("n_ctx")
     return ModelInfo(
         name=str(entry["id"]),
         size=int(meta.get("size") or 0),
+        context_length=n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else None,
+        capabilities=capabilities.get(str(entry["id"]), []),
         parameter_size=_parameter_size(meta.get("n_params")),
         modified_at=(
             datetime.fromtimestamp(created, UTC).isoformat()

@@ -49,6 +49,8 @@ class ChatRequest:
     )
     options: GenerationOptions = field(default_factory=GenerationOptions)
     stream: bool = True
+    format: str | dict[str, Any] | None = None  # None, "json" (any JSON), or a JSON schema
+    tool_choice: str | None = None  # None (backend default), "auto", "none", "required"
 
 
 @dataclass
@@ -73,6 +75,8 @@ class ModelInfo:
     quantization: str | None = None  # "Q4_K_M"
     digest: str | None = None
     modified_at: str | None = None  # RFC 3339
+    context_length: int | None = None  # tokens the server's context window holds
+    capabilities: list[str] = field(default_factory=list)  # "completion", "tools", "embedding"
 
 
 @dataclass

@@ -15,6 +15,10 @@ coordinators whose views are equally stale from all herding onto the same "best"
 per-group arrays are built once per view version. Nodes whose breaker is open, whose backend
 is down, that were already tried, or that are at capacity are skipped; only when sampling finds
 none does a decision scan the whole group.
+
+What the request needs (`fit.Needs`) narrows the group further: a node whose context window
+for the serving model is smaller than the prompt is skipped, and a request with tools goes to
+nodes whose model calls tools when any can take it, else to the others, with a note saying so.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from harombe.routing.breaker import BreakerBoard
+from harombe.routing.fit import Needs, calls_tools, fits, in_group, window
 from harombe.routing.policy import Group, make_plan
 from harombe.routing.view import Candidate, ClusterView, StaticView
 from harombe.settings.routing import RoutingConfig
@@ -58,6 +63,7 @@ class Choice:
 
     candidate: Candidate | None
     full: bool = False  # usable nodes exist but all are at capacity: worth waiting
+    note: str | None = None  # a compromise made, e.g. tools sent to a node without them
 
 
 def speed(candidate: Candidate, model: str | None, config: RoutingConfig) -> tuple[float, float]:
@@ -106,11 +112,7 @@ class Balancer:
         entries, local = [], None
         tokens = self._config.expected_answer_tokens
         for c in candidates:
-            if group.tier is not None and c.tier != group.tier:
-                continue
-            if group.model is not None and (
-                group.model not in c.models or (group.model in c.loaded) != group.loaded
-            ):
+            if not in_group(c, group):
                 continue
             ttft, tps = speed(c, group.model, self._config)
             entry = _Entry(
@@ -129,12 +131,17 @@ class Balancer:
         return _GroupIndex(entries, local)
 
     def assess(
-        self, view: ClusterView, group: Group, inflight: Mapping[str, int] | None = None
+        self,
+        view: ClusterView,
+        group: Group,
+        inflight: Mapping[str, int] | None = None,
+        needs: Needs | None = None,
     ) -> list[dict[str, object]]:
         """Every node of `group` with its expected wait, or why it cannot serve now."""
         rows: list[dict[str, object]] = []
+        fit = _Fit(group.model, needs)
         for e in self._index(view, group).entries:
-            wait, why = _assess(e, (), inflight or {}, self._breakers)
+            wait, why = _assess(e, (), inflight or {}, self._breakers, fit)
             rows.append(
                 {
                     "node": e.name,
@@ -155,9 +162,29 @@ class Balancer:
         group: Group,
         exclude: Collection[str] = (),
         inflight: Mapping[str, int] | None = None,
+        needs: Needs | None = None,
     ) -> Choice:
         """The node to try next in `group`. `inflight`: requests this peer has running per
-        node (for the local node: everything its backend serves now)."""
+        node (for the local node: everything its backend serves now); `needs`: what the
+        request needs of a node (context window, tools)."""
+        if needs is not None and needs.tools:
+            choice = self._choose(view, group, exclude, inflight, _Fit(group.model, needs, True))
+            if choice.candidate is not None:
+                return choice
+            fallback = self._choose(view, group, exclude, inflight, _Fit(group.model, needs))
+            if fallback.candidate is not None:
+                fallback.note = f"no node in {group.label()} that calls tools could take it"
+            return fallback
+        return self._choose(view, group, exclude, inflight, _Fit(group.model, needs))
+
+    def _choose(
+        self,
+        view: ClusterView,
+        group: Group,
+        exclude: Collection[str],
+        inflight: Mapping[str, int] | None,
+        fit: _Fit,
+    ) -> Choice:
         index = self._index(view, group)
         entries = index.entries
         if not entries:
@@ -169,7 +196,7 @@ class Balancer:
         def score(e: _Entry) -> float | None:
             """Expected wait, or None when the node cannot take the request now."""
             nonlocal full
-            wait, why = _assess(e, exclude, inflight, breakers)
+            wait, why = _assess(e, exclude, inflight, breakers, fit)
             full = full or why == BUSY
             return wait
 
@@ -202,12 +229,37 @@ class Balancer:
 BUSY = "at capacity"
 
 
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    """The request's needs as one decision checks them against each node."""
+
+    model: str | None
+    needs: Needs | None
+    tools_only: bool = False
+
+    def why_not(self, c: Candidate) -> str | None:
+        if self.needs is None:
+            return None
+        if not fits(c, self.model, self.needs):
+            size = window(c, self.model) or 0
+            return f"context window {size:,} < {self.needs.prompt_tokens:,} tokens"
+        if self.tools_only and not calls_tools(c, self.model):
+            return "model does not call tools"
+        return None
+
+
 def _assess(
-    e: _Entry, exclude: Collection[str], inflight: Mapping[str, int], breakers: BreakerBoard
+    e: _Entry,
+    exclude: Collection[str],
+    inflight: Mapping[str, int],
+    breakers: BreakerBoard,
+    fit: _Fit,
 ) -> tuple[float | None, str | None]:
     """(expected wait, None) for a node that can take the request now, else (None, why not)."""
     if e.name in exclude:
         return None, "already tried"
+    if (unfit := fit.why_not(e.candidate)) is not None:
+        return None, unfit
     if not e.candidate.backend_ok:
         return None, "backend down"
     if not breakers.allows(e.name):

@@ -38,6 +38,8 @@ class Candidate:
     state: str = MemberState.ALIVE.value
     hardware: dict[str, Any] = field(default_factory=dict)
     version: str = ""
+    ctx: dict[str, int] = field(default_factory=dict)  # context window (tokens) per model
+    tool_models: list[str] = field(default_factory=list)  # models that call tools
 
 
 class ClusterView(Protocol):
@@ -139,6 +141,8 @@ def candidates_from_members(members: Iterable[Any]) -> list[Candidate]:
                 state=m.state.label,
                 hardware=rec.hardware,
                 version=rec.version,
+                ctx=rec.ctx,
+                tool_models=rec.tool_models,
             )
         )
     return out
