@@ -4,7 +4,8 @@
 a role delta first, one delta per piece, a finish_reason chunk, a usage chunk when asked with
 `stream_options.include_usage`, then `data: [DONE]`); errors are OpenAI's
 `{"error": {"message", "type", "param", "code"}}` with the HTTP status. `GET /v1/models` lists
-the one model.
+the one model, with its context window (`meta.n_ctx`) and capabilities as llama.cpp's server
+reports them when given.
 
 Each chat request takes the next `Reply` from `script`, else `default`; `requests` keeps every
 chat body received, in order.
@@ -44,8 +45,12 @@ class FakeOpenAI:
         host: str = "127.0.0.1",
         port: int = 0,
         length_from_max_tokens: bool = False,
+        n_ctx: int | None = None,
+        capabilities: list[str] | None = None,
     ) -> None:
         self.model = model
+        self.n_ctx = n_ctx
+        self.capabilities = capabilities
         self.host, self.port = host, port
         # Benchmarks ask for answers of many lengths: then `max_tokens` pieces of the default.
         self.length_from_max_tokens = length_from_max_tokens
@@ -76,12 +81,14 @@ class FakeOpenAI:
         return self.requests[-1]["messages"]
 
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "object": "list",
-                "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}],
-            }
-        )
+        entry: dict[str, Any] = {"id": self.model, "object": "model", "created": 0}
+        entry["owned_by"] = "fake"
+        listing: dict[str, Any] = {"object": "list", "data": [entry]}
+        if self.n_ctx is not None:
+            entry["meta"] = {"n_ctx": self.n_ctx}
+        if self.capabilities is not None:
+            listing["models"] = [{"model": self.model, "capabilities": self.capabilities}]
+        return web.json_response(listing)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -107,10 +107,11 @@ class PromptTooLargeError(BackendError):
 
 def check_fits(plan: Plan, candidates: Iterable[Candidate], needs: Needs) -> None:
     """Raise `PromptTooLargeError` when every node the plan could use advertises a context
-    window and the prompt fits none of them. Nodes of unknown window count as fitting."""
+    window and the prompt fits none of them. Nodes of unknown window count as fitting; nodes
+    whose backend is down do not count."""
     largest = 0
     for c in candidates:
-        if not any(in_group(c, g) for g in plan.groups):
+        if not c.backend_ok or not any(in_group(c, g) for g in plan.groups):
             continue
         size = window(c, plan.model)
         if size is None or needs.prompt_tokens <= size:

@@ -3,7 +3,9 @@
 Each peer is a real aiohttp server running `make_app` + the cluster routes with a `Dispatcher`
 whose `StaticView` lists every peer; its local backend is an `OpenAIBackend` in front of its own
 `FakeOpenAI` (or any real OpenAI-compatible server, such as the llama.cpp fixture's). Peers
-forward to each other through `PeerBackend`, signed when the cluster has a key.
+forward to each other through `PeerBackend`, signed when the cluster has a key. What a peer
+advertises of its models (context windows, tool calling) comes from its backend's model list,
+as in `harombed`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from harombe.api.peer_auth import RequestSigner, peer_auth_middleware
 from harombe.inference.openai_compat import OpenAIBackend
 from harombe.inference.peer import PeerBackend
 from harombe.routing.dispatch import Dispatcher
+from harombe.routing.fit import advertised
 from harombe.routing.view import Candidate, StaticView
 from harombe.settings.routing import RoutingConfig
 from sim.fake_openai import FakeOpenAI
@@ -40,6 +43,8 @@ class Peer:
     view: StaticView = field(default_factory=StaticView)
     backend: OpenAIBackend | None = None
     runner: web.AppRunner | None = None
+    ctx: dict[str, int] = field(default_factory=dict)
+    tool_models: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:
@@ -60,6 +65,8 @@ class Peer:
             rtt=None if local else self.rtt,
             backend_ok=self.backend_url is not None,
             is_local=local,
+            ctx=self.ctx,
+            tool_models=self.tool_models,
         )
 
 
@@ -80,11 +87,14 @@ class RoutingCluster:
         backend_url: str | None = None,
         fake: bool = True,
         rtt: float | None = None,
+        n_ctx: int | None = None,
+        capabilities: list[str] | None = None,
     ) -> Peer:
-        """A peer; with `fake` (and no `backend_url`) its backend is a new FakeOpenAI."""
+        """A peer; with `fake` (and no `backend_url`) its backend is a new FakeOpenAI, which
+        reports `n_ctx` and `capabilities` for its model when given."""
         server = None
         if fake and backend_url is None:
-            server = await FakeOpenAI(model).__aenter__()
+            server = await FakeOpenAI(model, n_ctx=n_ctx, capabilities=capabilities).__aenter__()
             backend_url = server.url
         peer = Peer(name, tier, [model] if backend_url else [], capacity, backend_url, server, rtt)
         self.peers[name] = peer
@@ -102,6 +112,7 @@ class RoutingCluster:
                 peer.backend = OpenAIBackend(
                     peer.backend_url, default_model=peer.models[0], session=self.session
                 )
+                peer.ctx, peer.tool_models = advertised(await peer.backend.list_models())
             peer.dispatcher = Dispatcher(
                 node_name=peer.name,
                 local_backend=peer.backend,
