@@ -48,6 +48,7 @@ from harombe.routing.balancer import Balancer
 from harombe.routing.breaker import BreakerBoard
 from harombe.routing.classifier import classify, explain
 from harombe.routing.fit import Needs, calls_tools, check_fits
+from harombe.routing.judge import Judge
 from harombe.routing.policy import Plan, is_virtual, make_plan
 from harombe.routing.route import ClusterModel, RouteInfo, RouteOptions, Switch
 from harombe.routing.view import Candidate, ClusterView
@@ -132,6 +133,15 @@ class Dispatcher:
         self._inflight: dict[str, int] = {}
         self._waiting = 0
         self._load_changed = asyncio.Event()
+        self.judge: Judge | None = None
+        if self.config.classifier != "rules":
+            self.judge = Judge(
+                self._ask_judge,
+                mode=self.config.classifier,
+                timeout=self.config.judge_timeout,
+                cache_size=self.config.judge_cache_size,
+                clock=self._clock,
+            )
 
     # ---- Coordinator -------------------------------------------------------------------
 
@@ -267,6 +277,18 @@ class Dispatcher:
     def _clock() -> float:
         return asyncio.get_running_loop().time()
 
+    def _ask_judge(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """The judge's question, routed like any tier-0 request."""
+        return aiter(self.open(request, RouteOptions()))
+
+    async def _judged(self, request: ChatRequest, plan: Plan) -> Plan:
+        """`plan` with the judge's tier where it differs from the rules' (see `judge`)."""
+        assert self.judge is not None
+        tier = (await self.judge.classify(request.messages)).tier
+        if tier == plan.classified_tier:
+            return plan
+        return make_plan(request.model, None, self.config.fallback_strategy, lambda: tier)
+
     def _local_tier(self) -> int | None:
         version = self.view.version
         if self._local_tier_cache is None or self._local_tier_cache[0] != version:
@@ -380,6 +402,9 @@ class _Routed:
     async def _run(self, plan: Plan) -> AsyncIterator[ChatChunk]:
         d, route = self._d, self.route
         deadline = self._deadline()
+        if d.judge is not None and plan.classified_tier is not None:
+            plan = await d._judged(self._request, plan)
+            route.classified_tier = plan.classified_tier
         request = dataclasses.replace(self._request, model=plan.model)
         delivered: list[str] = []
         tried: set[str] = set()

@@ -8,6 +8,27 @@ from pydantic import BaseModel, ConfigDict, Field
 class RoutingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    classifier: Literal["rules", "llm", "hybrid"] = Field(
+        default="rules",
+        description="How a request that names no real model gets its tier. rules: the "
+        "built-in classifier (well under a millisecond). hybrid: the rules, and when they are "
+        "unsure, a question to the fastest tier-0 model (JSON-constrained answer) within "
+        "`judge_timeout`. llm: that question for every such request. Both fall back to the "
+        "rules on a timeout or a bad answer.",
+    )
+    judge_timeout: float = Field(
+        default=0.3,
+        gt=0,
+        le=10,
+        description="Seconds the tier-0 judge may take before the rules decide alone. Adds up "
+        "to this much to a judged request's time to first token.",
+    )
+    judge_cache_size: int = Field(
+        default=4096,
+        ge=0,
+        description="Judge answers kept, by prompt hash (least recently used dropped first); "
+        "a repeated prompt is judged once. Bounds memory at about 150 bytes an entry.",
+    )
     prefer_local: bool = Field(
         default=True,
         description="Serve on this node when it is as good a choice as any other (ties in "
