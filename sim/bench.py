@@ -168,6 +168,14 @@ def classifier(options: Options) -> str:
     return run_classifier_bench(options.quick)
 
 
+@benchmark("judge")
+def judge(options: Options) -> str:
+    """The tier-0 judge against a real llama.cpp server (the demo model)."""
+    from sim.judge_bench import run_judge_bench
+
+    return run_judge_bench(options.quick)
+
+
 @benchmark("overhead")
 def overhead(options: Options) -> str:
     """What a peer adds to a request vs the backend direct (real processes on loopback)."""
