@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from harombe.inference.types import Message
-from harombe.routing import classify, explain
+from harombe.routing import classify, crossval, explain
 from harombe.routing.classifier import Classification, features, lexicon, lexicon_complex, matching
+from harombe.routing.crossval import cross_validate, reduced_lexicon
 from harombe.routing.devset import (
     evaluate,
     expand_messages,
@@ -91,6 +92,63 @@ def test_dev_set_targets() -> None:
     assert metrics.accuracy >= 0.90, format_report(metrics)
     assert metrics.simple_recall is not None and metrics.simple_recall >= 0.95
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.02
+
+
+def test_heldout_set_as_achieved() -> None:
+    """The set written apart from dev by the rubric, never used for tuning (docs/routing.md)."""
+    metrics = evaluate(load_records(DATA / "heldout.jsonl"), classify)
+    assert metrics.n >= 150 and min(metrics.support) >= 50 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.93, format_report(metrics, "held-out")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.95
+    assert metrics.under_routing_2_to_0 == 0.0
+
+
+def test_cross_validation_on_dev_as_achieved() -> None:
+    """Out-of-fold: phrasings only the test fold uses are removed, cut points refitted."""
+    metrics = cross_validate(load_records(DATA / "dev.jsonl"), folds=5)
+    assert metrics.n == 300 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.90, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.95
+    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.04
+
+
+def test_a_lexicon_reduced_by_nothing_classifies_as_the_full_one() -> None:
+    records = load_records(DATA / "dev.jsonl")[:60]
+    expanded = [expand_messages(r) for r in records]
+    full = reduced_lexicon(crossval._phrases(expanded), set(range(len(records))))
+    for messages in expanded:
+        assert explain(messages, full).features == explain(messages).features
+
+
+def test_cut_points_fit_their_data() -> None:
+    scored = [crossval._Scored(gold, score, False, 0) for gold, score in
+              ((0, 0.0), (0, 0.4), (1, 2.0), (1, 2.4), (2, 4.5), (2, 5.0))]  # fmt: skip
+    cuts = crossval.fit_cuts(scored)
+    assert 0.4 < cuts.medium_at <= 2.0 and 2.4 < cuts.complex_at <= 4.5
+
+
+# --- cost: long inputs are read as a bounded sample ---------------------------------------------
+
+
+def test_a_long_turn_is_sampled_with_its_edges_and_counts_extrapolated() -> None:
+    body = "Please read this.\n\n" + "lorem ipsum dolor sit amet " * 160_000 + "\n\nWho wrote it?"
+    sample, scale = features.bounded_sample(body)
+    bound = 2 * features.SAMPLE_EDGE_CHARS + features.SAMPLE_WINDOWS * (
+        features.SAMPLE_WINDOW_CHARS + 2
+    )
+    assert len(sample) <= bound and scale > 100
+    assert sample.startswith("Please read this.") and sample.endswith("Who wrote it?")
+    task = features.split_task(body)
+    assert abs(task.payload_words - 5 * 160_000) < 0.05 * 5 * 160_000
+    assert task.ask.endswith("Who wrote it?")
+    assert features.bounded_sample("short") == ("short", 1.0)
+
+
+def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
+    paste = "The committee met and discussed the budget at length. " * 76_000  # ~4 MB
+    result = explain(user(paste + "\n\nWhat is the date of the meeting?"))
+    assert result.tier == 2 and result.features["context_tier"] == 2
+    assert result.features["est_tokens"] == len(paste + "\n\nWhat is the date of the meeting?") // 4
 
 
 @pytest.mark.parametrize("name", ["sanity.jsonl", "sanity2.jsonl", "sanity3.jsonl"])

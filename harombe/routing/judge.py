@@ -26,7 +26,7 @@ from typing import Any
 
 from harombe.inference.types import BackendError, ChatChunk, ChatRequest, GenerationOptions, Message
 from harombe.routing.classifier import Classification, explain
-from harombe.routing.classifier.features import role_and_text
+from harombe.routing.classifier.features import final_turn, role_and_text
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +158,7 @@ class Judge:
 def shown_text(messages: Any) -> str:
     """What the judge is shown: the final user turn, or its edges when long."""
     turns = [role_and_text(m) for m in (messages or [])]
-    users = [text for role, text in turns if role == "user"]
-    text = users[-1] if users else (turns[-1][1] if turns else "")
+    text = final_turn(turns)
     if len(text) <= 2 * SHOWN_EDGE_CHARS:
         return text
     return f"{text[:SHOWN_EDGE_CHARS]}\n[...]\n{text[-SHOWN_EDGE_CHARS:]}"

@@ -145,6 +145,12 @@ def role_and_text(message: Any) -> tuple[str, str]:
     return str(getattr(message, "role", "") or ""), text_of(getattr(message, "content", None))
 
 
+def final_turn(turns: list[tuple[str, str]]) -> str:
+    """The task: the last user turn's text (the last turn's when no user spoke)."""
+    users = [text for role, text in turns if role == "user"]
+    return users[-1] if users else (turns[-1][1] if turns else "")
+
+
 def n_words(text: str) -> int:
     """Words, counting two CJK characters as one."""
     return len(text.split()) + (0 if text.isascii() else len(CJK_RE.findall(text)) // 2)

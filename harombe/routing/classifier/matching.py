@@ -17,7 +17,7 @@ _REGEX_META = frozenset(".^$*+?{}[]()|\\")
 CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
-def _alternatives(source: str) -> list[str]:
+def alternatives(source: str) -> list[str]:
     """The top-level alternatives of a regex source."""
     parts, depth, in_class, start, i = [], 0, False, 0, 0
     while i < len(source):
@@ -46,7 +46,7 @@ def _heads(source: str) -> frozenset[str] | None:
     which skips most of the (slow) regex scans.
     """
     heads: set[str] = set()
-    for alt in _alternatives(source):
+    for alt in alternatives(source):
         if alt.startswith("(?:"):
             depth, close = 0, -1
             for i, c in enumerate(alt):

@@ -18,6 +18,7 @@ from harombe.routing.classifier.features import (
     MEDIUM,
     SIMPLE,
     TECH_RE,
+    final_turn,
     is_word_problem,
     n_words,
     role_and_text,
@@ -27,7 +28,7 @@ from harombe.routing.classifier.features import (
 )
 from harombe.routing.classifier.lexicon import MEDIUM_SIGNALS, SIMPLE_SIGNALS
 from harombe.routing.classifier.lexicon_complex import COMPLEX_SIGNALS
-from harombe.routing.classifier.matching import matches, prepare
+from harombe.routing.classifier.matching import Signal, matches, prepare
 
 COMPLEX_AT = 3.0  # task score from which a request is complex
 MEDIUM_AT = 1.0  # ... and from which it is medium
@@ -54,6 +55,18 @@ def tier_for_score(score: float, medium_evidence: bool, cuts: Cuts = Cuts()) -> 
     return SIMPLE
 
 
+@dataclass(frozen=True)
+class Lexicon:
+    """The signal tables `explain` reads (cross-validation swaps in reduced ones)."""
+
+    complex: tuple[Signal, ...] = COMPLEX_SIGNALS
+    medium: tuple[Signal, ...] = MEDIUM_SIGNALS
+    simple: tuple[Signal, ...] = SIMPLE_SIGNALS
+
+
+LEXICON = Lexicon()
+
+
 @dataclass
 class Classification:
     """A routing decision: the tier, the features it was based on, and why, in words."""
@@ -63,18 +76,17 @@ class Classification:
     reasons: list[str] = field(default_factory=list)
 
 
-def explain(messages: Any) -> Classification:
+def explain(messages: Any, lexicon: Lexicon = LEXICON) -> Classification:
     """Classify `messages` and say why: the tier, the features seen and short reasons."""
     turns = [role_and_text(m) for m in (messages or [])]
     tokens = sum(len(text) for _, text in turns) / CHARS_PER_TOKEN
     context_tier = tier_of_context(tokens)
-    users = [i for i, (role, _) in enumerate(turns) if role == "user"]
-    task = split_task(turns[users[-1] if users else -1][1] if turns else "")
+    task = split_task(final_turn(turns))
 
     ask = prepare([task.ask])
-    complex_hits = matches(COMPLEX_SIGNALS, ask)
-    medium_hits = matches(MEDIUM_SIGNALS, ask)
-    simple_hits = matches(SIMPLE_SIGNALS, prepare(task.closing))
+    complex_hits = matches(lexicon.complex, ask)
+    medium_hits = matches(lexicon.medium, ask)
+    simple_hits = matches(lexicon.simple, prepare(task.closing))
     if task.code_lines:  # a question about a real snippet is no lookup
         simple_hits = [s for s in simple_hits if s.name != "lookup"]
     if any(s.weight >= COMPLEX_AT for s in complex_hits):  # "quick question: prove ..."
