@@ -58,15 +58,17 @@ def run_classifier_bench(quick: bool) -> str:
     out = []
     for name, title in (("dev.jsonl", "dev set"), ("heldout.jsonl", "held-out set")):
         out += [
-            format_report(evaluate(load_records(DATA / name), classify), f"Classifier ({title})"),
+            format_report(
+                evaluate(load_records(DATA / name), classify), f"Query classifier ({title})"
+            ),
             "",
         ]
     out += [
         format_report(
             cross_validate(load_records(DATA / "dev.jsonl"), folds=5),
-            "Classifier (5-fold CV on dev)",
+            "Query classifier (5-fold cross-validation on dev)",
         ),
         "",
     ]
-    out += ["### Classifier cost by prompt size (wall clock)", "", *cost_table(3 if quick else 20)]
+    out += ["### Query classifier cost by prompt size", "", *cost_table(3 if quick else 20)]
     return "\n".join(out)
