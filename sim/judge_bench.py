@@ -3,7 +3,8 @@
 Runs the judge against a real llama.cpp server (xllamacpp) serving the generated demo model,
 the only model this machine has: its answers are schema-valid but random, so agreement shows
 chance level and the latency shows what the mechanism costs around a very fast model. With
-`--model PATH` any GGUF is used instead (a real 1-3B model gives real agreement figures).
+`run_judge_bench(quick, model=PATH)` any GGUF is used instead (a real 1-3B model gives real
+agreement figures).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from support.cli_support import poll
 
 from harombe.config import HarombeConfig
 from harombe.daemon import Node
+from sim.fake_openai import FakeOpenAI
 
 DEADLINE_S = 20.0
 
@@ -222,3 +223,20 @@ async def test_unreachable_backend_is_gossiped_as_down():
         assert me and me.record and me.record.backend_ok is False
         status = {n["name"]: n for n in node.status()}
         assert status["nobackend"]["available"] is False
+
+
+async def test_context_windows_and_tool_calling_are_gossiped():
+    async with FakeOpenAI("fake-model", n_ctx=4096, capabilities=["completion", "tools"]) as fake:
+        backend = {"kind": "openai", "url": fake.url}
+        async with Node(peer_config("served", backend=backend)) as served:
+            async with Node(peer_config("watcher", 1, [served.address])) as watcher:
+                assert watcher.membership
+
+                def seen() -> bool:
+                    member = watcher.membership.get("served")
+                    record = member.record if member else None
+                    return bool(record and record.ctx == {"fake-model": 4096}) and (
+                        record.tool_models == ["fake-model"]
+                    )
+
+                await poll(seen, "the watcher sees the served node's window and tools")
