@@ -24,6 +24,7 @@ import psutil
 from harombe.api.server import raise_open_file_limit
 from harombe.config import HarombeConfig
 from harombe.daemon import Node
+from sim.classifier_bench import prose
 
 MB = 1_000_000
 
@@ -140,12 +141,14 @@ def summary(latencies: list[float]) -> dict[str, float]:
     }
 
 
-async def big_prompt(node: Node, rounds: int = 20) -> dict[str, Any]:
-    """4 MB prompts naming a model nobody serves: parsed and validated, then refused (404);
-    the classifier (routing) is not part of this figure."""
+async def big_prompt(
+    node: Node, rounds: int = 20, model: str = "nobody-serves-this", prompt: str | None = None
+) -> dict[str, Any]:
+    """4 MB prompts: parsed and validated, then refused. Naming a model nobody serves skips
+    the classifier (404); `auto` runs it on the whole prompt first (then 503: no node)."""
     url = f"http://{node.address}"
-    prompt = "word " * (4 * MB // 5)
-    body = {"model": "nobody-serves-this", "messages": [{"role": "user", "content": prompt}]}
+    prompt = prompt or "word " * (4 * MB // 5)
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
     raw = json.dumps(body).encode()
     statuses = []
     async with probing(url) as latencies, aiohttp.ClientSession() as http:
@@ -217,6 +220,7 @@ async def run() -> dict[str, Any]:
             "open_file_limit": nofile,
             "body_40mb": await big_body(node),
             "prompt_4mb": await big_prompt(node),
+            "prompt_4mb_classified": await big_prompt(node, model="auto", prompt=prose(4 * MB)),
             "idle_flood_1500": await idle_flood(node),
             "slowloris_200": await slowloris(node),
         }
