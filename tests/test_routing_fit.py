@@ -178,6 +178,9 @@ async def test_a_prompt_too_large_for_every_window_is_refused_unsent(
     assert status == 400
     assert "10,000 tokens" in body["error"] and "8,192 tokens" in body["error"]
     assert windows.served() == {"small": 0, "big": 0}
+    request = ChatRequest(messages=[Message("user", huge)], model="auto")
+    decision = windows["e"].dispatcher.decide(request, RouteOptions())
+    assert any(r.startswith("would be refused: prompt too large") for r in decision.reasons)
     client = openai.AsyncOpenAI(base_url=f"{windows['e'].url}/v1", api_key="unused")
     with pytest.raises(openai.BadRequestError, match="8,192 tokens"):
         await client.chat.completions.create(

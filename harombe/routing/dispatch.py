@@ -47,7 +47,7 @@ from harombe.inference.types import (
 from harombe.routing.balancer import Balancer
 from harombe.routing.breaker import BreakerBoard
 from harombe.routing.classifier import classify, explain
-from harombe.routing.fit import Needs, calls_tools, check_fits
+from harombe.routing.fit import Needs, PromptTooLargeError, calls_tools, check_fits
 from harombe.routing.judge import Judge
 from harombe.routing.policy import Plan, is_virtual, make_plan
 from harombe.routing.route import ClusterModel, RouteInfo, RouteOptions, Switch
@@ -177,6 +177,10 @@ class Dispatcher:
             request.model, options.prefer_tier, self.config.fallback_strategy, classify_explained
         )
         needs = Needs.of(request)
+        try:
+            check_fits(plan, self.view.candidates(), needs)
+        except PromptTooLargeError as exc:
+            reasons.append(f"would be refused: {exc}")
         candidate, full = self._pick(plan, set(), needs)
         if needs.tools and candidate is not None and not calls_tools(candidate, plan.model):
             reasons.append(f"no node that calls tools could take it; {candidate.name} may not")
