@@ -47,7 +47,7 @@ from harombe.inference.types import (
 from harombe.routing.balancer import Balancer
 from harombe.routing.breaker import BreakerBoard
 from harombe.routing.classifier import classify, explain
-from harombe.routing.fit import Needs, PromptTooLargeError, calls_tools, check_fits
+from harombe.routing.fit import PromptTooLargeError, calls_tools, fitted
 from harombe.routing.judge import Judge
 from harombe.routing.policy import Plan, is_virtual, make_plan
 from harombe.routing.route import ClusterModel, RouteInfo, RouteOptions, Switch
@@ -159,7 +159,7 @@ class Dispatcher:
             self._balancer.group_size(self.view, g) for g in plan.groups
         ):
             raise ModelNotFoundError(plan.model)
-        check_fits(plan, self.view.candidates(), Needs.of(request))
+        plan = fitted(plan, request, self.view.candidates())
         return _Routed(self, request, options, plan)
 
     def decide(self, request: ChatRequest, options: RouteOptions) -> Decision:
@@ -176,18 +176,17 @@ class Dispatcher:
         plan = make_plan(
             request.model, options.prefer_tier, self.config.fallback_strategy, classify_explained
         )
-        needs = Needs.of(request)
         try:
-            check_fits(plan, self.view.candidates(), needs)
+            plan = fitted(plan, request, self.view.candidates())
         except PromptTooLargeError as exc:
             reasons.append(f"would be refused: {exc}")
-        candidate, full = self._pick(plan, set(), needs)
-        if needs.tools and candidate is not None and not calls_tools(candidate, plan.model):
+        candidate, full = self._pick(plan, set())
+        if request.tools and candidate is not None and not calls_tools(candidate, plan.model):
             reasons.append(f"no node that calls tools could take it; {candidate.name} may not")
         candidates = [
             {"group": group.label(), **row}
             for group in plan.groups
-            for row in self._balancer.assess(self.view, group, self._inflight, needs)
+            for row in self._balancer.assess(self.view, group, self._inflight, plan.needs)
         ]
         return Decision(
             plan=plan,
@@ -291,7 +290,8 @@ class Dispatcher:
         tier = (await self.judge.classify(request.messages)).tier
         if tier == plan.classified_tier:
             return plan
-        return make_plan(request.model, None, self.config.fallback_strategy, lambda: tier)
+        judged = make_plan(request.model, None, self.config.fallback_strategy, lambda: tier)
+        return dataclasses.replace(judged, needs=plan.needs)
 
     def _local_tier(self) -> int | None:
         version = self.view.version
@@ -300,22 +300,18 @@ class Dispatcher:
             self._local_tier_cache = (version, tier)
         return self._local_tier_cache[1]
 
-    def _pick(
-        self, plan: Plan, tried: set[str], needs: Needs | None = None
-    ) -> tuple[Candidate | None, bool]:
+    def _pick(self, plan: Plan, tried: set[str]) -> tuple[Candidate | None, bool]:
         """The node to try next, or (None, whether usable nodes exist but are all full)."""
         full = False
         for group in plan.groups:
-            choice = self._balancer.choose(self.view, group, tried, self._inflight, needs)
+            choice = self._balancer.choose(self.view, group, tried, self._inflight, plan.needs)
             if choice.candidate is not None:
                 return choice.candidate, False
             full = full or choice.full
         return None, full
 
-    async def _wait_for_node(
-        self, plan: Plan, tried: set[str], deadline: float, needs: Needs | None = None
-    ) -> Candidate:
-        candidate, full = self._pick(plan, tried, needs)
+    async def _wait_for_node(self, plan: Plan, tried: set[str], deadline: float) -> Candidate:
+        candidate, full = self._pick(plan, tried)
         if candidate is not None:
             return candidate
         cfg = self.config
@@ -337,7 +333,7 @@ class Dispatcher:
                         await event.wait()
                 except TimeoutError:
                     pass
-                candidate, full = self._pick(plan, tried, needs)
+                candidate, full = self._pick(plan, tried)
                 if candidate is not None:
                     return candidate
                 if not full:
@@ -371,7 +367,6 @@ class _Routed:
         self._request = request
         self._options = options
         self._plan = plan
-        self._needs = Needs.of(request)
         self._t0 = 0.0
         self.route = RouteInfo(
             classified_tier=plan.classified_tier if plan else None,
@@ -415,7 +410,7 @@ class _Routed:
         failed: tuple[str, str] | None = None  # (node, reason) of the last failure
         while True:
             try:
-                candidate = await d._wait_for_node(plan, tried, deadline, self._needs)
+                candidate = await d._wait_for_node(plan, tried, deadline)
             except UnavailableError as exc:
                 if failed is None:
                     raise

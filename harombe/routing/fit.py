@@ -12,6 +12,7 @@ classifier's context rule; it costs O(messages), never O(characters).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +104,14 @@ class PromptTooLargeError(BackendError):
         )
         self.tokens = tokens
         self.largest = largest
+
+
+def fitted(plan: Plan, request: ChatRequest, candidates: Iterable[Candidate]) -> Plan:
+    """`plan` carrying what `request` needs of a node (the balancer reads `plan.needs`);
+    `PromptTooLargeError` when the prompt fits no candidate's context window."""
+    needs = Needs.of(request)
+    check_fits(plan, candidates, needs)
+    return dataclasses.replace(plan, needs=needs)
 
 
 def check_fits(plan: Plan, candidates: Iterable[Candidate], needs: Needs) -> None:

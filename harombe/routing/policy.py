@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from harombe.routing.route import VIRTUAL_MODELS
+
+if TYPE_CHECKING:
+    from harombe.routing.fit import Needs
 
 TIERS = (0, 1, 2)
 FALLBACK_ORDER: dict[int, tuple[int, ...]] = {0: (0, 1, 2), 1: (1, 2, 0), 2: (2, 1, 0)}
@@ -42,6 +45,7 @@ class Plan:
     wanted_tier: int | None  # the tier asked for or classified; None for a real model
     classified_tier: int | None  # set only when the classifier ran
     model: str | None  # the real model to ask nodes for; None: each node's default
+    needs: Needs | None = None  # what the request needs of a node (`fit.fitted` sets it)
 
 
 def virtual_tier(model: str | None) -> int | None:
