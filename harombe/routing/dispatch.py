@@ -133,15 +133,7 @@ class Dispatcher:
         self._inflight: dict[str, int] = {}
         self._waiting = 0
         self._load_changed = asyncio.Event()
-        self.judge: Judge | None = None
-        if self.config.classifier != "rules":
-            self.judge = Judge(
-                self._ask_judge,
-                mode=self.config.classifier,
-                timeout=self.config.judge_timeout,
-                cache_size=self.config.judge_cache_size,
-                clock=self._clock,
-            )
+        self.judge = Judge.from_config(self.config, self._ask_judge, self._clock)
 
     # ---- Coordinator -------------------------------------------------------------------
 
@@ -284,15 +276,6 @@ class Dispatcher:
         """The judge's question, routed like any tier-0 request."""
         return aiter(self.open(request, RouteOptions()))
 
-    async def _judged(self, request: ChatRequest, plan: Plan) -> Plan:
-        """`plan` with the judge's tier where it differs from the rules' (see `judge`)."""
-        assert self.judge is not None
-        tier = (await self.judge.classify(request.messages)).tier
-        if tier == plan.classified_tier:
-            return plan
-        judged = make_plan(request.model, None, self.config.fallback_strategy, lambda: tier)
-        return dataclasses.replace(judged, needs=plan.needs)
-
     def _local_tier(self) -> int | None:
         version = self.view.version
         if self._local_tier_cache is None or self._local_tier_cache[0] != version:
@@ -402,7 +385,7 @@ class _Routed:
         d, route = self._d, self.route
         deadline = self._deadline()
         if d.judge is not None and plan.classified_tier is not None:
-            plan = await d._judged(self._request, plan)
+            plan = await d.judge.revise(plan, self._request.messages, d.config.fallback_strategy)
             route.classified_tier = plan.classified_tier
         request = dataclasses.replace(self._request, model=plan.model)
         delivered: list[str] = []

@@ -14,6 +14,7 @@ top: the judge decides the task tier only.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -27,6 +28,8 @@ from typing import Any
 from harombe.inference.types import BackendError, ChatChunk, ChatRequest, GenerationOptions, Message
 from harombe.routing.classifier import Classification, explain
 from harombe.routing.classifier.features import final_turn, role_and_text
+from harombe.routing.policy import Plan, Strategy, make_plan
+from harombe.settings.routing import RoutingConfig
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,29 @@ class Judge:
         self._cache_size = cache_size
         self._clock = clock
         self.stats = JudgeStats()
+
+    @classmethod
+    def from_config(
+        cls, config: RoutingConfig, ask: Ask, clock: Callable[[], float]
+    ) -> Judge | None:
+        """The judge `config.classifier` asks for; None for `rules`."""
+        if config.classifier == "rules":
+            return None
+        return cls(
+            ask,
+            mode=config.classifier,
+            timeout=config.judge_timeout,
+            cache_size=config.judge_cache_size,
+            clock=clock,
+        )
+
+    async def revise(self, plan: Plan, messages: Any, strategy: Strategy) -> Plan:
+        """`plan` (made with the rules' tier) with the judge's tier where that differs."""
+        tier = (await self.classify(messages)).tier
+        if tier == plan.classified_tier:
+            return plan
+        judged = make_plan(None, None, strategy, lambda: tier)
+        return dataclasses.replace(judged, needs=plan.needs)
 
     def wanted(self, rules: Classification) -> bool:
         """Whether this classification should go to the judge."""
