@@ -3,6 +3,7 @@ checks, then real peers on loopback whose backends report their windows and capa
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from typing import Any
@@ -86,6 +87,8 @@ def test_token_estimate_counts_every_message_and_part() -> None:
         {"role": "user", "content": None},
     ]
     assert estimate_tokens(messages) == 200
+    request = ChatRequest(messages=[Message("user", "x" * 400)], tools=TOOLS)
+    assert Needs.of(request) == Needs(100 + len(json.dumps(TOOLS)) // 4, tools=True)
 
 
 # --- refusing up front -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ classifier's context rule; it costs O(messages), never O(characters).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,12 @@ class Needs:
 
     @classmethod
     def of(cls, request: ChatRequest) -> Needs:
-        return cls(estimate_tokens(request.messages), tools=bool(request.tools))
+        """Messages and tool schemas both take room in the window (the backend renders the
+        schemas into the prompt)."""
+        tokens = estimate_tokens(request.messages)
+        if request.tools:
+            tokens += len(json.dumps(request.tools)) // CHARS_PER_TOKEN
+        return cls(tokens, tools=bool(request.tools))
 
 
 def estimate_tokens(messages: Iterable[Any]) -> int:
