@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from harombe.agent.config import AgentConfig
 from harombe.cluster.config import MembershipConfig
 from harombe.limits import LimitsConfig
 from harombe.settings.routing import RoutingConfig
@@ -317,6 +318,7 @@ class HarombeConfig(_Section):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     tls: TlsConfig = Field(default_factory=TlsConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
 
     @model_validator(mode="after")
     def _fold_deprecated(self) -> HarombeConfig:
