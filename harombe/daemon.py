@@ -19,6 +19,9 @@ import aiohttp
 import psutil
 
 from harombe import __version__
+from harombe.agent.peers import PeerLink
+from harombe.agent.service import AgentService
+from harombe.api.agent_api import add_agent_routes
 from harombe.api.app import make_app
 from harombe.api.cluster_api import add_cluster_routes
 from harombe.api.edge import api_key_middleware
@@ -38,7 +41,7 @@ from harombe.cluster.membership import Membership
 from harombe.cluster.record import NodeRecord
 from harombe.cluster.runner import MembershipRunner
 from harombe.cluster.ws_transport import WebSocketTransport
-from harombe.config import HarombeConfig
+from harombe.config import HOME_DIR, HarombeConfig
 from harombe.hardware import HardwareInfo, detect_async
 from harombe.inference.factory import open_backend
 from harombe.inference.peer import PeerBackend
@@ -94,6 +97,7 @@ class Node:
         self.backend: MeasuredBackend | None = None
         self.membership: Membership | None = None
         self.dispatcher: Dispatcher | None = None
+        self.agent: AgentService | None = None
         self._runner: MembershipRunner | None = None
         self._transport: WebSocketTransport | None = None
         self._auth: RequestVerifier | None = None
@@ -140,6 +144,7 @@ class Node:
         self.address = f"{host}:{self.port}"
         transport = self._make_membership(session)
         self._make_dispatcher(session)
+        await self._start_agent(session)
         await self._serve_http(sock, transport)
         await self._start_discovery(host)
         refresher = asyncio.create_task(self._refresh_loop(), name="harombe-record-refresh")
@@ -198,6 +203,30 @@ class Node:
         )
         self._stack.push_async_callback(self.dispatcher.aclose)
 
+    async def _start_agent(self, session: aiohttp.ClientSession) -> None:
+        cfg = self.config
+        if not cfg.agent.enabled:
+            return
+        assert self.dispatcher
+        keyring = cfg.security.keyring()
+        link = PeerLink(
+            session,
+            origin=self.name,
+            signer=RequestSigner(keyring) if keyring else None,
+            timeout=cfg.agent.fetch_timeout,
+        )
+        agent = AgentService(
+            cfg.agent,
+            node_name=self.name,
+            home=HOME_DIR,
+            coordinator=self.dispatcher,
+            peers=_MembershipPeers(self),
+            link=link,
+        )
+        self._stack.push_async_callback(agent.close)
+        await agent.start()
+        self.agent = agent
+
     async def _serve_http(self, sock: socket.socket, transport: WebSocketTransport) -> None:
         """The aiohttp app (APIs, peer websocket), then the membership runner over it."""
         assert self.dispatcher and self.membership
@@ -217,6 +246,8 @@ class Node:
         )
         add_join_route(app, self._join)
         add_metrics_route(app, self.metrics)
+        if self.agent:
+            add_agent_routes(app, self.agent)
         server = HttpServer(
             app,
             sock,
@@ -331,6 +362,7 @@ class Node:
             version=__version__,
             ctx=self._advertised[0],
             tool_models=self._advertised[1],
+            tools=self.agent.shared_tools() if self.agent else [],
         )
 
     async def _refresh_loop(self) -> None:
@@ -498,6 +530,28 @@ class Node:
 
     def stop(self) -> None:
         self._stopped.set()
+
+
+class _MembershipPeers:
+    """The agent's view of the other peers, read from membership (`PeerDirectory`)."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def _alive(self):
+        membership = self._node.membership
+        members = membership.members() if membership else []
+        return [m for m in members if not m.is_self and m.state.label == "alive"]
+
+    def address_of(self, name: str) -> str | None:
+        return next((m.address for m in self._alive() if m.name == name), None)
+
+    def shared_tools(self) -> dict[str, list[str]]:
+        owners: dict[str, list[str]] = {}
+        for member in self._alive():
+            for tool in member.record.tools if member.record else []:
+                owners.setdefault(tool, []).append(member.name)
+        return owners
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

@@ -168,7 +168,8 @@ class ConversationStore:
             try:
                 seq, turn = db.execute(
                     "SELECT (SELECT COALESCE(MAX(seq), -1) + 1 FROM messages"
-                    " WHERE conversation = ?), (SELECT COALESCE(MAX(turn), -1) + 1 FROM turns WHERE conversation = ?)",
+                    " WHERE conversation = ?), (SELECT COALESCE(MAX(turn), -1) + 1"
+                    " FROM turns WHERE conversation = ?)",
                     (conversation_id, conversation_id),
                 ).fetchone()
                 db.executemany(

@@ -40,6 +40,8 @@ class NodeRecord:
     """Context window (tokens) per model, where the backend reports it."""
     tool_models: list[str] = field(default_factory=list)
     """Models whose backend reports tool calling."""
+    tools: list[str] = field(default_factory=list)
+    """Agent tools this node runs for other peers (`agent.shared_tools`)."""
 
     _raw: ClassVar[Raw | None] = None
 
@@ -69,6 +71,7 @@ class NodeRecord:
             # absent when empty: compact, and what older peers send
             **({"ctx": self.ctx} if self.ctx else {}),
             **({"tool_models": self.tool_models} if self.tool_models else {}),
+            **({"tools": self.tools} if self.tools else {}),
         }
 
     @classmethod
@@ -103,6 +106,7 @@ class NodeRecord:
                 version=_str(d.get("version", ""), "version"),
                 ctx=_count_map(d.get("ctx", {}), "ctx"),
                 tool_models=_str_list(d.get("tool_models", []), "tool_models"),
+                tools=_str_list(d.get("tools", []), "tools"),
             )
         except KeyError as exc:
             raise ValueError(f"record lacks {exc.args[0]!r}") from None
