@@ -46,7 +46,7 @@ def searxng_app(results: list[dict[str, str]], queries: list[str]) -> web.Applic
                         "score": 1.0,
                         "category": "science",
                         "parsed_url": [],
-                    }  # fmt: skip
+                    }
                     for r in results
                 ],
                 "answers": [],
