@@ -13,10 +13,11 @@ import pytest
 from support.agent_support import agent_chat, of_type, searxng_app, serve
 from support.cli_support import cluster, node_config, url_of
 
-from harombe.daemon import Node
 from sim.fake_openai import FakeOpenAI, Reply
 
-TASK = "Search for recent papers on mixture-of-experts routing and analyse the trends in their results"
+TASK = (
+    "Search for recent papers on mixture-of-experts routing and analyse the trends in their results"
+)
 
 
 def agent_config(name: str, tier: int, fake: FakeOpenAI, tmp: Path, **agent: Any):
@@ -88,10 +89,149 @@ async def test_multi_step_tool_use_across_tiers(models, tmp_path):
     assert answer["conversation"].endswith("@fast")
     # The small model was offered the tools; the big one got the gathered results, no tools.
     offered = [t["function"]["name"] for t in small.requests[0]["tools"]]
-    assert {"read_file", "list_dir", "write_file", "search_files", "web_fetch", "web_search"} <= set(
-        offered
-    )
+    assert {
+        "read_file",
+        "list_dir",
+        "write_file",
+        "search_files",
+        "web_fetch",
+        "web_search",
+    } <= set(offered)
     assert small.requests[1]["messages"][-1]["role"] == "tool"
     assert "tools" not in big.requests[0]
     final_prompt = big.requests[0]["messages"][-1]["content"]
     assert TASK in final_prompt and "2025: 9 papers" in final_prompt
+
+
+async def test_shell_needs_confirmation(models, tmp_path):
+    small, _ = models
+    cfg = agent_config("solo", 0, small, tmp_path, confirm_timeout=0.5)
+    async with cluster(cfg) as nodes:
+        url = url_of(nodes[0])
+        workspace = tmp_path / "ws"
+        for answer in (True, False, None):  # allowed, denied, never answered (timeout)
+            small.script.extend([call("shell", command="echo ran > out.txt; cat out.txt"),
+                                 Reply(pieces=["done"])])  # fmt: skip
+            events = await agent_chat(url, {"message": "make out.txt"}, confirm=answer)
+            confirm = of_type(events, "confirm")
+            assert len(confirm) == 1 and confirm[0]["name"] == "shell"
+            assert confirm[0]["id"].endswith("@solo")
+            result = of_type(events, "tool_result")[0]
+            if answer:
+                assert result["ok"] and result["output"] == "exit status 0\nran\n"
+                assert (workspace / "out.txt").read_text() == "ran\n"
+                (workspace / "out.txt").unlink()
+            else:
+                assert not result["ok"] and result["output"].startswith("denied")
+                assert not (workspace / "out.txt").exists()
+            assert events[-1]["type"] == "answer"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{url}/agent/confirm/{confirm[0]['id']}", json={"allow": True}
+            ) as r:
+                assert r.status == 404  # nothing waits any more
+
+
+async def test_shell_off_is_not_offered_and_allow_runs_unasked(models, tmp_path):
+    small, _ = models
+    async with cluster(agent_config("off", 0, small, tmp_path, shell="off")) as nodes:
+        small.script.append(Reply(pieces=["no shell here"]))
+        await agent_chat(url_of(nodes[0]), {"message": "hi"})
+        assert "shell" not in [t["function"]["name"] for t in small.requests[-1]["tools"]]
+        async with aiohttp.ClientSession() as http:
+            body = {"message": "x", "tools": ["shell"]}
+            async with http.post(f"{url_of(nodes[0])}/agent/chat", json=body) as resp:
+                assert resp.status == 400 and "unknown tools: shell" in (await resp.json())["error"]
+    async with cluster(agent_config("allow", 0, small, tmp_path, shell="allow")) as nodes:
+        small.script.extend([call("shell", command="echo hi"), Reply(pieces=["ok"])])
+        events = await agent_chat(url_of(nodes[0]), {"message": "say hi", "tools": ["shell"]})
+        assert not of_type(events, "confirm")
+        assert of_type(events, "tool_result")[0]["output"] == "exit status 0\nhi\n"
+        assert [t["function"]["name"] for t in small.requests[-2]["tools"]] == ["shell"]
+
+
+async def test_step_limit_and_repeated_call_stop(models, tmp_path):
+    small, _ = models
+    async with cluster(agent_config("solo", 0, small, tmp_path, max_steps=3)) as nodes:
+        url = url_of(nodes[0])
+        small.script.extend([call("list_dir", path="."), call("search_files", pattern="a"),
+                             call("list_dir", path="sub")])  # fmt: skip
+        events = await agent_chat(url, {"message": "look around"})
+        assert len(of_type(events, "step")) == 3 and len(of_type(events, "tool_result")) == 3
+        assert events[-1] == {
+            "type": "error",
+            "message": "no answer after 3 model calls (max_steps)",
+            "conversation": events[-1]["conversation"],
+        }
+        small.script.extend([call("list_dir", path="."), Reply(pieces=["x"])])
+        limited = await agent_chat(url, {"message": "look", "max_steps": 1})
+        assert len(of_type(limited, "step")) == 1 and limited[-1]["type"] == "error"
+        small.script.clear()
+
+        small.script.extend([call("list_dir", path="."), call("list_dir", path="."),
+                             Reply(pieces=["Here is what I found."])])  # fmt: skip
+        events = await agent_chat(url, {"message": "look once"})
+        assert [e["name"] for e in of_type(events, "tool_call")] == ["list_dir"]  # run once
+        steps = of_type(events, "step")
+        assert [s["purpose"] for s in steps] == ["tools", "tools", "answer"]
+        assert "tools" not in small.requests[-1]
+        assert events[-1]["type"] == "answer" and events[-1]["stopped"] == "repeated_call"
+        assert events[-1]["content"] == "Here is what I found."
+
+
+async def test_malformed_call_is_retried_one_tier_up(models, tmp_path):
+    small, big = models
+    small.script.extend([call("delete_everything", path="/"), Reply(pieces=["It says hi."])])
+    big.script.append(call("read_file", path="notes.txt"))
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "notes.txt").write_text("hi")
+    fast = agent_config("fast", 0, small, tmp_path, tool_tier=0)
+    balanced = agent_config("balanced", 1, big, tmp_path)
+    async with cluster(fast, balanced) as nodes:
+        events = await agent_chat(url_of(nodes[0]), {"message": "What is in notes.txt?"})
+        steps = of_type(events, "step")
+        assert [(s["node"], s["tier"], s["escalated_from"]) for s in steps[:2]] == [
+            ("fast", 0, None),
+            ("balanced", 1, 0),
+        ]
+        assert "no tool 'delete_everything'" in steps[1]["reason"]
+        assert [c["name"] for c in of_type(events, "tool_call")] == ["read_file"]
+        assert steps[2]["node"] == "fast"  # the next step is back on the tool tier
+        assert events[-1]["type"] == "answer" and events[-1]["content"] == "It says hi."
+        repair = big.requests[0]["messages"][-1]["content"]
+        assert repair.startswith("Your last reply was not a valid tool call")
+
+        small.script.append(call("read_file", wrong="x"))
+        big.script.append(call("read_file"))
+        events = await agent_chat(url_of(nodes[0]), {"message": "What is in notes.txt?"})
+        assert [e["type"] for e in events] == ["step", "step", "error"]
+        assert "malformed tool call" in events[-1]["message"]
+        assert not of_type(events, "tool_call")
+
+
+async def test_text_react_format_with_one_repair(models, tmp_path):
+    small, _ = models
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "notes.txt").write_text("forty-two")
+    small.script.extend(
+        [
+            Reply(pieces=["I think I should read it."]),  # neither form: repaired
+            Reply(pieces=["Action: read_file\n", 'Action Input: {"path": "notes.txt"}']),
+            Reply(pieces=["Final Answer: ", "It says forty-two."]),
+        ]
+    )
+    cfg = agent_config("solo", 2, small, tmp_path, tool_format="react")
+    async with cluster(cfg) as nodes:
+        events = await agent_chat(url_of(nodes[0]), {"message": "What is in notes.txt?"})
+    steps = of_type(events, "step")
+    assert [(s["format"], s["escalated_from"]) for s in steps] == [
+        ("react", None), ("react", 2), ("react", None)
+    ]  # fmt: skip
+    assert of_type(events, "tool_result")[0]["output"] == "forty-two"
+    assert events[-1]["content"] == "It says forty-two."
+    first = small.requests[0]
+    assert "tools" not in first and "Action Input:" in first["messages"][0]["content"]
+    assert small.requests[2]["messages"][-1] == {
+        "role": "user",
+        "content": "Observation: forty-two",
+    }

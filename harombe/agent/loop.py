@@ -2,10 +2,11 @@
 
 Each model call is a step, routed by the coordinator like any client request, so each lands on
 its own node and tier: steps that may call tools go to `agent.tool_tier` (default: wherever the
-classifier sends the step); once tools have run, the final answer is asked on the tier of the
-whole task, with what the tools gathered. The user's `prefer_tier` wins over both. A malformed
-tool call (an unknown tool, arguments that do not fit, a reply outside the ReAct format) is
-retried once one tier up, with the problem stated; a second one ends the turn with an error.
+classifier sends the step); once tools have run on a lower tier than the whole task's, the final
+answer is asked on the task's tier, with what the tools gathered. The user's `prefer_tier` wins
+over both. A malformed tool call (an unknown tool, arguments that do not fit, a reply outside
+the ReAct format) is retried once one tier up, with the problem stated; a second one ends the
+turn with an error.
 
 The turn stops at an answer, after `max_steps` model calls, or when the model repeats a call it
 already made in this turn (then the answer is asked for without tools).
@@ -209,10 +210,11 @@ class _Turn:
         return None
 
     async def _finish(self, reply: _Reply | None, task_tier: int) -> AsyncIterator[Event]:
-        """The answer: the last step's text, or, once tools ran (or a call repeated), a final
-        step on the task's tier with what the tools gathered."""
+        """The answer: the last step's text, or a final step on the task's tier with what the
+        tools gathered, when tools ran on a lower tier than the task's (or a call repeated)."""
         used_tools = any(m.role == "tool" for m in self.messages)
-        needs_final = reply is None or (used_tools and reply.route.tier != task_tier)
+        below = reply is not None and (reply.route.tier or 0) < task_tier
+        needs_final = reply is None or (used_tools and below)
         if needs_final and len(self.steps) < self.max_steps:
             question = self.messages[0].content
             final = FINAL_PROMPT.format(question=question, gathered=context.gathered(self.messages))
