@@ -103,7 +103,8 @@ class AgentConfig(_Section):
     )
     mcp_servers: dict[str, McpServerConfig] = Field(
         default_factory=dict,
-        description="MCP tool servers by name; their tools join as `NAME_TOOL`.",
+        description="MCP tool servers by name, each `{command, args, env}` (stdio); their "
+        "tools join as `NAME_TOOL`.",
     )
     shared_tools: list[str] = Field(
         default_factory=list,

@@ -2,6 +2,8 @@
 
 Answers stream from the peer's Ollama-style `/api/chat`; a dim line after each answer says which
 node and tier served it, and any fallback. Ctrl-C stops the current answer, not the session.
+With `--new`, `--resume ID` or `--tools` the questions go to the agent instead, in a
+conversation the peer stores (`harombe.cli.agent_chat`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class ChatSession:
     tier: int | None = None
     model: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    agent: bool = False  # through /agent/chat, in a stored conversation
+    tools: bool = False  # let the agent use its tools
+    conversation: str | None = None  # the stored conversation (agent mode)
 
 
 @dataclass
@@ -83,7 +88,7 @@ async def stream_answer(session: ChatSession, question: str, out: Console) -> An
             async with http.post(f"{session.url}/api/chat", json=body, headers=headers) as resp:
                 info.node = resp.headers.get("X-Harombe-Node")
                 if resp.status != 200:
-                    raise PeerUnreachable(await _error_text(resp))
+                    raise PeerUnreachable(await error_text(resp))
                 async for line in resp.content:
                     if line.strip():
                         _take_chunk(_parse_chunk(line), info, out)
@@ -111,10 +116,15 @@ def _parse_chunk(line: bytes) -> dict[str, Any]:
     return chunk
 
 
+def clean(text: str) -> str:
+    """`text` without terminal control characters."""
+    return _CONTROL.sub("", text)
+
+
 def _take_chunk(chunk: dict[str, Any], info: AnswerInfo, out: Console) -> None:
     message = chunk.get("message")
     content = message.get("content") if isinstance(message, dict) else None
-    text = _CONTROL.sub("", content if isinstance(content, str) else "")
+    text = clean(content if isinstance(content, str) else "")
     info.text += text
     out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
     meta = chunk.get("harombe")
@@ -125,7 +135,7 @@ def _take_chunk(chunk: dict[str, Any], info: AnswerInfo, out: Console) -> None:
         info.fallbacks = [s for s in meta.get("fallbacks") or [] if isinstance(s, dict)]
 
 
-async def _error_text(resp: aiohttp.ClientResponse) -> str:
+async def error_text(resp: aiohttp.ClientResponse) -> str:
     try:
         data = await resp.json(content_type=None)
         message = data.get("error", data)
@@ -152,6 +162,7 @@ def handle_command(session: ChatSession, line: str, out: Console) -> bool:
         out.print(HELP, markup=False, highlight=False, soft_wrap=True)
     elif name == "clear":
         session.history.clear()
+        session.conversation = None
         out.print("[dim]conversation cleared[/]")
     elif name == "tier":
         if arg in ("", "auto"):
@@ -198,13 +209,21 @@ def _set_model(session: ChatSession, model: str, out: Console) -> None:
 def ask_once(session: ChatSession, question: str, out: Console, err: Console) -> int:
     """Answer one question; 0 on success, 1 on error, 130 when interrupted."""
     try:
-        info = asyncio.run(stream_answer(session, question, out))
+        if session.agent:
+            from harombe.cli.agent_chat import agent_answer
+
+            asyncio.run(agent_answer(session, question, out, err))
+        else:
+            info = asyncio.run(stream_answer(session, question, out))
     except KeyboardInterrupt:
         err.print("[yellow]stopped[/]")
         return 130
     except PeerUnreachable as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1
+    if session.agent:
+        err.print(f"[dim]conversation {escape(session.conversation or '?')}[/]", highlight=False)
+        return 0
     err.print(f"[dim]{escape(info.describe(session.tier))}[/]", highlight=False, soft_wrap=True)
     return 0
 

@@ -1,4 +1,5 @@
-"""`harombe`: the command line a person uses (chat, peers, route, cluster, demo, doctor)."""
+"""`harombe`: the command line a person uses (chat, conversations, peers, route, cluster, demo,
+doctor)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.markup import escape
 from harombe import __version__
 from harombe.cli.client import PeerUnreachable, find_peer, trust_ca
 from harombe.cli.common import err_console, fail, load_or_exit
+from harombe.cli.conversations import conversations_app
 
 app = typer.Typer(
     add_completion=False,
@@ -141,11 +143,23 @@ def chat(
     peer: PeerOpt = None,
     tier: TierOpt = None,
     model: ModelOpt = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Start a stored conversation (through the agent).")
+    ] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", metavar="ID", help="Continue the stored conversation ID."),
+    ] = None,
+    tools: Annotated[
+        bool, typer.Option("--tools", help="Let the agent use its tools (files, shell, web).")
+    ] = False,
 ) -> None:
     """Chat with the cluster through the nearest peer.
 
     With a QUESTION (or a question piped on stdin) answer once and exit: the answer goes to
     stdout, the line naming the node to stderr. Without, an interactive session (/help).
+    --new, --resume ID and --tools talk to the agent in a conversation the peer stores
+    (`harombe conversations` lists them); each step's node and tier and each tool call show.
     """
     from harombe.cli.chat import ChatSession, ask_once, interactive, stdin_question
 
@@ -156,7 +170,12 @@ def chat(
         except ValueError as exc:
             fail(str(exc))
     url = _run(find_peer(cfg, peer))
-    session = ChatSession(url=url, tier=tier, model=model)
+    if new and resume:
+        fail("--new and --resume exclude each other")
+    agent = new or tools or resume is not None
+    session = ChatSession(
+        url=url, tier=tier, model=model, agent=agent, tools=tools, conversation=resume
+    )
     err = Console(stderr=True)
     if question:
         raise typer.Exit(ask_once(session, question, console, err))
@@ -191,6 +210,8 @@ def demo() -> None:
 
     raise typer.Exit(run_demo(console))
 
+
+app.add_typer(conversations_app, name="conversations")
 
 cluster_app = typer.Typer(no_args_is_help=True, help="Set up and check a cluster.")
 app.add_typer(cluster_app, name="cluster")
