@@ -49,10 +49,17 @@ class AgentConfig(_Section):
         description="Tier for the steps that choose tools. Default: the tier the classifier "
         "gives each step. The final answer goes to the tier of the whole task.",
     )
-    tool_format: Literal["auto", "native", "react"] = Field(
+    tool_format: Literal["auto", "native", "react", "json"] = Field(
         default="auto",
         description="How tools are offered: native (the API's `tools`), react (a strict text "
-        "format), or auto (native, and react for a model whose server refuses `tools`).",
+        "format), json (replies constrained by a JSON schema sent as the request's format: "
+        "for small models on servers that constrain output), or auto (native, and react for "
+        "a model whose server refuses `tools`).",
+    )
+    seed: int | None = Field(
+        default=None,
+        description="Sampling seed for every model call of a turn (reproducible runs on "
+        "servers that honour it). Default: the server's own.",
     )
     shell: Literal["off", "confirm", "allow"] = Field(
         default="confirm",

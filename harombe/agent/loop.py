@@ -5,7 +5,7 @@ its own node and tier: steps that may call tools go to `agent.tool_tier` (defaul
 classifier sends the step); once tools have run on a lower tier than the whole task's, the final
 answer is asked on the task's tier, with what the tools gathered. The user's `prefer_tier` wins
 over both. A malformed tool call (an unknown tool, arguments that do not fit, a reply outside
-the ReAct format) is retried once one tier up, with the problem stated; a second one ends the
+the text format) is retried once one tier up, with the problem stated; a second one ends the
 turn with an error.
 
 The turn stops at an answer, after `max_steps` model calls, or when the model repeats a call it
@@ -107,7 +107,7 @@ class _Turn:
         self.history = history
         self.messages: list[Message] = [Message(role="user", content=request.message)]
         self.max_steps = request.max_steps or self.config.max_steps
-        self.format = "react" if self.config.tool_format == "react" else "native"
+        self.format = "native" if self.config.tool_format == "auto" else self.config.tool_format
         self.steps: list[dict[str, Any]] = []
         self.executed: set[str] = set()
         self.started = time.time()
@@ -190,9 +190,10 @@ class _Turn:
     def _problem(self, tools: list[Tool]) -> str | None:
         """Why the last reply is not a usable tool call or answer; None when it is."""
         reply = self.reply
-        if self.format == "react":
+        if self.format in ("react", "json"):
+            parse = react.parse if self.format == "react" else react.parse_json
             try:
-                parsed = react.parse(reply.content)
+                parsed = parse(reply.content)
             except react.FormatError as exc:
                 return str(exc)
             reply.content = parsed.answer or ""
@@ -256,9 +257,11 @@ class _Turn:
         (with `stream`). The reply lands in `self.reply`."""
         fmt = self.format if tools else "native"
         request = ChatRequest(
-            messages=_render(messages, tools) if fmt == "react" and tools else messages,
+            messages=_render(messages, tools, fmt) if fmt != "native" else messages,
             tools=[t.schema() for t in tools] if tools and fmt == "native" else None,
+            format=react.json_schema(tools) if fmt == "json" else None,
         )
+        request.options.seed = self.config.seed
         number = len(self.steps) + 1
         routed = self.agent.coordinator.open(request, RouteOptions(prefer_tier=tier))
         reply = _Reply(route=routed.route)
@@ -360,17 +363,16 @@ def _key(call: ToolCall) -> str:
     return call.name + json.dumps(call.arguments, sort_keys=True)
 
 
-def _render(messages: list[Message], tools: list[Tool]) -> list[Message]:
-    """The messages in the ReAct text form: instructions in the system prompt, tool calls as
-    Action lines, tool results as Observation messages."""
+def _render(messages: list[Message], tools: list[Tool], fmt: str) -> list[Message]:
+    """The messages in a text format ("react" or "json"): instructions in the system prompt,
+    tool calls as the format writes them, tool results as Observation messages."""
     out: list[Message] = []
+    guide = react.instructions(tools) if fmt == "react" else react.json_instructions(tools)
     for message in messages:
         if message.role == "system":
-            text = f"{message.content}\n\n{react.instructions(tools)}"
-            out.append(Message(role="system", content=text))
+            out.append(Message(role="system", content=f"{message.content}\n\n{guide}"))
         elif message.tool_calls:
-            call = message.tool_calls[0]
-            text = f"Action: {call.name}\nAction Input: {json.dumps(call.arguments)}"
+            text = "\n".join(react.render_call(call, fmt) for call in message.tool_calls)
             out.append(Message(role="assistant", content=text))
         elif message.role == "tool":
             out.append(Message(role="user", content=react.observation(message.content)))

@@ -1,4 +1,4 @@
-"""The text ReAct format, for models that cannot take the API's `tools`.
+"""The text formats, for models that cannot take the API's `tools`: ReAct and constrained JSON.
 
 The model is told the tools and must reply with exactly one of
 
@@ -11,6 +11,11 @@ or
 
 Anything else is malformed (the agent loop retries once, one tier up, with the error). Tool
 results come back as a user message starting `Observation:`.
+
+The JSON format asks for `{"tool": NAME, "arguments": {...}}` or `{"answer": TEXT}` and sends
+the JSON schema of exactly those replies as the request's `format` (OpenAI `response_format`,
+Ollama `format`), so a server that constrains its output (llama.cpp, Ollama, vLLM) cannot
+produce anything else: even a very small model then makes well-formed calls.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from harombe.agent.tools import Tool
 from harombe.inference.types import ToolCall
@@ -71,3 +77,59 @@ def parse(text: str) -> Parsed:
 
 def observation(output: str) -> str:
     return f"Observation: {output}"
+
+
+def json_instructions(tools: list[Tool]) -> str:
+    lines = [
+        'You can use tools. To call one, reply with {"tool": NAME, "arguments": {...}};',
+        'when you can answer, reply with {"answer": TEXT}. Reply with JSON only.',
+        "Tools (name: description; arguments as JSON schema):",
+    ]
+    for tool in tools:
+        lines.append(f"- {tool.name}: {tool.description} {json.dumps(tool.parameters)}")
+    return "\n".join(lines)
+
+
+def json_schema(tools: list[Tool]) -> dict[str, Any]:
+    """The schema of every reply allowed: one call of an offered tool, or an answer."""
+    replies: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "properties": {"tool": {"const": tool.name}, "arguments": tool.parameters},
+            "required": ["tool", "arguments"],
+            "additionalProperties": False,
+        }
+        for tool in tools
+    ]
+    replies.append(
+        {
+            "type": "object",
+            "properties": {"answer": {"type": "string"}},
+            "required": ["answer"],
+            "additionalProperties": False,
+        }
+    )
+    return {"anyOf": replies}
+
+
+def parse_json(text: str) -> Parsed:
+    try:
+        reply = json.loads(text)
+    except ValueError as exc:
+        raise FormatError(f"the reply is not JSON: {exc}") from None
+    if isinstance(reply, dict) and isinstance(reply.get("answer"), str):
+        return Parsed(answer=reply["answer"])
+    if (
+        isinstance(reply, dict)
+        and isinstance(reply.get("tool"), str)
+        and isinstance(reply.get("arguments"), dict)
+    ):
+        return Parsed(call=ToolCall(name=reply["tool"], arguments=reply["arguments"]))
+    raise FormatError('the reply is neither {"tool": ..., "arguments": {...}} nor {"answer": ...}')
+
+
+def render_call(call: ToolCall, fmt: str) -> str:
+    """A past tool call as the text format shows it."""
+    if fmt == "json":
+        return json.dumps({"tool": call.name, "arguments": call.arguments})
+    return f"Action: {call.name}\nAction Input: {json.dumps(call.arguments)}"
