@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from support.agent_support import agent_chat, of_type, searxng_app, serve
 from support.cli_support import cluster, node_config, url_of
+from support.fake_ollama import Script
 
 from sim.fake_openai import FakeOpenAI, Reply
 
@@ -235,3 +236,52 @@ async def test_text_react_format_with_one_repair(models, tmp_path):
         "role": "user",
         "content": "Observation: forty-two",
     }
+
+
+async def test_native_tool_calls_through_an_ollama_backend(fake_ollama, tmp_path):
+    """The same loop over Ollama's wire: NDJSON, tool calls without ids, tool results by name."""
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "notes.txt").write_text("from ollama")
+    fake_ollama.queue.extend(
+        [
+            Script(text="", tool_calls=[{"name": "read_file", "arguments": {"path": "notes.txt"}}]),
+            Script(text="The note says: from ollama."),
+        ]
+    )
+    cfg = node_config(
+        "ollie",
+        backend={"kind": "ollama", "url": fake_ollama.url, "model": "llama3.2:latest"},
+        agent={"data_dir": str(tmp_path), "workspace": str(tmp_path / "ws")},
+    )
+    async with cluster(cfg) as (node,):
+        events = await agent_chat(url_of(node), {"message": "What is in notes.txt?"})
+    assert [e["type"] for e in events] == [
+        "step", "tool_call", "tool_result", "step", "token", "answer"
+    ]  # fmt: skip
+    assert events[0]["model"] == "llama3.2:latest" and events[0]["node"] == "ollie"
+    assert events[2]["ok"] and events[2]["output"] == "from ollama"
+    assert events[-1]["content"] == "The note says: from ollama."
+    chats = [body for path, body in fake_ollama.requests if path == "/api/chat"]
+    assert "read_file" in [t["function"]["name"] for t in chats[0]["tools"]]
+    sent = chats[1]["messages"]
+    assert sent[-2]["tool_calls"][0]["function"] == {
+        "name": "read_file", "arguments": {"path": "notes.txt"}
+    }  # fmt: skip
+    assert sent[-1] == {"role": "tool", "content": "from ollama", "tool_name": "read_file"}
+
+
+async def test_a_model_refusing_tools_gets_the_text_format(models, tmp_path):
+    small, _ = models
+    small.script.extend(
+        [
+            Reply(status=400),  # as a server whose model has no tool calling answers
+            Reply(pieces=['Action: list_dir\nAction Input: {"path": "."}']),
+            Reply(pieces=["Final Answer: empty"]),
+        ]
+    )
+    async with cluster(agent_config("old", 0, small, tmp_path)) as nodes:
+        events = await agent_chat(url_of(nodes[0]), {"message": "list"})
+    assert [s["format"] for s in of_type(events, "step")] == ["react", "react"]
+    assert of_type(events, "tool_call")[0]["name"] == "list_dir"
+    assert events[-1]["content"] == "empty"
+    assert "tools" in small.requests[0] and "tools" not in small.requests[1]

@@ -8,12 +8,13 @@ official `ollama.AsyncClient` to keep it honest.
 
 What a test can script (`Script`): the answer text, a delay or an event to wait for before the
 first token, an HTTP 500 before the first token, a connection cut after k chunks, an in-band
-error line after k chunks, and tool calls.
+error line after k chunks, and tool calls; `queue` holds scripts for the next chat requests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 import re
@@ -66,6 +67,8 @@ class Script:
 class FakeOllama:
     models: list[FakeModel] = field(default_factory=lambda: [FakeModel("llama3.2:latest")])
     script: Script = field(default_factory=Script)
+    queue: collections.deque[Script] = field(default_factory=collections.deque)
+    """Scripts for the next chat requests, one each, before `script` answers again."""
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set on every request body
     _runner: web.AppRunner | None = None
@@ -198,7 +201,7 @@ class FakeOllama:
         if self.find(name) is None:
             return _not_found(name)
         chat = path == "/api/chat"
-        script = self.script
+        script = self.queue.popleft() if chat and self.queue else self.script
         tokens = re.findall(r"\s*\S+", script.text)
         limit = (body.get("options") or {}).get("num_predict")
         done_reason = "stop"
@@ -219,7 +222,7 @@ class FakeOllama:
             final["context"] = list(range(1, prompt_tokens + len(tokens) + 1))
         if body.get("stream", True) is False:
             return web.json_response(_merged(parts, final, chat))
-        return await self._stream(request, parts, final)
+        return await self._stream(request, parts, final, script)
 
     def _part(
         self, model: str, chat: bool, text: str, tool_calls: list[dict[str, Any]] | None = None
@@ -241,9 +244,12 @@ class FakeOllama:
         return part
 
     async def _stream(
-        self, request: web.Request, parts: list[dict[str, Any]], final: dict[str, Any]
+        self,
+        request: web.Request,
+        parts: list[dict[str, Any]],
+        final: dict[str, Any],
+        script: Script,
     ) -> web.StreamResponse:
-        script = self.script
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         for sent, part in enumerate(parts):
