@@ -110,6 +110,7 @@ class _Turn:
         self.format = "native" if self.config.tool_format == "auto" else self.config.tool_format
         self.steps: list[dict[str, Any]] = []
         self.executed: set[str] = set()
+        self.call_ids: set[str] = set()
         self.started = time.time()
         self.reply = _Reply()
         self.stopped: str | None = None
@@ -200,7 +201,9 @@ class _Turn:
             reply.calls = [parsed.call] if parsed.call else []
         by_name = {t.name: t for t in tools}
         for n, call in enumerate(reply.calls):
-            call.id = call.id or f"call_{len(self.steps)}_{n}"
+            if call.id is None or call.id in self.call_ids:  # ids must be unique in a turn
+                call.id = f"call_{len(self.steps)}_{n}"
+            self.call_ids.add(call.id)
             tool = by_name.get(call.name)
             if tool is None:
                 return f"there is no tool {call.name!r}"
