@@ -40,7 +40,11 @@ class AgentConfig(_Section):
         "Default: $HAROMBE_HOME/workspace (created on start).",
     )
     max_steps: int = Field(
-        default=8, ge=1, le=64, description="Model calls one agent turn may make at most."
+        default=8,
+        ge=1,
+        le=64,
+        description="Model calls one agent turn may make at most (a request's `max_steps` "
+        "may only lower it).",
     )
     tool_tier: int | None = Field(
         default=None,

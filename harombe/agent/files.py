@@ -9,6 +9,7 @@ file I/O runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 from pathlib import Path
@@ -119,8 +120,10 @@ class Workspace:
         if not real.is_dir():
             raise ToolError(f"{self.shown(real)} is not a directory")
         matches: list[str] = []
-        for count, file in enumerate(sorted(p for p in real.rglob("*") if p.is_file())):
-            if count >= MAX_SEARCHED_FILES or len(matches) >= self.max_matches:
+        files = sorted(itertools.islice((p for p in real.rglob("*") if p.is_file()),
+                                        MAX_SEARCHED_FILES))  # fmt: skip
+        for file in files:
+            if len(matches) >= self.max_matches:
                 break
             resolved = Path(os.path.realpath(file))
             if self.root not in resolved.parents or resolved.stat().st_size > self.max_bytes:

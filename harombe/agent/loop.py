@@ -14,6 +14,7 @@ already made in this turn (then the answer is asked for without tools).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -60,7 +61,7 @@ class TurnRequest:
     message: str
     conversation: str | None = None
     tools: list[str] | None = None  # names offered; None: every enabled tool
-    max_steps: int | None = None
+    max_steps: int | None = None  # may only lower `agent.max_steps`
     prefer_tier: int | None = None
     interactive: bool = True  # False: no client can confirm, so confirmations are denied
 
@@ -106,7 +107,7 @@ class _Turn:
         self.conversation = conversation
         self.history = history
         self.messages: list[Message] = [Message(role="user", content=request.message)]
-        self.max_steps = request.max_steps or self.config.max_steps
+        self.max_steps = min(request.max_steps or self.config.max_steps, self.config.max_steps)
         self.format = "native" if self.config.tool_format == "auto" else self.config.tool_format
         self.steps: list[dict[str, Any]] = []
         self.executed: set[str] = set()
@@ -133,7 +134,8 @@ class _Turn:
             if answer is not None:
                 self.messages.append(Message(role="assistant", content=answer))
             info = {"steps": self.steps, "stopped": self.stopped, "error": error}
-            await self.agent.store.add_turn(self.conversation, self.messages, info, self.started)
+            store = self.agent.store.add_turn(self.conversation, self.messages, info, self.started)
+            await asyncio.shield(store)  # a client that leaves still leaves its turn stored
 
     async def _run(self) -> AsyncIterator[Event]:
         tools = await self.agent.tools(self.request.tools)

@@ -4,6 +4,7 @@ the way to other peers' tools. `Node` owns it: `start()` after routing is up, `c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterable
@@ -67,8 +68,11 @@ class AgentService:
     async def start(self) -> None:
         cfg = self.config
         await self.store.open()
-        workspace = Workspace(
-            self.workspace_root, max_bytes=cfg.max_file_bytes, max_matches=cfg.max_search_matches
+        workspace = await asyncio.to_thread(
+            Workspace,
+            self.workspace_root,
+            max_bytes=cfg.max_file_bytes,
+            max_matches=cfg.max_search_matches,
         )
         self.registry.extend(workspace.tools())
         shell = Shell(workspace.root, timeout=cfg.shell_timeout, max_output=cfg.max_tool_output)

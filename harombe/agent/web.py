@@ -119,7 +119,10 @@ class WebTools:
         limit = self.config.fetch_max_bytes
         body = await resp.content.read(limit + 1)
         cut = len(body) > limit
-        text = body[:limit].decode(resp.charset or "utf-8", errors="replace")
+        try:
+            text = body[:limit].decode(resp.charset or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            text = body[:limit].decode("utf-8", errors="replace")
         kind = resp.content_type
         if kind in ("text/html", "application/xhtml+xml"):
             converter = html2text.HTML2Text()
