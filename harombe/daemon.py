@@ -214,6 +214,7 @@ class Node:
             origin=self.name,
             signer=RequestSigner(keyring) if keyring else None,
             timeout=cfg.agent.fetch_timeout,
+            scheme=cfg.tls.scheme,
         )
         agent = AgentService(
             cfg.agent,

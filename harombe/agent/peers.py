@@ -40,11 +40,16 @@ class PeerLink:
         origin: str,
         signer: RequestSigner | None,
         timeout: float,
+        scheme: str = "http",
     ) -> None:
         self.session = session
         self.origin = origin
         self.signer = signer
         self.timeout = timeout
+        self.scheme = scheme  # "https" when the cluster speaks TLS
+
+    def url(self, address: str, path: str) -> str:
+        return f"{self.scheme}://{address}{path}"
 
     def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
         headers = {HOP_HEADER: self.origin, "Content-Type": "application/json"}
@@ -58,7 +63,7 @@ class PeerLink:
         try:
             async with self.session.request(
                 method,
-                f"http://{address}{path}",
+                self.url(address, path),
                 data=body,
                 headers=self.headers(method, path, body),
                 timeout=timeout,

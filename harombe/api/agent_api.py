@@ -15,13 +15,15 @@ from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from harombe.agent.events import ErrorEvent
 from harombe.agent.loop import TurnRequest
 from harombe.agent.peers import TOOL_CALL_PATH, TOOLS_PATH
 from harombe.agent.service import AgentService
 from harombe.agent.store import owner_of
+from harombe.api.errors import ApiError
+from harombe.api.models import read_request
 from harombe.api.peer_auth import HOP_HEADER
 
 log = logging.getLogger(__name__)
@@ -67,14 +69,12 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def _parse(request: web.Request, model: type[M]) -> M | web.Response:
+    """The body as `model` (read within the limits, large ones parsed off the loop), or the
+    error response."""
     try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in exc.errors(include_url=False)[:3]
-        )
-        return _error(400, f"invalid request: {problems}")
+        return await read_request(request, model)
+    except ApiError as exc:
+        return _error(exc.status, exc.message)
 
 
 async def handle_chat(request: web.Request) -> web.StreamResponse:
@@ -197,7 +197,7 @@ async def _forward(request: web.Request, owner: str) -> web.StreamResponse:
     try:
         async with link.session.request(
             request.method,
-            f"http://{address}{path}",
+            link.url(address, path),
             data=body,
             headers=link.headers(request.method, path, body),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=link.timeout),

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from harombe.cli.chat import CONNECT_TIMEOUT_S, ChatSession, clean, error_text
-from harombe.cli.client import PeerUnreachable, unreachable
+from harombe.cli.client import PeerUnreachable, client_session, unreachable
 
 RESULT_PREVIEW = 200  # characters of a tool result shown
 
@@ -32,7 +32,7 @@ async def agent_answer(session: ChatSession, question: str, out: Console, err: C
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
     answer = ""
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as http:
+        async with client_session(timeout) as http:
             async with http.post(f"{session.url}/agent/chat", json=body) as resp:
                 if resp.status != 200:
                     raise PeerUnreachable(await error_text(resp))

@@ -18,7 +18,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harombe.cli.client import PROBE_TIMEOUT_S, PeerUnreachable, find_peer, get_json, unreachable
+from harombe.cli.client import (
+    PROBE_TIMEOUT_S,
+    PeerUnreachable,
+    client_session,
+    find_peer,
+    get_json,
+    unreachable,
+)
 from harombe.cli.common import fail, load_or_exit
 
 conversations_app = typer.Typer(help="Stored agent conversations (`harombe chat --new`).")
@@ -111,9 +118,7 @@ def delete(conversation: IdArg, config: ConfigOpt = None, peer: PeerOpt = None) 
 async def _request(url: str, method: str, conversation: str) -> Any:
     path = f"/conversations/{conversation}"
     try:
-        async with aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_S * 4)
-        ) as http:
+        async with client_session(aiohttp.ClientTimeout(total=PROBE_TIMEOUT_S * 4)) as http:
             async with http.request(method, url + path) as resp:
                 data = await resp.json(content_type=None)
                 if resp.status != 200:
