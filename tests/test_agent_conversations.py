@@ -3,6 +3,8 @@ shares them; the agent API's refusals. Real peers on loopback, real SQLite, a si
 
 from __future__ import annotations
 
+import json
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -164,3 +166,26 @@ async def test_agent_api_refuses_bad_requests(model, tmp_path):
                 whole = await r.json()
         assert whole["answer"] == "Hi!" and whole["conversation"].endswith("@solo")
         assert [e["type"] for e in whole["events"]] == ["step", "token", "answer"]
+
+
+async def test_forwarding_to_the_owner_over_tls(model, tmp_path):
+    from support.tls_certs import TestCA
+
+    ca = TestCA(tmp_path / "ca")
+
+    def tls_peer(name: str, fake: FakeOpenAI | None):
+        cfg = peer(name, tmp_path, fake)
+        return cfg.model_copy(update={"tls": type(cfg.tls).model_validate(ca.issue(name).tls())})
+
+    model.script.extend([Reply(pieces=["One."]), Reply(pieces=["Two."])])
+    async with cluster(tls_peer("owner", model), tls_peer("other", None)) as (owner, other):
+        context = ssl.create_default_context(cafile=ca.ca_path)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as http:
+            ask = {"message": "first"}
+            async with http.post(f"https://{owner.address}/agent/chat", json=ask) as resp:
+                lines = [json.loads(line) async for line in resp.content if line.strip()]
+            conversation = lines[-1]["conversation"]
+            again = {"message": "second", "conversation": conversation}
+            async with http.post(f"https://{other.address}/agent/chat", json=again) as resp:
+                lines = [json.loads(line) async for line in resp.content if line.strip()]
+        assert lines[-1]["content"] == "Two." and lines[-1]["conversation"] == conversation
