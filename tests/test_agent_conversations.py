@@ -3,6 +3,7 @@ shares them; the agent API's refusals. Real peers on loopback, real SQLite, a si
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import sys
@@ -189,3 +190,27 @@ async def test_forwarding_to_the_owner_over_tls(model, tmp_path):
             async with http.post(f"https://{other.address}/agent/chat", json=again) as resp:
                 lines = [json.loads(line) async for line in resp.content if line.strip()]
         assert lines[-1]["content"] == "Two." and lines[-1]["conversation"] == conversation
+
+
+async def test_conversations_and_running_turns_are_bounded(model, tmp_path):
+    release = asyncio.Event()
+    model.script.extend([Reply(pieces=["one"]), Reply(pieces=["held"], hold=release)])
+    cfg = peer("small", tmp_path, model, max_conversations=1, max_active_turns=1)
+    async with Node(cfg) as node:
+        url = url_of(node)
+        first = await agent_chat(url, {"message": "one"})
+        conversation = first[-1]["conversation"]
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/agent/chat", json={"message": "two"}) as resp:
+                assert resp.status == 507 and "max_conversations" in (await resp.json())["error"]
+            held = asyncio.create_task(
+                agent_chat(url, {"message": "three", "conversation": conversation})
+            )
+            await model.arrived.wait()
+            await poll(lambda: len(model.requests) == 2, "the held turn to reach the model")
+            body = {"message": "four", "conversation": conversation}
+            async with http.post(f"{url}/agent/chat", json=body) as resp:
+                assert resp.status == 503 and "max_active_turns" in (await resp.json())["error"]
+            release.set()
+            assert (await held)[-1]["content"] == "held"
+        assert (await get(url, "/conversations"))[1]["conversations"][0]["turns"] == 2

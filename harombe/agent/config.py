@@ -128,6 +128,17 @@ class AgentConfig(_Section):
         description="Context budget of a turn (tokens, estimated as characters / 4). Beyond "
         "it the oldest tool outputs are replaced by a note, then the oldest turns dropped.",
     )
+    max_conversations: int = Field(
+        default=10_000,
+        ge=1,
+        description="Conversations this peer stores at most; a new one beyond it is refused "
+        "(HTTP 507) until some are deleted.",
+    )
+    max_active_turns: int = Field(
+        default=16,
+        ge=1,
+        description="Agent turns this peer runs at once; more are refused with HTTP 503.",
+    )
     max_message_chars: int = Field(
         default=100_000, ge=1, description="Longest user message `/agent/chat` accepts."
     )

@@ -56,6 +56,7 @@ class AgentService:
         self.confirmations = Confirmations(node_name, config.confirm_timeout)
         self.workspace_root = config.workspace or home / "workspace"
         self._mcp: list[McpServer] = []
+        self.active_turns = 0  # turns running now (bounded by `max_active_turns`)
         self.agent = Agent(
             config,
             coordinator=coordinator,

@@ -80,6 +80,10 @@ class ConversationStore:
         )
         return conversation_id
 
+    async def count(self) -> int:
+        rows = await self._run("SELECT COUNT(*) FROM conversations")
+        return int(rows[0][0])
+
     async def messages(self, conversation_id: str) -> list[Message] | None:
         """The conversation's messages in order; None when it does not exist."""
         if not await self.exists(conversation_id):

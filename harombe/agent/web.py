@@ -1,6 +1,7 @@
 """`web_fetch` and `web_search`: the web as the model may see it.
 
-web_fetch reads at most `fetch_max_bytes` within `fetch_timeout` seconds and turns HTML into
+web_fetch reads at most `fetch_max_bytes` within `fetch_timeout` seconds (redirects included)
+and turns HTML into
 text (html2text). Unless `fetch_private` is set, it refuses every address that is not globally
 routable (private, loopback, link-local, carrier-grade NAT, multicast, reserved): checked on
 the address the name *resolves* to, inside the connector, so a DNS name pointing inwards is
@@ -12,6 +13,7 @@ results as text; the instance is the operator's choice, so it may be a private a
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from typing import Annotated, Any
@@ -84,7 +86,7 @@ class WebTools:
         """Fetch a web page and return its text (HTML is converted to plain text)."""
         cfg = self.config
         try:
-            async with self._session() as http:
+            async with asyncio.timeout(cfg.fetch_timeout), self._session() as http:
                 for _ in range(cfg.fetch_max_redirects + 1):
                     target = self._checked(url)
                     async with http.get(target, allow_redirects=False) as resp:

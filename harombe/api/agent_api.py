@@ -89,6 +89,9 @@ async def handle_chat(request: web.Request) -> web.StreamResponse:
         return _error(400, f"unknown tools: {', '.join(unknown)}; known: "
                       f"{', '.join(service.known_tools())}")  # fmt: skip
     history = []
+    if service.active_turns >= service.config.max_active_turns:
+        return _error(503, f"{service.active_turns} agent turns are running here already "
+                      "(agent.max_active_turns); retry shortly")  # fmt: skip
     if body.conversation is not None:
         owner = owner_of(body.conversation)
         if owner is None:
@@ -99,6 +102,9 @@ async def handle_chat(request: web.Request) -> web.StreamResponse:
         if found is None:
             return _error(404, f"no conversation {body.conversation}")
         history, conversation = found, body.conversation
+    elif await service.store.count() >= service.config.max_conversations:
+        return _error(507, f"this peer stores {service.config.max_conversations} conversations "
+                      "already (agent.max_conversations); delete some first")  # fmt: skip
     else:
         conversation = await service.store.create(body.message)
     turn = service.turn(
@@ -113,7 +119,17 @@ async def handle_chat(request: web.Request) -> web.StreamResponse:
         conversation,
         history,
     )
-    if not body.stream:
+    service.active_turns += 1
+    try:
+        return await _respond(request, turn, conversation, stream=body.stream)
+    finally:
+        service.active_turns -= 1
+
+
+async def _respond(
+    request: web.Request, turn: Any, conversation: str, *, stream: bool
+) -> web.StreamResponse:
+    if not stream:
         events = []
         async with aclosing(aiter(turn)) as stream:
             async for event in stream:
