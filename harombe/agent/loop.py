@@ -54,6 +54,7 @@ REPAIR_PROMPT = (
 FINAL_PROMPT = "{question}\n\nWhat the tools found:\n{gathered}\n\nAnswer using it."
 
 ToolSource = Callable[[Iterable[str] | None], Awaitable[list[Tool]]]
+"""The tools to offer by name (None: every local one); raises KeyError for an unknown name."""
 
 
 @dataclass
@@ -129,6 +130,9 @@ class _Turn:
                 yield event
         except BackendError as exc:
             error = f"the model call failed: {exc}"
+            yield ErrorEvent(error, self.conversation)
+        except KeyError as exc:  # a tool source's "unknown tool" (a peer that left)
+            error = f"no tool {exc.args[0]!r} is available now"
             yield ErrorEvent(error, self.conversation)
         finally:
             if answer is not None:

@@ -120,7 +120,7 @@ class AgentService:
         """The tools to offer: local ones by name, else from a live peer that shares them.
         None: every local tool. Raises UnknownTool."""
         if names is None:
-            return self.registry.select(None)
+            return self.registry.all()
         picked: list[Tool] = []
         remote_cache: dict[str, list[Tool]] = {}
         owners = self.peers.shared_tools() if self.peers else {}

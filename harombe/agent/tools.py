@@ -96,16 +96,8 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self.tools)
 
-    def select(self, names: Iterable[str] | None) -> list[Tool]:
-        """The tools named (all when None); KeyError naming the first unknown one."""
-        if names is None:
-            return list(self.tools.values())
-        picked = []
-        for name in names:
-            if name not in self.tools:
-                raise KeyError(name)
-            picked.append(self.tools[name])
-        return picked
+    def all(self) -> list[Tool]:
+        return list(self.tools.values())
 
 
 def _arguments_model(fn: ToolFunction) -> type[BaseModel]:
