@@ -214,3 +214,25 @@ async def test_conversations_and_running_turns_are_bounded(model, tmp_path):
             release.set()
             assert (await held)[-1]["content"] == "held"
         assert (await get(url, "/conversations"))[1]["conversations"][0]["turns"] == 2
+
+
+async def test_a_client_leaving_mid_turn_leaves_a_consistent_turn(model, tmp_path):
+    model.script.append(Reply(pieces=[], tool_call=("shell", {"command": "echo hi"})))
+    async with Node(peer("solo", tmp_path, model)) as node:
+        url = url_of(node)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/agent/chat", json={"message": "run it"}) as resp:
+                async for line in resp.content:
+                    if json.loads(line)["type"] == "confirm":
+                        break  # and leave without answering
+
+        async def stored():
+            listed = (await get(url, "/conversations"))[1]["conversations"]
+            return listed and listed[0]["turns"] == 1 and listed[0]["id"]
+
+        await poll(stored, "the turn to be stored")
+        conversation = await stored()
+        messages = (await get(url, f"/conversations/{conversation}"))[1]["messages"]
+        assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
+        assert messages[2]["content"] == "not run: the turn ended first"
+        assert messages[2]["tool_call_id"] == messages[1]["tool_calls"][0]["id"]

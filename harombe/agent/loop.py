@@ -135,11 +135,24 @@ class _Turn:
             error = f"no tool {exc.args[0]!r} is available now"
             yield ErrorEvent(error, self.conversation)
         finally:
+            self._close_open_calls()
             if answer is not None:
                 self.messages.append(Message(role="assistant", content=answer))
             info = {"steps": self.steps, "stopped": self.stopped, "error": error}
             store = self.agent.store.add_turn(self.conversation, self.messages, info, self.started)
             await asyncio.shield(store)  # a client that leaves still leaves its turn stored
+
+    def _close_open_calls(self) -> None:
+        """A result for every call the turn ended before running (the client left, a limit),
+        so the stored conversation stays one every model API accepts."""
+        answered = {m.tool_call_id for m in self.messages if m.role == "tool"}
+        for message in list(self.messages):
+            for call in message.tool_calls:
+                if call.id not in answered:
+                    note = "not run: the turn ended first"
+                    self.messages.append(
+                        Message(role="tool", content=note, tool_call_id=call.id, name=call.name)
+                    )
 
     async def _run(self) -> AsyncIterator[Event]:
         tools = await self.agent.tools(self.request.tools)
