@@ -19,7 +19,7 @@ import aiohttp
 import psutil
 
 from harombe import __version__
-from harombe.agent.peers import PeerLink
+from harombe.agent.peers import MembershipPeers, PeerLink
 from harombe.agent.service import AgentService
 from harombe.api.agent_api import add_agent_routes
 from harombe.api.app import make_app
@@ -37,7 +37,7 @@ from harombe.api.server import (
     server_tls_context,
 )
 from harombe.cluster.discovery import MdnsDiscovery, SeedJoiner
-from harombe.cluster.membership import Membership
+from harombe.cluster.membership import Membership, MemberView
 from harombe.cluster.record import NodeRecord
 from harombe.cluster.runner import MembershipRunner
 from harombe.cluster.ws_transport import WebSocketTransport
@@ -221,7 +221,7 @@ class Node:
             node_name=self.name,
             home=HOME_DIR,
             coordinator=self.dispatcher,
-            peers=_MembershipPeers(self),
+            peers=MembershipPeers(self._members),
             link=link,
         )
         self._stack.push_async_callback(agent.close)
@@ -312,6 +312,9 @@ class Node:
         assert self.membership and self._runner
         self.membership.join(addresses, asyncio.get_running_loop().time())
         self._runner.wake()
+
+    def _members(self) -> list[MemberView]:
+        return self.membership.members() if self.membership else []
 
     def _alive_addresses(self) -> set[str]:
         assert self.membership
@@ -531,28 +534,6 @@ class Node:
 
     def stop(self) -> None:
         self._stopped.set()
-
-
-class _MembershipPeers:
-    """The agent's view of the other peers, read from membership (`PeerDirectory`)."""
-
-    def __init__(self, node: Node) -> None:
-        self._node = node
-
-    def _alive(self):
-        membership = self._node.membership
-        members = membership.members() if membership else []
-        return [m for m in members if not m.is_self and m.state.label == "alive"]
-
-    def address_of(self, name: str) -> str | None:
-        return next((m.address for m in self._alive() if m.name == name), None)
-
-    def shared_tools(self) -> dict[str, list[str]]:
-        owners: dict[str, list[str]] = {}
-        for member in self._alive():
-            for tool in member.record.tools if member.record else []:
-                owners.setdefault(tool, []).append(member.name)
-        return owners
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

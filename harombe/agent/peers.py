@@ -9,12 +9,14 @@ peers share which tools (the `tools` field of their gossiped records).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import aiohttp
 
 from harombe.agent.tools import Tool, ToolError
 from harombe.api.peer_auth import HOP_HEADER, RequestSigner
+from harombe.cluster.membership import MemberView
 
 TOOLS_PATH = "/cluster/agent/tools"
 TOOL_CALL_PATH = "/cluster/agent/tool"
@@ -28,6 +30,26 @@ class PeerDirectory(Protocol):
     def shared_tools(self) -> dict[str, list[str]]:
         """Tool name -> live peers (other than this one) that share it."""
         ...
+
+
+class MembershipPeers:
+    """`PeerDirectory` over the membership view: the members it sees alive, their records."""
+
+    def __init__(self, members: Callable[[], Iterable[MemberView]]) -> None:
+        self._members = members
+
+    def _alive(self) -> list[MemberView]:
+        return [m for m in self._members() if not m.is_self and m.state.label == "alive"]
+
+    def address_of(self, name: str) -> str | None:
+        return next((m.address for m in self._alive() if m.name == name), None)
+
+    def shared_tools(self) -> dict[str, list[str]]:
+        owners: dict[str, list[str]] = {}
+        for member in self._alive():
+            for tool in member.record.tools if member.record else []:
+                owners.setdefault(tool, []).append(member.name)
+        return owners
 
 
 class PeerLink:
