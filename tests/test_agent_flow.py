@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from support.agent_support import agent_chat, of_type, searxng_app, serve
-from support.cli_support import cluster, node_config, url_of
+from support.cli_support import cluster, node_config, poll, url_of
 from support.fake_ollama import Script
 
 from sim.fake_openai import FakeOpenAI, Reply
@@ -285,3 +285,26 @@ async def test_a_model_refusing_tools_gets_the_text_format(models, tmp_path):
     assert of_type(events, "tool_call")[0]["name"] == "list_dir"
     assert events[-1]["content"] == "empty"
     assert "tools" in small.requests[0] and "tools" not in small.requests[1]
+
+
+async def test_context_beyond_every_window_is_trimmed_by_the_rule(tmp_path):
+    """The node advertises a 500-token window; a follow-up whose history outgrows it is
+    trimmed (the old tool output first) and sent again, instead of failing."""
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "big.txt").write_text("b" * 1000)
+    async with FakeOpenAI("small-window", n_ctx=500) as small:
+        small.script.extend([call("read_file", path="big.txt"), Reply(pieces=["read it"]),
+                             Reply(pieces=["still here"])])  # fmt: skip
+        async with cluster(agent_config("tiny", 0, small, tmp_path)) as (node,):
+            url = url_of(node)
+            await poll(lambda: node.membership.get("tiny").record.ctx, "the window in gossip")
+            first = await agent_chat(url, {"message": "read big.txt", "tools": ["read_file"]})
+            assert first[-1]["type"] == "answer"
+            assert small.requests[-1]["messages"][-1]["content"] == "b" * 1000  # fitted whole
+            follow = {"message": "x" * 800, "tools": ["read_file"],
+                      "conversation": first[-1]["conversation"]}  # fmt: skip
+            events = await agent_chat(url, follow)
+    assert events[-1]["type"] == "answer" and events[-1]["content"] == "still here"
+    sent = [m["content"] for m in small.requests[-1]["messages"]]
+    assert "[tool output trimmed: 1000 characters]" in sent and "b" * 1000 not in sent
+    assert sent[-1] == "x" * 800 and "read big.txt" in sent  # the rest kept whole

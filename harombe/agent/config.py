@@ -125,8 +125,10 @@ class AgentConfig(_Section):
     context_tokens: int = Field(
         default=8192,
         ge=512,
-        description="Context budget of a turn (tokens, estimated as characters / 4). Beyond "
-        "it the oldest tool outputs are replaced by a note, then the oldest turns dropped.",
+        description="Context budget of a turn (tokens, estimated as characters / 4); lowered "
+        "to 3/4 of the largest window when routing finds a prompt larger than every node's "
+        "context window. Beyond it the oldest tool outputs are replaced by a note, then the "
+        "oldest turns dropped.",
     )
     max_conversations: int = Field(
         default=10_000,

@@ -1,10 +1,12 @@
 """Fitting a conversation into a model's context, by a rule a user can predict.
 
-The budget is `agent.context_tokens`, estimated at four characters per token. When the
-messages exceed it: first the oldest tool outputs are replaced, one by one, by a one-line note
-saying how much was dropped; if that is not enough, the oldest whole turns (a user message and
-everything up to the next one) are dropped. The system prompt and the current turn's user
-message are always kept, and no message is ever cut in the middle.
+The budget is `agent.context_tokens`, estimated at four characters per token, lowered to
+three quarters of the largest context window routing reports when a prompt fits no node's
+window (`loop.WINDOW_SHARE`). When the messages exceed it: first the oldest tool outputs are
+replaced, one by one, by a one-line note saying how much was dropped; if that is not enough,
+the oldest whole turns (a user message and everything up to the next one) are dropped. The
+system prompt and the current turn's user message are always kept, and no message is ever cut
+in the middle.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from harombe.agent.events import (
 from harombe.agent.store import ConversationStore
 from harombe.agent.tools import BadArguments, Tool, ToolError
 from harombe.inference.types import BackendError, ChatRequest, Message, ToolCall
+from harombe.routing.fit import PromptTooLargeError
 from harombe.routing.route import Coordinator, RouteInfo, RouteOptions
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ REPAIR_PROMPT = (
     "Your last reply was not a valid tool call ({problem}). Reply again: call one of the "
     "tools with valid arguments, or answer."
 )
+WINDOW_SHARE = 0.75  # of the largest window the prompt may fill; the rest is for the answer
 FINAL_PROMPT = "{question}\n\nWhat the tools found:\n{gathered}\n\nAnswer using it."
 
 ToolSource = Callable[[Iterable[str] | None], Awaitable[list[Tool]]]
@@ -117,6 +119,7 @@ class _Turn:
         self.reply = _Reply()
         self.stopped: str | None = None
         self.failed = False
+        self.budget = self.config.context_tokens  # lowered to the window routing reports
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         answer: str | None = None
@@ -189,17 +192,19 @@ class _Turn:
 
     async def _step(self, tools: list[Tool], tier: int | None) -> AsyncIterator[Event]:
         """A tool-choosing step; `self.failed` when its reply stayed malformed."""
-        messages = self._context()
-        async for event in self._call(messages, tools, tier, "tools"):
+        async for event in self._call(self._context, tools, tier, "tools"):
             yield event
         problem = self._problem(tools)
         if problem is None:
             return
         failed = self.reply.route.tier
         up = min(failed + 1, 2) if failed is not None else tier
-        repair = [*messages, Message(role="user", content=REPAIR_PROMPT.format(problem=problem))]
+        note = Message(role="user", content=REPAIR_PROMPT.format(problem=problem))
         if len(self.steps) < self.max_steps:
-            async for event in self._call(repair, tools, up, "tools", failed, problem):
+            repair = self._call(
+                lambda: [*self._context(), note], tools, up, "tools", failed, problem
+            )
+            async for event in repair:
                 yield event
             problem = self._problem(tools)
             if problem is None:
@@ -241,8 +246,11 @@ class _Turn:
         if needs_final and len(self.steps) < self.max_steps:
             question = self.messages[0].content
             final = FINAL_PROMPT.format(question=question, gathered=context.gathered(self.messages))
-            messages = [*self._context(with_turn=False), Message(role="user", content=final)]
-            async for event in self._call(messages, [], task_tier, "answer", stream=True):
+            ask = Message(role="user", content=final)
+            answer = self._call(
+                lambda: [*self._context(with_turn=False), ask], [], task_tier, "answer", stream=True
+            )
+            async for event in answer:
                 yield event
             yield AnswerEvent(self.reply.content, self.conversation, self.stopped)
         elif reply is not None:
@@ -262,11 +270,11 @@ class _Turn:
         keep_from = len(messages)
         if with_turn:
             messages += self.messages
-        return context.trim(messages, self.config.context_tokens, keep_from)
+        return context.trim(messages, self.budget, keep_from)
 
     async def _call(
         self,
-        messages: list[Message],
+        build: Callable[[], list[Message]],
         tools: list[Tool],
         tier: int | None,
         purpose: str,
@@ -276,8 +284,10 @@ class _Turn:
         stream: bool = False,
     ) -> AsyncIterator[Event]:
         """One routed model call; its step event as soon as a node answers, then its tokens
-        (with `stream`). The reply lands in `self.reply`."""
+        (with `stream`). The reply lands in `self.reply`. `build` gives the messages: built
+        again, trimmed harder, when routing finds them larger than every context window."""
         fmt = self.format if tools else "native"
+        messages = build()
         request = ChatRequest(
             messages=_render(messages, tools, fmt) if fmt != "native" else messages,
             tools=[t.schema() for t in tools] if tools and fmt == "native" else None,
@@ -285,7 +295,18 @@ class _Turn:
         )
         request.options.seed = self.config.seed
         number = len(self.steps) + 1
-        routed = self.agent.coordinator.open(request, RouteOptions(prefer_tier=tier))
+        try:
+            routed = self.agent.coordinator.open(request, RouteOptions(prefer_tier=tier))
+        except PromptTooLargeError as exc:
+            budget = int(exc.largest * WINDOW_SHARE)
+            if budget >= self.budget:
+                raise
+            log.info("context larger than every window (%s); trimming to %d tokens", exc, budget)
+            self.budget = budget
+            retry = self._call(build, tools, tier, purpose, escalated_from, reason, stream=stream)
+            async for event in retry:
+                yield event
+            return
         reply = _Reply(route=routed.route)
         announced = False
         parts: list[str] = []
@@ -304,11 +325,12 @@ class _Turn:
                         break
         except BackendError as exc:
             if fmt == "native" and tools and exc.status == 400 and not announced:
+                # a server refusing `tools` for this model (routing refuses before sending)
                 if self.config.tool_format == "auto":  # a model without tool calling
                     log.info("model refused tools (%s); using the text format", exc)
                     self.format = "react"
                     retry = self._call(
-                        messages, tools, tier, purpose, escalated_from, reason, stream=stream
+                        build, tools, tier, purpose, escalated_from, reason, stream=stream
                     )
                     async for event in retry:
                         yield event
