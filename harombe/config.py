@@ -30,6 +30,7 @@ from harombe.agent.config import AgentConfig
 from harombe.cluster.config import MembershipConfig
 from harombe.limits import LimitsConfig
 from harombe.settings.routing import RoutingConfig
+from harombe.stats.config import MonitoringConfig
 from harombe.tls_config import TlsConfig
 
 DEFAULT_PORT = 8765
@@ -319,6 +320,7 @@ class HarombeConfig(_Section):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     tls: TlsConfig = Field(default_factory=TlsConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
     @model_validator(mode="after")
     def _fold_deprecated(self) -> HarombeConfig:

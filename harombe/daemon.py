@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import psutil
+from aiohttp import web
 
 from harombe import __version__
 from harombe.agent.peers import MembershipPeers, PeerLink
@@ -24,10 +25,12 @@ from harombe.agent.service import AgentService
 from harombe.api.agent_api import add_agent_routes
 from harombe.api.app import make_app
 from harombe.api.cluster_api import add_cluster_routes
+from harombe.api.dashboard_api import PAGE_PATHS, LiveFeed, add_dashboard_routes
 from harombe.api.edge import api_key_middleware
 from harombe.api.guard import ConnectionGuard
 from harombe.api.join_api import add_join_route
-from harombe.api.metrics import Sample, add_metrics_route
+from harombe.api.metrics import LiveParts, add_metrics_route, make_registry
+from harombe.api.observe import observe_middleware
 from harombe.api.peer_auth import HOP_HEADER, RequestSigner, RequestVerifier, peer_auth_middleware
 from harombe.api.server import (
     HttpServer,
@@ -36,6 +39,7 @@ from harombe.api.server import (
     raise_open_file_limit,
     server_tls_context,
 )
+from harombe.api.stats_api import PeerStats, add_stats_routes
 from harombe.cluster.discovery import MdnsDiscovery, SeedJoiner
 from harombe.cluster.membership import Membership, MemberView
 from harombe.cluster.record import NodeRecord
@@ -50,6 +54,8 @@ from harombe.inference.types import BackendError
 from harombe.routing.dispatch import Dispatcher
 from harombe.routing.fit import advertised
 from harombe.routing.view import MembershipView
+from harombe.stats.requests import RequestLog
+from harombe.utilisation import Probe, UtilisationSampler
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +113,11 @@ class Node:
         self._backend_ok = False
         self._stack = contextlib.AsyncExitStack()
         self._stopped = asyncio.Event()
+        mon = config.monitoring
+        self.requests = RequestLog(slot_seconds=mon.slot_seconds, recent=mon.recent_requests)
+        self.sampler = UtilisationSampler(
+            Probe(), interval=mon.sample_interval, stale_after=mon.stale_after
+        )
 
     async def __aenter__(self) -> Node:
         try:
@@ -128,6 +139,8 @@ class Node:
                 "peer can join it and answer its queries (`harombe cluster init` writes a key)"
             )
         self.hardware = await detect_async()
+        await self.sampler.start()
+        self._stack.push_async_callback(self.sampler.aclose)
         self.backend = await open_backend(cfg.backend)
         self._stack.push_async_callback(self.backend.aclose)
         await self._refresh_backend()
@@ -145,7 +158,7 @@ class Node:
         transport = self._make_membership(session)
         self._make_dispatcher(session)
         await self._start_agent(session)
-        await self._serve_http(sock, transport)
+        await self._serve_http(sock, transport, session)
         await self._start_discovery(host)
         refresher = asyncio.create_task(self._refresh_loop(), name="harombe-record-refresh")
         self._stack.push_async_callback(_cancel, refresher)
@@ -228,15 +241,23 @@ class Node:
         await agent.start()
         self.agent = agent
 
-    async def _serve_http(self, sock: socket.socket, transport: WebSocketTransport) -> None:
-        """The aiohttp app (APIs, peer websocket), then the membership runner over it."""
+    async def _serve_http(
+        self, sock: socket.socket, transport: WebSocketTransport, session: aiohttp.ClientSession
+    ) -> None:
+        """The aiohttp app (APIs, peer websocket, monitoring), then the membership runner."""
         assert self.dispatcher and self.membership
         cfg = self.config
+        registry, request_metrics = make_registry(
+            LiveParts(self.membership, transport, self._auth, self.dispatcher, self.backend)
+        )
         app = make_app(
             node_name=self.name,
             coordinator=self.dispatcher,
             limits=cfg.limits,
-            middlewares=self._edge_middlewares(transport.path),
+            middlewares=[
+                *self._edge_middlewares(transport.path),
+                observe_middleware([self.requests, request_metrics]),
+            ],
         )
         transport.add_routes(app)
         add_cluster_routes(
@@ -246,7 +267,8 @@ class Node:
             authenticated=bool(cfg.security.cluster_key),
         )
         add_join_route(app, self._join)
-        add_metrics_route(app, self.metrics)
+        add_metrics_route(app, registry)
+        self._add_monitoring_routes(app, session)
         if self.agent:
             add_agent_routes(app, self.agent)
         server = HttpServer(
@@ -272,9 +294,41 @@ class Node:
         if self.config.tls.ca is not None:
             middlewares.append(peer_certificate_middleware(frozenset({ws_path}), HOP_HEADER))
         if security.api_keys:
-            middlewares.append(api_key_middleware(security.api_keys, peer_paths=[ws_path]))
+            # The dashboard's page and assets hold no data; its event stream needs the key.
+            open_paths = [ws_path, *PAGE_PATHS]
+            middlewares.append(api_key_middleware(security.api_keys, peer_paths=open_paths))
         middlewares.append(peer_auth_middleware(security.keyring(), verifier=self._auth))
         return middlewares
+
+    def _add_monitoring_routes(self, app: web.Application, session: aiohttp.ClientSession) -> None:
+        mon = self.config.monitoring
+        keyring = self.config.security.keyring()
+        fetcher = PeerStats(
+            session,
+            timeout=mon.cluster_stats_timeout,
+            signer=RequestSigner(keyring) if keyring else None,
+        )
+        add_stats_routes(
+            app,
+            log=self.requests,
+            node_name=self.name,
+            peers=self._live_peers,
+            fetcher=fetcher,
+            max_recent=mon.recent_requests,
+        )
+        feed = LiveFeed(self.requests, interval=mon.live_interval, max_clients=mon.max_live_clients)
+        add_dashboard_routes(
+            app, log=self.requests, node_name=self.name, status=self.status, feed=feed
+        )
+
+    def _live_peers(self) -> dict[str, str]:
+        """Name → address of every other peer this node sees alive."""
+        assert self.membership
+        return {
+            m.name: m.address
+            for m in self.membership.members()
+            if m.state.label == "alive" and not m.is_self
+        }
 
     async def _start_discovery(self, host: str) -> None:
         cfg = self.config.cluster
@@ -367,6 +421,7 @@ class Node:
             ctx=self._advertised[0],
             tool_models=self._advertised[1],
             tools=self.agent.shared_tools() if self.agent else [],
+            utilisation=self.sampler.current(),
         )
 
     async def _refresh_loop(self) -> None:
@@ -413,121 +468,18 @@ class Node:
                     "last_update_s": round(now - m.last_update, 3),
                     "state_since_s": round(now - m.state_since, 3),
                     "breaker": breakers.get(m.name, "closed"),
+                    "utilisation": rec.utilisation.as_dict() if rec and rec.utilisation else None,
+                    "utilisation_age_s": self._utilisation_age(m.is_self, now - m.last_update),
                 }
             )
         return nodes
 
-    def metrics(self) -> list[Sample]:
-        """Everything /metrics exports, read from the parts that count it."""
-        samples: list[Sample] = []
-        if self.membership:
-            stats = self.membership.stats
-            for field_name, help_text in (
-                ("frames_sent", "Membership frames sent."),
-                ("frames_received", "Membership frames received."),
-                ("bytes_sent", "Membership bytes sent."),
-                ("bytes_received", "Membership bytes received."),
-                ("probes", "Direct probes started."),
-                ("probe_failures", "Probes that got no ack in time."),
-                ("refutes", "Suspicions of this node it refuted."),
-            ):
-                samples.append(
-                    Sample(
-                        f"harombe_membership_{field_name}_total",
-                        getattr(stats, field_name),
-                        help_text,
-                        "counter",
-                    )
-                )
-            for reason, count in sorted(stats.dropped.items()):
-                samples.append(
-                    Sample(
-                        "harombe_membership_dropped_frames_total",
-                        count,
-                        "Frames dropped, by reason.",
-                        "counter",
-                        {"reason": reason},
-                    )
-                )
-            states: dict[str, int] = {}
-            for member in self.membership.members():
-                states[member.state.label] = states.get(member.state.label, 0) + 1
-            for state in ("alive", "suspect", "dead", "left"):
-                samples.append(
-                    Sample(
-                        "harombe_members",
-                        states.get(state, 0),
-                        "Members in this node's view, by state.",
-                        labels={"state": state},
-                    )
-                )
-        if self._transport:
-            tstats = self._transport.stats
-            samples.append(
-                Sample(
-                    "harombe_transport_connects_total",
-                    tstats.connects,
-                    "Peer websocket connections opened.",
-                    "counter",
-                )
-            )
-            samples.append(
-                Sample(
-                    "harombe_transport_connect_failures_total",
-                    tstats.connect_failures,
-                    "Failed peer connection attempts.",
-                    "counter",
-                )
-            )
-            for reason, count in sorted(tstats.dropped.items()):
-                samples.append(
-                    Sample(
-                        "harombe_transport_dropped_frames_total",
-                        count,
-                        "Frames the transport dropped, by reason.",
-                        "counter",
-                        {"reason": str(reason)},
-                    )
-                )
-        for problem, count in sorted(self._auth.rejected.items() if self._auth else []):
-            samples.append(
-                Sample(
-                    "harombe_peer_auth_rejected_total",
-                    count,
-                    "Forwarded requests rejected, by problem.",
-                    "counter",
-                    {"problem": problem},
-                )
-            )
-        if self.dispatcher:
-            active, queued = self.dispatcher.load()
-            samples.append(
-                Sample("harombe_requests_active", active, "Requests this node is serving now.")
-            )
-            samples.append(
-                Sample("harombe_requests_queued", queued, "Requests waiting for a free node.")
-            )
-        if self.backend:
-            ttft, tps = self.backend.stats.snapshot()
-            for model, value in sorted(ttft.items()):
-                samples.append(
-                    Sample(
-                        "harombe_backend_ttft_seconds",
-                        value,
-                        "Time to first token (EWMA), by model.",
-                        labels={"model": model},
-                    )
-                )
-            for model, value in sorted(tps.items()):
-                samples.append(
-                    Sample(
-                        "harombe_backend_tokens_per_second",
-                        value,
-                        "Decode speed (EWMA), by model.",
-                        labels={"model": model},
-                    )
-                )
-        return samples
+    def _utilisation_age(self, is_self: bool, since_update: float) -> float | None:
+        """How old the shown sample is: exact for this node; for a peer, the time since its
+        record last changed (it gossips every change of a quantized sample, and withdraws a
+        stale one, so an unchanged sample from a live peer is still current)."""
+        age = self.sampler.age() if is_self else since_update
+        return None if age is None else round(age, 3)
 
     async def serve_forever(self) -> None:
         await self._stopped.wait()

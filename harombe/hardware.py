@@ -164,7 +164,7 @@ def detect_nvidia(nvml: Any, notes: list[str]) -> list[GPU]:
             pass
 
 
-def _run_probe(run: Runner, args: Sequence[str], vendor: str, notes: list[str]) -> str | None:
+def run_probe(run: Runner, args: Sequence[str], vendor: str, notes: list[str]) -> str | None:
     try:
         return run(args, COMMAND_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -182,7 +182,7 @@ def detect_amd(run: Runner, which: Callable[[str], str | None], notes: list[str]
     if which("rocm-smi") is None:
         notes.append("AMD: rocm-smi is not on PATH")
         return []
-    out = _run_probe(run, ROCM_SMI_ARGS, "AMD", notes)
+    out = run_probe(run, ROCM_SMI_ARGS, "AMD", notes)
     if out is None:
         return []
     try:
@@ -220,8 +220,8 @@ def detect_amd(run: Runner, which: Callable[[str], str | None], notes: list[str]
 
 def detect_apple(run: Runner, notes: list[str]) -> tuple[str, int] | None:
     """(chip name, unified memory bytes) from sysctl, or None."""
-    brand = _run_probe(run, ("sysctl", "-n", "machdep.cpu.brand_string"), "Apple", notes)
-    memsize = _run_probe(run, ("sysctl", "-n", "hw.memsize"), "Apple", notes)
+    brand = run_probe(run, ("sysctl", "-n", "machdep.cpu.brand_string"), "Apple", notes)
+    memsize = run_probe(run, ("sysctl", "-n", "hw.memsize"), "Apple", notes)
     if brand is None or memsize is None:
         return None
     try:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from harombe.api.errors import ApiError, internal_error
+from harombe.api.observe import observed
 from harombe.inference.types import BackendError, ChatChunk, ChatRequest, ToolCall
 from harombe.routing.route import Coordinator, RoutedStream, RouteInfo, RouteOptions
 
@@ -93,7 +94,7 @@ async def open_answer(
 ) -> AsyncIterator[Answer]:
     """Route `chat` and wait for its first chunk; the coordinator's stream is closed on exit."""
     try:
-        stream = coordinator.open(chat, options)
+        stream = observed(coordinator.open(chat, options))
     except BackendError as exc:
         raise ApiError.from_backend(exc) from exc
     async with aclosing(_iterate(stream)) as chunks:

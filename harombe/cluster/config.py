@@ -239,7 +239,8 @@ class MembershipConfig(BaseModel):
     load_min_interval: float = Field(
         default=2.0,
         ge=0,
-        description="A record change that touches only load (active, queue, tps, ttft) is "
+        description="A record change that touches only load (active, queue, tps, ttft, "
+        "utilisation) is "
         "gossiped as a small load message, at most once per this many seconds per node; other "
         "changes go out at once as the whole record. Trade-off: gossiped load is up to this "
         "stale (coordinators also count their own in-flight requests per node, so routing "

@@ -11,6 +11,7 @@ import msgspec
 from msgspec import Meta, Raw, Struct
 
 import harombe
+from harombe.utilisation import Utilisation
 
 _MAX_STR = 256
 _MAX_ITEMS = 512
@@ -42,6 +43,8 @@ class NodeRecord:
     """Models whose backend reports tool calling."""
     tools: list[str] = field(default_factory=list)
     """Agent tools this node runs for other peers (`agent.shared_tools`)."""
+    utilisation: Utilisation | None = None
+    """The latest CPU/RAM/GPU sample (gossiped with load); None: unknown or stale."""
 
     _raw: ClassVar[Raw | None] = None
 
@@ -72,6 +75,7 @@ class NodeRecord:
             **({"ctx": self.ctx} if self.ctx else {}),
             **({"tool_models": self.tool_models} if self.tool_models else {}),
             **({"tools": self.tools} if self.tools else {}),
+            **({"utilisation": msgspec.to_builtins(self.utilisation)} if self.utilisation else {}),
         }
 
     @classmethod
@@ -107,6 +111,7 @@ class NodeRecord:
                 ctx=_count_map(d.get("ctx", {}), "ctx"),
                 tool_models=_str_list(d.get("tool_models", []), "tool_models"),
                 tools=_str_list(d.get("tools", []), "tools"),
+                utilisation=Utilisation.from_wire(d.get("utilisation")),
             )
         except KeyError as exc:
             raise ValueError(f"record lacks {exc.args[0]!r}") from None
@@ -126,6 +131,7 @@ class NodeLoad(Struct, array_like=True, frozen=True, gc=False):
     queue: _Count
     tps: _Rates
     ttft: _Rates
+    utilisation: Utilisation | None = None
 
     def __post_init__(self) -> None:
         for rates in (self.tps, self.ttft):
@@ -134,12 +140,19 @@ class NodeLoad(Struct, array_like=True, frozen=True, gc=False):
 
     @classmethod
     def of(cls, record: NodeRecord) -> NodeLoad:
-        return cls(record.active, record.queue, dict(record.tps), dict(record.ttft))
+        return cls(
+            record.active, record.queue, dict(record.tps), dict(record.ttft), record.utilisation
+        )
 
     def apply(self, record: NodeRecord) -> NodeRecord:
         """`record` with this load."""
         return dataclasses.replace(
-            record, active=self.active, queue=self.queue, tps=dict(self.tps), ttft=dict(self.ttft)
+            record,
+            active=self.active,
+            queue=self.queue,
+            tps=dict(self.tps),
+            ttft=dict(self.ttft),
+            utilisation=self.utilisation,
         )
 
 

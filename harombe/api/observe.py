@@ -1,0 +1,154 @@
+"""Seeing each request this peer coordinates end: a middleware and a stream wrapper.
+
+The middleware opens a `Trace` for every answer request (Ollama, OpenAI, `/cluster/execute`)
+that a client sent — not the ones a peer forwarded here (hop header): those were coordinated,
+and are counted, by that peer. `open_answer` hands the routed stream to `observed()`, which
+notes the route, the first chunk, the final chunk's token counts and any failure. When the
+handler returns (or raises, or the client leaves) the middleware turns the trace into one
+`FinishedRequest` and tells every `RequestObserver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from harombe.inference.types import BackendError, ChatChunk
+from harombe.routing.route import RoutedStream, RouteInfo
+from harombe.stats.requests import FinishedRequest, fallback_reason
+
+HOP_HEADER = "X-Harombe-Hop"  # as harombe.api.answer.HOP_HEADER (not imported: no cycle)
+
+ANSWER_PATHS = {
+    "/api/chat": "ollama",
+    "/api/generate": "ollama",
+    "/v1/chat/completions": "openai",
+    "/v1/completions": "openai",
+    "/cluster/execute": "cluster",
+}
+"""The endpoints whose requests are routed answers, and the API each belongs to."""
+
+
+class RequestObserver(Protocol):
+    def finished(self, request: FinishedRequest) -> None:
+        """Called once per request, on the event loop; must not block."""
+        ...
+
+
+@dataclass
+class Trace:
+    api: str
+    started: float
+    route: RouteInfo | None = None
+    first_chunk: float | None = None
+    final: ChatChunk | None = None
+    failed_status: int | None = None  # a BackendError's status, seen in the stream
+
+    def outcome(self, status: int | None) -> str:
+        """From what the stream saw and the HTTP status (None: the client left)."""
+        if self.final is not None:
+            return "ok"
+        code = self.failed_status or (status if status is not None and status >= 400 else None)
+        if code is None:
+            return "cancelled"
+        if code == 503:
+            return "unavailable"
+        if code == 504:
+            return "timeout"
+        return "client_error" if 400 <= code < 500 else "error"
+
+    def finish(self, status: int | None) -> FinishedRequest:
+        now = time.monotonic()
+        route = self.route or RouteInfo()
+        final = self.final
+        return FinishedRequest(
+            at=time.time(),
+            api=self.api,
+            outcome=self.outcome(status),
+            node=route.node,
+            tier=route.tier,
+            classified_tier=route.classified_tier,
+            model=route.model,
+            fallbacks=tuple(fallback_reason(s.reason) for s in route.fallbacks),
+            ttft_s=None if self.first_chunk is None else self.first_chunk - self.started,
+            duration_s=now - self.started,
+            tokens_in=(final.prompt_tokens or 0) if final else 0,
+            tokens_out=(final.completion_tokens or 0) if final else 0,
+        )
+
+
+_current: ContextVar[Trace | None] = ContextVar("harombe_request_trace", default=None)
+
+
+def observed(stream: RoutedStream) -> RoutedStream:
+    """`stream`, watched by the current request's trace (unchanged when there is none)."""
+    trace = _current.get()
+    if trace is None:
+        return stream
+    trace.route = stream.route
+    return _ObservedStream(stream, trace)
+
+
+class _ObservedStream:
+    def __init__(self, stream: RoutedStream, trace: Trace) -> None:
+        self.route = stream.route
+        self._stream = stream
+        self._trace = trace
+
+    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        trace = self._trace
+        chunks = aiter(self._stream)
+        try:
+            async for chunk in chunks:
+                if trace.first_chunk is None:
+                    trace.first_chunk = time.monotonic()
+                if chunk.done:
+                    trace.final = chunk
+                yield chunk
+        except BackendError as exc:
+            trace.failed_status = exc.status
+            raise
+        except Exception:
+            trace.failed_status = 500
+            raise
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+def observe_middleware(observers: Sequence[RequestObserver]) -> Middleware:
+    """Tell `observers` of every answer request as it ends (see the module docstring)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        api = ANSWER_PATHS.get(request.path)
+        if api is None or request.method != "POST" or HOP_HEADER in request.headers:
+            return await handler(request)
+        trace = Trace(api, time.monotonic())
+        token = _current.set(trace)
+        status: int | None = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        except asyncio.CancelledError:
+            status = None
+            raise
+        finally:
+            _current.reset(token)
+            finished = trace.finish(status)
+            for observer in observers:
+                observer.finished(finished)
+
+    return middleware

@@ -1,0 +1,1 @@
+"""What a peer observes about itself and the cluster: finished requests, live utilisation."""

@@ -1,0 +1,53 @@
+"""Monitoring settings: request statistics, utilisation sampling, the dashboard's live feed."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MonitoringConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sample_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between samples of this machine's CPU, RAM, GPU utilisation and "
+        "VRAM (taken in a thread, off the event loop). Each changed sample is gossiped with the "
+        "load record, so a shorter interval shows load sooner but sends more gossip.",
+    )
+    stale_after: float = Field(
+        default=3.0,
+        ge=1,
+        description="A sample older than this many sample intervals (a stuck driver, a hung "
+        "rocm-smi) is withdrawn: the node reports its utilisation as unknown rather than old.",
+    )
+    slot_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="Width of the time slots request statistics are kept in: the last-minute "
+        "and last-hour windows are whole slots, so they cover up to one slot more than named. "
+        "Memory is fixed at one hour of slots, whatever the request rate.",
+    )
+    recent_requests: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Finished requests kept, newest first, for `harombe top` and the dashboard.",
+    )
+    live_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=2,
+        description="Seconds between dashboard updates when nothing changes; a finished "
+        "request or a change in the cluster view is pushed at once.",
+    )
+    max_live_clients: int = Field(
+        default=32,
+        ge=1,
+        description="Dashboard event streams served at once; one more gets 503.",
+    )
+    cluster_stats_timeout: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds `/cluster/stats?cluster=1` waits for each peer's statistics; a "
+        "peer that does not answer in time is listed as missing.",
+    )
