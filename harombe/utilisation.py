@@ -29,11 +29,12 @@ import msgspec
 import psutil
 from msgspec import Meta, Struct
 
+from harombe import hardware
 from harombe.hardware import (
+    AMD_MIN_VRAM_BYTES,
     APPLE_GPU_SHARE,
     ROCM_SMI_ARGS,
     Runner,
-    load_nvml,
     run_command,
     run_probe,
 )
@@ -159,16 +160,14 @@ def read_amd(run: Runner) -> list[GpuUtilisation]:
         for k, v in data.items()
         if k.startswith("card") and k[4:].isdigit() and isinstance(v, dict)
     )
-    for _, card in cards[:MAX_GPUS]:
+    for _, card in cards:
         fields = {str(k).lower(): v for k, v in card.items()}
-        gpus.append(
-            gpu_sample(
-                _number(fields.get("gpu use (%)")),
-                _number(fields.get("vram total used memory (b)")),
-                _number(fields.get("vram total memory (b)")),
-            )
-        )
-    return gpus
+        total = _number(fields.get("vram total memory (b)"))
+        if total is not None and total < AMD_MIN_VRAM_BYTES:
+            continue  # an integrated GPU's carve-out, left out as hardware.detect_amd does
+        used = _number(fields.get("vram total used memory (b)"))
+        gpus.append(gpu_sample(_number(fields.get("gpu use (%)")), used, total))
+    return gpus[:MAX_GPUS]
 
 
 IOREG_ARGS = ("ioreg", "-r", "-d", "1", "-w", "0", "-c", "IOAccelerator")
@@ -218,7 +217,7 @@ class Probe:
         system: str | None = None,
         machine: str | None = None,
     ) -> None:
-        self._nvml = load_nvml() if nvml == "auto" else nvml
+        self._nvml = hardware.load_nvml() if nvml == "auto" else nvml
         self._run = run
         self._which = which
         self._system = system or platform.system()
@@ -278,6 +277,17 @@ class Probe:
         if self.vendor == "apple":
             return read_apple(self._run, ram_total)
         return []
+
+
+def sample_once(probe: Probe | None = None, *, settle: float = 0.5) -> tuple[str, Utilisation]:
+    """(GPU vendor read, one sample) taken `settle` seconds after opening, so the CPU share
+    covers that span (blocking; for `harombe doctor`)."""
+    probe = (probe or Probe()).open()
+    try:
+        time.sleep(settle)
+        return probe.vendor, probe.sample()
+    finally:
+        probe.close()
 
 
 class UtilisationSampler:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from support.fake_nvml import FakeNVML
 
 from harombe import hardware
 from harombe.cli.doctor import DoctorReport, render, run_doctor
@@ -50,60 +51,6 @@ with warnings.catch_warnings():
     import pynvml
 
 MIB = 1024**2
-
-
-class FakeNVML:
-    """NVML's Python surface for GPUs that are not here; errors are pynvml's own classes."""
-
-    NVMLError = pynvml.NVMLError
-
-    def __init__(
-        self,
-        gpus: list[tuple[str | bytes, int, int, int]],
-        *,
-        init_error: int | None = None,
-        broken: frozenset[int] = frozenset(),
-        no_utilization: frozenset[int] = frozenset(),
-    ) -> None:
-        self.gpus = gpus
-        self.init_error = init_error
-        self.broken = broken
-        self.no_utilization = no_utilization
-        self.initialized = False
-        self.shutdowns = 0
-
-    def nvmlInit(self) -> None:
-        if self.init_error is not None:
-            raise pynvml.NVMLError(self.init_error)
-        self.initialized = True
-
-    def nvmlShutdown(self) -> None:
-        self.shutdowns += 1
-        self.initialized = False
-
-    def nvmlSystemGetDriverVersion(self) -> str:
-        return "550.54.15"
-
-    def nvmlDeviceGetCount(self) -> int:
-        assert self.initialized
-        return len(self.gpus)
-
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
-        if index in self.broken:
-            raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
-        return index
-
-    def nvmlDeviceGetName(self, handle: int) -> str | bytes:
-        return self.gpus[handle][0]
-
-    def nvmlDeviceGetMemoryInfo(self, handle: int) -> pynvml.c_nvmlMemory_t:
-        _, total, free, _ = self.gpus[handle]
-        return pynvml.c_nvmlMemory_t(total=total, free=free, used=total - free)
-
-    def nvmlDeviceGetUtilizationRates(self, handle: int) -> pynvml.c_nvmlUtilization_t:
-        if handle in self.no_utilization:
-            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
-        return pynvml.c_nvmlUtilization_t(gpu=self.gpus[handle][3], memory=0)
 
 
 H100 = ("NVIDIA H100 80GB HBM3", 81559 * MIB, 81000 * MIB, 3)
@@ -514,7 +461,9 @@ async def test_doctor_shows_gpus_or_why_none(
     monkeypatch.setenv("PATH", str(tmp_path))
     text = rendered(await run_doctor(HarombeConfig(), None))
     assert "GPU 0" in text and "NVIDIA H100 80GB HBM3, 79.6 GiB VRAM, 79.1 GiB free" in text
-    assert "driver 550.54.15" in text and "busy" not in text
+    hardware_panel, live_panel = text.split("live (gossiped)")
+    assert "driver 550.54.15" in hardware_panel and "busy" not in hardware_panel
+    assert "GPU 0  ? busy, 0.5 GiB of 79.6 GiB VRAM used" in live_panel  # utilisation unknown
     assert "qwen2.5:72b (72.7B, q4_K_M) as tier 2" in text
 
     nvml.init_error = pynvml.NVML_ERROR_LIBRARY_NOT_FOUND

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harombe.hardware import GIB, HardwareInfo, Recommendation, detect_async, recommend
+from harombe.utilisation import sample_once
 
 if TYPE_CHECKING:
     from harombe.config import HarombeConfig
@@ -47,6 +48,9 @@ class DoctorReport:
     hardware: HardwareInfo
     backend: BackendReport
     recommendation: Recommendation
+    live: dict[str, Any] | None = None
+    """One utilisation sample as peers would see it gossiped: GPU vendor read, CPU share,
+    RAM and each GPU's utilisation and VRAM (None: unknown)."""
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -64,12 +68,15 @@ async def run_doctor(
     async with asyncio.TaskGroup() as tg:
         hardware = tg.create_task(detect_async())
         backend_report = tg.create_task(_probe_backend(config, backend, call_timeout_s))
+        live = tg.create_task(asyncio.to_thread(sample_once))
+    vendor, sample = live.result()
     return DoctorReport(
         node_name=config.node.name,
         node_tier=config.node.tier,
         hardware=hardware.result(),
         backend=backend_report.result(),
         recommendation=recommend(hardware.result()),
+        live={"gpu_reader": vendor, **sample.as_dict()},
     )
 
 
@@ -187,7 +194,29 @@ def _recommendation_panel(report: DoctorReport) -> Panel:
     return Panel(Group(*lines), title="recommendation", title_align="left", box=box.ROUNDED)
 
 
+def _share(ratio: float | None) -> str:
+    return "?" if ratio is None else f"{ratio:.0%}"
+
+
+def _live_panel(live: dict[str, Any]) -> Panel:
+    """The sample this peer gossips (? marks what could not be read)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("CPU", Text(f"{_share(live['cpu'])} busy"))
+    used, total = live["ram_used_bytes"], live["ram_total_bytes"]
+    grid.add_row("RAM", Text(f"{_gib(used)} used of {_gib(total)}"))
+    for gpu in live["gpus"]:
+        vram = f"{_gib(gpu['vram_used_bytes'])} of {_gib(gpu['vram_total_bytes'])} VRAM used"
+        grid.add_row(f"GPU {gpu['index']}", Text(f"{_share(gpu['util'])} busy, {vram}"))
+    if not live["gpus"]:
+        grid.add_row("GPU", Text(f"none read (reader: {live['gpu_reader']})", style="dim"))
+    return Panel(grid, title="live (gossiped)", title_align="left", box=box.ROUNDED)
+
+
 def render(report: DoctorReport, console: Console) -> None:
     console.print(_hardware_panel(report.hardware))
+    if report.live is not None:
+        console.print(_live_panel(report.live))
     console.print(_backend_panel(report.backend))
     console.print(_recommendation_panel(report))
