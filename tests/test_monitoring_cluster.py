@@ -13,7 +13,7 @@ import ollama
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support.cli_support import poll
+from support.cli_support import invoke, poll
 
 from harombe.config import HarombeConfig
 from harombe.daemon import Node
@@ -154,6 +154,13 @@ async def test_metrics_and_stats_count_exactly_what_was_sent(trio, llama_server)
         assert 0 < w["latency_s"]["p50"] <= w["latency_s"]["p99"]
     assert [r["api"] for r in stats["recent"]] == ["cluster", "openai", "openai", "ollama",
                                                    "ollama"]  # fmt: skip
+
+    top = await invoke("top", "--once", "--peer", f"http://{m0.address}")
+    assert top.exit_code == 0, top.output
+    print(top.output)  # the frame, for the record (docs/monitoring.md shows one)
+    assert "m0*" in top.output and top.output.count("alive") == 3
+    assert "last minute: 5 requests, 0% errors" in top.output
+    assert "client_error" in top.output and "cluster" in top.output
 
     status, body = await get(f"http://{m2.address}/cluster/stats?cluster=1")
     merged = json.loads(body)

@@ -1,5 +1,5 @@
-"""`harombe`: the command line a person uses (chat, conversations, peers, route, cluster, demo,
-doctor)."""
+"""`harombe`: the command line a person uses (chat, conversations, peers, top, route, cluster,
+demo, doctor)."""
 
 from __future__ import annotations
 
@@ -180,6 +180,26 @@ def chat(
     if question:
         raise typer.Exit(ask_once(session, question, console, err))
     interactive(session, console, err)
+
+
+@app.command()
+def top(
+    config: ConfigOpt = None,
+    peer: PeerOpt = None,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes.")] = 1.0,
+    once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
+) -> None:
+    """Live view of the cluster (tier, models, load, GPU/VRAM, tokens/s, breaker, state) and of
+    the requests the peer routed (node, tier, latency, fallback)."""
+    from harombe.cli.top import run_top
+
+    cfg = load_or_exit(config)
+
+    async def go():
+        url = await find_peer(cfg, peer)
+        await run_top(url, console=console, interval=interval, once=once)
+
+    _run(go(), interrupted=0 if not once else 130)
 
 
 @app.command()
