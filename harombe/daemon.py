@@ -468,7 +468,11 @@ class Node:
                     "last_update_s": round(now - m.last_update, 3),
                     "state_since_s": round(now - m.state_since, 3),
                     "breaker": breakers.get(m.name, "closed"),
-                    "utilisation": rec.utilisation.as_dict() if rec and rec.utilisation else None,
+                    "utilisation": (
+                        rec.utilisation.as_dict()
+                        if rec and rec.utilisation and m.state.label in ("alive", "suspect")
+                        else None  # a dead node's last sample says nothing about it now
+                    ),
                     "utilisation_age_s": self._utilisation_age(m.is_self, now - m.last_update),
                 }
             )
