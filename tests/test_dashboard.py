@@ -19,10 +19,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 import ollama
 import pytest
+from aiohttp import web
 from support.cli_support import poll
 
+from harombe.api.dashboard_api import LiveFeed, add_dashboard_routes
 from harombe.config import HarombeConfig
 from harombe.daemon import Node
+from harombe.stats.requests import RequestLog
 
 pytestmark = pytest.mark.llamacpp
 
@@ -153,3 +156,38 @@ async def test_dashboard_assets_are_served_from_the_package(cluster):
             assert resp.status == 404
         async with http.get(f"http://{d0.address}/dashboard/nope.js") as resp:
             assert resp.status == 404
+
+
+async def test_dashboard_sends_the_api_key_a_guarding_middleware_asks_for(browser, aiohttp_server):
+    """Client API keys are checked by a middleware in front of every route; the page's data
+    stream carries the key as `Authorization: Bearer`, taken once from `?key=` (then removed
+    from the address) or typed into the form the page shows on 401."""
+    key = "s3cret-key"
+
+    @web.middleware
+    async def require_key(request: web.Request, handler):
+        if request.path == "/dashboard/events":
+            if request.headers.get("Authorization") != f"Bearer {key}":
+                return web.json_response({"error": "API key required"}, status=401)
+        return await handler(request)
+
+    log = RequestLog()
+    app = web.Application(middlewares=[require_key])
+    nodes = [{"name": "solo", "state": "alive", "tier": 0, "models": [], "active": 0,
+              "capacity": 1, "queue": 0, "tps": {}, "utilisation": None}]  # fmt: skip
+    feed = LiveFeed(log, interval=0.5, max_clients=4)
+    add_dashboard_routes(app, log=log, node_name="solo", status=lambda: nodes, feed=feed)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    base = f"http://127.0.0.1:{server.port}/dashboard"
+
+    page = await browser.new_page()
+    await page.goto(f"{base}?key={key}")
+    await page.wait_for_selector('.card[data-node="solo"]', timeout=10_000)
+    assert "key" not in page.url  # not left in the address bar or history
+
+    fresh = await browser.new_page()  # a new tab knows no key: the page asks for one
+    await fresh.goto(base)
+    await fresh.wait_for_selector("#key-form:not([hidden])", timeout=10_000)
+    await fresh.fill("#key", key)
+    await fresh.click("#key-form button")
+    await fresh.wait_for_selector('.card[data-node="solo"]', timeout=10_000)

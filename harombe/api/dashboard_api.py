@@ -44,6 +44,7 @@ class LiveFeed:
         self.interval = interval
         self.max_clients = max_clients
         self._waiters: set[asyncio.Event] = set()
+        self.closed = False
         log.listeners.append(self._on_request)
 
     def _on_request(self, _: FinishedRequest) -> None:
@@ -52,6 +53,11 @@ class LiveFeed:
     def poke(self) -> None:
         for event in self._waiters:
             event.set()
+
+    async def close(self, _: web.Application | None = None) -> None:
+        """End every stream (the server is shutting down: it would wait for them)."""
+        self.closed = True
+        self.poke()
 
     @contextlib.contextmanager
     def subscribe(self) -> Any:
@@ -105,7 +111,7 @@ def add_dashboard_routes(
             )
             await response.prepare(request)
             try:
-                while True:
+                while not feed.closed:
                     changed.clear()
                     await response.write(snapshot())
                     with contextlib.suppress(TimeoutError):
@@ -115,6 +121,7 @@ def add_dashboard_routes(
                 pass
             return response
 
+    app.on_shutdown.append(feed.close)
     app.router.add_get("/dashboard", page)
     app.router.add_get("/dashboard/events", events)
     app.router.add_get("/dashboard/{asset}", page)

@@ -69,11 +69,13 @@ class PeerStats:
                 ) as resp:
                     if resp.status != 200:
                         raise ValueError(f"HTTP {resp.status}")
-                    body = await resp.content.read(MAX_PEER_STATS_BYTES + 1)
+                    body = bytearray()
+                    async for chunk in resp.content.iter_any():
+                        body += chunk
+                        if len(body) > MAX_PEER_STATS_BYTES:
+                            raise ValueError(f"answer over {MAX_PEER_STATS_BYTES} bytes")
             except aiohttp.ClientError as exc:
                 raise OSError(str(exc) or type(exc).__name__) from exc
-        if len(body) > MAX_PEER_STATS_BYTES:
-            raise ValueError(f"answer over {MAX_PEER_STATS_BYTES} bytes")
         data = json.loads(body)
         try:
             return str(data["node"]), merge_windows([data["windows"]])
