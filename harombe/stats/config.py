@@ -37,8 +37,8 @@ class MonitoringConfig(BaseModel):
         default=1.0,
         gt=0,
         le=2,
-        description="Seconds between dashboard updates when nothing changes; a finished "
-        "request or a change in the cluster view is pushed at once.",
+        description="Seconds between dashboard updates: a change in the gossip view (a node "
+        "dying, load) shows within this; a request finishing here is pushed at once.",
     )
     max_live_clients: int = Field(
         default=32,
