@@ -248,7 +248,9 @@ class Node:
         assert self.dispatcher and self.membership
         cfg = self.config
         registry, request_metrics = make_registry(
-            LiveParts(self.membership, transport, self._auth, self.dispatcher, self.backend)
+            LiveParts(
+                self.membership, transport, self._auth, self.dispatcher, self.backend, self.guard
+            )
         )
         app = make_app(
             node_name=self.name,

@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from harombe.api.guard import ConnectionGuard
 from harombe.api.peer_auth import RequestVerifier
 from harombe.cluster.membership import Membership
 from harombe.cluster.ws_transport import WebSocketTransport
@@ -112,6 +113,7 @@ class LiveParts:
     verifier: RequestVerifier | None = None
     dispatcher: Dispatcher | None = None
     backend: MeasuredBackend | None = None
+    guard: ConnectionGuard | None = None
 
 
 class LiveCollector(Collector):
@@ -149,6 +151,21 @@ class LiveCollector(Collector):
             "problem",
             parts.verifier.rejected if parts.verifier else {},
         )
+        if parts.guard is not None:
+            gstats = parts.guard.stats
+            yield GaugeMetricFamily(
+                "harombe_http_connections",
+                "Client and peer HTTP connections open now.",
+                gstats.open,
+            )
+            yield _by_label(
+                CounterMetricFamily,
+                "harombe_http_connection_events",
+                "Connections the edge closed or refused, by event (evicted, refused, "
+                "header_timeout).",
+                "event",
+                gstats.events,
+            )
         if parts.dispatcher is not None:
             load = parts.dispatcher.load()
             yield GaugeMetricFamily(
