@@ -149,7 +149,7 @@ def test_load_only_change_is_gossiped_as_a_small_load_message():
         1,
         2,
         1,
-        [2, 1, {"m": 40.0}, {}],
+        [2, 1, {"m": 40.0}, {}, None],  # None: no utilisation sample in this record
     ]
     assert item.size < 40
     assert m.get("me").record_version == 2
