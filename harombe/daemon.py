@@ -116,7 +116,11 @@ class Node:
         mon = config.monitoring
         self.requests = RequestLog(slot_seconds=mon.slot_seconds, recent=mon.recent_requests)
         self.sampler = UtilisationSampler(
-            Probe(), interval=mon.sample_interval, stale_after=mon.stale_after
+            Probe(),
+            interval=mon.sample_interval,
+            stale_after=mon.stale_after,
+            deadband_pct=mon.gossip_deadband_pct,
+            deadband_mib=mon.gossip_deadband_mib,
         )
 
     async def __aenter__(self) -> Node:
@@ -423,7 +427,7 @@ class Node:
             ctx=self._advertised[0],
             tool_models=self._advertised[1],
             tools=self.agent.shared_tools() if self.agent else [],
-            utilisation=self.sampler.current(),
+            utilisation=self.sampler.gossiped(),
         )
 
     async def _refresh_loop(self) -> None:
@@ -470,15 +474,21 @@ class Node:
                     "last_update_s": round(now - m.last_update, 3),
                     "state_since_s": round(now - m.state_since, 3),
                     "breaker": breakers.get(m.name, "closed"),
-                    "utilisation": (
-                        rec.utilisation.as_dict()
-                        if rec and rec.utilisation and m.state.label in ("alive", "suspect")
-                        else None  # a dead node's last sample says nothing about it now
-                    ),
+                    "utilisation": self._utilisation(m.is_self, m.state.label, rec),
                     "utilisation_age_s": self._utilisation_age(m.is_self, now - m.last_update),
                 }
             )
         return nodes
+
+    def _utilisation(
+        self, is_self: bool, state: str, rec: NodeRecord | None
+    ) -> dict[str, Any] | None:
+        """This node's latest sample; a peer's as gossiped (within the deadband), but none
+        for a dead or departed one: its last sample says nothing about it now."""
+        sample = self.sampler.current() if is_self else rec.utilisation if rec else None
+        if sample is None or state not in ("alive", "suspect"):
+            return None
+        return sample.as_dict()
 
     def _utilisation_age(self, is_self: bool, since_update: float) -> float | None:
         """How old the shown sample is: exact for this node; for a peer, the time since its

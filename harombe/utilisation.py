@@ -290,6 +290,24 @@ def sample_once(probe: Probe | None = None, *, settle: float = 0.5) -> tuple[str
         probe.close()
 
 
+def moved(old: Utilisation, new: Utilisation, pct: int, mib: int) -> bool:
+    """Whether `new` differs from `old` by at least `pct` points of a share or `mib` MiB of
+    memory, or in what is known, or in the devices listed."""
+
+    def apart(a: int | None, b: int | None, step: int) -> bool:
+        return (a is None) != (b is None) or (
+            a is not None and b is not None and abs(a - b) >= step
+        )
+
+    if len(old.gpus) != len(new.gpus) or old.ram_total_mib != new.ram_total_mib:
+        return True
+    pairs = [(old.cpu_pct, new.cpu_pct, pct), (old.ram_used_mib, new.ram_used_mib, mib)]
+    for g, h in zip(old.gpus, new.gpus, strict=True):
+        pairs += [(g.util_pct, h.util_pct, pct), (g.vram_used_mib, h.vram_used_mib, mib)]
+        pairs.append((g.vram_total_mib, h.vram_total_mib, 1))
+    return any(apart(a, b, step) for a, b, step in pairs)
+
+
 class UtilisationSampler:
     """Samples on a timer, off the event loop; `current()` is the latest sample, or None
     before the first one and once the latest is older than `stale_after` intervals."""
@@ -300,9 +318,13 @@ class UtilisationSampler:
         *,
         interval: float,
         stale_after: float = 3.0,
+        deadband_pct: int = 10,
+        deadband_mib: int = 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._probe = probe
+        self._deadband = (deadband_pct, deadband_mib)
+        self._gossiped: Utilisation | None = None
         self.interval = interval
         self._stale_s = interval * stale_after
         self._clock = clock
@@ -346,6 +368,18 @@ class UtilisationSampler:
     def current(self) -> Utilisation | None:
         age = self.age()
         return self._latest if age is not None and age <= self._stale_s else None
+
+    def gossiped(self) -> Utilisation | None:
+        """The sample to gossip: the last one gossiped until the current one moved past the
+        deadband (or became unknown), so noise such as CPU jitter is not sent around."""
+        current = self.current()
+        if (
+            current is None
+            or self._gossiped is None
+            or moved(self._gossiped, current, *self._deadband)
+        ):
+            self._gossiped = current
+        return self._gossiped
 
     @property
     def vendor(self) -> GpuVendor:

@@ -148,3 +148,27 @@ async def test_sampler_runs_off_the_loop_and_withdraws_a_stale_sample():
         assert sampler.current() is None and sampler.age() == pytest.approx(0.031)
     finally:
         await sampler.aclose()
+
+
+async def test_only_moves_past_the_deadband_are_gossiped():
+    clock = Clock()
+    probe = CountingProbe()
+    sampler = UtilisationSampler(probe, interval=1, deadband_pct=10, deadband_mib=1024, clock=clock)
+    samples = iter(
+        [
+            Utilisation(40, 4096, 16384, (GpuUtilisation(30, 8192, 24576),)),
+            Utilisation(45, 4352, 16384, (GpuUtilisation(35, 8448, 24576),)),  # noise
+            Utilisation(45, 4352, 16384, (GpuUtilisation(35, 9472, 24576),)),  # +1 GiB VRAM
+            Utilisation(45, 4352, 16384, (GpuUtilisation(None, 9472, 24576),)),  # now unknown
+        ]
+    )
+    probe.sample = lambda: next(samples)  # type: ignore[method-assign]
+    gossiped = []
+    for _ in range(4):
+        await sampler.sample_now()
+        gossiped.append(sampler.gossiped())
+    assert gossiped[1] == gossiped[0]  # 5 points and 256 MiB: not news
+    assert gossiped[2].gpus[0].vram_used_mib == 9472
+    assert gossiped[3].gpus[0].util_pct is None
+    clock.now += 10  # the sampler stopped: nothing is gossiped rather than old numbers
+    assert sampler.gossiped() is None

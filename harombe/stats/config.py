@@ -19,6 +19,20 @@ class MonitoringConfig(BaseModel):
         description="A sample older than this many sample intervals (a stuck driver, a hung "
         "rocm-smi) is withdrawn: the node reports its utilisation as unknown rather than old.",
     )
+    gossip_deadband_pct: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="A CPU or GPU share is gossiped anew only once it moved this many points "
+        "from the value last gossiped: samples are noisy, and each change is a load update "
+        "every peer relays. 0 sends every change (in 5-point steps).",
+    )
+    gossip_deadband_mib: int = Field(
+        default=1024,
+        ge=0,
+        description="Likewise for RAM and VRAM in use, in MiB: loading or unloading a model "
+        "moves them by far more; 0 sends every change (in 256 MiB steps).",
+    )
     slot_seconds: float = Field(
         default=10.0,
         gt=0,
