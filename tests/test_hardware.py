@@ -459,7 +459,11 @@ async def test_doctor_shows_gpus_or_why_none(
     nvml = FakeNVML([H100], no_utilization=frozenset({0}))
     monkeypatch.setattr(hardware, "load_nvml", lambda: nvml)
     monkeypatch.setenv("PATH", str(tmp_path))
-    text = rendered(await run_doctor(HarombeConfig(), None))
+    report = await run_doctor(HarombeConfig(), None)
+    live = json.loads(report.as_json())["live"]
+    assert live["gpu_reader"] == "nvidia" and live["gpus"][0]["util"] is None
+    assert live["gpus"][0]["vram_total_bytes"] == 81559 * MIB
+    text = rendered(report)
     assert "GPU 0" in text and "NVIDIA H100 80GB HBM3, 79.6 GiB VRAM, 79.1 GiB free" in text
     hardware_panel, live_panel = text.split("live (gossiped)")
     assert "driver 550.54.15" in hardware_panel and "busy" not in hardware_panel

@@ -20,11 +20,10 @@ from typing import Protocol
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from harombe.api.peer_auth import HOP_HEADER
 from harombe.inference.types import BackendError, ChatChunk
 from harombe.routing.route import RoutedStream, RouteInfo
 from harombe.stats.requests import FinishedRequest, fallback_reason
-
-HOP_HEADER = "X-Harombe-Hop"  # as harombe.api.answer.HOP_HEADER (not imported: no cycle)
 
 ANSWER_PATHS = {
     "/api/chat": "ollama",
