@@ -121,6 +121,8 @@ class Node:
             stale_after=mon.stale_after,
             deadband_pct=mon.gossip_deadband_pct,
             deadband_mib=mon.gossip_deadband_mib,
+            min_interval=mon.gossip_min_interval,
+            interval_per_peer=mon.gossip_interval_per_peer,
         )
 
     async def __aenter__(self) -> Node:
@@ -380,6 +382,9 @@ class Node:
         assert self.membership
         return {m.address for m in self.membership.members() if m.state.label == "alive"}
 
+    def _alive_count(self) -> int:
+        return self.membership.alive_count() if self.membership else 1
+
     def _is_joined(self) -> bool:
         return self.membership is not None and self.membership.alive_count() > 1
 
@@ -427,7 +432,7 @@ class Node:
             ctx=self._advertised[0],
             tool_models=self._advertised[1],
             tools=self.agent.shared_tools() if self.agent else [],
-            utilisation=self.sampler.gossiped(),
+            utilisation=self.sampler.gossiped(self._alive_count()),
         )
 
     async def _refresh_loop(self) -> None:

@@ -320,11 +320,16 @@ class UtilisationSampler:
         stale_after: float = 3.0,
         deadband_pct: int = 10,
         deadband_mib: int = 1024,
+        min_interval: float = 0.0,
+        interval_per_peer: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._probe = probe
         self._deadband = (deadband_pct, deadband_mib)
+        self._min_gap = min_interval
+        self._gap_per_peer = interval_per_peer
         self._gossiped: Utilisation | None = None
+        self._gossiped_at = 0.0
         self.interval = interval
         self._stale_s = interval * stale_after
         self._clock = clock
@@ -369,16 +374,19 @@ class UtilisationSampler:
         age = self.age()
         return self._latest if age is not None and age <= self._stale_s else None
 
-    def gossiped(self) -> Utilisation | None:
-        """The sample to gossip: the last one gossiped until the current one moved past the
-        deadband (or became unknown), so noise such as CPU jitter is not sent around."""
+    def gossiped(self, peers: int = 1) -> Utilisation | None:
+        """The sample to gossip in a cluster of `peers`: the last one gossiped until the
+        current one moved past the deadband, and at most once per gossip interval
+        (`min_interval`, or `interval_per_peer` × peers if longer: every peer relays each
+        update, so this keeps the traffic per peer flat as the cluster grows). A sample that
+        went stale is withdrawn at once."""
         current = self.current()
-        if (
-            current is None
-            or self._gossiped is None
-            or moved(self._gossiped, current, *self._deadband)
-        ):
-            self._gossiped = current
+        now = self._clock()
+        due = self._gossiped_at + max(self._min_gap, self._gap_per_peer * peers)
+        if current is None or self._gossiped is None:
+            self._gossiped, self._gossiped_at = current, now
+        elif now >= due and moved(self._gossiped, current, *self._deadband):
+            self._gossiped, self._gossiped_at = current, now
         return self._gossiped
 
     @property

@@ -172,3 +172,21 @@ async def test_only_moves_past_the_deadband_are_gossiped():
     assert gossiped[3].gpus[0].util_pct is None
     clock.now += 10  # the sampler stopped: nothing is gossiped rather than old numbers
     assert sampler.gossiped() is None
+
+
+async def test_gossip_interval_grows_with_the_cluster():
+    clock = Clock()
+    probe = CountingProbe()  # cpu_pct = 1, 2, 3, ... one per sample
+    sampler = UtilisationSampler(
+        probe, interval=1, stale_after=1000, deadband_pct=1, min_interval=10,
+        interval_per_peer=2, clock=clock,
+    )  # fmt: skip
+    await sampler.sample_now()
+    assert sampler.gossiped(peers=20).cpu_pct == 1
+    clock.now = 39.0
+    await sampler.sample_now()
+    assert sampler.gossiped(peers=20).cpu_pct == 1  # moved, but 20 peers: every 40 s at most
+    assert sampler.gossiped(peers=3).cpu_pct == 2  # 3 peers: the 10 s floor has passed
+    clock.now = 80.0
+    await sampler.sample_now()
+    assert sampler.gossiped(peers=20).cpu_pct == 3

@@ -33,6 +33,20 @@ class MonitoringConfig(BaseModel):
         description="Likewise for RAM and VRAM in use, in MiB: loading or unloading a model "
         "moves them by far more; 0 sends every change (in 256 MiB steps).",
     )
+    gossip_min_interval: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds at least between two utilisation updates this node gossips.",
+    )
+    gossip_interval_per_peer: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds per live peer between two utilisation updates, when that is longer "
+        "than gossip_min_interval (20 peers: every 40 s). "
+        "Every peer relays each update, so scaling the interval with the cluster keeps the "
+        "utilisation traffic per peer flat as it grows; the price is staler numbers in large "
+        "clusters. A stale sample is withdrawn at once whatever the interval.",
+    )
     slot_seconds: float = Field(
         default=10.0,
         gt=0,
