@@ -13,7 +13,7 @@ what a client sent, so a stranger cannot grow the number of series.
 
 from __future__ import annotations
 
-from collections import Counter as Tally
+import collections
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -127,78 +127,90 @@ class LiveCollector(Collector):
         if parts.membership is not None:
             yield from _membership(parts.membership)
             yield from _gossip_view(parts.membership)
-        if parts.transport is not None:
-            tstats = parts.transport.stats
-            yield _counter(
-                "harombe_transport_connects", "Peer websocket connections opened.", tstats.connects
-            )
-            yield _counter(
-                "harombe_transport_connect_failures",
-                "Failed peer connection attempts.",
-                tstats.connect_failures,
-            )
-            yield _by_label(
-                CounterMetricFamily,
-                "harombe_transport_dropped_frames",
-                "Frames the transport dropped, by reason.",
-                "reason",
-                tstats.dropped,
-            )
+        yield from _edge(parts)
+        yield from _dispatch(parts.dispatcher)
+        yield from _backend(parts.backend)
+
+
+def _edge(parts: LiveParts) -> Iterator[Metric]:
+    """The peer websocket, forwarded-request signatures, HTTP connections."""
+    if parts.transport is not None:
+        tstats = parts.transport.stats
+        yield _counter(
+            "harombe_transport_connects", "Peer websocket connections opened.", tstats.connects
+        )
+        yield _counter(
+            "harombe_transport_connect_failures",
+            "Failed peer connection attempts.",
+            tstats.connect_failures,
+        )
         yield _by_label(
             CounterMetricFamily,
-            "harombe_peer_auth_rejected",
-            "Forwarded requests rejected, by problem.",
-            "problem",
-            parts.verifier.rejected if parts.verifier else {},
+            "harombe_transport_dropped_frames",
+            "Frames the transport dropped, by reason.",
+            "reason",
+            tstats.dropped,
         )
-        if parts.guard is not None:
-            gstats = parts.guard.stats
-            yield GaugeMetricFamily(
-                "harombe_http_connections",
-                "Client and peer HTTP connections open now.",
-                gstats.open,
-            )
-            yield _by_label(
-                CounterMetricFamily,
-                "harombe_http_connection_events",
-                "Connections the edge closed or refused, by event (evicted, refused, "
-                "header_timeout).",
-                "event",
-                gstats.events,
-            )
-        if parts.dispatcher is not None:
-            load = parts.dispatcher.load()
-            yield GaugeMetricFamily(
-                "harombe_requests_active", "Answers this node's backend is producing now.", load[0]
-            )
-            yield GaugeMetricFamily(
-                "harombe_requests_queued", "Requests waiting here for a free node.", load[1]
-            )
-        breakers = GaugeMetricFamily(
-            "harombe_breaker_state",
-            "Circuit breaker of each node this peer has sent work to: 1 for its current state.",
-            labels=["node", "state"],
-        )
-        states = parts.dispatcher.breakers() if parts.dispatcher else {}
-        for node, state in sorted(states.items()):
-            for s in BREAKER_STATES:
-                breakers.add_metric([node, s], float(s == state))
-        yield breakers
-        ttft, tps = parts.backend.stats.snapshot() if parts.backend else ({}, {})
-        yield _by_label(
-            GaugeMetricFamily,
-            "harombe_backend_ttft_seconds",
-            "Local backend's time to first token (EWMA), by model.",
-            "model",
-            ttft,
+    yield _by_label(
+        CounterMetricFamily,
+        "harombe_peer_auth_rejected",
+        "Forwarded requests rejected, by problem.",
+        "problem",
+        parts.verifier.rejected if parts.verifier else {},
+    )
+    if parts.guard is not None:
+        gstats = parts.guard.stats
+        yield GaugeMetricFamily(
+            "harombe_http_connections",
+            "Client and peer HTTP connections open now.",
+            gstats.open,
         )
         yield _by_label(
-            GaugeMetricFamily,
-            "harombe_backend_tokens_per_second",
-            "Local backend's decode speed (EWMA), by model.",
-            "model",
-            tps,
+            CounterMetricFamily,
+            "harombe_http_connection_events",
+            "Connections the edge closed or refused, by event (evicted, refused, header_timeout).",
+            "event",
+            gstats.events,
         )
+
+
+def _dispatch(dispatcher: Dispatcher | None) -> Iterator[Metric]:
+    if dispatcher is not None:
+        load = dispatcher.load()
+        yield GaugeMetricFamily(
+            "harombe_requests_active", "Answers this node's backend is producing now.", load[0]
+        )
+        yield GaugeMetricFamily(
+            "harombe_requests_queued", "Requests waiting here for a free node.", load[1]
+        )
+    breakers = GaugeMetricFamily(
+        "harombe_breaker_state",
+        "Circuit breaker of each node this peer has sent work to: 1 for its current state.",
+        labels=["node", "state"],
+    )
+    states = dispatcher.breakers() if dispatcher else {}
+    for node, state in sorted(states.items()):
+        for s in BREAKER_STATES:
+            breakers.add_metric([node, s], float(s == state))
+    yield breakers
+
+
+def _backend(backend: MeasuredBackend | None) -> Iterator[Metric]:
+    ttft, tps = backend.stats.snapshot() if backend else ({}, {})
+    yield _by_label(
+        GaugeMetricFamily,
+        "harombe_backend_ttft_seconds",
+        "Local backend's time to first token (EWMA), by model.",
+        "model",
+        ttft,
+    )
+    yield _by_label(
+        GaugeMetricFamily,
+        "harombe_backend_tokens_per_second",
+        "Local backend's decode speed (EWMA), by model.",
+        "model",
+        tps,
+    )
 
 
 def _counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
@@ -210,7 +222,7 @@ def _by_label(
     name: str,
     help_text: str,
     label: str,
-    values: dict[Any, float] | Tally[Any],
+    values: dict[Any, float] | collections.Counter[Any],
 ) -> Metric:
     family = kind(name, help_text, labels=[label])
     for key, value in sorted(values.items(), key=lambda kv: str(kv[0])):
@@ -237,7 +249,7 @@ def _membership(membership: Membership) -> Iterator[Metric]:
         "reason",
         stats.dropped,
     )
-    states = Tally(m.state.label for m in membership.members())
+    states = collections.Counter(m.state.label for m in membership.members())
     members = GaugeMetricFamily(
         "harombe_members", "Members in this node's view, by state.", labels=["state"]
     )
