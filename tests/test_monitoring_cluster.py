@@ -17,6 +17,7 @@ from support.cli_support import invoke, poll
 
 from harombe.config import HarombeConfig
 from harombe.daemon import Node
+from sim.fake_openai import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.llamacpp
 
@@ -50,9 +51,9 @@ async def trio(llama_server) -> AsyncIterator[list[Node]]:
             yield nodes
 
 
-def _sees_all_serving(node: Node) -> bool:
+def _sees_all_serving(node: Node, n: int = 3) -> bool:
     rows = node.status()
-    return len(rows) == 3 and all(r["available"] and r["models"] for r in rows)
+    return len(rows) == n and all(r["available"] and r["models"] for r in rows)
 
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:
@@ -192,3 +193,29 @@ async def test_live_utilisation_is_gossiped_and_exported(trio):
         assert value(m, "harombe_node_memory_total_bytes", node=name) > 0
     assert total(m, "harombe_node_gpu_utilization_ratio") == 0  # unknown: no series at all
     assert not [k for k in m if k[0] == "harombe_node_gpu_utilization_ratio"]
+
+
+async def test_a_fallback_is_counted_with_its_reason(llama_server):
+    """f1 (tier 1) fails before its first token; the answer falls back to f2 (tier 2)."""
+    async with FakeOpenAI(default=Reply(status=500)) as broken:
+        f1_cfg = node_config("f1", 1, broken.url, broken.model, [])
+        async with Node(f1_cfg) as f1:
+            f2_cfg = node_config("f2", 2, llama_server.base_url, llama_server.model, [f1.address])
+            async with Node(f2_cfg) as f2:
+                await poll(lambda: _sees_all_serving(f2, 2), "2 peers ready")
+                client = ollama.AsyncClient(host=f"http://{f2.address}")
+                reply = await client.chat(model="tier-1", messages=USER, options=OPTIONS)
+                await client.close()
+                assert reply.done
+                _, text = await get(f"http://{f2.address}/metrics")
+                _, body = await get(f"http://{f2.address}/cluster/stats?recent=1")
+    m = samples(text)
+    assert total(m, "harombe_fallbacks_total") == 1
+    model = llama_server.model
+    assert value(m, "harombe_requests_total", node="f2", tier="2", model=model, api="ollama",
+                 outcome="ok") == 1  # fmt: skip
+    w = json.loads(body)["windows"]["total"]
+    assert w["fallbacks"] == 1 and w["fallback_rate"] == 1.0 and w["error_rate"] == 0.0
+    [recent] = json.loads(body)["recent"]
+    assert recent["node"] == "f2" and len(recent["fallbacks"]) == 1
+    assert set(w["fallback_reasons"]) == set(recent["fallbacks"])
