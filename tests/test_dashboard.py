@@ -75,9 +75,11 @@ async def browser() -> AsyncIterator[object]:
 
 
 @pytest.fixture
-async def cluster(llama_server, tmp_path) -> AsyncIterator[tuple[Node, asyncio.subprocess.Process]]:
+async def cluster(
+    llama_server, tmp_path
+) -> AsyncIterator[tuple[Node, Node, asyncio.subprocess.Process]]:
     async with Node(node_config("d0", 0, llama_server, [])) as first:
-        async with Node(node_config("d1", 1, llama_server, [first.address])):
+        async with Node(node_config("d1", 1, llama_server, [first.address])) as second:
             port = _free_port()
             env = {
                 **os.environ,
@@ -95,7 +97,7 @@ async def cluster(llama_server, tmp_path) -> AsyncIterator[tuple[Node, asyncio.s
             log.close()
             try:
                 await poll(lambda: _alive(first) == {"d0", "d1", "d2"}, "d2 to join", deadline=60)
-                yield first, proc
+                yield first, second, proc
             finally:
                 if proc.returncode is None:
                     proc.kill()
@@ -107,7 +109,7 @@ def _alive(node: Node) -> set[str]:
 
 
 async def test_dashboard_shows_nodes_requests_and_a_death(browser, cluster, tmp_path):
-    d0, d2_process = cluster
+    d0, d1, d2_process = cluster
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     url = f"http://{d0.address}"
     await page.goto(f"{url}/dashboard")
@@ -133,6 +135,16 @@ async def test_dashboard_shows_nodes_requests_and_a_death(browser, cluster, tmp_
     )
     assert sorted(counts) == [["d0", "1"], ["d2", "1"]]
 
+    # A request d1 coordinated: not in d0's own numbers, but in "routed by every peer".
+    other = ollama.AsyncClient(host=f"http://{d1.address}")
+    await other.chat(model="tier-1", messages=USER, options={"num_predict": 4})
+    await other.close()
+    await page.select_option("#scope", "cluster")
+    await page.wait_for_function(
+        "document.querySelector('#by-node text[data-count=\"d1\"]')?.textContent === '1'",
+        timeout=10_000,
+    )
+
     d2_process.kill()  # as if its machine vanished: no goodbye
     await page.wait_for_selector('.card[data-node="d2"][data-state="dead"]', timeout=10_000)
     shot = tmp_path / "dashboard.png"
@@ -142,7 +154,7 @@ async def test_dashboard_shows_nodes_requests_and_a_death(browser, cluster, tmp_
 
 
 async def test_dashboard_assets_are_served_from_the_package(cluster):
-    d0, _ = cluster
+    d0, _, _ = cluster
     async with aiohttp.ClientSession() as http:
         for path, kind in (
             ("/dashboard", "text/html"),

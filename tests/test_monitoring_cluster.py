@@ -160,8 +160,11 @@ async def test_metrics_and_stats_count_exactly_what_was_sent(trio, llama_server)
     assert top.exit_code == 0, top.output
     print(top.output)  # the frame, for the record (docs/monitoring.md shows one)
     assert "m0*" in top.output and top.output.count("alive") == 3
-    assert "last minute: 5 requests, 0% errors" in top.output
+    assert "last minute, routed by this peer: 5 requests, 0% errors" in top.output
     assert "client_error" in top.output and "cluster" in top.output
+
+    everyone = await invoke("top", "--once", "--cluster", "--peer", f"http://{m0.address}")
+    assert "last minute, routed by every peer: 6 requests" in everyone.output, everyone.output
 
     status, body = await get(f"http://{m2.address}/cluster/stats?cluster=1")
     merged = json.loads(body)

@@ -188,6 +188,9 @@ def top(
     peer: PeerOpt = None,
     interval: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes.")] = 1.0,
     once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
+    cluster: Annotated[
+        bool, typer.Option("--cluster", help="Statistics of every peer added up, not this one's.")
+    ] = False,
 ) -> None:
     """Live view of the cluster (tier, models, load, GPU/VRAM, tokens/s, breaker, state) and of
     the requests the peer routed (node, tier, latency, fallback)."""
@@ -197,7 +200,7 @@ def top(
 
     async def go():
         url = await find_peer(cfg, peer)
-        await run_top(url, console=console, interval=interval, once=once)
+        await run_top(url, console=console, interval=interval, once=once, cluster=cluster)
 
     _run(go(), interrupted=0 if not once else 130)
 

@@ -30,9 +30,12 @@ GIB = 1024**3
 OUTCOME_STYLE = {"ok": "green", "client_error": "yellow", "cancelled": "dim"}
 
 
-async def fetch(url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+async def fetch(url: str, *, cluster: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The peer's view and its statistics (with `cluster`: every peer's added up; the recent
+    requests stay the peer's own)."""
+    query = f"recent={RECENT_ROWS}" + ("&cluster=1" if cluster else "")
     status, stats = await asyncio.gather(
-        get_json(url, "/cluster/status"), get_json(url, f"/cluster/stats?recent={RECENT_ROWS}")
+        get_json(url, "/cluster/status"), get_json(url, f"/cluster/stats?{query}")
     )
     return status, stats
 
@@ -106,15 +109,17 @@ def summary_line(stats: dict[str, Any]) -> Text:
     w = stats.get("windows", {}).get("minute", {})
     latency = w.get("latency_s", {})
     by_node = ", ".join(f"{k} {v}" for k, v in sorted(w.get("by_node", {}).items()))
+    scope = "every peer" if stats.get("scope") == "cluster" else "this peer"
     return Text(
-        f"last minute: {w.get('requests', 0)} requests, {w.get('error_rate', 0):.0%} errors, "
+        f"last minute, routed by {scope}: {w.get('requests', 0)} requests, "
+        f"{w.get('error_rate', 0):.0%} errors, "
         f"{w.get('fallback_rate', 0):.0%} with fallback, p50 {_seconds(latency.get('p50'))}, "
         f"p99 {_seconds(latency.get('p99'))}" + (f"; by node: {by_node}" if by_node else "")
     )
 
 
 def recent_table(stats: dict[str, Any]) -> Table:
-    table = Table(title="recent requests (newest first)", box=box.SIMPLE_HEAD)
+    table = Table(title="recent requests routed by this peer (newest first)", box=box.SIMPLE_HEAD)
     for column in ("time", "api", "node", "tier", "outcome", "first", "total", "fallbacks"):
         table.add_column(column, overflow="fold")
     for r in stats.get("recent", []):
@@ -139,10 +144,12 @@ def render(status: dict[str, Any], stats: dict[str, Any]) -> Group:
     return Group(nodes_table(status), summary_line(stats), recent_table(stats))
 
 
-async def run_top(url: str, *, console: Console, interval: float, once: bool) -> None:
+async def run_top(
+    url: str, *, console: Console, interval: float, once: bool, cluster: bool = False
+) -> None:
     """One frame (`once`, or when output is not a terminal: one frame per interval), else a
     live view until Ctrl-C."""
-    frame = render(*await fetch(url))
+    frame = render(*await fetch(url, cluster=cluster))
     if once:
         console.print(frame)
         return
@@ -150,8 +157,8 @@ async def run_top(url: str, *, console: Console, interval: float, once: bool) ->
         while True:
             console.print(frame)
             await asyncio.sleep(interval)
-            frame = render(*await fetch(url))
+            frame = render(*await fetch(url, cluster=cluster))
     with Live(frame, console=console, refresh_per_second=4, screen=False) as live:
         while True:
             await asyncio.sleep(interval)
-            live.update(render(*await fetch(url)))
+            live.update(render(*await fetch(url, cluster=cluster)))

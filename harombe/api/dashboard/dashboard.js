@@ -5,7 +5,9 @@
 
 const KEY_STORE = "harombe-api-key";
 const RETRY_MS = 1000;
+const CLUSTER_STATS_MS = 3000;
 let latest = null;
+let clusterStats = null; // /cluster/stats?cluster=1, while "every peer" is chosen
 
 function takeKeyFromAddress() {
   // ?key=K once: kept for this tab only, and removed from the address bar and history.
@@ -134,7 +136,9 @@ function draw(data) {
   document.getElementById("seen-from").textContent = `cluster seen from ${data.node}`;
   const nodes = [...data.nodes].sort((a, b) => (a.tier ?? 0) - (b.tier ?? 0) || a.name.localeCompare(b.name));
   document.getElementById("nodes").replaceChildren(...nodes.map(nodeCard));
-  const w = data.stats.windows[document.getElementById("window").value];
+  const scope = document.getElementById("scope").value;
+  const stats = scope === "cluster" && clusterStats ? clusterStats : data.stats;
+  const w = stats.windows[document.getElementById("window").value];
   drawSummary(w);
   drawBars(document.getElementById("by-node"), w.by_node);
   const tiers = Object.fromEntries(Object.entries(w.by_tier).map(([t, n]) => [t === "none" ? "none" : `tier ${t}`, n]));
@@ -148,9 +152,27 @@ function setLink(state, text) {
   link.textContent = text;
 }
 
-async function follow() {
+function authHeaders() {
   const key = sessionStorage.getItem(KEY_STORE);
-  const headers = key ? { Authorization: `Bearer ${key}` } : {};
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+async function refreshClusterStats() {
+  // Every peer's statistics added up; the event stream carries only this peer's.
+  if (document.getElementById("scope").value !== "cluster") return;
+  try {
+    const response = await fetch("/cluster/stats?cluster=1", { headers: authHeaders(), cache: "no-store" });
+    if (response.ok) {
+      clusterStats = await response.json();
+      if (latest) draw(latest);
+    }
+  } catch (err) {
+    // the next tick tries again; the event stream shows the link's state
+  }
+}
+
+async function follow() {
+  const headers = authHeaders();
   const response = await fetch("/dashboard/events", { headers, cache: "no-store" });
   if (response.status === 401 || response.status === 403) {
     document.getElementById("key-form").hidden = false;
@@ -189,6 +211,12 @@ async function run() {
 }
 
 document.getElementById("window").addEventListener("change", () => latest && draw(latest));
+document.getElementById("scope").addEventListener("change", () => {
+  clusterStats = null;
+  refreshClusterStats();
+  if (latest) draw(latest);
+});
+setInterval(refreshClusterStats, CLUSTER_STATS_MS);
 document.getElementById("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   sessionStorage.setItem(KEY_STORE, document.getElementById("key").value);
