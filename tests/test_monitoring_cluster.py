@@ -107,6 +107,10 @@ async def test_metrics_and_stats_count_exactly_what_was_sent(trio, llama_server)
     m0, m1, m2 = trio
     model = llama_server.model
     await send_requests(f"http://{m0.address}")
+    # Ollama's "load" call (no messages) routes nothing: not counted.
+    load = ollama.AsyncClient(host=f"http://{m0.address}")
+    await load.chat(model="tier-0", messages=[])
+    await load.close()
     # One more, coordinated by m1, so the merged statistics have two coordinators.
     client = ollama.AsyncClient(host=f"http://{m1.address}")
     await client.chat(model="tier-1", messages=USER, options=OPTIONS)

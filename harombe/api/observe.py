@@ -146,8 +146,11 @@ def observe_middleware(observers: Sequence[RequestObserver]) -> Middleware:
             raise
         finally:
             _current.reset(token)
-            finished = trace.finish(status)
-            for observer in observers:
-                observer.finished(finished)
+            # Nothing routed and nothing refused (Ollama's empty "load" call, a client gone
+            # before its body arrived): not a request to count.
+            if trace.route is not None or (status is not None and status >= 400):
+                finished = trace.finish(status)
+                for observer in observers:
+                    observer.finished(finished)
 
     return middleware
