@@ -359,12 +359,18 @@ class UtilisationSampler:
             await self.sample_now()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await asyncio.to_thread(self._probe.close)
+        task, self._task = self._task, None
+        try:
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # we are being cancelled ourselves: not ours to swallow
+        finally:
+            await asyncio.to_thread(self._probe.close)
 
     def age(self) -> float | None:
         """Seconds since the latest sample, or None if there is none."""
