@@ -315,6 +315,7 @@ class Node:
             session,
             timeout=mon.cluster_stats_timeout,
             signer=RequestSigner(keyring) if keyring else None,
+            scheme=self.config.tls.scheme,
         )
         add_stats_routes(
             app,

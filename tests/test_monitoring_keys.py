@@ -1,11 +1,14 @@
 """Monitoring behind client API keys, on whole peers: the dashboard page loads (it holds no
 data), its event stream and the JSON/metrics endpoints need the key, and `?cluster=1` still
-reaches every peer (peer requests are signed with the cluster key instead)."""
+reaches every peer (peer requests are signed with the cluster key instead), over TLS too."""
 
 from __future__ import annotations
 
+import ssl
+
 import aiohttp
-from support.cli_support import poll
+from support.cli_support import cluster, node_config, poll
+from support.tls_certs import TestCA
 
 from harombe.config import HarombeConfig
 from harombe.daemon import Node
@@ -48,3 +51,18 @@ async def test_monitoring_respects_api_keys():
             async with http.get(url, headers=auth) as resp:
                 merged = await resp.json()
         assert merged["coordinators"] == ["k0", "k1"] and merged["missing"] == {}
+
+
+async def test_cluster_stats_reach_tls_peers(tmp_path):
+    """With TLS, peers are asked over HTTPS with this peer's certificate."""
+    ca = TestCA(tmp_path / "ca")
+    key = {"cluster_key": "cluster-key-0123456789"}
+    async with cluster(
+        node_config("a", tls=ca.issue("a").tls(), security=key),
+        node_config("b", tls=ca.issue("b").tls(), security=key),
+    ) as (a, _b):
+        context = ssl.create_default_context(cafile=ca.ca_path)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as http:
+            async with http.get(f"https://{a.address}/cluster/stats?cluster=1") as resp:
+                merged = await resp.json()
+    assert merged["coordinators"] == ["a", "b"] and merged["missing"] == {}

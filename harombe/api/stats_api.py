@@ -51,8 +51,10 @@ class PeerStats:
         *,
         timeout: float,
         signer: RequestSigner | None = None,
+        scheme: str = "http",
     ) -> None:
         self._session = session
+        self._scheme = scheme
         self._timeout = timeout
         self._signer = signer
 
@@ -65,7 +67,7 @@ class PeerStats:
         async with asyncio.timeout(self._timeout):
             try:
                 async with self._session.get(
-                    f"http://{address}{STATS_PATH}", headers=headers
+                    f"{self._scheme}://{address}{STATS_PATH}", headers=headers
                 ) as resp:
                     if resp.status != 200:
                         raise ValueError(f"HTTP {resp.status}")
