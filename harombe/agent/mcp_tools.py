@@ -3,7 +3,8 @@ through the official `mcp` client. Its tools join the registry as `SERVER_TOOL`.
 
 Each server lives in its own task (the `mcp` client's anyio scopes must be entered and left in
 one task): the task starts the process, lists its tools, then waits until `close()`; tool calls
-from any task go through its session.
+from any task go through its session. `mcp` is imported only when a server is configured: it is
+a large package, and most peers run none.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
-
-from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from typing import TYPE_CHECKING, Any
 
 from harombe.agent.config import McpServerConfig
 from harombe.agent.tools import Tool, ToolError
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ class McpServer:
                     await self._task
 
     async def _serve(self) -> None:
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
         params = StdioServerParameters(
             command=self.config.command, args=self.config.args, env=self.config.env or None
         )
