@@ -98,6 +98,13 @@ async def test_cluster_add_writes_the_seed_and_the_daemon_joins(tmp_path):
         again = await invoke("cluster", "add", old.address, "--config", str(cfg))
         assert again.exit_code == 0 and "already listed" in again.stdout
 
+        before = cfg.read_text()
+        for own in (new.address, f"localhost:{new.port}"):
+            refused = await invoke("cluster", "add", own, "--config", str(cfg))
+            assert refused.exit_code == 2, refused.output
+            assert "this peer's own address" in refused.stderr
+        assert cfg.read_text() == before
+
         removed = await invoke("cluster", "remove", old.address, "--config", str(cfg))
         assert removed.exit_code == 0, removed.output
         assert load_config(cfg).cluster.seeds == []

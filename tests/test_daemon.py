@@ -110,8 +110,10 @@ async def test_wrong_cluster_key_is_never_admitted():
                 assert set(states(intruder)) == {"intruder"}
 
 
-def _spawn(args: list[str], home) -> subprocess.Popen[str]:
-    env = {**os.environ, "HAROMBE_HOME": str(home)}
+def _spawn(
+    args: list[str], home, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    env = {**os.environ, "HAROMBE_HOME": str(home), **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "harombe.cli.daemon", *args],
         stdout=subprocess.PIPE,
@@ -141,8 +143,15 @@ async def _wait_health(url: str, proc: subprocess.Popen[str]) -> None:
     await poll(healthy, f"{url} to come up", deadline=60)
 
 
+# Probes that cannot time out within a test: the watcher and the leaver change each other's
+# state only through messages (join, alive, left), never because a loaded machine answered a
+# probe late, so the test sees the graceful leave or fails for a real reason.
+NO_FAILURE_DETECTION = {"probe_interval": 600.0, "probe_timeout": 300.0}
+
+
 async def test_harombed_sigterm_leaves_gracefully_and_exits(tmp_path):
-    async with Node(peer_config("watcher")) as watcher:
+    patient = {"mdns": False, "membership": {"profile": "local", **NO_FAILURE_DETECTION}}
+    async with Node(peer_config("watcher", cluster=patient)) as watcher:
         port = _free_port()
         proc = _spawn(
             [
@@ -159,6 +168,10 @@ async def test_harombed_sigterm_leaves_gracefully_and_exits(tmp_path):
                 watcher.address,
             ],
             tmp_path,
+            env={
+                f"HAROMBE_CLUSTER__MEMBERSHIP__{key.upper()}": str(value)
+                for key, value in NO_FAILURE_DETECTION.items()
+            },
         )
         try:
             await _wait_health(f"http://127.0.0.1:{port}", proc)
@@ -182,7 +195,18 @@ async def test_harombed_demo_model_answers_official_clients(tmp_path):
 
     port = _free_port()
     proc = _spawn(
-        ["--host", "127.0.0.1", "--port", str(port), "--name", "demo", "--no-mdns", "--demo-model"],
+        [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--name",
+            "demo",
+            "--no-mdns",
+            "--demo-model",
+            "--model",
+            "qwen2.5:7b",
+        ],
         tmp_path,
     )
     url = f"http://127.0.0.1:{port}"
@@ -192,6 +216,7 @@ async def test_harombed_demo_model_answers_official_clients(tmp_path):
         client = ollama.AsyncClient(host=url)
         names = [m.model for m in (await client.list()).models]
         assert "harombe-demo" in names and "auto" in names
+        assert "qwen2.5:7b" not in names  # the toy never poses as the configured model
         reply = await client.chat(
             model="auto", messages=[{"role": "user", "content": "hi"}], options={"num_predict": 5}
         )

@@ -22,11 +22,13 @@ from rich.table import Table
 
 from harombe.cli.client import (
     PROBE_TIMEOUT_S,
+    PeerUnreachable,
     client_session,
     get_json,
     post_json,
     unreachable,
 )
+from harombe.cli.common import plural
 from harombe.config import DEFAULT_CONFIG_PATH, ConfigError, HarombeConfig, parse_address
 
 TEST_TIMEOUT_S = 60.0
@@ -268,6 +270,25 @@ def remove_seed(path: Path, name_or_address: str) -> list[str]:
     return removed
 
 
+def own_addresses(cfg: HarombeConfig) -> set[str]:
+    """HOST:PORT forms that name this machine's own peer in `cfg`: its listen and advertised
+    addresses, and loopback when it listens on every interface or on loopback."""
+    hosts = {cfg.server.advertise_host, cfg.server.host}
+    if cfg.server.host in ("0.0.0.0", "::", "") or cfg.server.host.startswith("127."):
+        hosts |= {"127.0.0.1", "localhost"}
+    port = cfg.server.port or 8765
+    return {parse_address(f"{h}:{port}") for h in hosts if h and h not in ("0.0.0.0", "::")}
+
+
+async def running_self_address(url: str) -> str | None:
+    """The address the daemon at `url` advertises for itself; None when none answers."""
+    try:
+        status = await get_json(url, "/cluster/status")
+    except PeerUnreachable:
+        return None
+    return next((n.get("address") for n in status.get("nodes", []) if n.get("self")), None)
+
+
 async def tell_daemon_join(url: str, address: str) -> None:
     """Ask the daemon at `url` (on this machine: it accepts joins from loopback only) to join."""
     await post_json(url, "/cluster/join", {"address": address}, limit_s=PROBE_TIMEOUT_S)
@@ -283,7 +304,7 @@ def status_summary(status: dict[str, Any]) -> str:
     models = sorted({m for n in serving for m in n.get("models") or []})
     states = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     return (
-        f"cluster seen from {status.get('node', '?')}: {len(nodes)} nodes ({states}); "
+        f"cluster seen from {status.get('node', '?')}: {plural(len(nodes), 'node')} ({states}); "
         f"tiers served: {', '.join(map(str, tiers)) or 'none'}; "
         f"models: {', '.join(models) or 'none'}"
     )
@@ -386,7 +407,7 @@ async def test_cluster(url: str, cfg: HarombeConfig, console: Console) -> bool:
             console.print(f"[red]{escape(c.name)}:[/] not alive in the view", soft_wrap=True)
     passed = sum(c.ok for c in checks)
     verdict = "[green]all passed[/]" if passed == len(checks) else "[red]some failed[/]"
-    console.print(f"{passed}/{len(checks)} peers passed: {verdict}")
+    console.print(f"{passed}/{plural(len(checks), 'peer')} passed: {verdict}")
     answering = any(c.ok and not c.routes_only for c in checks)
     if not answering:
         console.print("[red]no peer serves a model: the cluster cannot answer anything[/]")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from harombe import __version__
-from harombe.cli.common import fail, load_or_exit, set_path
+from harombe.cli.common import Command, fail, load_or_exit, set_path
 from harombe.config import parse_address
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -22,7 +22,7 @@ DEMO_NOTE = (
 )
 
 
-@app.command()
+@app.command(cls=Command)
 def harombed(
     config: Annotated[
         Path | None, typer.Option(help="Config file (default ~/.harombe/harombe.yaml).")
@@ -34,12 +34,14 @@ def harombed(
         int | None, typer.Option(min=0, max=2, help="Tier this machine serves.")
     ] = None,
     seed: Annotated[
-        list[str] | None, typer.Option(help="HOST:PORT of a peer to join (repeatable).")
+        list[str] | None, typer.Option(metavar="HOST:PORT", help="A peer to join (repeatable).")
     ] = None,
     mdns: Annotated[bool | None, typer.Option("--mdns/--no-mdns", help="mDNS discovery.")] = None,
     mdns_interface: Annotated[
         list[str] | None,
-        typer.Option(help="Restrict mDNS to this address (repeatable), e.g. 127.0.0.1."),
+        typer.Option(
+            metavar="ADDRESS", help="Restrict mDNS to this address (repeatable), e.g. 127.0.0.1."
+        ),
     ] = None,
     backend: Annotated[
         str | None, typer.Option(help="Local inference server: ollama, openai, llamacpp or none.")
@@ -52,7 +54,10 @@ def harombed(
         Path | None, typer.Option(help="GGUF file to serve (implies --backend llamacpp).")
     ] = None,
     demo_model: Annotated[
-        bool, typer.Option(help="Serve the generated tiny demo model (answers are noise).")
+        bool,
+        typer.Option(
+            "--demo-model", help="Serve the generated tiny demo model (answers are noise)."
+        ),
     ] = False,
     cluster_key_file: Annotated[
         Path | None,

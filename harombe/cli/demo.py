@@ -14,7 +14,6 @@ import contextlib
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from harombe.cli.client import PeerUnreachable, get_json, post_json
+from harombe.cli.common import python_module_command
 
 # The demo model's vocabulary is bytes, so a prompt costs a token per character: every prompt
 # stays under 1,500 characters, well inside its 2,048-token training context, while keeping
@@ -95,9 +95,7 @@ class DemoPeer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        args = [
-            sys.executable,
-            "-m",
+        args = python_module_command(
             "harombe.cli.daemon",
             "--config",
             str(self.config),
@@ -111,12 +109,16 @@ class DemoPeer:
             str(self.tier),
             "--no-mdns",
             "--demo-model",
-        ]
+        )
         for seed in self.seeds:
             args += ["--seed", seed]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.config.parent,
             )
 
     def kill(self) -> None:

@@ -13,10 +13,11 @@ from rich.markup import escape
 
 from harombe import __version__
 from harombe.cli.client import PeerUnreachable, find_peer, trust_ca
-from harombe.cli.common import err_console, fail, load_or_exit
+from harombe.cli.common import Group, err_console, fail, load_or_exit
 from harombe.cli.conversations import conversations_app
 
 app = typer.Typer(
+    cls=Group,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -294,28 +295,36 @@ def cluster_add(
 ) -> None:
     """Add a seed to the config and tell the daemon running here to join it now."""
     from harombe.cli.client import get_json, local_url, normalise_url
-    from harombe.cli.cluster import add_seed, config_path, tell_daemon_join
-    from harombe.config import ConfigError, parse_address
+    from harombe.cli.cluster import (
+        add_seed,
+        config_path,
+        own_addresses,
+        running_self_address,
+        tell_daemon_join,
+    )
+    from harombe.config import ConfigError, HarombeConfig, parse_address
 
     try:
         address = parse_address(address)
     except ValueError as exc:
         fail(str(exc))
     path = config_path(config)
-    if path.exists():
-        load_or_exit(path)  # a file with mistakes is reported, not edited
+    # A file with mistakes is reported, not edited.
+    current = load_or_exit(path) if path.exists() else HarombeConfig()
+    url = normalise_url(peer) if peer else local_url(current)
+    if address in own_addresses(current) or address == asyncio.run(running_self_address(url)):
+        fail(f"{address} is this peer's own address; add another machine's address")
     try:
         added = add_seed(path, address)
     except ConfigError as exc:
         fail(str(exc))
-    cfg = load_or_exit(path)
+    load_or_exit(path)
     console.print(
         f"{'added' if added else 'already listed'}: {address} in {path}",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
-    url = normalise_url(peer) if peer else local_url(cfg)
 
     async def go():
         await get_json(url, "/health")

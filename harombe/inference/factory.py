@@ -105,7 +105,8 @@ def _gguf_and_name(cfg: BackendConfig) -> tuple[Path, str]:
             raise BackendConfigError(f"backend.gguf: {path} does not exist or is not a file")
         return path, cfg.model or path.stem
     if cfg.demo_model:
-        return ensure_demo_model(), cfg.model or DEMO_MODEL_NAME
+        # Always its own name: the toy's noise must never pass for the configured model's.
+        return ensure_demo_model(), DEMO_MODEL_NAME
     raise BackendConfigError(
         "backend.gguf: the llamacpp backend needs a GGUF file "
         "(or backend.demo_model: true for the tiny demo model)"
