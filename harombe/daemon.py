@@ -51,6 +51,7 @@ from harombe.inference.factory import open_backend
 from harombe.inference.peer import PeerBackend
 from harombe.inference.stats import MeasuredBackend
 from harombe.inference.types import BackendError
+from harombe.peer_log import BackendLog, KeyMismatchLog, MembershipLog, report_seeds
 from harombe.routing.dispatch import Dispatcher
 from harombe.routing.fit import advertised
 from harombe.routing.view import MembershipView
@@ -111,6 +112,10 @@ class Node:
         self._models: tuple[list[str], list[str]] = ([], [])
         self._advertised: tuple[dict[str, int], list[str]] = ({}, [])  # context windows, tools
         self._backend_ok = False
+        self._backend_log = BackendLog(
+            config.backend.kind, _backend_location(config), MODELS_REFRESH_S
+        )
+        self._key_log = KeyMismatchLog()
         self._stack = contextlib.AsyncExitStack()
         self._stopped = asyncio.Event()
         mon = config.monitoring
@@ -150,6 +155,8 @@ class Node:
         self.backend = await open_backend(cfg.backend)
         self._stack.push_async_callback(self.backend.aclose)
         await self._refresh_backend()
+        if cfg.backend.kind == "none":
+            log.info("no backend (backend.kind: none): this peer routes requests to others")
         session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None),
             connector=aiohttp.TCPConnector(ssl=client_tls_context(cfg.tls) or True),
@@ -165,10 +172,10 @@ class Node:
         self._make_dispatcher(session)
         await self._start_agent(session)
         await self._serve_http(sock, transport, session)
-        await self._start_discovery(host)
+        log.info("node %s serving on %s (tier %d)", self.name, self.address, cfg.node.tier)
+        await self._start_discovery(host, session)
         refresher = asyncio.create_task(self._refresh_loop(), name="harombe-record-refresh")
         self._stack.push_async_callback(_cancel, refresher)
-        log.info("node %s serving on %s (tier %d)", self.name, self.address, cfg.node.tier)
 
     def _make_membership(self, session: aiohttp.ClientSession) -> WebSocketTransport:
         cfg = self.config
@@ -196,6 +203,7 @@ class Node:
             keyring=keyring,
             generation=time.time_ns() // 1_000_000,
         )
+        self.membership.on_change.append(MembershipLog())
         self._transport = transport
         window = cfg.security.request_window
         self._auth = RequestVerifier(keyring, window=window) if keyring else None
@@ -339,7 +347,7 @@ class Node:
             if m.state.label == "alive" and not m.is_self
         }
 
-    async def _start_discovery(self, host: str) -> None:
+    async def _start_discovery(self, host: str, session: aiohttp.ClientSession) -> None:
         cfg = self.config.cluster
         if cfg.mdns:
             mdns = MdnsDiscovery(
@@ -362,10 +370,20 @@ class Node:
             )
             await joiner.start()
             self._stack.push_async_callback(joiner.close)
+            timeout = cfg.transport.connect_timeout
+            reporter = asyncio.create_task(
+                report_seeds(session, seeds, timeout, self.config.tls.scheme),
+                name="harombe-seed-report",
+            )
+            self._stack.push_async_callback(_cancel, reporter)
 
     def _on_frame(self, data: bytes) -> None:
-        if self._runner:
+        if self._runner and self.membership:
+            dropped = self.membership.stats.dropped
+            refused = dropped["unauthenticated"]
             self._runner.receive(data)
+            if dropped["unauthenticated"] > refused:
+                self._key_log.frame_refused(data)
 
     def _on_discovered(self, address: str) -> None:
         if address != self.address:
@@ -402,15 +420,14 @@ class Node:
             models = [m.name for m in infos]
             loaded = [m.name for m in await self.backend.loaded_models()]
         except (BackendError, OSError, TimeoutError) as exc:
-            if self._backend_ok:
-                log.warning("local backend unavailable: %s", exc)
+            self._backend_log.failed(exc)
             self._backend_ok = False
             return
-        if not self._backend_ok and self.backend.kind != "none":
-            log.info("local backend available: %d models", len(models))
         self._models = (models, loaded)
         self._advertised = advertised(infos)
         self._backend_ok = self.backend.kind != "none"
+        if self._backend_ok:
+            self._backend_log.answered(models)
 
     def _build_record(self) -> NodeRecord:
         cfg = self.config
@@ -508,6 +525,14 @@ class Node:
 
     def stop(self) -> None:
         self._stopped.set()
+
+
+def _backend_location(config: HarombeConfig) -> str:
+    """Where the local backend is, for the log: its URL, or the GGUF it serves."""
+    backend = config.backend
+    if backend.kind == "llamacpp":
+        return str(backend.gguf) if backend.gguf else "the built-in demo model"
+    return backend.resolved_url() or "-"
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

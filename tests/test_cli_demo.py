@@ -31,8 +31,18 @@ def daemons_on(ports: set[int]) -> list[psutil.Process]:
 @pytest.mark.llamacpp
 async def test_demo_routes_kills_falls_back_and_recovers(tmp_path):
     pytest.importorskip("xllamacpp")
+    # Started from the folder that holds a clone: a `harombe` folder in the current directory
+    # (here one that breaks any import of it) must not shadow the installed package in the
+    # peers the demo starts.
+    decoy = tmp_path / "harombe"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise ImportError('the clone folder, not the package')\n")
     proc = await run_harombe(
-        "demo", home=tmp_path, limit_s=170, env={"TMPDIR": str(tmp_path), "COLUMNS": "200"}
+        "demo",
+        home=tmp_path,
+        limit_s=170,
+        env={"TMPDIR": str(tmp_path), "COLUMNS": "200"},
+        cwd=tmp_path,
     )
     out = " ".join(proc.stdout.split())
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -110,9 +110,7 @@ async def test_wrong_cluster_key_is_never_admitted():
                 assert set(states(intruder)) == {"intruder"}
 
 
-def _spawn(
-    args: list[str], home, env: dict[str, str] | None = None
-) -> subprocess.Popen[str]:
+def _spawn(args: list[str], home, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "HAROMBE_HOME": str(home), **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "harombe.cli.daemon", *args],

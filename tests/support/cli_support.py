@@ -26,7 +26,8 @@ from harombe.config import HarombeConfig
 from harombe.daemon import Node
 
 DEADLINE_S = 30.0
-HAROMBE = [sys.executable, "-m", "harombe.cli.main"]
+HAROMBE = [sys.executable, "-P", "-m", "harombe.cli.main"]
+"""`harombe` as its console script runs it: the current directory is not on `sys.path`."""
 
 
 def free_port() -> int:
@@ -129,6 +130,7 @@ async def run_harombe(
     input: str | None = None,
     limit_s: float = 60,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`harombe ARGS` as its own process (exit code, stdout and stderr as a person sees them)."""
     return await asyncio.to_thread(
@@ -140,6 +142,7 @@ async def run_harombe(
         timeout=limit_s,
         env={**cli_env(home), **(env or {})},
         stdin=None if input is not None else subprocess.DEVNULL,
+        cwd=cwd,
     )
 
 
