@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import secrets
 from pathlib import Path
@@ -22,6 +23,7 @@ from support.cli_support import (
 )
 
 from harombe.cli.client import find_peer
+from harombe.cli.cluster_check import clock_skew
 from harombe.config import load_config
 from harombe.daemon import Node
 from sim.fake_openai import FakeOpenAI, Reply
@@ -172,11 +174,51 @@ async def test_cluster_test_checks_every_demo_model_peer(cfg_file, llama_server)
             "cluster", "test", "--peer", url_of(nodes[1]), "--config", str(cfg_file)
         )
         assert result.exit_code == 0, result.output
-        rows = [line for line in result.stdout.splitlines() if line.startswith("│ d")]
+        rows = [line for line in result.stdout.splitlines() if line.startswith(" d")]
         assert len(rows) == 3
         for row in rows:
-            assert row.count("yes") == 3 and "ok in" in row, row
+            assert row.count("yes") == 3 and " ok " in row, row
         assert "3/3 peers passed" in result.stdout
+
+
+async def test_cluster_test_fails_peers_that_do_not_hold_this_config_s_key(tmp_path):
+    key = {"cluster_key": secrets.token_hex(16)}
+    async with FakeOpenAI() as fake:
+        backend = {"kind": "openai", "url": fake.url, "model": fake.model}
+        async with cluster(node_config("keyed", backend=backend, security=key)) as (keyed,):
+            test = ("cluster", "test", "--peer", url_of(keyed), "--config")
+            wrong = client_config(tmp_path / "w.yaml", security={"cluster_key": "w" * 32})
+            result = await invoke(*test, str(wrong))
+            assert result.exit_code == 1, result.output
+            assert "keyed: authentication: refused this config's key" in result.stdout
+            assert "0/1 peer passed" in result.stdout
+
+            keyless = client_config(tmp_path / "n.yaml")
+            result = await invoke(*test, str(keyless))
+            assert result.exit_code == 1, result.output
+            assert "it has a cluster key; this config has none" in result.stdout
+
+            right = client_config(tmp_path / "r.yaml", security=key)
+            result = await invoke(*test, str(right))
+            assert result.exit_code == 0, result.output
+            assert "1/1 peer passed" in result.stdout
+
+        async with cluster(node_config("open", backend=backend)) as (open_peer,):
+            test = ("cluster", "test", "--peer", url_of(open_peer), "--config")
+            result = await invoke(*test, str(right))
+            assert result.exit_code == 1, result.output  # it would admit anyone
+            assert "open: authentication: it has no cluster key" in result.stdout
+            result = await invoke(*test, str(keyless))
+            assert result.exit_code == 0, result.output  # keyless on both sides: said, allowed
+            assert " none " in result.stdout and "unauthenticated" in result.stdout
+
+
+def test_clock_skew_from_the_date_header():
+    sent = 1_700_000_000.0
+    ahead = email.utils.formatdate(sent + 42, usegmt=True)
+    assert clock_skew(ahead, sent, sent + 0.2) == pytest.approx(42.4, abs=0.6)
+    assert clock_skew(None, sent, sent) is None
+    assert clock_skew("not a date", sent, sent) is None
 
 
 async def test_cluster_test_with_routers_a_leaver_and_a_failing_backend(cfg_file):

@@ -8,32 +8,21 @@ import json
 import os
 import re
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import yaml
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from harombe.cli.client import (
     PROBE_TIMEOUT_S,
     PeerUnreachable,
-    client_session,
     get_json,
     post_json,
-    unreachable,
 )
 from harombe.cli.common import plural
 from harombe.config import DEFAULT_CONFIG_PATH, ConfigError, HarombeConfig, parse_address
-
-TEST_TIMEOUT_S = 60.0
-"""Seconds `harombe cluster test` gives each peer for its health check and one short completion
-(a cold model may first have to load)."""
 
 OLLAMA_URL = "http://127.0.0.1:11434"
 OLLAMA_PROBE_S = 3.0
@@ -308,107 +297,3 @@ def status_summary(status: dict[str, Any]) -> str:
         f"tiers served: {', '.join(map(str, tiers)) or 'none'}; "
         f"models: {', '.join(models) or 'none'}"
     )
-
-
-@dataclass
-class PeerCheck:
-    name: str
-    address: str
-    admitted: bool
-    backend_ok: bool
-    reachable: bool = False
-    rtt_ms: float | None = None
-    completion: str = "-"
-    routes_only: bool = False
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.reachable and self.admitted and not self.error
-
-
-async def check_peer(
-    http: aiohttp.ClientSession, node: dict[str, Any], cfg: HarombeConfig
-) -> PeerCheck:
-    """Reach one peer directly: `/health`, then a short completion it serves itself (the hop
-    header keeps it from routing elsewhere; signed when the cluster has a key)."""
-    from harombe.api.peer_auth import RequestSigner
-
-    check = PeerCheck(
-        name=str(node.get("name", "?")),
-        address=str(node.get("address", "")),
-        admitted=node.get("state") == "alive",
-        backend_ok=bool(node.get("backend_ok")),
-    )
-    url = f"{cfg.tls.scheme}://{check.address}"
-    body = {
-        "model": "auto",
-        "messages": [{"role": "user", "content": "Say hi."}],
-        "stream": False,
-        "options": {"num_predict": 4},
-    }
-    data = json.dumps(body).encode()
-    headers = {"X-Harombe-Hop": "harombe-cluster-test", "Content-Type": "application/json"}
-    keyring = cfg.security.keyring()
-    if keyring:
-        headers.update(RequestSigner(keyring).headers("POST", "/api/chat", data))
-    try:
-        started = time.perf_counter()
-        async with http.get(f"{url}/health") as resp:
-            check.reachable = resp.status == 200
-        check.rtt_ms = (time.perf_counter() - started) * 1000
-        started = time.perf_counter()
-        async with http.post(f"{url}/api/chat", data=data, headers=headers) as resp:
-            answer = await resp.json(content_type=None)
-            took = time.perf_counter() - started
-            message = answer.get("error", answer) if isinstance(answer, dict) else answer
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        check.error = unreachable(url, exc, TEST_TIMEOUT_S)
-        return check
-    if resp.status == 200:
-        check.completion = f"ok in {took:.2f}s"
-    elif resp.status == 503 and not check.backend_ok and "routes only" in str(message):
-        check.routes_only = True
-        check.completion = "routes only (no backend)"
-    else:
-        check.error = f"completion failed: HTTP {resp.status}: {message}"
-    return check
-
-
-async def test_cluster(url: str, cfg: HarombeConfig, console: Console) -> bool:
-    """Check every peer in `url`'s view; print a table and each failure; True when all pass."""
-    status = await get_json(url, "/cluster/status")
-    nodes = [n for n in status.get("nodes", []) if n.get("state") != "left"]
-    timeout = aiohttp.ClientTimeout(total=TEST_TIMEOUT_S)
-    async with client_session(timeout) as http:
-        checks = await asyncio.gather(*(check_peer(http, n, cfg) for n in nodes))
-    table = Table(title=f"cluster test from {escape(str(status.get('node', '?')))}")
-    for column in ("node", "address", "reachable", "admitted", "backend", "rtt ms", "completion"):
-        table.add_column(column, no_wrap=True)
-
-    def mark(ok: bool) -> str:
-        return "[green]yes[/]" if ok else "[red]no[/]"
-
-    for c in checks:
-        table.add_row(
-            escape(c.name),
-            escape(c.address),
-            mark(c.reachable),
-            mark(c.admitted),
-            "[dim]none[/]" if c.routes_only else mark(c.backend_ok),
-            "-" if c.rtt_ms is None else f"{c.rtt_ms:.1f}",
-            "[red]failed[/]" if c.error else escape(c.completion),
-        )
-    console.print(table)
-    for c in checks:
-        if c.error:
-            console.print(f"[red]{escape(c.name)}:[/] {escape(c.error)}", soft_wrap=True)
-        elif not c.admitted:
-            console.print(f"[red]{escape(c.name)}:[/] not alive in the view", soft_wrap=True)
-    passed = sum(c.ok for c in checks)
-    verdict = "[green]all passed[/]" if passed == len(checks) else "[red]some failed[/]"
-    console.print(f"{passed}/{plural(len(checks), 'peer')} passed: {verdict}")
-    answering = any(c.ok and not c.routes_only for c in checks)
-    if not answering:
-        console.print("[red]no peer serves a model: the cluster cannot answer anything[/]")
-    return passed == len(checks) and answering

@@ -370,7 +370,7 @@ def cluster_remove(
 @cluster_app.command("test")
 def cluster_test(config: ConfigOpt = None, peer: PeerOpt = None) -> None:
     """Check every peer: reachable, admitted (same key), backend healthy, RTT, one completion."""
-    from harombe.cli.cluster import test_cluster
+    from harombe.cli.cluster_check import test_cluster
 
     cfg = load_or_exit(config)
 
