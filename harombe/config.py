@@ -126,19 +126,48 @@ class BackendConfig(_Section):
         )
 
 
-class SeedNode(_Section):
-    """A node listed by hand (the seed notes' `cluster.nodes`); it becomes a seed with hints."""
+NodeKind = Literal["harombe", "ollama", "openai"]
+DEFAULT_NODE_PORTS: dict[str, int] = {"harombe": DEFAULT_PORT, "ollama": 11434, "openai": 8080}
 
-    name: str
-    host: str
-    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
-    tier: int | None = Field(default=None, ge=0, le=2)
-    model: str | None = None
-    auth: str | None = None
+
+class SeedNode(_Section):
+    """A node listed by hand (the seed notes' `cluster.nodes`): a harombe peer, joined like a
+    seed, or a plain inference server, which the peers listing it health-check and share with
+    the cluster as a node they sponsor."""
+
+    name: str = Field(min_length=1, max_length=128, description="The node's name in the cluster.")
+    host: str = Field(min_length=1, description="Host name or address.")
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port. Default: 8765 for a harombe peer, 11434 for ollama, 8080 for openai.",
+    )
+    kind: NodeKind | None = Field(
+        default=None,
+        description="harombe (a peer), ollama or openai (a plain inference server). Default: "
+        "found out by asking the node (harombe's /health, Ollama's /api/tags, OpenAI's "
+        "/v1/models).",
+    )
+    tier: int | None = Field(
+        default=None, ge=0, le=2, description="Tier of a plain server (a peer says its own)."
+    )
+    model: str | None = Field(
+        default=None,
+        description="The model a plain server runs (default: every model it lists).",
+    )
+    auth: str | None = Field(
+        default=None, description="Bearer token sent to a plain server (Authorization header)."
+    )
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self.host}:{self.port or DEFAULT_PORT}"
+
+    def url(self, kind: str) -> str:
+        """The base URL of this node if it is of `kind`."""
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"http://{host}:{self.port or DEFAULT_NODE_PORTS[kind]}"
 
 
 class TransportConfig(_Section):
@@ -194,7 +223,9 @@ class ClusterConfig(_Section):
     )
     nodes: list[SeedNode] = Field(
         default_factory=list,
-        description="Nodes listed by hand (name, host, port, tier, model); joined like seeds.",
+        description="Nodes listed by hand: harombe peers (joined like seeds) and plain "
+        "inference servers (name, host, port, kind, tier, model, auth); see "
+        "docs/configuration.md.",
     )
     mdns: bool = Field(default=True, description="Announce and discover peers by mDNS.")
     mdns_interfaces: list[str] | None = Field(
@@ -206,8 +237,24 @@ class ClusterConfig(_Section):
     transport: TransportConfig = Field(default_factory=TransportConfig)
     coordinator: dict[str, Any] | None = Field(
         default=None,
-        description="Accepted for compatibility with older cluster files and ignored: "
-        "every peer coordinates.",
+        description="Accepted from the seed notes' cluster files and ignored (said once in the "
+        "log): every peer coordinates the requests it receives.",
+    )
+    excluded: list[str] = Field(
+        default_factory=list,
+        description="Node names removed with `harombe cluster remove`: this peer tells the "
+        "cluster (in its gossiped record) never to route to them, until `harombe cluster add`.",
+    )
+    node_check_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between health checks of each plain inference server in `nodes`; "
+        "a failed check stops routing to it until one succeeds.",
+    )
+    node_check_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a plain server's health check (listing its models) may take.",
     )
 
     @field_validator("seeds")
@@ -218,7 +265,40 @@ class ClusterConfig(_Section):
         return seeds
 
     def seed_addresses(self) -> list[str]:
-        return list(dict.fromkeys([*self.seeds, *(n.address for n in self.nodes)]))
+        """Seeds, and the listed nodes that are (or may be) harombe peers."""
+        peers = [n.address for n in self.nodes if n.kind in (None, "harombe")]
+        return list(dict.fromkeys([*self.seeds, *peers]))
+
+    @field_validator("nodes")
+    @classmethod
+    def _unique_names(cls, nodes: list[SeedNode]) -> list[SeedNode]:
+        names = [n.name for n in nodes]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"node names must be unique; listed twice: {', '.join(twice)}")
+        return nodes
+
+
+class DiscoveryConfig(_Section):
+    """How peers find each other (the seed notes' `discovery` section)."""
+
+    method: Literal["mdns", "explicit", "both"] = Field(
+        default="both",
+        description="mdns: announce and find peers on the LAN; explicit: only `cluster.seeds` "
+        "and `cluster.nodes`; both. `cluster.mdns: false` (or --no-mdns) turns mDNS off in "
+        "any case.",
+    )
+    service: str = Field(
+        default="_harombe._tcp.local.",
+        pattern=r"^_[A-Za-z0-9-]{1,15}\._tcp\.local\.?$",
+        description="The mDNS service type announced and browsed (`_NAME._tcp.local`).",
+    )
+
+    def uses_mdns(self, cluster: ClusterConfig) -> bool:
+        return cluster.mdns and self.method != "explicit"
+
+    def uses_seeds(self) -> bool:
+        return self.method != "mdns"
 
 
 class SecurityConfig(_Section):
@@ -315,6 +395,7 @@ class HarombeConfig(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     backend: BackendConfig = Field(default_factory=BackendConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
@@ -463,7 +544,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: the top level must be a mapping of sections (node, server, backend, "
-            f"cluster, routing, security), got {type(data).__name__}"
+            f"cluster, discovery, routing, security), got {type(data).__name__}"
         )
     return data
 

@@ -27,6 +27,7 @@ from harombe.api.app import make_app
 from harombe.api.cluster_api import add_cluster_routes
 from harombe.api.dashboard_api import PAGE_PATHS, LiveFeed, add_dashboard_routes
 from harombe.api.edge import api_key_middleware
+from harombe.api.exclusion_api import add_exclusion_route
 from harombe.api.guard import ConnectionGuard
 from harombe.api.join_api import add_join_route
 from harombe.api.metrics import LiveParts, add_metrics_route, make_registry
@@ -54,7 +55,15 @@ from harombe.inference.types import BackendError
 from harombe.peer_log import BackendLog, KeyMismatchLog, MembershipLog, report_seeds
 from harombe.routing.dispatch import Dispatcher
 from harombe.routing.fit import advertised
-from harombe.routing.view import MembershipView
+from harombe.routing.view import Candidate, MembershipView, excluded_names
+from harombe.sponsored import (
+    LentBackend,
+    SponsoredNodes,
+    SponsoredPeerBackend,
+    SponsoringCoordinator,
+    sponsored_middleware,
+    sponsored_status,
+)
 from harombe.stats.requests import RequestLog
 from harombe.utilisation import Probe, UtilisationSampler
 
@@ -116,6 +125,8 @@ class Node:
             config.backend.kind, _backend_location(config), MODELS_REFRESH_S
         )
         self._key_log = KeyMismatchLog()
+        self._sponsored: SponsoredNodes | None = None
+        self._excluded: set[str] = set(config.cluster.excluded)
         self._stack = contextlib.AsyncExitStack()
         self._stopped = asyncio.Event()
         mon = config.monitoring
@@ -162,6 +173,7 @@ class Node:
             connector=aiohttp.TCPConnector(ssl=client_tls_context(cfg.tls) or True),
         )
         self._stack.push_async_callback(session.close)
+        await self._start_sponsored(session)
         # Bind first: with port 0 the real port is known only after binding, and the
         # membership record must carry the real address.
         sock = bind_socket(cfg.server.host, cfg.server.port)
@@ -176,6 +188,26 @@ class Node:
         await self._start_discovery(host, session)
         refresher = asyncio.create_task(self._refresh_loop(), name="harombe-record-refresh")
         self._stack.push_async_callback(_cancel, refresher)
+
+    async def _start_sponsored(self, session: aiohttp.ClientSession) -> None:
+        """The plain inference servers listed in `cluster.nodes`, checked once before the
+        first record is gossiped (see harombe/sponsored.py)."""
+        cfg = self.config
+        if cfg.cluster.coordinator is not None:
+            log.info(
+                "cluster.coordinator is accepted and not needed: every harombe peer "
+                "coordinates the requests it receives; point clients at any peer"
+            )
+        plain = [n for n in cfg.cluster.nodes if n.kind != "harombe"]
+        self._sponsored = SponsoredNodes(
+            plain,
+            session=session,
+            interval=cfg.cluster.node_check_interval,
+            check_timeout=cfg.cluster.node_check_timeout,
+            backend_timeout=cfg.backend.timeout,
+        )
+        self._stack.push_async_callback(self._sponsored.aclose)
+        await self._sponsored.start()
 
     def _make_membership(self, session: aiohttp.ClientSession) -> WebSocketTransport:
         cfg = self.config
@@ -219,14 +251,7 @@ class Node:
             local_backend=self.backend,
             view=MembershipView(self.membership),
             config=cfg.routing,
-            connect=lambda c: PeerBackend(
-                c.address,
-                session=session,
-                auth=signer,
-                origin=self.name,
-                timeout=cfg.routing.request_timeout,
-                scheme=cfg.tls.scheme,
-            ),
+            connect=lambda c: self._connect(c, session, signer),
         )
         self._stack.push_async_callback(self.dispatcher.aclose)
 
@@ -255,11 +280,29 @@ class Node:
         await agent.start()
         self.agent = agent
 
+    def _connect(
+        self, c: Candidate, session: aiohttp.ClientSession, signer: RequestSigner | None
+    ) -> Any:
+        """The backend for a node routing picked that is not this peer itself."""
+        own = self._sponsored.backend(c.name) if self._sponsored and c.via == self.name else None
+        if own is not None:
+            return LentBackend(own)
+        peer = dict(
+            session=session,
+            auth=signer,
+            origin=self.name,
+            timeout=self.config.routing.request_timeout,
+            scheme=self.config.tls.scheme,
+        )
+        if c.via:
+            return SponsoredPeerBackend(c.address, node=c.name, **peer)
+        return PeerBackend(c.address, **peer)
+
     async def _serve_http(
         self, sock: socket.socket, transport: WebSocketTransport, session: aiohttp.ClientSession
     ) -> None:
         """The aiohttp app (APIs, peer websocket, monitoring), then the membership runner."""
-        assert self.dispatcher and self.membership
+        assert self.dispatcher and self.membership and self._sponsored
         cfg = self.config
         registry, request_metrics = make_registry(
             LiveParts(
@@ -268,7 +311,7 @@ class Node:
         )
         app = make_app(
             node_name=self.name,
-            coordinator=self.dispatcher,
+            coordinator=SponsoringCoordinator(self.dispatcher, self._sponsored),
             limits=cfg.limits,
             middlewares=[
                 *self._edge_middlewares(transport.path),
@@ -287,6 +330,7 @@ class Node:
         self._add_monitoring_routes(app, session)
         if self.agent:
             add_agent_routes(app, self.agent)
+        add_exclusion_route(app, self._exclude)
         server = HttpServer(
             app,
             sock,
@@ -304,7 +348,8 @@ class Node:
         self._stack.push_async_callback(self._leave)
 
     def _edge_middlewares(self, ws_path: str) -> list[Any]:
-        """Outermost first: connection tracking, peer certificates, API keys, peer signatures."""
+        """Outermost first: connection tracking, peer certificates, API keys, peer signatures,
+        then the mark of a forwarded request for a plain server this peer sponsors."""
         security = self.config.security
         middlewares = [self.guard.middleware()]
         if self.config.tls.ca is not None:
@@ -314,6 +359,8 @@ class Node:
             open_paths = [ws_path, *PAGE_PATHS]
             middlewares.append(api_key_middleware(security.api_keys, peer_paths=open_paths))
         middlewares.append(peer_auth_middleware(security.keyring(), verifier=self._auth))
+        assert self._sponsored
+        middlewares.append(sponsored_middleware(self._sponsored))
         return middlewares
 
     def _add_monitoring_routes(self, app: web.Application, session: aiohttp.ClientSession) -> None:
@@ -349,7 +396,8 @@ class Node:
 
     async def _start_discovery(self, host: str, session: aiohttp.ClientSession) -> None:
         cfg = self.config.cluster
-        if cfg.mdns:
+        discovery = self.config.discovery
+        if discovery.uses_mdns(cfg):
             mdns = MdnsDiscovery(
                 name=self.name,
                 label=cfg.label,
@@ -357,10 +405,12 @@ class Node:
                 host=host,
                 interfaces=cfg.mdns_interfaces,
                 on_peer=self._on_discovered,
+                service_type=discovery.service,
             )
             await mdns.start()
             self._stack.push_async_callback(mdns.close)
-        seeds = [s for s in cfg.seed_addresses() if s != self.address]
+        listed = cfg.seed_addresses() if discovery.uses_seeds() else []
+        seeds = [s for s in listed if s != self.address]
         if seeds:
             joiner = SeedJoiner(
                 seeds,
@@ -396,6 +446,19 @@ class Node:
 
     def _members(self) -> list[MemberView]:
         return self.membership.members() if self.membership else []
+
+    def _exclude(self, name: str, excluded: bool) -> None:
+        """Stop (or resume) routing to `name` cluster-wide: gossiped in this peer's record."""
+        if excluded:
+            self._excluded.add(name)
+            log.info("excluding node %s: the cluster stops routing to it", name)
+        elif name in self._excluded:
+            self._excluded.discard(name)
+            log.info("node %s no longer excluded", name)
+        if self.membership and self._runner:
+            loop = asyncio.get_running_loop()
+            self.membership.update_record(self._build_record(), loop.time())
+            self._runner.wake()
 
     def _alive_addresses(self) -> set[str]:
         assert self.membership
@@ -451,6 +514,8 @@ class Node:
             tool_models=self._advertised[1],
             tools=self.agent.shared_tools() if self.agent else [],
             utilisation=self.sampler.gossiped(self._alive_count()),
+            sponsored=self._sponsored.entries() if self._sponsored else [],
+            excluded=sorted(self._excluded),
         )
 
     async def _refresh_loop(self) -> None:
@@ -470,8 +535,10 @@ class Node:
         assert self.membership
         now = asyncio.get_running_loop().time()
         breakers = self.dispatcher.breakers() if self.dispatcher else {}
+        members = self.membership.members()
+        excluded = excluded_names(members)
         nodes = []
-        for m in self.membership.members():
+        for m in members:
             rec = m.record
             nodes.append(
                 {
@@ -499,9 +566,10 @@ class Node:
                     "breaker": breakers.get(m.name, "closed"),
                     "utilisation": self._utilisation(m.is_self, m.state.label, rec),
                     "utilisation_age_s": self._utilisation_age(m.is_self, now - m.last_update),
+                    "excluded": m.name in excluded,
                 }
             )
-        return nodes
+        return nodes + sponsored_status(members, excluded, breakers)
 
     def _utilisation(
         self, is_self: bool, state: str, rec: NodeRecord | None

@@ -36,16 +36,50 @@ def test_seed_notes_cluster_file_loads_and_nodes_become_seeds():
         "my-macbook",
         "gaming-pc",
         "server-closet",
+        "amd-workstation",
         "vast-ai-instance",
     ]
     assert cfg.cluster.nodes[2].tier == 2 and cfg.cluster.nodes[2].model == "qwen2.5:72b"
+    cloud = cfg.cluster.nodes[4]
+    assert (cloud.auth, cloud.kind, cloud.port) == ("token-abc123", None, None)
+    assert cfg.cluster.coordinator == {"host": "localhost"}
+    # Nodes of unknown kind are joined like seeds (a plain server among them is found out).
     assert cfg.cluster.seed_addresses() == [
         "macbook.local:8765",
         "192.168.1.100:8765",
         "server.home:8765",
+        "workstation.local:8765",
         "203.0.113.42:8765",
     ]
     assert cfg.routing.prefer_local is True and cfg.routing.load_balance is True
+
+
+def test_seed_notes_mdns_discovery_loads():
+    cfg = load_config(DATA / "seed-discovery-mdns.yaml", environ={})
+    assert cfg.discovery.method == "mdns" and cfg.discovery.service == "_harombe._tcp.local"
+    assert cfg.discovery.uses_mdns(cfg.cluster) and not cfg.discovery.uses_seeds()
+    off = load_config(DATA / "seed-discovery-mdns.yaml", {"cluster": {"mdns": False}}, environ={})
+    assert not off.discovery.uses_mdns(off.cluster)  # --no-mdns wins
+
+
+def test_listed_nodes_of_a_plain_kind_are_not_seeds_and_names_are_unique(tmp_path):
+    path = write(
+        tmp_path,
+        "cluster:\n  nodes:\n"
+        "    - {name: box, host: 10.0.0.2, kind: ollama, tier: 2, model: m, auth: t}\n"
+        "    - {name: peer, host: 10.0.0.3, kind: harombe}\n",
+    )
+    cfg = load_config(path, environ={})
+    assert cfg.cluster.seed_addresses() == ["10.0.0.3:8765"]
+    assert cfg.cluster.nodes[0].url("ollama") == "http://10.0.0.2:11434"
+    twice = write(
+        tmp_path, "cluster:\n  nodes:\n    - {name: a, host: x}\n    - {name: a, host: y}\n"
+    )
+    with pytest.raises(ConfigError, match="node names must be unique; listed twice: a"):
+        load_config(twice, environ={})
+    bad = write(tmp_path, "discovery:\n  method: carrier-pigeon\n")
+    with pytest.raises(ConfigError, match=r"discovery\.method"):
+        load_config(bad, environ={})
 
 
 def test_precedence_file_then_env_then_flags(tmp_path):

@@ -15,7 +15,13 @@ from rich.table import Table
 from harombe.cli.client import get_json
 
 WATCH_INTERVAL_S = 1.0
-STATE_STYLE = {"alive": "green", "suspect": "yellow", "dead": "red", "left": "dim"}
+STATE_STYLE = {
+    "alive": "green",
+    "suspect": "yellow",
+    "dead": "red",
+    "left": "dim",
+    "unreachable": "red",
+}
 
 
 COLUMNS = ("name", "state", "tier", "address", "load", "rtt ms", "models")
@@ -39,12 +45,14 @@ def peers_table(status: dict[str, Any]) -> Table:
         wraps = column in ("name", "address", "models")
         table.add_column(column, no_wrap=not wraps, overflow="fold", min_width=4 if wraps else None)
     for node in nodes:
-        state = str(node.get("state", "?"))
+        state = str(node.get("state", "?")) + (" (excluded)" if node.get("excluded") else "")
         rtt = node.get("rtt_ms")
         name = str(node.get("name", "?")) + (" *" if node.get("self") else "")
+        if node.get("via"):  # a plain inference server, reached through a peer
+            name += f"\n{node.get('kind') or 'plain'} via {node['via']}"
         row = [
             escape(name),
-            f"[{STATE_STYLE.get(state, 'white')}]{escape(state)}[/]",
+            f"[{STATE_STYLE.get(state.split()[0], 'white')}]{escape(state)}[/]",
             str(node.get("tier", "")),
             escape(str(node.get("address", ""))),
             f"{node.get('active', 0)}/{node.get('capacity', 0)}"

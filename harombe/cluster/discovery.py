@@ -60,6 +60,7 @@ class MdnsDiscovery:
         e.g. ["127.0.0.1"]); None means all interfaces.
       on_peer: called with "host:port" for each peer resolved (repeats are possible).
       resolve_timeout (3.0): seconds to wait for a seen peer's SRV/TXT/A records.
+      service_type: the mDNS service type announced and browsed (discovery.service).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class MdnsDiscovery:
         interfaces: Sequence[str] | None,
         on_peer: Callable[[str], None],
         resolve_timeout: float = 3.0,
+        service_type: str = SERVICE_TYPE,
     ) -> None:
         try:
             ipaddress.ip_address(host.strip("[]"))
@@ -85,9 +87,10 @@ class MdnsDiscovery:
         self._interfaces = list(interfaces) if interfaces is not None else None
         self._on_peer = on_peer
         self._resolve_timeout = resolve_timeout
+        self._service = service_type if service_type.endswith(".") else f"{service_type}."
         self._info = AsyncServiceInfo(
-            SERVICE_TYPE,
-            f"{name}.{SERVICE_TYPE}",
+            self._service,
+            f"{name}.{self._service}",
             port=api_port,
             properties={
                 "name": name,
@@ -114,7 +117,7 @@ class MdnsDiscovery:
             raise
         self._zc = zc
         self._browser = AsyncServiceBrowser(
-            zc.zeroconf, SERVICE_TYPE, handlers=[self._on_state_change]
+            zc.zeroconf, self._service, handlers=[self._on_state_change]
         )
 
     async def close(self) -> None:
@@ -150,7 +153,7 @@ class MdnsDiscovery:
 
     async def _resolve(self, name: str) -> None:
         assert self._zc is not None
-        info = AsyncServiceInfo(SERVICE_TYPE, name)
+        info = AsyncServiceInfo(self._service, name)
         if not await info.async_request(self._zc.zeroconf, self._resolve_timeout * 1000):
             log.debug("mDNS: %s did not resolve", name)
             return

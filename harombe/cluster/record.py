@@ -16,6 +16,35 @@ from harombe.utilisation import Utilisation
 _MAX_STR = 256
 _MAX_ITEMS = 512
 _SCALAR = (str, int, float, bool, type(None))
+MAX_SPONSORED = 16
+"""Plain inference servers one record may carry (its `sponsored` list)."""
+
+
+@dataclass
+class SponsoredNode:
+    """A plain inference server (Ollama, OpenAI-compatible) with no harombe of its own: the
+    node whose record lists it health-checks it and serves requests routed to it."""
+
+    name: str
+    tier: int = 0
+    models: list[str] = field(default_factory=list)
+    ok: bool = False
+    kind: str = ""
+
+    def to_wire(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, d: Any) -> SponsoredNode:
+        if not isinstance(d, dict):
+            raise ValueError("a sponsored node must be a mapping")
+        return cls(
+            name=_str(d.get("name"), "sponsored name"),
+            tier=_count(d.get("tier", 0), "sponsored tier"),
+            models=_str_list(d.get("models", []), "sponsored models"),
+            ok=_bool(d.get("ok", False), "sponsored ok"),
+            kind=_str(d.get("kind", ""), "sponsored kind"),
+        )
 
 
 @dataclass
@@ -45,6 +74,11 @@ class NodeRecord:
     """Agent tools this node runs for other peers (`agent.shared_tools`)."""
     utilisation: Utilisation | None = None
     """The latest CPU/RAM/GPU sample (gossiped with load); None: unknown or stale."""
+    sponsored: list[SponsoredNode] = field(default_factory=list)
+    """Plain inference servers this node health-checks and serves for the cluster."""
+    excluded: list[str] = field(default_factory=list)
+    """Node names this node's operator removed (`harombe cluster remove`): nobody routes to
+    them; the union over every record is the cluster's exclusion list."""
 
     _raw: ClassVar[Raw | None] = None
 
@@ -76,6 +110,8 @@ class NodeRecord:
             **({"tool_models": self.tool_models} if self.tool_models else {}),
             **({"tools": self.tools} if self.tools else {}),
             **({"utilisation": msgspec.to_builtins(self.utilisation)} if self.utilisation else {}),
+            **({"sponsored": [n.to_wire() for n in self.sponsored]} if self.sponsored else {}),
+            **({"excluded": self.excluded} if self.excluded else {}),
         }
 
     @classmethod
@@ -112,6 +148,8 @@ class NodeRecord:
                 tool_models=_str_list(d.get("tool_models", []), "tool_models"),
                 tools=_str_list(d.get("tools", []), "tools"),
                 utilisation=Utilisation.from_wire(d.get("utilisation")),
+                sponsored=_sponsored(d.get("sponsored", [])),
+                excluded=_str_list(d.get("excluded", []), "excluded"),
             )
         except KeyError as exc:
             raise ValueError(f"record lacks {exc.args[0]!r}") from None
@@ -182,6 +220,12 @@ def only_load_changed(old: NodeRecord, new: NodeRecord) -> bool:
         for f in dataclasses.fields(NodeRecord)
         if f.name not in LOAD_FIELDS
     )
+
+
+def _sponsored(x: Any) -> list[SponsoredNode]:
+    if not isinstance(x, list) or len(x) > MAX_SPONSORED:
+        raise ValueError(f"sponsored must be a list of at most {MAX_SPONSORED} nodes")
+    return [SponsoredNode.from_wire(d) for d in x]
 
 
 def _str(x: Any, what: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
@@ -50,10 +50,12 @@ def start_server(
     port: int = 0,
     n_parallel: int = 1,
     verbose: bool = False,
+    api_keys: Sequence[str] = (),
 ) -> Any:
     """Load `gguf_path` and serve it; returns the running `xllamacpp.Server`. Blocking.
 
-    `port=0` lets llama.cpp pick a free port (see `server.listening_address`).
+    `port=0` lets llama.cpp pick a free port (see `server.listening_address`). `api_keys`:
+    bearer tokens llama.cpp requires on its inference endpoints (none: open).
     """
     try:
         import xllamacpp
@@ -71,6 +73,7 @@ def start_server(
     params.hostnames = [host]
     params.port = port
     params.use_jinja = True  # the GGUF's own chat template, tool calls included
+    params.api_keys = list(api_keys)
     params.verbosity = 3 if verbose else 1  # 1: errors only
     params.endpoint_metrics = True  # for the start-up handshake below (loopback only)
     try:

@@ -33,11 +33,18 @@ class OllamaBackend:
     kind = "ollama"
 
     def __init__(
-        self, base_url: str, *, default_model: str | None = None, timeout: float = DEFAULT_TIMEOUT
+        self,
+        base_url: str,
+        *,
+        default_model: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        api_key: str | None = None,
     ) -> None:
+        """`api_key`: a bearer token, for an Ollama behind an authenticating proxy."""
         self.base_url = base_url.rstrip("/")
         self.default_model = default_model
-        self._client = ollama.AsyncClient(host=self.base_url, timeout=timeout)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+        self._client = ollama.AsyncClient(host=self.base_url, timeout=timeout, headers=headers)
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         model = request.model or self.default_model

@@ -129,7 +129,7 @@ class Dispatcher:
         self._local_tier_cache: tuple[int, int | None] | None = None  # (view version, tier)
         self.breaker_board = BreakerBoard.from_config(self.config, self._clock)
         self._balancer = Balancer(self.config, self.breaker_board, rng)
-        self._remotes: dict[str, Backend] = {}
+        self._remotes: dict[tuple[str, str], Backend] = {}
         self._inflight: dict[str, int] = {}
         self._waiting = 0
         self._load_changed = asyncio.Event()
@@ -263,9 +263,10 @@ class Dispatcher:
             if self._local_backend is None:
                 raise BackendError(f"{self.node_name} has no local backend", status=503)
             return self._local_backend
-        backend = self._remotes.get(candidate.address)
+        key = (candidate.name, candidate.address)  # a sponsor's address serves several names
+        backend = self._remotes.get(key)
         if backend is None:
-            backend = self._remotes[candidate.address] = self._connect(candidate)
+            backend = self._remotes[key] = self._connect(candidate)
         return backend
 
     @staticmethod

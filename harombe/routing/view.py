@@ -40,6 +40,8 @@ class Candidate:
     version: str = ""
     ctx: dict[str, int] = field(default_factory=dict)  # context window (tokens) per model
     tool_models: list[str] = field(default_factory=list)  # models that call tools
+    via: str | None = None
+    """For a plain inference server: the peer that sponsors it (whose `address` this is)."""
 
 
 class ClusterView(Protocol):
@@ -117,12 +119,62 @@ class MembershipView:
 
 
 def candidates_from_members(members: Iterable[Any]) -> list[Candidate]:
-    """ALIVE members with a record, as candidates (see the module docstring for SUSPECT)."""
+    """ALIVE members with a record, and the plain servers they sponsor, as candidates (see
+    the module docstring for SUSPECT), less every node an alive member excludes."""
+    alive = [m for m in members if m.state is MemberState.ALIVE and m.record is not None]
+    excluded = excluded_names(alive)
+    out = _member_candidates(alive) + sponsored_candidates(alive)
+    return [c for c in out if c.name not in excluded]
+
+
+def excluded_names(members: Iterable[Any]) -> set[str]:
+    """Nodes the cluster does not route to: the union of alive members' `excluded` lists."""
+    return {
+        name
+        for m in members
+        if m.state is MemberState.ALIVE and m.record is not None
+        for name in m.record.excluded
+    }
+
+
+def sponsored_candidates(alive: list[Any]) -> list[Candidate]:
+    """One candidate per plain server that alive members sponsor, reached through one sponsor:
+    this node when it is one, else a sponsor whose check succeeded, else the first by name.
+    A harombe peer of the same name wins over a plain server."""
+    peers = {m.name for m in alive}
+    best: dict[str, tuple[tuple[bool, bool, str], Any, Any]] = {}
+    for m in alive:
+        for node in m.record.sponsored:
+            if node.name in peers:
+                continue
+            rank = (not m.is_self, not node.ok, m.name)
+            if node.name not in best or rank < best[node.name][0]:
+                best[node.name] = (rank, m, node)
     out = []
-    for m in members:
+    for _, m, node in best.values():
+        out.append(
+            Candidate(
+                name=node.name,
+                address=m.record.address,
+                tier=node.tier,
+                models=node.models,
+                loaded=node.models,
+                capacity=1,
+                rtt=None if m.is_self else m.rtt,
+                backend_ok=node.ok,
+                state=m.state.label,
+                hardware={"kind": node.kind},
+                version=m.record.version,
+                via=m.name,
+            )
+        )
+    return out
+
+
+def _member_candidates(alive: list[Any]) -> list[Candidate]:
+    out = []
+    for m in alive:
         rec = m.record
-        if m.state is not MemberState.ALIVE or rec is None:
-            continue
         out.append(
             Candidate(
                 name=m.name,
