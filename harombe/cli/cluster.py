@@ -151,7 +151,8 @@ def config_path(explicit: Path | None) -> Path:
 
 def _edit_config(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
     """Apply `edit` to the config's data and write it back, keeping the file's comments when
-    only `cluster.seeds` changed (the usual case); otherwise the YAML is written anew."""
+    only the `cluster.seeds` and `cluster.excluded` lists changed (the usual case); otherwise
+    the YAML is written anew."""
     text = path.read_text() if path.exists() else ""
     try:
         data = yaml.safe_load(text) or {}
@@ -163,26 +164,30 @@ def _edit_config(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
     edit(data)
     if data == before:
         return
-    new_text = _with_seeds(text, (data.get("cluster") or {}).get("seeds") or [])
+    new_text: str | None = text
+    old, new = (before.get("cluster") or {}), (data.get("cluster") or {})
+    for key in ("seeds", "excluded"):
+        if new_text is not None and old.get(key) != new.get(key):
+            new_text = _with_list(new_text, key, new.get(key) or [])
     if new_text is None or yaml.safe_load(new_text) != data:
         new_text = yaml.safe_dump(data, sort_keys=False)
     write_private(path, new_text)
 
 
-_SEEDS_LINE = re.compile(r"(?P<indent>[ \t]+)seeds:[ \t]*(?:\[[^#\n]*\])?[ \t]*(?P<comment>#.*)?")
-
-
-def _with_seeds(text: str, seeds: list[str]) -> str | None:
-    """`text` with the `cluster.seeds` list set to `seeds`, comments kept; None when the file's
+def _with_list(text: str, key: str, values: list[str]) -> str | None:
+    """`text` with the `cluster.KEY` list set to `values`, comments kept; None when the file's
     layout is not the simple one this handles (the caller then rewrites the YAML)."""
-    flow = "[" + ", ".join(json.dumps(s) for s in seeds) + "]"
+    list_line = re.compile(
+        rf"(?P<indent>[ \t]+){key}:[ \t]*(?:\[[^#\n]*\])?[ \t]*(?P<comment>#.*)?"
+    )
+    flow = "[" + ", ".join(json.dumps(s) for s in values) + "]"
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if re.fullmatch(r"cluster:[ \t]*(#.*)?", line)]
     if not starts:
         return (
             text
             + ("" if text.endswith("\n") or not text else "\n")
-            + f"cluster:\n  seeds: {flow}\n"
+            + f"cluster:\n  {key}: {flow}\n"
         )
     first = starts[0] + 1
     end = next(
@@ -190,7 +195,7 @@ def _with_seeds(text: str, seeds: list[str]) -> str | None:
         len(lines),
     )
     for i in range(first, end):
-        match = _SEEDS_LINE.fullmatch(lines[i])
+        match = list_line.fullmatch(lines[i])
         if match is None:
             continue
         indent = match["indent"]
@@ -202,9 +207,9 @@ def _with_seeds(text: str, seeds: list[str]) -> str | None:
         ):
             stop += 1
         comment = f"  {match['comment']}" if match["comment"] else ""
-        lines[i:stop] = [f"{indent}seeds: {flow}{comment}"]
+        lines[i:stop] = [f"{indent}{key}: {flow}{comment}"]
         return "\n".join(lines) + "\n"
-    lines.insert(first, f"  seeds: {flow}")
+    lines.insert(first, f"  {key}: {flow}")
     return "\n".join(lines) + "\n"
 
 
@@ -276,6 +281,53 @@ async def running_self_address(url: str) -> str | None:
     except PeerUnreachable:
         return None
     return next((n.get("address") for n in status.get("nodes", []) if n.get("self")), None)
+
+
+def set_excluded(path: Path, names: list[str], excluded: bool) -> list[str]:
+    """Add `names` to (or drop them from) `cluster.excluded` in the config file, where the
+    exclusion persists across restarts; returns the names whose state changed."""
+    changed: list[str] = []
+
+    def edit(data: dict[str, Any]) -> None:
+        cluster = _cluster_section(data)
+        current = list(cluster.get("excluded") or [])
+        for name in names:
+            if (name in current) != excluded:
+                changed.append(name)
+                current = [*current, name] if excluded else [n for n in current if n != name]
+        if changed:
+            cluster["excluded"] = current
+
+    if excluded or path.exists():
+        _edit_config(path, edit)
+    return changed
+
+
+async def view_addresses(url: str) -> dict[str, str] | None:
+    """Node name → address in the view of the daemon at `url`; None when none answers."""
+    try:
+        status = await get_json(url, "/cluster/status")
+    except PeerUnreachable:
+        return None
+    return {str(n.get("name")): str(n.get("address")) for n in status.get("nodes", [])}
+
+
+def names_at(target: str, view: dict[str, str], listed: list[str]) -> list[str]:
+    """The node names `target` designates: itself when it is a node's name (in the view or
+    listed in the config), else the nodes at that address."""
+    if target in view or target in listed:
+        return [target]
+    try:
+        address = parse_address(target)
+    except ValueError:
+        return []
+    return sorted(name for name, at in view.items() if at == address)
+
+
+async def tell_daemon_exclude(url: str, name: str, excluded: bool) -> None:
+    """Ask the daemon at `url` (loopback only) to exclude `name` from routing, or stop."""
+    body = {"name": name, "excluded": excluded}
+    await post_json(url, "/cluster/exclude", body, limit_s=PROBE_TIMEOUT_S)
 
 
 async def tell_daemon_join(url: str, address: str) -> None:

@@ -293,14 +293,18 @@ def cluster_add(
         typer.Option("--peer", help="URL of the daemon on this machine to tell (default: local)."),
     ] = None,
 ) -> None:
-    """Add a seed to the config and tell the daemon running here to join it now."""
+    """Add a seed to the config and tell the daemon running here to join it now (a node
+    `harombe cluster remove` excluded is routed to again)."""
     from harombe.cli.client import get_json, local_url, normalise_url
     from harombe.cli.cluster import (
         add_seed,
         config_path,
         own_addresses,
         running_self_address,
+        set_excluded,
+        tell_daemon_exclude,
         tell_daemon_join,
+        view_addresses,
     )
     from harombe.config import ConfigError, HarombeConfig, parse_address
 
@@ -314,20 +318,23 @@ def cluster_add(
     url = normalise_url(peer) if peer else local_url(current)
     if address in own_addresses(current) or address == asyncio.run(running_self_address(url)):
         fail(f"{address} is this peer's own address; add another machine's address")
+    view = asyncio.run(view_addresses(url)) or {}
+    host = address.rsplit(":", 1)[0]
+    back = [n for n in current.cluster.excluded if view.get(n) == address or n == host]
     try:
         added = add_seed(path, address)
+        set_excluded(path, back, False)
     except ConfigError as exc:
         fail(str(exc))
     load_or_exit(path)
-    console.print(
-        f"{'added' if added else 'already listed'}: {address} in {path}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    say(f"{'added' if added else 'already listed'}: {address} in {path}")
+    if back:
+        say(f"no longer excluded: {', '.join(back)}")
 
     async def go():
         await get_json(url, "/health")
+        for name in back:
+            await tell_daemon_exclude(url, name, False)
         await tell_daemon_join(url, address)
 
     try:
@@ -336,35 +343,70 @@ def cluster_add(
         console.print(f"[yellow]no running daemon told:[/] {escape(str(exc))}", soft_wrap=True)
         console.print("harombed joins it at its next start")
         return
-    console.print(
-        f"the daemon at {url} is joining {address}", markup=False, highlight=False, soft_wrap=True
-    )
+    say(f"the daemon at {url} is joining {address}")
 
 
 @cluster_app.command("remove")
 def cluster_remove(
     name: Annotated[
-        str, typer.Argument(metavar="SEED", help="Seed HOST[:PORT] or the name of a listed node.")
+        str,
+        typer.Argument(metavar="NODE", help="A node's name, or a seed's HOST[:PORT]."),
     ],
     config: ConfigOpt = None,
 ) -> None:
-    """Remove a seed or listed node from the config.
+    """Stop using a node: drop it from the config and stop the whole cluster routing to it.
 
-    Running peers keep it in their view until it leaves (stop its daemon) or is found dead.
+    The exclusion is kept in the config (cluster.excluded) and gossiped by the daemon running
+    here, so every peer stops sending it work, until `harombe cluster add` names it again.
     """
-    from harombe.cli.cluster import config_path, remove_seed
-    from harombe.config import ConfigError
+    from harombe.cli.client import local_url
+    from harombe.cli.cluster import (
+        config_path,
+        names_at,
+        remove_seed,
+        set_excluded,
+        tell_daemon_exclude,
+        view_addresses,
+    )
+    from harombe.config import ConfigError, HarombeConfig
 
     path = config_path(config)
+    current = load_or_exit(path) if path.exists() else HarombeConfig()
+    url = local_url(current)
+    view = asyncio.run(view_addresses(url))
+    names = names_at(name, view or {}, [n.name for n in current.cluster.nodes])
     try:
         removed = remove_seed(path, name)
+        for node in names:  # its seed address too, or the daemon would join it again
+            removed += remove_seed(path, (view or {}).get(node, node))
+        excluded = set_excluded(path, names, True)
     except ConfigError as exc:
         fail(str(exc))
-    if not removed:
-        fail(f"{name} is not a seed or listed node in {path}", code=1)
-    console.print(
-        f"removed {', '.join(removed)} from {path}", markup=False, highlight=False, soft_wrap=True
-    )
+    if not removed and not names:
+        fail(f"{name} is not a seed, a listed node or a node in the cluster ({path})", code=1)
+    if removed:
+        say(f"removed {', '.join(dict.fromkeys(removed))} from {path}")
+    if not names:
+        say("no daemon here names a node at that address: nothing to exclude")
+        return
+    say(f"excluded {', '.join(names)} in {path}{'' if excluded else ' (already)'}")
+
+    async def go():
+        for node in names:
+            await tell_daemon_exclude(url, node, True)
+
+    try:
+        asyncio.run(go())
+    except PeerUnreachable as exc:
+        console.print(f"[yellow]no running daemon told:[/] {escape(str(exc))}", soft_wrap=True)
+        say("harombed excludes it from its next start")
+        return
+    say(f"the cluster stops routing to {', '.join(names)} (until `harombe cluster add`)")
+
+
+def say(text: str) -> None:
+    """A line of plain output (names and paths are never read as markup)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @cluster_app.command("test")
