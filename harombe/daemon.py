@@ -192,20 +192,12 @@ class Node:
     async def _start_sponsored(self, session: aiohttp.ClientSession) -> None:
         """The plain inference servers listed in `cluster.nodes`, checked once before the
         first record is gossiped (see harombe/sponsored.py)."""
-        cfg = self.config
-        if cfg.cluster.coordinator is not None:
+        if self.config.cluster.coordinator is not None:
             log.info(
                 "cluster.coordinator is accepted and not needed: every harombe peer "
                 "coordinates the requests it receives; point clients at any peer"
             )
-        plain = [n for n in cfg.cluster.nodes if n.kind != "harombe"]
-        self._sponsored = SponsoredNodes(
-            plain,
-            session=session,
-            interval=cfg.cluster.node_check_interval,
-            check_timeout=cfg.cluster.node_check_timeout,
-            backend_timeout=cfg.backend.timeout,
-        )
+        self._sponsored = SponsoredNodes.from_config(self.config, session)
         self._stack.push_async_callback(self._sponsored.aclose)
         await self._sponsored.start()
 

@@ -26,7 +26,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from harombe.cluster.record import MAX_SPONSORED, SponsoredNode
 from harombe.cluster.state import MemberState
-from harombe.config import SeedNode
+from harombe.config import HarombeConfig, SeedNode
 from harombe.inference.peer import HOP_HEADER, PeerBackend
 from harombe.inference.types import Backend, BackendError, ChatChunk, ChatRequest
 from harombe.routing.route import Coordinator, LocalCoordinator, RouteOptions
@@ -130,6 +130,18 @@ class SponsoredNodes:
         self._check_timeout = check_timeout
         self._backend_timeout = backend_timeout
         self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_config(cls, config: HarombeConfig, session: aiohttp.ClientSession) -> SponsoredNodes:
+        """The listed nodes that are not declared harombe peers (each may turn out to be one)."""
+        cluster = config.cluster
+        return cls(
+            [n for n in cluster.nodes if n.kind != "harombe"],
+            session=session,
+            interval=cluster.node_check_interval,
+            check_timeout=cluster.node_check_timeout,
+            backend_timeout=config.backend.timeout,
+        )
 
     async def start(self) -> None:
         if self._servers:
