@@ -76,3 +76,46 @@ def test_static_view_bumps_its_version_on_replace():
     view = StaticView([Candidate("a", "a:1")])
     view.replace([Candidate("b", "b:1")])
     assert view.version == 1 and [c.name for c in view.candidates()] == ["b"]
+
+
+def member(name: str, state: MemberState, record: NodeRecord, *, is_self: bool = False):
+    from harombe.cluster.membership import MemberView
+
+    return MemberView(
+        name=name, address=record.address, state=state, incarnation=1, record=record,
+        rtt=0.002, state_since=0.0, last_update=0.0, is_self=is_self,
+    )  # fmt: skip
+
+
+def test_sponsored_servers_become_candidates_through_one_sponsor_and_exclusions_apply():
+    from harombe.cluster.record import SponsoredNode
+
+    cloud = SponsoredNode("cloud", tier=2, models=["big"], ok=True, kind="openai")
+    down = SponsoredNode("cloud", tier=2, models=["big"], ok=False, kind="openai")
+    a = NodeRecord("a", "10.0.0.1:8765", sponsored=[down])
+    b = NodeRecord("b", "10.0.0.2:8765", sponsored=[cloud], excluded=["c"])
+    c = NodeRecord("c", "10.0.0.3:8765")
+    members = [
+        member("a", MemberState.ALIVE, a),
+        member("b", MemberState.SUSPECT, b),
+        member("c", MemberState.ALIVE, c),
+    ]
+    # b is suspect: not a candidate, nor a sponsor, but its exclusion of c still holds.
+    [only_a, via_a] = candidates_from_members(members)
+    assert only_a.name == "a"
+    assert (via_a.name, via_a.address, via_a.via, via_a.backend_ok) == (
+        "cloud", "10.0.0.1:8765", "a", False
+    )  # fmt: skip
+
+    members[1] = member("b", MemberState.ALIVE, b)
+    by_name = {c.name: c for c in candidates_from_members(members)}
+    assert set(by_name) == {"a", "b", "cloud"}  # c is excluded
+    assert (by_name["cloud"].via, by_name["cloud"].tier) == (
+        "b",
+        2,
+    )  # the sponsor whose check passed
+    assert by_name["cloud"].models == ["big"] and not by_name["cloud"].is_local
+
+    members[0] = member("a", MemberState.ALIVE, a, is_self=True)
+    by_name = {c.name: c for c in candidates_from_members(members)}
+    assert by_name["cloud"].via == "a"  # this peer sponsors it too: served here

@@ -143,3 +143,22 @@ async def test_a_hop_request_for_a_node_this_peer_does_not_sponsor_is_refused():
         async with http.post(f"{url_of(lonely)}/api/chat", json=chat, headers=headers) as resp:
             assert resp.status == 503
             assert "does not sponsor a node named 'ghost'" in (await resp.json())["error"]
+
+
+def test_records_carry_sponsored_nodes_and_exclusions_within_bounds():
+    from harombe.cluster.record import MAX_SPONSORED, NodeRecord, SponsoredNode
+
+    node = SponsoredNode("cloud", 2, ["qwen2.5:72b"], True, "openai")
+    record = NodeRecord("home", "10.0.0.1:8765", sponsored=[node], excluded=["old-box"])
+    assert NodeRecord.from_raw(record.raw()) == record
+    for bad in (
+        [node.to_wire()] * (MAX_SPONSORED + 1),
+        [{"name": 7}],
+        [{"name": "x", "tier": -1}],
+        "not a list",
+    ):
+        wire = {**record.to_wire(), "sponsored": bad}
+        with pytest.raises(ValueError):
+            NodeRecord.from_wire(wire)
+    old = {k: v for k, v in record.to_wire().items() if k not in ("sponsored", "excluded")}
+    assert NodeRecord.from_wire(old).sponsored == []  # from a peer without the fields

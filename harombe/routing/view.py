@@ -121,18 +121,20 @@ class MembershipView:
 def candidates_from_members(members: Iterable[Any]) -> list[Candidate]:
     """ALIVE members with a record, and the plain servers they sponsor, as candidates (see
     the module docstring for SUSPECT), less every node an alive member excludes."""
+    members = list(members)
     alive = [m for m in members if m.state is MemberState.ALIVE and m.record is not None]
-    excluded = excluded_names(alive)
+    excluded = excluded_names(members)
     out = _member_candidates(alive) + sponsored_candidates(alive)
     return [c for c in out if c.name not in excluded]
 
 
 def excluded_names(members: Iterable[Any]) -> set[str]:
-    """Nodes the cluster does not route to: the union of alive members' `excluded` lists."""
+    """Nodes the cluster does not route to: the union of the `excluded` lists of members that
+    are alive or suspect (a suspicion, often false, must not lift an exclusion)."""
     return {
         name
         for m in members
-        if m.state is MemberState.ALIVE and m.record is not None
+        if m.state in (MemberState.ALIVE, MemberState.SUSPECT) and m.record is not None
         for name in m.record.excluded
     }
 
