@@ -135,6 +135,11 @@ async def test_the_seed_cluster_file_runs_with_a_plain_server_as_cloud_fallback(
         assert "vast-ai-instance" in table.stdout and "openai via home" in table.stdout
         assert CLOUD_MODEL in table.stdout
 
+        # cluster test reaches the cloud node through its sponsor, with a one-token request.
+        test = await invoke("cluster", "test", "--peer", url_of(gaming), "--config", str(client))
+        cloud = [ln for ln in test.stdout.splitlines() if "vast-ai-inst" in ln]
+        assert len(cloud) == 1 and " ok " in cloud[0], test.stdout
+
 
 async def test_a_hop_request_for_a_node_this_peer_does_not_sponsor_is_refused():
     async with Node(node_config("lonely")) as lonely, aiohttp.ClientSession() as http:

@@ -25,6 +25,7 @@ from rich.table import Table
 from harombe.cli.client import client_session, get_json, unreachable
 from harombe.cli.common import plural
 from harombe.config import HarombeConfig
+from harombe.sponsored import SPONSORED_HEADER
 
 TEST_TIMEOUT_S = 60.0
 """Seconds `harombe cluster test` gives each peer for its health check and one short completion
@@ -105,7 +106,7 @@ async def check_peer(
 ) -> PeerCheck:
     """Check one peer directly: reachable (`/health`, RTT, clock), authentication with this
     config's key, and a one-token completion it serves itself (the hop header keeps it from
-    routing elsewhere)."""
+    routing elsewhere). A plain server is checked through its sponsor, whose address it has."""
     from harombe.api.peer_auth import RequestSigner
 
     check = PeerCheck(
@@ -135,6 +136,8 @@ async def check_peer(
         keyring = cfg.security.keyring()
         signer = RequestSigner(keyring) if keyring else None
         headers = _hop_headers(signer, "POST", "/api/chat", data)
+        if node.get("via"):  # a plain server: its sponsor serves it (harombe/sponsored.py)
+            headers[SPONSORED_HEADER] = check.name
         started = time.perf_counter()
         async with http.post(f"{url}/api/chat", data=data, headers=headers) as resp:
             answer = await resp.json(content_type=None)
@@ -177,9 +180,9 @@ async def test_cluster(url: str, cfg: HarombeConfig, console: Console) -> bool:
         collapse_padding=True,
         pad_edge=False,
     )
-    columns = ("node", "address", "reachable", "key", "backend", "clock", "rtt ms", "answer")
-    for column in columns:
-        table.add_column(column, no_wrap=True)
+    for column in ("node", "address", "up", "key", "backend", "clock", "rtt ms", "answer"):
+        folds = column in ("node", "address")  # the others keep their few characters whole
+        table.add_column(column, no_wrap=not folds, overflow="fold" if folds else "ellipsis")
     keyless = not cfg.security.keyring()
 
     def mark(ok: bool) -> str:
