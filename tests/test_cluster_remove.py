@@ -61,6 +61,9 @@ async def test_remove_stops_the_live_cluster_routing_to_a_node_until_add(tmp_pat
 
             await poll(all_serve, "the three peers to see each other")
 
+            async def w1_serves(url: str) -> bool:
+                return await served_by(url) == "w1"
+
             async def w2_serves() -> bool:
                 return await served_by(entry.url) == "w2"
 
@@ -79,6 +82,8 @@ async def test_remove_stops_the_live_cluster_routing_to_a_node_until_add(tmp_pat
 
             await poll(lambda: everywhere(True), "every peer to learn w2 is excluded")
             for p in peers:  # w2 itself too: it hands its own requests to w1
+                # Routing re-reads the view within routing.view_max_age of the status.
+                await poll(lambda p=p: w1_serves(p.url), f"{p.name} to route around w2")
                 assert {await served_by(p.url) for _ in range(3)} == {"w1"}
 
             entry.stop()  # the exclusion is kept in the entry's config
