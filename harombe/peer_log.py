@@ -28,6 +28,9 @@ cluster key (a misconfigured peer retries every few seconds; one line a minute i
 KEY_WARNING_MAX_ADDRESSES = 256
 """Addresses whose last key warning is remembered; beyond, the oldest is forgotten, so frames
 from many claimed addresses cannot grow this peer's memory."""
+KEY_WARNINGS_PER_INTERVAL = 10
+"""Key warnings logged per interval, all addresses together: frames claiming a new address each
+time (the address is the sender's unverified claim) cannot flood the log."""
 
 _BACKEND_HINTS = {
     "ollama": "is Ollama running there? start it with `ollama serve`, or set backend.url",
@@ -62,21 +65,27 @@ class MembershipLog:
 
 
 class KeyMismatchLog:
-    """Warns, at most once per `interval` per address, that an address sends frames this
-    peer cannot authenticate: its cluster key differs (or only one side has a key)."""
+    """Warns, at most once per `interval` per address and `per_interval` times in all, that an
+    address sends frames this peer cannot authenticate: its cluster key differs (or only one
+    side has a key)."""
 
     def __init__(
         self,
         *,
         interval: float = KEY_WARNING_INTERVAL_S,
         max_addresses: int = KEY_WARNING_MAX_ADDRESSES,
+        per_interval: int = KEY_WARNINGS_PER_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._interval = interval
         self._max = max_addresses
+        self._per_interval = per_interval
         self._clock = clock
         self._last: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._suppressed: collections.Counter[str] = collections.Counter()
+        self._window_start = -float("inf")
+        self._window_count = 0
+        self._unlogged = 0  # frames from addresses not warned about: over the overall limit
 
     def frame_refused(self, frame: bytes) -> None:
         address = claimed_address(frame)
@@ -85,17 +94,27 @@ class KeyMismatchLog:
         if last is not None and now - last < self._interval:
             self._suppressed[address] += 1
             return
+        if now - self._window_start >= self._interval:
+            self._window_start, self._window_count = now, 0
+        if self._window_count >= self._per_interval:
+            self._unlogged += 1
+            return
+        self._window_count += 1
         self._last[address] = now
         self._last.move_to_end(address)
         while len(self._last) > self._max:
             gone, _ = self._last.popitem(last=False)
             self._suppressed.pop(gone, None)
         again = self._suppressed.pop(address, 0)
+        notes = [f"{again} more since the last warning"] if again else []
+        if self._unlogged:
+            notes.append(f"{self._unlogged} from other addresses not logged")
+            self._unlogged = 0
         log.warning(
             "refused cluster frames from %s: they are not signed with this peer's cluster key "
             "(security.cluster_key differs, or only one side has one); it is not admitted%s",
             address,
-            f" ({again} more since the last warning)" if again else "",
+            f" ({'; '.join(notes)})" if notes else "",
         )
 
 
@@ -104,9 +123,14 @@ def claimed_address(frame: bytes) -> str:
     try:
         _version, _label, payload, _mac = msgspec.msgpack.decode(frame)
         sender, address, *_ = msgspec.msgpack.decode(payload)
-        return f"{str(address)[:64]} (name {str(sender)[:64]!r})"
+        return f"{_printable(address)} (name {_printable(sender)!r})"
     except (msgspec.DecodeError, ValueError, TypeError):
         return "an unknown address"
+
+
+def _printable(value: object) -> str:
+    """At most 64 characters of `value`, any that are not printable (newlines) replaced."""
+    return "".join(c if c.isprintable() else "?" for c in str(value)[:64])
 
 
 class BackendLog:

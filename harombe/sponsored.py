@@ -37,6 +37,8 @@ log = logging.getLogger("harombe.peer")
 SPONSORED_HEADER = "X-Harombe-Sponsored"
 """On a forwarded (hop) request: the plain server the receiving sponsor is to serve it with."""
 
+MAX_NAME = 128
+"""Longest node name (config.SeedNode.name); a longer header is cut to it."""
 _PROBES = {"harombe": "/health", "ollama": "/api/version", "openai": "/v1/models"}
 """What each kind answers and the others do not, asked in this order: a harombe peer also speaks
 both APIs, and llama.cpp's server also lists models at /api/tags, but only Ollama says its
@@ -323,9 +325,10 @@ def sponsored_middleware(nodes: SponsoredNodes) -> Middleware:
         name = request.headers.get(SPONSORED_HEADER)
         if name is None or HOP_HEADER not in request.headers:
             return await handler(request)
-        if nodes.backend(name[:128]) is None:  # 503: the sender tries another node
+        name = name[:MAX_NAME]
+        if nodes.backend(name) is None:  # 503: the sender tries another node
             return web.json_response(
-                {"error": f"this peer does not sponsor a node named {name[:128]!r}"}, status=503
+                {"error": f"this peer does not sponsor a node named {name!r}"}, status=503
             )
         token = _serving.set(name)
         try:

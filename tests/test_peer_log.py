@@ -125,3 +125,15 @@ def test_key_warnings_are_rate_limited_per_address_and_bounded(caplog):
     before = len(caplog.records)
     warner.frame_refused(b"\x93not a frame")
     assert len(caplog.records) == before + 1
+
+
+def test_key_warnings_from_ever_new_addresses_are_capped_overall(caplog):
+    now = [0.0]
+    warner = KeyMismatchLog(interval=60.0, per_interval=3, clock=lambda: now[0])
+    for i in range(50):
+        warner.frame_refused(frame_from(f"10.0.{i}.1:8765\nFAKE LOG LINE"))
+    assert len(caplog.records) == 3
+    assert all("\n" not in r.getMessage() for r in caplog.records)
+    now[0] = 60.0
+    warner.frame_refused(frame_from("10.9.9.9:8765"))
+    assert "47 from other addresses not logged" in caplog.records[-1].getMessage()
