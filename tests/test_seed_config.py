@@ -4,6 +4,7 @@ that lists it and routed to from a peer that does not."""
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -67,8 +68,9 @@ def cloud_server(tiny_gguf: Path):
 
 @pytest.mark.llamacpp
 async def test_the_seed_cluster_file_runs_with_a_plain_server_as_cloud_fallback(
-    tmp_path, cloud_server
+    tmp_path, cloud_server, caplog
 ):
+    caplog.set_level(logging.INFO, logger="harombe.daemon")
     async with aiohttp.ClientSession() as http:
         body = {"model": CLOUD_MODEL, "messages": [{"role": "user", "content": "hi"}]}
         async with http.post(f"{cloud_server}/v1/chat/completions", json=body) as resp:
@@ -113,6 +115,8 @@ async def test_the_seed_cluster_file_runs_with_a_plain_server_as_cloud_fallback(
         assert (row["kind"], row["tier"], row["models"]) == ("openai", 2, [CLOUD_MODEL])
         assert (row["via"], row["address"]) == ("home", home.address)
         assert not any(n["name"] == "my-macbook" for n in (await get_status(url_of(home)))["nodes"])
+        explained = [r for r in caplog.records if "cluster.coordinator is accepted" in r.message]
+        assert len(explained) == 1  # said once, by the peer whose file has it
 
         # gaming-pc does not list the cloud node: its request goes through home, which sends
         # the token to the plain server.
@@ -167,3 +171,19 @@ def test_records_carry_sponsored_nodes_and_exclusions_within_bounds():
             NodeRecord.from_wire(wire)
     old = {k: v for k, v in record.to_wire().items() if k not in ("sponsored", "excluded")}
     assert NodeRecord.from_wire(old).sponsored == []  # from a peer without the fields
+
+
+def test_the_mdns_service_type_comes_from_the_config():
+    from harombe.cluster.discovery import MdnsDiscovery
+
+    cfg = load_config(DATA / "seed-discovery-mdns.yaml", environ={})
+    mdns = MdnsDiscovery(
+        name="a", label="harombe", api_port=8765, host="127.0.0.1", interfaces=["127.0.0.1"],
+        on_peer=lambda address: None, service_type=cfg.discovery.service,
+    )  # fmt: skip
+    assert mdns._info.type == "_harombe._tcp.local."
+    other = MdnsDiscovery(
+        name="a", label="harombe", api_port=8765, host="127.0.0.1", interfaces=["127.0.0.1"],
+        on_peer=lambda address: None, service_type="_lab._tcp.local",
+    )  # fmt: skip
+    assert other._info.type == "_lab._tcp.local." and other._info.name == "a._lab._tcp.local."
