@@ -141,6 +141,13 @@ async def _wait_health(url: str, proc: subprocess.Popen[str]) -> None:
     await poll(healthy, f"{url} to come up", deadline=60)
 
 
+async def sees_alive(port: int, name: str) -> bool:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/cluster/status") as resp:
+            nodes = (await resp.json())["nodes"]
+    return any(n["name"] == name and n["state"] == "alive" for n in nodes)
+
+
 # Probes that cannot time out within a test: the watcher and the leaver change each other's
 # state only through messages (join, alive, left), never because a loaded machine answered a
 # probe late, so the test sees the graceful leave or fails for a real reason.
@@ -174,9 +181,11 @@ async def test_harombed_sigterm_leaves_gracefully_and_exits(tmp_path):
         try:
             await _wait_health(f"http://127.0.0.1:{port}", proc)
             await poll(lambda: states(watcher).get("leaver") == "alive", "leaver to join")
+            # Both ways: a peer that has not yet heard back from anyone has nobody to tell.
+            await poll(lambda: sees_alive(port, "watcher"), "leaver to see the watcher")
             proc.send_signal(signal.SIGTERM)
             started = time.monotonic()
-            code = await asyncio.to_thread(proc.wait, 10)
+            code = await asyncio.to_thread(proc.wait, 30)
             exited_after = time.monotonic() - started
             assert code == 0
             await poll(lambda: states(watcher).get("leaver") == "left", "watcher to see left")
