@@ -55,8 +55,11 @@ async def test_startup_backend_seeds_and_peer_changes_are_logged_at_info(tmp_pat
         assert log().count("is unreachable (") == 1
 
         key = {"cluster_key": "k" * 24}
-        async with Node(node_config("beta", seeds=[f"127.0.0.1:{peer.port}"], security=key)):
+        beta_config = node_config("beta", seeds=[f"127.0.0.1:{peer.port}"], security=key)
+        async with Node(beta_config) as beta:
             await poll(lambda: "peer beta (127.0.0.1:" in log() and "joined" in log(), "join")
+            # beta leaves once it has heard back: a peer that knows nobody has nobody to tell
+            await poll(lambda: states(beta).get("alpha") == "alive", "beta to see alpha")
         await poll(lambda: re.search(r"peer beta \(.*\) left the cluster", log()), "leave")
 
         # Another key: refused, and said once as a WARNING naming the address, however many
