@@ -30,17 +30,23 @@ class FakeNVML:
         self.init_error = init_error
         self.broken = broken
         self.no_utilization = no_utilization
-        self.initialized = False
+        self.references = 0
         self.shutdowns = 0
 
+    @property
+    def initialized(self) -> bool:
+        return self.references > 0
+
     def nvmlInit(self) -> None:
+        """Like NVML's, reference-counted: each init needs its own shutdown, so two threads
+        (hardware detection and the live sampler) can each init and shut down safely."""
         if self.init_error is not None:
             raise pynvml.NVMLError(self.init_error)
-        self.initialized = True
+        self.references += 1
 
     def nvmlShutdown(self) -> None:
         self.shutdowns += 1
-        self.initialized = False
+        self.references = max(0, self.references - 1)
 
     def nvmlSystemGetDriverVersion(self) -> str:
         return "550.54.15"
