@@ -32,7 +32,7 @@ from harombe.api.guard import ConnectionGuard
 from harombe.api.join_api import add_join_route
 from harombe.api.metrics import LiveParts, add_metrics_route, make_registry
 from harombe.api.observe import observe_middleware
-from harombe.api.peer_auth import HOP_HEADER, RequestSigner, RequestVerifier, peer_auth_middleware
+from harombe.api.peer_auth import RequestSigner, RequestVerifier, peer_auth_middleware
 from harombe.api.server import (
     HttpServer,
     client_tls_context,
@@ -50,6 +50,7 @@ from harombe.config import HOME_DIR, HarombeConfig
 from harombe.hardware import HardwareInfo, detect_async
 from harombe.inference.factory import open_backend
 from harombe.inference.peer import PeerBackend
+from harombe.inference.peer_wire import HOP_HEADER
 from harombe.inference.stats import MeasuredBackend
 from harombe.inference.types import BackendError
 from harombe.peer_log import BackendLog, KeyMismatchLog, MembershipLog, report_seeds
@@ -230,14 +231,16 @@ class Node:
         self.membership.on_change.append(MembershipLog())
         self._transport = transport
         window = cfg.security.request_window
-        self._auth = RequestVerifier(keyring, window=window) if keyring else None
+        self._auth = (
+            RequestVerifier(keyring, destination=self.name, window=window) if keyring else None
+        )
         return transport
 
     def _make_dispatcher(self, session: aiohttp.ClientSession) -> None:
         assert self.membership
         cfg = self.config
         keyring = cfg.security.keyring()
-        signer = RequestSigner(keyring) if keyring else None
+        signer = RequestSigner(keyring, sender=self.name) if keyring else None
         self.dispatcher = Dispatcher(
             node_name=self.name,
             local_backend=self.backend,
@@ -283,6 +286,7 @@ class Node:
             session=session,
             auth=signer,
             origin=self.name,
+            destination=c.via or c.name,  # the peer that receives it: a plain server's sponsor
             timeout=self.config.routing.request_timeout,
             scheme=self.config.tls.scheme,
         )
@@ -350,7 +354,7 @@ class Node:
             # The dashboard's page and assets hold no data; its event stream needs the key.
             open_paths = [ws_path, *PAGE_PATHS]
             middlewares.append(api_key_middleware(security.api_keys, peer_paths=open_paths))
-        middlewares.append(peer_auth_middleware(security.keyring(), verifier=self._auth))
+        middlewares.append(peer_auth_middleware(self._auth))
         assert self._sponsored
         middlewares.append(sponsored_middleware(self._sponsored))
         return middlewares

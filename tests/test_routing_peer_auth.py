@@ -1,8 +1,22 @@
-"""Peer request signing: accepted, stale, replayed, tampered, wrong key, key rotation."""
+"""Peer request signing: accepted once, stale, replayed, tampered, wrong destination, wrong key,
+key rotation; and over real sockets, refused on the headers before the body is read."""
 
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
 import pytest
+from support.routing_peers import RoutingCluster
 
-from harombe.api.peer_auth import RequestSigner, RequestVerifier
+from harombe.api.peer_auth import AUTH_HEADER, RequestSigner, RequestVerifier
+from harombe.inference import peer_wire
+from harombe.inference.types import ChatRequest, Message
+from harombe.routing.config import RoutingConfig
+
+KEY = b"the-cluster-key-0123"
+PATH = "/cluster/forward"
 
 
 class Clock:
@@ -13,63 +27,153 @@ class Clock:
         return self.now
 
 
-def token(key: bytes, clock: Clock, body: bytes = b"{}", path: str = "/api/chat") -> str:
-    return RequestSigner([key], clock=clock).headers("POST", path, body)["X-Harombe-Auth"]
+def signed(
+    key: bytes = KEY, *, clock: Clock, body: bytes = b"{}", destination: str = "b", gen: int = 1
+) -> dict[str, str]:
+    signer = RequestSigner([key], sender="a", clock=clock, generation=gen)
+    return signer.headers("POST", PATH, body, destination)
+
+
+def check(
+    verifier: RequestVerifier, headers: dict[str, str], body: bytes = b"{}", path: str = PATH
+) -> str | None:
+    problem, digest = verifier.verify_headers(
+        headers.get(AUTH_HEADER), "POST", path, headers[peer_wire.HOP_HEADER]
+    )
+    return problem or verifier.verify_body(body, digest)
 
 
 def test_a_fresh_signature_is_accepted_once():
     clock = Clock()
-    verifier = RequestVerifier([b"k"], clock=clock)
-    t = token(b"k", clock)
-    assert verifier.verify(t, "POST", "/api/chat", b"{}") is None
-    assert verifier.verify(t, "POST", "/api/chat", b"{}") == "replayed request"
+    verifier = RequestVerifier([KEY], destination="b", clock=clock)
+    headers = signed(clock=clock)
+    assert check(verifier, headers) is None
+    assert check(verifier, headers) == "replayed request"
     assert verifier.rejected == {"replayed request": 1}
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [("GET", "/api/chat", b"{}"), ("POST", "/api/generate", b"{}"), ("POST", "/api/chat", b"[]")],
-)
-def test_any_change_to_the_request_breaks_the_signature(method, path, body):
+def test_a_request_signed_for_one_peer_is_refused_by_another():
     clock = Clock()
-    t = token(b"k", clock)
-    problem = RequestVerifier([b"k"], clock=clock).verify(t, method, path, body)
-    assert problem == "bad signature (different cluster key?)"
+    headers = signed(clock=clock, destination="b")
+    problem = check(RequestVerifier([KEY], destination="c", clock=clock), headers)
+    assert problem is not None and problem.startswith("bad signature")
+
+
+def test_the_sender_is_signed_so_a_replay_cannot_pose_as_another_sender():
+    clock = Clock()
+    verifier = RequestVerifier([KEY], destination="b", clock=clock)
+    headers = signed(clock=clock)
+    assert check(verifier, headers) is None
+    renamed = {**headers, peer_wire.HOP_HEADER: "someone-else"}
+    assert check(verifier, renamed).startswith("bad signature")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "why"),
+    [("/api/chat", b"{}", "bad signature"), (PATH, b"[]", "body does not match")],
+)
+def test_any_change_to_the_request_breaks_the_signature(path, body, why):
+    clock = Clock()
+    verifier = RequestVerifier([KEY], destination="b", clock=clock)
+    assert check(verifier, signed(clock=clock), body=body, path=path).startswith(why)
 
 
 def test_signatures_outside_the_window_are_stale():
     clock = Clock()
-    verifier = RequestVerifier([b"k"], window=30, clock=clock)
-    t = token(b"k", clock)
+    verifier = RequestVerifier([KEY], destination="b", window=30, clock=clock)
+    headers = signed(clock=clock)
     clock.now += 31
-    assert verifier.verify(t, "POST", "/api/chat", b"{}").startswith("stale signature")
+    assert check(verifier, headers).startswith("stale signature")
 
 
-@pytest.mark.parametrize("bad", [None, "", "garbage", "1.2.3", "12.abcdefabcdefabcd.xyz"])
+@pytest.mark.parametrize("bad", [None, "", "garbage", "1.2.3", "12.1.1.abc.xyz"])
 def test_missing_or_malformed_tokens_are_rejected(bad):
-    problem = RequestVerifier([b"k"], clock=Clock()).verify(bad, "POST", "/api/chat", b"")
+    verifier = RequestVerifier([KEY], destination="b", clock=Clock())
+    problem, _ = verifier.verify_headers(bad, "POST", PATH, "a")
     assert problem in ("missing signature", "malformed signature")
 
 
 def test_any_key_of_the_ring_is_accepted_for_rotation():
     clock = Clock()
-    verifier = RequestVerifier([b"new", b"old"], clock=clock)
-    assert verifier.verify(token(b"old", clock), "POST", "/api/chat", b"{}") is None
-    assert verifier.verify(token(b"new", clock), "POST", "/api/chat", b"{}") is None
-    assert verifier.verify(token(b"other", clock), "POST", "/api/chat", b"{}") is not None
+    verifier = RequestVerifier([b"new", b"old"], destination="b", clock=clock)
+    assert check(verifier, signed(b"old", clock=clock, gen=1)) is None
+    assert check(verifier, signed(b"new", clock=clock, gen=2)) is None
+    assert check(verifier, signed(b"other", clock=clock, gen=3)) is not None
 
 
-def test_the_nonce_cache_forgets_expired_and_stays_bounded():
+def test_the_replay_cache_is_bounded_per_sender():
     clock = Clock()
-    verifier = RequestVerifier([b"k"], window=10, max_nonces=3, clock=clock)
+    verifier = RequestVerifier([KEY], destination="b", nonces_per_sender=3, clock=clock)
+    signer = RequestSigner([KEY], sender="a", clock=clock, generation=1)
     for _ in range(5):
-        assert verifier.verify(token(b"k", clock), "POST", "/api/chat", b"{}") is None
-    assert len(verifier._seen) == 3
-    clock.now += 11
-    verifier.verify(token(b"k", clock), "POST", "/api/chat", b"{}")
-    assert len(verifier._seen) == 1
+        assert check(verifier, signer.headers("POST", PATH, b"{}", "b")) is None
+    assert len(verifier._replay._seen["a"]) == 3
 
 
 def test_a_signer_needs_a_key():
     with pytest.raises(ValueError, match="at least one key"):
-        RequestSigner([])
+        RequestSigner([], sender="a")
+
+
+# ---- over real sockets --------------------------------------------------------------------
+
+
+@pytest.fixture
+async def signed_pair() -> AsyncIterator[RoutingCluster]:
+    cluster = RoutingCluster(RoutingConfig(first_token_timeout=5.0), keyring=[KEY])
+    await cluster.add("a", 1, fake=False)
+    await cluster.add("b", 1)
+    await cluster.add("c", 1)
+    async with cluster:
+        yield cluster
+
+
+async def test_a_bad_signature_is_refused_before_the_body_is_sent(signed_pair):
+    """A 30 MB upload announced with a forged signature: 401 arrives while not one byte of the
+    body has been sent, so the peer never reads (or buffers) it."""
+    peer = signed_pair["b"]
+    forged = RequestSigner([b"not-the-cluster-key"], sender="a").headers("POST", PATH, b"x", "b")
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: {peer.address}\r\n"
+        f"Content-Type: {peer_wire.CONTENT_TYPE}\r\nContent-Length: {30 * 1024 * 1024}\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in forged.items())
+        + "\r\n"
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", peer.port)
+    try:
+        writer.write(head.encode())
+        await writer.drain()
+        async with asyncio.timeout(10):
+            status_line = await reader.readline()
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 401")
+    assert signed_pair.served()["b"] == 0
+
+
+async def forward(cluster: RoutingCluster, to: str, headers: dict[str, str], body: bytes) -> int:
+    headers = {**headers, peer_wire.VERSION_HEADER: "1", "Content-Type": peer_wire.CONTENT_TYPE}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{cluster[to].url}{PATH}", data=body, headers=headers) as resp:
+            await resp.read()
+            return resp.status
+
+
+async def test_a_captured_request_is_refused_by_another_peer_and_when_replayed(signed_pair):
+    body = peer_wire.encode_request(ChatRequest([Message("user", "hi")], model="fake-model"))
+    headers = RequestSigner([KEY], sender="a").headers("POST", PATH, body, "b")
+    assert await forward(signed_pair, "b", headers, body) == 200
+    assert await forward(signed_pair, "b", headers, body) == 401  # replayed
+    assert await forward(signed_pair, "c", headers, body) == 401  # meant for b
+    tampered = body.replace(b"hi", b"yo")
+    fresh = RequestSigner([KEY], sender="a").headers("POST", PATH, body, "b")
+    assert await forward(signed_pair, "b", fresh, tampered) == 401  # body not as signed
+    assert signed_pair.served() == {"b": 1, "c": 0}
+
+
+async def test_signed_forwarding_between_peers_works(signed_pair):
+    async with aiohttp.ClientSession() as http:
+        body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "stream": False}
+        async with http.post(f"{signed_pair['a'].url}/api/chat", json=body) as resp:
+            answer = await resp.json()
+    assert resp.status == 200 and answer["message"]["content"] == "Hello from fake"

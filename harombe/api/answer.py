@@ -17,6 +17,7 @@ from aiohttp import web
 
 from harombe.api.errors import ApiError, internal_error
 from harombe.api.observe import observed
+from harombe.inference.peer_wire import HOP_HEADER
 from harombe.inference.types import BackendError, ChatChunk, ChatRequest, ToolCall
 from harombe.routing.route import Coordinator, RoutedStream, RouteInfo, RouteOptions
 
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 TIER_HEADER = "X-Harombe-Tier"
 CLASSIFIED_TIER_HEADER = "X-Harombe-Classified-Tier"
 NODE_HEADER = "X-Harombe-Node"
-HOP_HEADER = "X-Harombe-Hop"
 TIERS = (0, 1, 2)
 
 

@@ -1,4 +1,5 @@
 """The cluster API: `POST /cluster/execute` (one query, whole answer, routing details),
+`POST /cluster/forward` (peers only: `forward_api`),
 `POST /cluster/route` (the same body; where it would go and why, nothing sent: `harombe route`)
 and `GET /cluster/status` (this peer's view of the cluster), in the seed's shapes.
 
@@ -17,6 +18,7 @@ from pydantic import ConfigDict, Field
 
 from harombe.api.answer import collect, open_answer, route_headers, route_options
 from harombe.api.errors import ApiError, guarded
+from harombe.api.forward_api import add_forward_route
 from harombe.api.models import WireModel, read_request
 from harombe.inference.types import ChatRequest, Message
 from harombe.routing.dispatch import Dispatcher
@@ -105,3 +107,4 @@ def add_cluster_routes(
     app.router.add_post("/cluster/execute", guard(execute))
     app.router.add_post("/cluster/route", guard(route))
     app.router.add_get("/cluster/status", guard(status))
+    add_forward_route(app)

@@ -1,20 +1,24 @@
 """Authenticating requests one peer forwards to another (HMAC-SHA256 with the cluster keyring).
 
-A forwarded request carries `X-Harombe-Hop`, which makes the receiving peer serve it itself,
-bypassing routing. With a cluster key set, such a request must also carry
+A forwarded request carries `X-Harombe-Hop: <sender>`, which makes the receiving peer serve it
+itself, bypassing routing. With a cluster key set, such a request must also carry
 
-    X-Harombe-Auth: <unix seconds>.<nonce>.<HMAC>
-    HMAC = hex HMAC-SHA256(key, "ts|nonce|METHOD|path|hex sha256(body)")
+    X-Harombe-Auth: <unix seconds>.<generation>.<seq>.<hex sha256(body)>.<hex HMAC>
+    HMAC = HMAC-SHA256(key, "ts|generation|seq|METHOD|path|sender|destination|body digest")
 
 signed with the first key of the keyring; any key of the ring is accepted, so keys can be
-rotated one peer at a time. A signature is valid `window` seconds either side of the receiver's
-clock, and each nonce once: a captured request cannot be replayed.
+rotated one peer at a time. `destination` is the receiving peer's name: a request captured on
+its way to B is refused by C. `(sender, generation, seq)` is the nonce: the sender's start time
+in ms and a counter, checked by the same `ReplayGuard` that guards membership frames, so a
+request is accepted once, within `window` seconds either side of the receiver's clock.
 
-Requests without the hop header are client requests (the Ollama, OpenAI and cluster APIs,
-`/cluster/execute` included) and pass unchecked: clients such as Open WebUI cannot sign, and
-guarding one client endpoint while `/api/chat` answers the same queries would add no security.
-Put the HTTP port behind a firewall or an authenticating proxy where clients must be trusted.
-Without a keyring nothing is checked: the network itself is trusted.
+Everything but the body is checked on the headers, before the body is read: a stranger's
+request is refused with 401 without reading its upload. The body is then read (bounded by the
+app's `client_max_size`) and must match the signed digest.
+
+Requests without the hop header are client requests (the Ollama, OpenAI and cluster APIs) and
+pass unchecked here: client API keys guard those. Without a keyring nothing is checked: the
+network itself is trusted.
 """
 
 from __future__ import annotations
@@ -24,124 +28,182 @@ import hashlib
 import hmac
 import logging
 import re
-import secrets
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from harombe.cluster.replay import ReplayGuard
+from harombe.inference.peer_wire import HOP_HEADER
+
 log = logging.getLogger(__name__)
 
 AUTH_HEADER = "X-Harombe-Auth"
-HOP_HEADER = "X-Harombe-Hop"
 DEFAULT_WINDOW = 30.0
 """Seconds a signature stays valid either side of the receiver's clock: peers' clocks must agree
 within it (NTP keeps them within milliseconds); shorter narrows the replay cache's span."""
-DEFAULT_MAX_NONCES = 100_000
-"""Nonces remembered at once (about 10 MB); the oldest are forgotten first when full."""
+DEFAULT_NONCES_PER_SENDER = 10_000
+"""Nonces remembered per sender: a sender would need more than this many requests to this peer
+within the window before an old one could be replayed."""
+DEFAULT_MAX_SENDERS = 1_024
+"""Senders remembered at once (least recently heard forgotten first); only senders with valid
+signatures, that is cluster members, take a place."""
+MAX_SENDER_CHARS = 256
 
-_TOKEN = re.compile(r"(\d{1,12})\.([0-9a-f]{16,64})\.([0-9a-f]{64})")
+_TOKEN = re.compile(r"(\d{1,12})\.(\d{1,20})\.(\d{1,20})\.([0-9a-f]{64})\.([0-9a-f]{64})")
 
 
-def signature(key: bytes, ts: str, nonce: str, method: str, path: str, body: bytes) -> str:
-    digest = hashlib.sha256(body).hexdigest()
-    message = f"{ts}|{nonce}|{method.upper()}|{path}|{digest}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def signature(key: bytes, claim: SignedClaim) -> str:
+    message = "|".join(
+        (
+            str(claim.ts),
+            str(claim.generation),
+            str(claim.seq),
+            claim.method.upper(),
+            claim.path,
+            claim.sender,
+            claim.destination,
+            claim.digest,
+        )
+    )
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignedClaim:
+    """What one signature vouches for."""
+
+    ts: int
+    generation: int
+    seq: int
+    method: str
+    path: str
+    sender: str
+    destination: str
+    digest: str
 
 
 class RequestSigner:
-    def __init__(self, keyring: Sequence[bytes], *, clock: Callable[[], float] = time.time) -> None:
-        if not keyring:
-            raise ValueError("a RequestSigner needs at least one key")
-        self._key = keyring[0]
-        self._clock = clock
+    """Signs this peer's forwarded requests. `generation` (default: start time in ms) and a
+    counter make each nonce unique across restarts."""
 
-    def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
-        ts = str(int(self._clock()))
-        nonce = secrets.token_hex(16)
-        mac = signature(self._key, ts, nonce, method, path, body)
-        return {AUTH_HEADER: f"{ts}.{nonce}.{mac}"}
-
-
-class RequestVerifier:
     def __init__(
         self,
         keyring: Sequence[bytes],
         *,
+        sender: str,
+        clock: Callable[[], float] = time.time,
+        generation: int | None = None,
+    ) -> None:
+        if not keyring:
+            raise ValueError("a RequestSigner needs at least one key")
+        self._key = keyring[0]
+        self._sender = sender
+        self._clock = clock
+        self._generation = generation if generation is not None else time.time_ns() // 1_000_000
+        self._seq = 0
+
+    def headers(self, method: str, path: str, body: bytes, destination: str) -> dict[str, str]:
+        self._seq += 1
+        claim = SignedClaim(
+            ts=int(self._clock()),
+            generation=self._generation,
+            seq=self._seq,
+            method=method,
+            path=path,
+            sender=self._sender,
+            destination=destination,
+            digest=body_digest(body),
+        )
+        mac = signature(self._key, claim)
+        token = f"{claim.ts}.{claim.generation}.{claim.seq}.{claim.digest}.{mac}"
+        return {HOP_HEADER: self._sender, AUTH_HEADER: token}
+
+
+class RequestVerifier:
+    """Checks forwarded requests addressed to `destination` (this peer's name)."""
+
+    def __init__(
+        self,
+        keyring: Sequence[bytes],
+        *,
+        destination: str,
         window: float = DEFAULT_WINDOW,
-        max_nonces: int = DEFAULT_MAX_NONCES,
+        nonces_per_sender: int = DEFAULT_NONCES_PER_SENDER,
+        max_senders: int = DEFAULT_MAX_SENDERS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._keyring = list(keyring)
-        self._window = window
-        self._max_nonces = max_nonces
+        self._destination = destination
         self._clock = clock
-        self._seen: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._replay = ReplayGuard(window, nonces_per_sender, max_senders)
         self.rejected: collections.Counter[str] = collections.Counter()
 
-    def verify(self, token: str | None, method: str, path: str, body: bytes) -> str | None:
-        """None when the request is authentic and fresh, else why not (also counted)."""
-        problem = self._check(token, method, path, body)
+    def verify_headers(
+        self, token: str | None, method: str, path: str, sender: str
+    ) -> tuple[str | None, str]:
+        """(None, the signed body digest) when the headers are authentic, fresh and meant for
+        this peer; else (why not, ""), counted in `rejected`."""
+        problem, digest = self._check(token, method, path, sender)
         if problem is not None:
             self.rejected[problem] += 1
+        return problem, digest
+
+    def verify_body(self, body: bytes, digest: str) -> str | None:
+        if hmac.compare_digest(body_digest(body), digest):
+            return None
+        problem = "body does not match its signature"
+        self.rejected[problem] += 1
         return problem
 
-    def _check(self, token: str | None, method: str, path: str, body: bytes) -> str | None:
+    def _check(
+        self, token: str | None, method: str, path: str, sender: str
+    ) -> tuple[str | None, str]:
         if not token:
-            return "missing signature"
+            return "missing signature", ""
         match = _TOKEN.fullmatch(token)
-        if match is None:
-            return "malformed signature"
-        ts, nonce, mac = match.groups()
-        now = self._clock()
-        if abs(now - int(ts)) > self._window:
-            return "stale signature (check the peers' clocks)"
-        if not any(
-            hmac.compare_digest(mac, signature(key, ts, nonce, method, path, body))
-            for key in self._keyring
-        ):
-            return "bad signature (different cluster key?)"
-        self._forget_expired(now)
-        if nonce in self._seen:
-            return "replayed request"
-        self._seen[nonce] = int(ts) + self._window
-        if len(self._seen) > self._max_nonces:
-            self._seen.popitem(last=False)
-        return None
-
-    def _forget_expired(self, now: float) -> None:
-        while self._seen:
-            nonce, expires = next(iter(self._seen.items()))
-            if expires >= now:
-                return
-            del self._seen[nonce]
+        if match is None or len(sender) > MAX_SENDER_CHARS:
+            return "malformed signature", ""
+        ts, generation, seq, digest, mac = match.groups()
+        claim = SignedClaim(
+            int(ts), int(generation), int(seq), method, path, sender, self._destination, digest
+        )
+        if not any(hmac.compare_digest(mac, signature(key, claim)) for key in self._keyring):
+            return "bad signature (different cluster key, or meant for another peer?)", ""
+        why = self._replay.check(sender, claim.generation, claim.seq, claim.ts, self._clock())
+        if why == "stale":
+            return "stale signature (check the peers' clocks)", ""
+        if why is not None:
+            return "replayed request", ""
+        return None, digest
 
 
-def peer_auth_middleware(
-    keyring: Sequence[bytes],
-    *,
-    window: float = DEFAULT_WINDOW,
-    clock: Callable[[], float] = time.time,
-    verifier: RequestVerifier | None = None,
-) -> Middleware:
-    """401 `{"error": ...}` for a hop request without a valid signature, when `keyring` is set.
-    Pass `verifier` to read its `rejected` counts (metrics)."""
-    if keyring and verifier is None:
-        verifier = RequestVerifier(keyring, window=window, clock=clock)
+def peer_auth_middleware(verifier: RequestVerifier | None) -> Middleware:
+    """401 `{"error": ...}` for a hop request without a valid signature; pass-through when
+    `verifier` is None (no cluster key). Read `verifier.rejected` for metrics."""
 
     @web.middleware
     async def check_peer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if verifier is None or HOP_HEADER not in request.headers:
+        sender = request.headers.get(HOP_HEADER)
+        if verifier is None or sender is None:
             return await handler(request)
-        body = await request.read()
-        problem = verifier.verify(
-            request.headers.get(AUTH_HEADER), request.method, request.path_qs, body
+        problem, digest = verifier.verify_headers(
+            request.headers.get(AUTH_HEADER), request.method, request.path_qs, sender
         )
+        if problem is None:
+            problem = verifier.verify_body(await request.read(), digest)
         if problem is not None:
             log.warning("rejected a forwarded request from %s: %s", request.remote, problem)
             return web.json_response(
-                {"error": f"peer authentication failed: {problem}"}, status=401
+                {"error": f"peer authentication failed: {problem}"},
+                status=401,
+                headers={"Connection": "close"},
             )
         return await handler(request)
 

@@ -25,6 +25,7 @@ from rich.table import Table
 from harombe.cli.client import client_session, get_json, unreachable
 from harombe.cli.common import plural
 from harombe.config import HarombeConfig
+from harombe.inference.peer_wire import HOP_HEADER
 from harombe.sponsored import SPONSORED_HEADER
 
 TEST_TIMEOUT_S = 60.0
@@ -68,22 +69,28 @@ def clock_skew(date_header: str | None, sent: float, received: float) -> float |
     return theirs + 0.5 - (sent + received) / 2
 
 
-def _hop_headers(signer: Any, method: str, path: str, body: bytes) -> dict[str, str]:
-    headers = {"X-Harombe-Hop": "harombe-cluster-test", "Content-Type": "application/json"}
+TEST_SENDER = "harombe-cluster-test"
+
+
+def _hop_headers(signer: Any, method: str, path: str, body: bytes, address: str) -> dict[str, str]:
+    """Hop headers for a request to the peer at `address`, signed for it when `signer`."""
+    headers = {HOP_HEADER: TEST_SENDER, "Content-Type": "application/json"}
     if signer is not None:
-        headers.update(signer.headers(method, path, body))
+        headers.update(signer.headers(method, path, body, address))
     return headers
 
 
-async def _check_auth(http: aiohttp.ClientSession, url: str, cfg: HarombeConfig) -> str:
+async def _check_auth(
+    http: aiohttp.ClientSession, url: str, address: str, cfg: HarombeConfig
+) -> str:
     """Whether the peer checks peer signatures with this config's key: a request signed with
     a key nobody has must be refused (else the peer checks nothing), one signed with ours
     accepted (else its key differs)."""
     from harombe.api.peer_auth import RequestSigner
 
-    stranger = RequestSigner([secrets.token_bytes(32)])
+    stranger = RequestSigner([secrets.token_bytes(32)], sender=TEST_SENDER)
     async with http.get(
-        f"{url}/api/tags", headers=_hop_headers(stranger, "GET", "/api/tags", b"")
+        f"{url}/api/tags", headers=_hop_headers(stranger, "GET", "/api/tags", b"", address)
     ) as r:
         checks_keys = r.status == 401
     keyring = cfg.security.keyring()
@@ -91,9 +98,9 @@ async def _check_auth(http: aiohttp.ClientSession, url: str, cfg: HarombeConfig)
         return "ok" if not checks_keys else "it has a cluster key; this config has none"
     if not checks_keys:
         return "it has no cluster key: it accepts any peer (set security.cluster_key there)"
-    ours = RequestSigner(keyring)
+    ours = RequestSigner(keyring, sender=TEST_SENDER)
     async with http.get(
-        f"{url}/api/tags", headers=_hop_headers(ours, "GET", "/api/tags", b"")
+        f"{url}/api/tags", headers=_hop_headers(ours, "GET", "/api/tags", b"", address)
     ) as r:
         if r.status == 401:
             body = await r.json(content_type=None)
@@ -125,7 +132,7 @@ async def check_peer(
             check.reachable = resp.status == 200
         check.rtt_ms = (time.perf_counter() - started) * 1000
         check.skew_s = clock_skew(resp.headers.get("Date"), sent, time.time())
-        check.auth = await _check_auth(http, url, cfg)
+        check.auth = await _check_auth(http, url, check.address, cfg)
         body = {
             "model": "auto",
             "messages": [{"role": "user", "content": "Say hi."}],
@@ -134,8 +141,8 @@ async def check_peer(
         }
         data = json.dumps(body).encode()
         keyring = cfg.security.keyring()
-        signer = RequestSigner(keyring) if keyring else None
-        headers = _hop_headers(signer, "POST", "/api/chat", data)
+        signer = RequestSigner(keyring, sender=TEST_SENDER) if keyring else None
+        headers = _hop_headers(signer, "POST", "/api/chat", data, check.address)
         if node.get("via"):  # a plain server: its sponsor serves it (harombe/sponsored.py)
             headers[SPONSORED_HEADER] = check.name
         started = time.perf_counter()

@@ -1,13 +1,14 @@
-"""Backend for another harombe peer, over its Ollama API.
+"""Backend for another harombe peer: chat over `POST /cluster/forward` in harombe's own typed
+format (`harombe.inference.peer_wire`), models and health over the peer's JSON APIs.
 
 Every request carries `X-Harombe-Hop: <this node>`, so the peer serves it with its own backend
-and never routes it again (no loops), and, with a cluster key, `X-Harombe-Auth` (see
-`harombe.api.peer_auth`). The answer is the peer's Ollama NDJSON stream: one JSON object per
-line, an `{"error": ...}` line if the peer fails after the stream started.
+and never routes it again (no loops), and, with a cluster key, `X-Harombe-Auth` bound to the
+destination peer (see `harombe.api.peer_auth`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,33 +16,30 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from harombe.inference.ollama import wire_message as ollama_message
-from harombe.inference.ollama import wire_options as ollama_options
+from harombe.inference import peer_wire
 from harombe.inference.types import (
     BackendError,
     BackendHealth,
     ChatChunk,
     ChatRequest,
     LoadedModel,
-    Message,
     ModelInfo,
     ModelNotFoundError,
-    ToolCall,
 )
-from harombe.inference.wire import error_text, parse_object
+from harombe.inference.wire import error_text
 
-HOP_HEADER = "X-Harombe-Hop"
 DEFAULT_TIMEOUT = 300.0
-DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 
 class RequestSigner(Protocol):
-    def headers(self, method: str, path: str, body: bytes) -> dict[str, str]: ...
+    def headers(self, method: str, path: str, body: bytes, destination: str) -> dict[str, str]: ...
 
 
 class PeerBackend:
-    """`timeout`: seconds without progress (connecting, or between two reads) before a call is
-    abandoned; routing applies its own, shorter limits on top."""
+    """`destination`: the peer's name (signatures are bound to it). `timeout`: seconds without
+    progress (connecting, or between two reads) before a call is abandoned; routing applies its
+    own, shorter limits on top. `max_frame_bytes` bounds one chunk frame of the answer."""
 
     kind = "peer"
 
@@ -51,69 +49,79 @@ class PeerBackend:
         *,
         session: aiohttp.ClientSession,
         origin: str,
+        destination: str = "",
         auth: RequestSigner | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         scheme: str = "http",
     ) -> None:
         self.address = address
         self.base_url = f"{scheme}://{address}"
         self._session = session
         self._origin = origin
+        self._destination = destination
         self._auth = auth
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
-        self._max_line_bytes = max_line_bytes
+        self._max_frame_bytes = max_frame_bytes
 
     def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
-        headers = {HOP_HEADER: self._origin}
-        if body:
-            headers["Content-Type"] = "application/json"
         if self._auth is not None:
-            headers.update(self._auth.headers(method, path, body))
-        return headers
+            return self._auth.headers(method, path, body, self._destination)
+        return {peer_wire.HOP_HEADER: self._origin}
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        model = request.model or "auto"
-        payload: dict[str, Any] = {
-            "model": model,
-            "messages": [_peer_message(m) for m in request.messages],
-            "stream": True,
-            "options": ollama_options(request.options),
-        }
-        if request.tools:
-            payload["tools"] = request.tools
-        body = json.dumps(payload).encode()
-        path = "/api/chat"
+        body = peer_wire.encode_request(request)
+        path = peer_wire.FORWARD_PATH
+        headers = self._headers("POST", path, body)
+        headers["Content-Type"] = peer_wire.CONTENT_TYPE
+        headers[peer_wire.VERSION_HEADER] = str(peer_wire.PROTOCOL_VERSION)
         async with (
             self._translate_errors(path),
             self._session.post(
-                self.base_url + path,
-                data=body,
-                headers=self._headers("POST", path, body),
-                timeout=self._timeout,
+                self.base_url + path, data=body, headers=headers, timeout=self._timeout
             ) as resp,
         ):
-            if resp.status != 200:
+            if resp.status != 200 and resp.content_type != peer_wire.CONTENT_TYPE:
                 raise _http_error(self.address, resp.status, await resp.text(), request.model)
-            calls: list[ToolCall] = []
-            async for line in self._lines(resp.content):
-                chunk = parse_object(line, f"peer {self.address}")
-                calls += _tool_calls(chunk, self.address)
-                message = chunk.get("message") or {}
-                if chunk.get("done"):
-                    yield ChatChunk(
-                        content=str(message.get("content") or ""),
-                        tool_calls=calls,
-                        done=True,
-                        done_reason=_done_reason(chunk, calls),
-                        model=chunk.get("model"),
-                        prompt_tokens=chunk.get("prompt_eval_count"),
-                        completion_tokens=chunk.get("eval_count"),
-                    )
+            async for frame in self._frames(resp.content):
+                if frame.error is not None:
+                    raise self._reported(frame.error, request.model)
+                assert frame.chunk is not None
+                yield frame.chunk
+                if frame.chunk.done:
                     return
-                if message.get("content"):
-                    yield ChatChunk(content=str(message["content"]), model=chunk.get("model"))
         raise BackendError(f"peer {self.address}: the stream ended before the answer was done")
+
+    def _reported(self, error: peer_wire.ForwardError, model: str | None) -> BackendError:
+        """The serving peer's error as raised there: a client error stays the client's."""
+        if error.status == 404 and model:
+            return ModelNotFoundError(model)
+        message = error.message
+        if not 400 <= error.status < 500:
+            message = f"peer {self.address}: {message}"
+        return BackendError(message, status=error.status, retryable=error.retryable)
+
+    async def _frames(self, content: aiohttp.StreamReader) -> AsyncIterator[peer_wire.Frame]:
+        while True:
+            try:
+                header = await content.readexactly(peer_wire.HEADER_BYTES)
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial:
+                    raise BackendError(f"peer {self.address}: a frame was cut short") from None
+                return
+            length = peer_wire.frame_length(header)
+            if length > self._max_frame_bytes:
+                raise BackendError(
+                    f"peer {self.address}: a frame of {length}B exceeds {self._max_frame_bytes}B"
+                )
+            try:
+                data = await content.readexactly(length)
+            except asyncio.IncompleteReadError:
+                raise BackendError(f"peer {self.address}: a frame was cut short") from None
+            try:
+                yield peer_wire.decode_frame(data)
+            except peer_wire.WireError as exc:
+                raise BackendError(f"peer {self.address}: {exc}") from None
 
     async def list_models(self) -> list[ModelInfo]:
         payload = await self._get_json("/api/tags")
@@ -162,21 +170,13 @@ class PeerBackend:
             text = await resp.text()
             if resp.status != 200:
                 raise _http_error(self.address, resp.status, text, None)
-        return parse_object(text, f"peer {self.address}")
-
-    async def _lines(self, content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
-        buffer = bytearray()
-        async for piece in content.iter_any():
-            buffer += piece
-            *lines, rest = buffer.split(b"\n")
-            buffer = bytearray(rest)
-            if len(buffer) > self._max_line_bytes:
-                raise BackendError(f"peer {self.address}: a line exceeds {self._max_line_bytes}B")
-            for line in lines:
-                if line.strip():
-                    yield bytes(line)
-        if buffer.strip():
-            yield bytes(buffer)
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            raise BackendError(f"peer {self.address}{path}: not JSON: {text[:120]!r}") from exc
+        if not isinstance(payload, dict):
+            raise BackendError(f"peer {self.address}{path}: not a JSON object")
+        return payload
 
     @asynccontextmanager
     async def _translate_errors(self, path: str) -> AsyncIterator[None]:
@@ -191,43 +191,6 @@ class PeerBackend:
             raise BackendError(f"{where}: connection failed ({exc!r})") from exc
 
 
-def _peer_message(message: Message) -> dict[str, Any]:
-    """Ollama's wire form plus the tool-call ids harombe's own Ollama API carries, so an
-    OpenAI client's ids survive the hop between peers."""
-    wire = ollama_message(message)
-    for rendered, call in zip(wire.get("tool_calls", []), message.tool_calls, strict=True):
-        if call.id:
-            rendered["id"] = call.id
-    if message.tool_call_id:
-        wire["tool_call_id"] = message.tool_call_id
-    return wire
-
-
-def _tool_calls(chunk: dict[str, Any], address: str) -> list[ToolCall]:
-    calls = []
-    for call in (chunk.get("message") or {}).get("tool_calls") or []:
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise BackendError(f"peer {address}: malformed tool call: {call!r:.120}")
-        arguments = function.get("arguments") or {}
-        if not isinstance(arguments, dict):
-            raise BackendError(f"peer {address}: tool call arguments are not an object")
-        call_id = call.get("id")
-        calls.append(
-            ToolCall(
-                name=function["name"],
-                arguments=arguments,
-                id=call_id if isinstance(call_id, str) else None,
-            )
-        )
-    return calls
-
-
-def _done_reason(chunk: dict[str, Any], calls: list[ToolCall]) -> str:
-    reason = chunk.get("done_reason") or "stop"
-    return "tool_calls" if calls and reason == "stop" else str(reason)
-
-
 def _model_list(payload: dict[str, Any], address: str) -> list[dict[str, Any]]:
     """The real models a peer lists (its `/api/tags` also names the virtual ones)."""
     models = payload.get("models")
@@ -237,6 +200,7 @@ def _model_list(payload: dict[str, Any], address: str) -> list[dict[str, Any]]:
 
 
 def _http_error(address: str, status: int, text: str, model: str | None) -> BackendError:
+    """A peer that answered outside the protocol (an HTTP error before any frame)."""
     message = error_text(text)
     if status == 404 and model:
         return ModelNotFoundError(model)
@@ -245,7 +209,4 @@ def _http_error(address: str, status: int, text: str, model: str | None) -> Back
             f"peer {address} refused us (HTTP {status}: {message}); do the cluster keys match?",
             status=502,
         )
-    retryable = status >= 500 or status in (408, 429) or status == 404
-    return BackendError(
-        f"peer {address}: HTTP {status}: {message}", status=status, retryable=retryable
-    )
+    return BackendError(f"peer {address}: HTTP {status}: {message}", status=502)

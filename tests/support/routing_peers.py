@@ -19,7 +19,7 @@ from aiohttp import web
 
 from harombe.api.app import make_app
 from harombe.api.cluster_api import add_cluster_routes
-from harombe.api.peer_auth import RequestSigner, peer_auth_middleware
+from harombe.api.peer_auth import RequestSigner, RequestVerifier, peer_auth_middleware
 from harombe.inference.openai_compat import OpenAIBackend
 from harombe.inference.peer import PeerBackend
 from harombe.routing.dispatch import Dispatcher
@@ -105,7 +105,6 @@ class RoutingCluster:
 
     async def __aenter__(self) -> RoutingCluster:
         self.session = aiohttp.ClientSession()
-        signer = RequestSigner(self.keyring) if self.keyring else None
         for peer in self.peers.values():
             peer.port = _free_port()
             if peer.backend_url:
@@ -120,7 +119,11 @@ class RoutingCluster:
                 config=self.config,
                 rng=random.Random(peer.name),
                 connect=lambda c, origin=peer.name: PeerBackend(
-                    c.address, session=self.session, origin=origin, auth=signer
+                    c.address,
+                    session=self.session,
+                    origin=origin,
+                    destination=c.name,
+                    auth=RequestSigner(self.keyring, sender=origin) if self.keyring else None,
                 ),
             )
         for peer in self.peers.values():
@@ -131,13 +134,14 @@ class RoutingCluster:
     async def start_http(self, name: str) -> None:
         peer = self.peers[name]
         assert peer.dispatcher is not None
+        verifier = RequestVerifier(self.keyring, destination=name) if self.keyring else None
         app = make_app(
             node_name=peer.name,
             coordinator=peer.dispatcher,
-            middlewares=[peer_auth_middleware(self.keyring)],
+            middlewares=[peer_auth_middleware(verifier)],
         )
         add_cluster_routes(app, dispatcher=peer.dispatcher)
-        peer.runner = web.AppRunner(app, shutdown_timeout=0.1)
+        peer.runner = web.AppRunner(app, shutdown_timeout=0.1, handler_cancellation=True)
         await peer.runner.setup()
         await web.TCPSite(peer.runner, "127.0.0.1", peer.port).start()
 
