@@ -45,6 +45,7 @@ from harombe.cluster.discovery import MdnsDiscovery, SeedJoiner
 from harombe.cluster.membership import Membership, MemberView
 from harombe.cluster.record import NodeRecord
 from harombe.cluster.runner import MembershipRunner
+from harombe.cluster.state import MemberState
 from harombe.cluster.ws_transport import WebSocketTransport
 from harombe.config import HOME_DIR, HarombeConfig
 from harombe.hardware import HardwareInfo, detect_async
@@ -249,6 +250,13 @@ class Node:
             connect=lambda c: self._connect(c, session, signer),
         )
         self._stack.push_async_callback(self.dispatcher.aclose)
+        self.membership.on_change.append(self._on_member_change)
+
+    def _on_member_change(self, member: MemberView, previous: MemberState | None) -> None:
+        """A node declared dead (or gone) aborts the answers this peer gets from it: they
+        continue on another node at once instead of waiting out the chunk timeout."""
+        if self.dispatcher and member.state.label in ("dead", "left") and not member.is_self:
+            self.dispatcher.node_lost(member.name, f"was declared {member.state.label}")
 
     async def _start_agent(self, session: aiohttp.ClientSession) -> None:
         cfg = self.config
@@ -600,6 +608,11 @@ def _backend_location(config: HarombeConfig) -> str:
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait for it; the caller's own cancellation is never swallowed."""
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise

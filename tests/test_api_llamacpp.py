@@ -12,10 +12,11 @@ import ollama
 import openai
 import pytest
 from aiohttp.test_utils import TestServer
+from support.api_harness import local_dispatcher
 
 from harombe.api.app import make_app
 from harombe.inference.openai_compat import OpenAIBackend
-from harombe.routing.route import VIRTUAL_MODELS, LocalCoordinator
+from harombe.routing.route import VIRTUAL_MODELS
 
 pytestmark = pytest.mark.llamacpp
 
@@ -30,7 +31,8 @@ async def peer_url(
     llama_server, aiohttp_server: Callable[..., Awaitable[TestServer]]
 ) -> AsyncIterator[str]:
     backend = OpenAIBackend(llama_server.base_url)
-    app = make_app(node_name=NODE, coordinator=LocalCoordinator(NODE, 0, backend))
+    models = [m.name for m in await backend.list_models()]
+    app = make_app(node_name=NODE, coordinator=local_dispatcher(NODE, 0, backend, models))
     server = await aiohttp_server(app, host="127.0.0.1")
     yield str(server.make_url("")).rstrip("/")
     await backend.aclose()

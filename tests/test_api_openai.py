@@ -266,7 +266,7 @@ async def test_failure_mid_stream(client: openai.AsyncOpenAI, api_url: str, http
     async with http.post(f"{api_url}/v1/chat/completions", json=body) as resp:
         payloads = sse_payloads(await resp.text())
     assert "[DONE]" not in payloads
-    assert json.loads(payloads[-1])["error"]["message"] == "backend died mid-answer"
+    assert "backend died mid-answer" in json.loads(payloads[-1])["error"]["message"]
 
     received = []
     with pytest.raises(openai.APIError, match="died mid-answer"):

@@ -1,8 +1,11 @@
 """The cluster-wide `Coordinator`: plan, pick, forward, fail over, continue mid-stream.
 
-One answer's life (`_Routed._run`):
+One answer's life (`routed.RoutedAnswer`, which sees the Dispatcher only through its public
+methods):
 
 1. plan: the request's model and tier decide the groups of nodes to try, in order (policy);
+   `Dispatcher.plan` makes the one `Plan` both dispatch (`open`) and `harombe route`
+   (`decide`) use;
 2. pick: the balancer takes the best usable node of the first group that has one; when every
    usable node is at capacity the request waits, bounded by `max_queue`, `queue_timeout` and
    its deadline, for a slot (a request finishing here wakes it; the gossip view is re-read
@@ -31,7 +34,8 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,39 +50,36 @@ from harombe.inference.types import (
 )
 from harombe.routing.balancer import Balancer
 from harombe.routing.breaker import BreakerBoard
-from harombe.routing.classifier import classify, explain
+from harombe.routing.classifier import Classification, explain
 from harombe.routing.fit import PromptTooLargeError, calls_tools, fitted
 from harombe.routing.judge import Judge
-from harombe.routing.policy import Plan, is_virtual, make_plan
-from harombe.routing.route import ClusterModel, RouteInfo, RouteOptions, Switch
+from harombe.routing.policy import Plan, make_plan
+from harombe.routing.route import ClusterModel, RouteOptions, UnavailableError
+from harombe.routing.routed import DeadlineError, RoutedAnswer, Slot
 from harombe.routing.view import Candidate, ClusterView
 from harombe.settings.routing import RoutingConfig
 
 log = logging.getLogger(__name__)
 
 Connect = Callable[[Candidate], Backend]
-Classify = Callable[[list[Message]], int]
+Explain = Callable[[list[Message]], Classification]
 
-
-class UnavailableError(BackendError):
-    """No node can take the request now; `retry_after` (seconds) is the client's hint."""
-
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message, status=503, retryable=False)
-        self.retry_after = retry_after
+__all__ = ["DeadlineError", "Decision", "Dispatcher", "UnavailableError"]
 
 
 @dataclass
 class Decision:
+    """Where a request would go now and why (`harombe route`), from the same `Plan` as dispatch."""
+
     plan: Plan
     node: str | None  # None: no usable node now
     tier: int | None
-    reasons: list[str]  # the classifier's, when it ran
     all_busy: bool  # no node now only because every usable one is at capacity
-    features: dict[str, Any]  # the classifier's, when it ran
     candidates: list[dict[str, Any]]  # every node considered, with its score or why not
+    notes: list[str]  # what else dispatch would do or refuse (too large, no tool calling)
 
     def as_dict(self) -> dict[str, Any]:
+        found = self.plan.classification
         return {
             "node": self.node,
             "tier": self.tier,
@@ -86,17 +87,11 @@ class Decision:
             "classified_tier": self.plan.classified_tier,
             "model": self.plan.model,
             "order": [g.label() for g in self.plan.groups],
-            "reasons": self.reasons,
+            "reasons": [*(found.reasons if found else []), *self.notes],
             "all_busy": self.all_busy,
-            "features": self.features,
+            "features": dict(found.features) if found else {},
             "candidates": self.candidates,
         }
-
-
-class DeadlineError(BackendError):
-    def __init__(self, timeout: float) -> None:
-        message = f"no complete answer within the {timeout:g}s deadline"
-        super().__init__(message, status=504, retryable=False)
 
 
 class Dispatcher:
@@ -106,7 +101,7 @@ class Dispatcher:
     every `local_only` request; None on a node that only routes. `connect` makes the Backend
     for another node (called once per address, kept until `aclose`). Time is the running
     loop's (`loop.time()`), so a simulator's virtual-time loop drives deadlines and breakers;
-    `rng` makes the balancer's choices reproducible.
+    `rng` makes the balancer's choices reproducible; `explain` classifies a request's messages.
     """
 
     def __init__(
@@ -117,7 +112,7 @@ class Dispatcher:
         view: ClusterView,
         connect: Connect,
         config: RoutingConfig | None = None,
-        classify: Classify = classify,
+        explain: Explain = explain,
         rng: random.Random | None = None,
     ) -> None:
         self.node_name = node_name
@@ -125,56 +120,43 @@ class Dispatcher:
         self.view = view
         self._local_backend = local_backend
         self._connect = connect
-        self._classify = classify
+        self._explain = explain
         self._local_tier_cache: tuple[int, int | None] | None = None  # (view version, tier)
-        self.breaker_board = BreakerBoard.from_config(self.config, self._clock)
+        self.breaker_board = BreakerBoard.from_config(self.config, self.now)
         self._balancer = Balancer(self.config, self.breaker_board, rng)
         self._remotes: dict[tuple[str, str], Backend] = {}
         self._inflight: dict[str, int] = {}
+        self._slots: dict[str, set[Slot]] = {}
         self._waiting = 0
         self._load_changed = asyncio.Event()
-        self.judge = Judge.from_config(self.config, self._ask_judge, self._clock)
+        self.judge = Judge.from_config(self.config, self._ask_judge, self.now)
 
     # ---- Coordinator -------------------------------------------------------------------
 
-    def open(self, request: ChatRequest, options: RouteOptions) -> _Routed:
-        """Plan now (so an unknown model fails here, with 404); nodes are tried on iteration."""
-        if options.local_only:
-            return _Routed(self, request, options, None)
-        plan = make_plan(
-            request.model,
-            options.prefer_tier,
-            self.config.fallback_strategy,
-            lambda: self._classify(request.messages),
-        )
-        if plan.model is not None and not any(
-            self._balancer.group_size(self.view, g) for g in plan.groups
-        ):
-            raise ModelNotFoundError(plan.model)
-        plan = fitted(plan, request, self.view.candidates())
-        return _Routed(self, request, options, plan)
+    def plan(self, request: ChatRequest, options: RouteOptions) -> Plan:
+        """The nodes to try for `request`, in order, and what it needs of them: the one plan
+        both dispatch (`open`) and `harombe route` (`decide`) use. ModelNotFoundError (404)
+        for a real model no node serves; PromptTooLargeError (4xx) for a prompt no candidate's
+        context window holds."""
+        return fitted(self._draft(request, options), request, self.view.candidates())
+
+    def open(self, request: ChatRequest, options: RouteOptions) -> RoutedAnswer:
+        """Plan now (so an unknown model fails here, with 404); nodes are tried on iteration.
+        A `local_only` request (forwarded by a peer) is served by the local backend only."""
+        plan = None if options.local_only else self.plan(request, options)
+        return RoutedAnswer(self, request, options, plan)
 
     def decide(self, request: ChatRequest, options: RouteOptions) -> Decision:
         """Where `request` would go now and why, without sending it (`harombe route`)."""
-        reasons: list[str] = []
-        features: dict[str, Any] = {}
-
-        def classify_explained() -> int:
-            found = explain(request.messages)
-            reasons.extend(found.reasons)
-            features.update(found.features)
-            return found.tier
-
-        plan = make_plan(
-            request.model, options.prefer_tier, self.config.fallback_strategy, classify_explained
-        )
+        notes: list[str] = []
         try:
-            plan = fitted(plan, request, self.view.candidates())
+            plan = self.plan(request, options)
         except PromptTooLargeError as exc:
-            reasons.append(f"would be refused: {exc}")
+            plan = self._draft(request, options)
+            notes.append(f"would be refused: {exc}")
         candidate, full = self._pick(plan, set())
         if request.tools and candidate is not None and not calls_tools(candidate, plan.model):
-            reasons.append(f"no node that calls tools could take it; {candidate.name} may not")
+            notes.append(f"no node that calls tools could take it; {candidate.name} may not")
         candidates = [
             {"group": group.label(), **row}
             for group in plan.groups
@@ -184,11 +166,29 @@ class Dispatcher:
             plan=plan,
             node=candidate.name if candidate else None,
             tier=candidate.tier if candidate else None,
-            reasons=reasons,
             all_busy=full,
-            features=features,
             candidates=candidates,
+            notes=notes,
         )
+
+    def _draft(self, request: ChatRequest, options: RouteOptions) -> Plan:
+        """The plan before it is fitted to the nodes' windows and tool calling. The classifier
+        runs only when neither the model nor the options name a tier; its explanation travels
+        in `plan.classification`."""
+        found: list[Classification] = []
+
+        def classify() -> int:
+            found.append(self._explain(request.messages))
+            return found[0].tier
+
+        plan = make_plan(
+            request.model, options.prefer_tier, self.config.fallback_strategy, classify
+        )
+        if plan.model is not None and not any(
+            self._balancer.group_size(self.view, g) for g in plan.groups
+        ):
+            raise ModelNotFoundError(plan.model)
+        return dataclasses.replace(plan, classification=found[0]) if found else plan
 
     async def models(self) -> list[ClusterModel]:
         """Every model some usable node serves, with the nodes serving and holding it."""
@@ -256,45 +256,66 @@ class Dispatcher:
         for backend in remotes.values():
             await backend.aclose()
 
-    # ---- internals ---------------------------------------------------------------------
+    def node_lost(self, name: str, reason: str = "was declared dead") -> None:
+        """Abort every answer this peer is getting from node `name`: each fails over at once
+        (and continues elsewhere) instead of waiting out `chunk_timeout`."""
+        for slot in list(self._slots.get(name, ())):
+            slot.lose(reason)
 
-    def _backend_for(self, candidate: Candidate) -> Backend:
-        if candidate.is_local:
-            if self._local_backend is None:
-                raise BackendError(f"{self.node_name} has no local backend", status=503)
-            return self._local_backend
-        key = (candidate.name, candidate.address)  # a sponsor's address serves several names
-        backend = self._remotes.get(key)
-        if backend is None:
-            backend = self._remotes[key] = self._connect(candidate)
-        return backend
+    # ---- what a routed answer uses (`routed.Nodes`) --------------------------------------
 
     @staticmethod
-    def _clock() -> float:
+    def now() -> float:
         return asyncio.get_running_loop().time()
 
     def _ask_judge(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """The judge's question, routed like any tier-0 request."""
         return aiter(self.open(request, RouteOptions()))
 
-    def _local_tier(self) -> int | None:
+    def local_backend(self) -> Backend:
+        if self._local_backend is None:
+            raise BackendError(f"{self.node_name} has no local backend", status=503)
+        return self._local_backend
+
+    def backend_for(self, candidate: Candidate) -> Backend:
+        if candidate.is_local:
+            return self.local_backend()
+        key = (candidate.name, candidate.address)  # a sponsor's address serves several names
+        backend = self._remotes.get(key)
+        if backend is None:
+            backend = self._remotes[key] = self._connect(candidate)
+        return backend
+
+    @contextmanager
+    def slot(self, node: str) -> Iterator[Slot]:
+        """Count an answer from `node` while it runs (load, queue wake-ups, `node_lost`)."""
+        slot = Slot(node)
+        self._inflight[node] = self._inflight.get(node, 0) + 1
+        self._slots.setdefault(node, set()).add(slot)
+        try:
+            yield slot
+        finally:
+            self._slots[node].discard(slot)
+            if not self._slots[node]:
+                del self._slots[node]
+            left = self._inflight[node] - 1
+            if left:
+                self._inflight[node] = left
+            else:
+                del self._inflight[node]
+            self._load_changed.set()
+            self._load_changed = asyncio.Event()
+
+    def local_tier(self) -> int | None:
         version = self.view.version
         if self._local_tier_cache is None or self._local_tier_cache[0] != version:
             tier = next((c.tier for c in self.view.candidates() if c.is_local), None)
             self._local_tier_cache = (version, tier)
         return self._local_tier_cache[1]
 
-    def _pick(self, plan: Plan, tried: set[str]) -> tuple[Candidate | None, bool]:
-        """The node to try next, or (None, whether usable nodes exist but are all full)."""
-        full = False
-        for group in plan.groups:
-            choice = self._balancer.choose(self.view, group, tried, self._inflight, plan.needs)
-            if choice.candidate is not None:
-                return choice.candidate, False
-            full = full or choice.full
-        return None, full
-
-    async def _wait_for_node(self, plan: Plan, tried: set[str], deadline: float) -> Candidate:
+    async def next_node(self, plan: Plan, tried: set[str], deadline: float) -> Candidate:
+        """The best usable node not yet `tried`, waiting (bounded) for a slot when all are
+        full; UnavailableError (503 with `retry_after`) when there is none."""
         candidate, full = self._pick(plan, tried)
         if candidate is not None:
             return candidate
@@ -307,10 +328,10 @@ class Dispatcher:
                 f"every node for {what} is busy and {cfg.max_queue} requests already wait",
                 retry_after=cfg.retry_after,
             )
-        until = min(deadline, self._clock() + cfg.queue_timeout)
+        until = min(deadline, self.now() + cfg.queue_timeout)
         self._waiting += 1
         try:
-            while (left := until - self._clock()) > 0:
+            while (left := until - self.now()) > 0:
                 event = self._load_changed
                 try:
                     async with asyncio.timeout(min(left, cfg.queue_poll_interval)):
@@ -328,182 +349,17 @@ class Dispatcher:
             self._waiting -= 1
         raise UnavailableError(f"every node for {what} is at capacity", retry_after=cfg.retry_after)
 
-    def _started(self, name: str) -> None:
-        self._inflight[name] = self._inflight.get(name, 0) + 1
+    # ---- internals ---------------------------------------------------------------------
 
-    def _finished(self, name: str) -> None:
-        left = self._inflight[name] - 1
-        if left:
-            self._inflight[name] = left
-        else:
-            del self._inflight[name]
-        self._load_changed.set()
-        self._load_changed = asyncio.Event()
-
-
-class _Routed:
-    """One routed answer (a `RoutedStream`): iterate it once for the chunks."""
-
-    def __init__(
-        self, dispatcher: Dispatcher, request: ChatRequest, options: RouteOptions, plan: Plan | None
-    ) -> None:
-        self._d = dispatcher
-        self._request = request
-        self._options = options
-        self._plan = plan
-        self._t0 = 0.0
-        self.route = RouteInfo(
-            classified_tier=plan.classified_tier if plan else None,
-            model=request.model if plan and plan.model else None,
-        )
-
-    def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        return self._serve_local() if self._plan is None else self._run(self._plan)
-
-    async def _serve_local(self) -> AsyncIterator[ChatChunk]:
-        d = self._d
-        if d._local_backend is None:
-            raise BackendError(f"{d.node_name} has no local backend", status=503)
-        request = self._request
-        if is_virtual(request.model):
-            request = dataclasses.replace(request, model=None)
-        self.route.node, self.route.tier = d.node_name, d._local_tier()
-        d._started(d.node_name)
-        try:
-            async for chunk in self._stream(d._local_backend, request, self._deadline()):
-                yield chunk
-        finally:
-            d._finished(d.node_name)
-
-    def _deadline(self) -> float:
-        self._t0 = self._d._clock()
-        return self._t0 + self._timeout()
-
-    def _timeout(self) -> float:
-        return self._options.timeout or self._d.config.request_timeout
-
-    async def _run(self, plan: Plan) -> AsyncIterator[ChatChunk]:
-        d, route = self._d, self.route
-        deadline = self._deadline()
-        if d.judge is not None and plan.classified_tier is not None:
-            plan = await d.judge.revise(plan, self._request.messages, d.config.fallback_strategy)
-            route.classified_tier = plan.classified_tier
-        request = dataclasses.replace(self._request, model=plan.model)
-        delivered: list[str] = []
-        tried: set[str] = set()
-        failed: tuple[str, str] | None = None  # (node, reason) of the last failure
-        while True:
-            try:
-                candidate = await d._wait_for_node(plan, tried, deadline)
-            except UnavailableError as exc:
-                if failed is None:
-                    raise
-                raise BackendError(
-                    f"every node tried failed (last: {failed[0]}: {failed[1]}); {exc}",
-                    status=502,
-                    retryable=False,
-                ) from exc
-            after = sum(map(len, delivered))
-            if failed is not None:
-                switch = Switch(failed[0], candidate.name, failed[1], after)
-                route.fallbacks.append(switch)
-                log.info(
-                    "answer moves from %s to %s after %d chars: %s",
-                    switch.from_node, switch.to_node, after, switch.reason,
-                )  # fmt: skip
-            tried.add(candidate.name)
-            route.node, route.tier = candidate.name, candidate.tier
-            attempt = request if not delivered else _continuation(request, "".join(delivered))
-            try:
-                async for chunk in self._attempt(candidate, attempt, deadline):
-                    if chunk.content:
-                        delivered.append(chunk.content)
-                    yield chunk
-                return
-            except BackendError as exc:
-                if not exc.retryable and not isinstance(exc, ModelNotFoundError):
-                    raise
-                failed = (candidate.name, str(exc))
-                if len(tried) >= d.config.max_attempts:
-                    raise BackendError(
-                        f"gave up after {len(tried)} nodes; last error from {candidate.name}: "
-                        f"{exc}",
-                        status=502,
-                        retryable=False,
-                    ) from exc
-                log.warning("node %s failed: %s", candidate.name, exc)
-
-    async def _attempt(
-        self, candidate: Candidate, request: ChatRequest, deadline: float
-    ) -> AsyncIterator[ChatChunk]:
-        """One node's answer; the breaker hears the verdict: done (success), a node-side
-        failure, or nothing (a bad request, the deadline, the client gone)."""
-        d = self._d
-        breaker = d.breaker_board.get(candidate.name)
-        breaker.on_start()
-        d._started(candidate.name)
-        verdict: bool | None = None
-        try:
-            async for chunk in self._stream(d._backend_for(candidate), request, deadline):
-                if chunk.done:
-                    verdict = True
-                yield chunk
-        except BackendError as exc:
-            if exc.retryable:
-                verdict = False
-            raise
-        finally:
-            d._finished(candidate.name)
-            if verdict is True:
-                breaker.on_success()
-            elif verdict is False:
-                breaker.on_failure()
-            else:
-                breaker.on_abandon()
-
-    async def _stream(
-        self, backend: Backend, request: ChatRequest, deadline: float
-    ) -> AsyncIterator[ChatChunk]:
-        """`backend`'s chunks up to the done one, within the time limits; BackendError (retryable)
-        when a limit other than the deadline runs out or the stream ends early."""
-        d, route, cfg = self._d, self.route, self._d.config
-        chunks = aiter(backend.chat(request))
-        first = True
-        try:
-            while True:
-                limit = cfg.first_token_timeout if first else cfg.chunk_timeout
-                when = min(deadline, d._clock() + limit)
-                try:
-                    async with asyncio.timeout_at(when):
-                        chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    raise BackendError("the answer ended before it was done") from None
-                except TimeoutError:
-                    if when >= deadline:
-                        raise DeadlineError(self._timeout()) from None
-                    what = "no first token" if first else "no progress"
-                    raise BackendError(f"{what} within {limit:g}s") from None
-                if first:
-                    first = False
-                    if route.first_token_s is None:
-                        route.first_token_s = d._clock() - self._t0
-                if chunk.model:
-                    route.model = chunk.model
-                if chunk.done:
-                    route.total_s = d._clock() - self._t0
-                yield chunk
-                if chunk.done:
-                    return
-        finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-
-def _continuation(request: ChatRequest, partial: str) -> ChatRequest:
-    """The request that asks the next node to continue `partial` (see the module docstring)."""
-    messages = [*request.messages, Message(role="assistant", content=partial)]
-    return dataclasses.replace(request, messages=messages)
+    def _pick(self, plan: Plan, tried: set[str]) -> tuple[Candidate | None, bool]:
+        """The node to try next, or (None, whether usable nodes exist but are all full)."""
+        full = False
+        for group in plan.groups:
+            choice = self._balancer.choose(self.view, group, tried, self._inflight, plan.needs)
+            if choice.candidate is not None:
+                return choice.candidate, False
+            full = full or choice.full
+        return None, full
 
 
 def _describe(plan: Plan) -> str:

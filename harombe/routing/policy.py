@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from harombe.routing.route import VIRTUAL_MODELS
 
 if TYPE_CHECKING:
+    from harombe.routing.classifier import Classification
     from harombe.routing.fit import Needs
 
 TIERS = (0, 1, 2)
@@ -41,11 +42,15 @@ class Group:
 
 @dataclass(frozen=True)
 class Plan:
+    """Which nodes may serve one request, in order: what dispatch tries and `harombe route`
+    reports (`Dispatcher.plan`)."""
+
     groups: tuple[Group, ...]
     wanted_tier: int | None  # the tier asked for or classified; None for a real model
     classified_tier: int | None  # set only when the classifier ran
     model: str | None  # the real model to ask nodes for; None: each node's default
     needs: Needs | None = None  # what the request needs of a node (`fit.fitted` sets it)
+    classification: Classification | None = None  # the classifier's reasons, when it ran
 
 
 def virtual_tier(model: str | None) -> int | None:

@@ -1,21 +1,26 @@
 """What the HTTP APIs ask of routing: open a routed answer stream, list the cluster's models.
 
-`Coordinator` is implemented by `LocalCoordinator` (serve with this node's backend only: used for
-requests that arrive with the hop header, and on a node with no cluster) and by the cluster-wide
-dispatcher in `harombe.routing.dispatch`.
+`Coordinator` is implemented by the cluster-wide dispatcher in `harombe.routing.dispatch`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from harombe.inference.types import Backend, ChatChunk, ChatRequest, ModelInfo
+from harombe.inference.types import BackendError, ChatChunk, ChatRequest, ModelInfo
 
 VIRTUAL_MODELS = ("auto", "tier-0", "tier-1", "tier-2")
+
+
+class UnavailableError(BackendError):
+    """No node can take the request now; `retry_after` (seconds) is the client's hint."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, status=503, retryable=False)
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -82,46 +87,3 @@ class Coordinator(Protocol):
         ...
 
     async def models(self) -> list[ClusterModel]: ...
-
-
-class _LocalStream:
-    def __init__(self, node_name: str, tier: int, backend: Backend, request: ChatRequest) -> None:
-        self.route = RouteInfo(node=node_name, tier=tier, model=request.model)
-        self._backend = backend
-        self._request = request
-
-    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        async with aclosing(self._backend.chat(self._request)) as chunks:
-            async for chunk in chunks:
-                if self.route.first_token_s is None:
-                    self.route.first_token_s = time.monotonic() - self.route.started
-                if chunk.model:
-                    self.route.model = chunk.model
-                if chunk.done:
-                    self.route.total_s = time.monotonic() - self.route.started
-                yield chunk
-
-
-class LocalCoordinator:
-    """Serves every request with this node's own backend."""
-
-    def __init__(self, node_name: str, tier: int, backend: Backend) -> None:
-        self.node_name = node_name
-        self.tier = tier
-        self.backend = backend
-
-    def open(self, request: ChatRequest, options: RouteOptions) -> _LocalStream:
-        if request.model in VIRTUAL_MODELS:
-            request.model = None
-        return _LocalStream(self.node_name, self.tier, self.backend, request)
-
-    async def models(self) -> list[ClusterModel]:
-        loaded = {m.name for m in await self.backend.loaded_models()}
-        return [
-            ClusterModel(
-                info=m,
-                nodes=[self.node_name],
-                loaded_on=[self.node_name] if m.name in loaded else [],
-            )
-            for m in await self.backend.list_models()
-        ]

@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from harombe.inference.types import (
+    Backend,
     BackendError,
     BackendHealth,
     ChatChunk,
@@ -25,7 +26,10 @@ from harombe.inference.types import (
     ModelNotFoundError,
     ToolCall,
 )
-from harombe.routing.route import ClusterModel, LocalCoordinator, RouteOptions
+from harombe.routing.config import RoutingConfig
+from harombe.routing.dispatch import Dispatcher
+from harombe.routing.route import RoutedStream, RouteOptions
+from harombe.routing.view import Candidate, StaticView
 
 NODE = "node-a"
 TIER = 1
@@ -48,7 +52,7 @@ WEATHER_TOOL = {
 
 class Busy(BackendError):
     def __init__(self, retry_after: float) -> None:
-        super().__init__("every node is busy", status=503)
+        super().__init__("every node is busy", status=503, retryable=False)
         self.retry_after = retry_after
 
 
@@ -120,22 +124,33 @@ class ScriptedBackend:
         return None
 
 
-class RecordingCoordinator(LocalCoordinator):
-    """The local coordinator, remembering the route options it was given and what is loaded."""
+def local_dispatcher(node: str, tier: int, backend: Backend, models: list[str]) -> Dispatcher:
+    """A one-node cluster: every request is served by `backend`, which serves `models`."""
+    local = Candidate(node, "127.0.0.1:0", tier=tier, models=models, loaded=models, is_local=True)
+    return Dispatcher(
+        node_name=node,
+        local_backend=backend,
+        view=StaticView([local]),
+        connect=lambda candidate: backend,
+    )
+
+
+class RecordingCoordinator(Dispatcher):
+    """A one-node dispatcher over the scripted backend, remembering the route options given."""
 
     def __init__(self, backend: ScriptedBackend) -> None:
-        super().__init__(NODE, TIER, backend)
+        local = Candidate(
+            NODE, "127.0.0.1:0", tier=TIER, models=[MODEL], loaded=[MODEL], is_local=True
+        )
+        super().__init__(
+            node_name=NODE,
+            local_backend=backend,
+            view=StaticView([local]),
+            connect=lambda c: backend,
+            config=RoutingConfig(breaker_failure_threshold=1_000),  # the tests fail it on purpose
+        )
         self.options: list[RouteOptions] = []
 
-    def open(self, request: ChatRequest, options: RouteOptions):  # type: ignore[override]
+    def open(self, request: ChatRequest, options: RouteOptions) -> RoutedStream:  # type: ignore[override]
         self.options.append(options)
         return super().open(request, options)
-
-    async def models(self) -> list[ClusterModel]:
-        loaded = {m.name for m in await self.backend.loaded_models()}
-        return [
-            ClusterModel(
-                info=m.info, nodes=m.nodes, loaded_on=m.nodes if m.info.name in loaded else []
-            )
-            for m in await super().models()
-        ]

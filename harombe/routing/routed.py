@@ -1,0 +1,245 @@
+"""`RoutedAnswer`: one answer's life on the nodes a `Plan` names (see `dispatch` for the whole).
+
+It uses only the Dispatcher's public face (`Nodes`): the next usable node, the backend for a
+node, a slot counted against that node while it answers, the time, the limits. A node the
+membership declares dead ends its slot at once (`Slot.lose`): the attempt fails over and the
+answer continues elsewhere instead of waiting out `chunk_timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from harombe.inference.types import (
+    Backend,
+    BackendError,
+    ChatChunk,
+    ChatRequest,
+    Message,
+    ModelNotFoundError,
+)
+from harombe.routing.breaker import BreakerBoard
+from harombe.routing.judge import Judge
+from harombe.routing.policy import Plan, is_virtual
+from harombe.routing.route import RouteInfo, RouteOptions, Switch, UnavailableError
+from harombe.routing.view import Candidate
+from harombe.settings.routing import RoutingConfig
+
+log = logging.getLogger(__name__)
+
+
+class DeadlineError(BackendError):
+    def __init__(self, timeout: float) -> None:
+        message = f"no complete answer within the {timeout:g}s deadline"
+        super().__init__(message, status=504, retryable=False)
+
+
+class Slot:
+    """One node answering one request: counted while open; `lose` aborts the wait for its next
+    chunk (the node was declared dead)."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.lost: str | None = None
+        self.waiting: asyncio.Timeout | None = None
+
+    def lose(self, reason: str) -> None:
+        self.lost = reason
+        if self.waiting is not None:
+            self.waiting.reschedule(asyncio.get_running_loop().time())
+
+
+class Nodes(Protocol):
+    """What a routed answer needs of the Dispatcher."""
+
+    node_name: str
+    config: RoutingConfig
+    breaker_board: BreakerBoard
+    judge: Judge | None
+
+    def now(self) -> float: ...
+
+    def local_backend(self) -> Backend: ...
+
+    def local_tier(self) -> int | None: ...
+
+    def backend_for(self, candidate: Candidate) -> Backend: ...
+
+    async def next_node(self, plan: Plan, tried: set[str], deadline: float) -> Candidate: ...
+
+    def slot(self, node: str) -> AbstractContextManager[Slot]: ...
+
+
+class RoutedAnswer:
+    """One routed answer (a `RoutedStream`): iterate it once for the chunks. `plan` None: serve
+    with the local backend only (a request forwarded by a peer)."""
+
+    def __init__(
+        self, nodes: Nodes, request: ChatRequest, options: RouteOptions, plan: Plan | None
+    ) -> None:
+        self._nodes = nodes
+        self._request = request
+        self._options = options
+        self._plan = plan
+        self._t0 = 0.0
+        self.route = RouteInfo(
+            classified_tier=plan.classified_tier if plan else None,
+            model=request.model if plan and plan.model else None,
+        )
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self._serve_local() if self._plan is None else self._run(self._plan)
+
+    async def _serve_local(self) -> AsyncIterator[ChatChunk]:
+        nodes = self._nodes
+        backend = nodes.local_backend()
+        request = self._request
+        if is_virtual(request.model):
+            request = dataclasses.replace(request, model=None)
+        self.route.node, self.route.tier = nodes.node_name, nodes.local_tier()
+        deadline = self._deadline()
+        with nodes.slot(nodes.node_name) as slot:
+            async for chunk in self._stream(backend, request, deadline, slot):
+                yield chunk
+
+    def _deadline(self) -> float:
+        self._t0 = self._nodes.now()
+        return self._t0 + self._timeout()
+
+    def _timeout(self) -> float:
+        return self._options.timeout or self._nodes.config.request_timeout
+
+    async def _run(self, plan: Plan) -> AsyncIterator[ChatChunk]:
+        nodes, route = self._nodes, self.route
+        deadline = self._deadline()
+        if nodes.judge is not None and plan.classified_tier is not None:
+            strategy = nodes.config.fallback_strategy
+            plan = await nodes.judge.revise(plan, self._request.messages, strategy)
+            route.classified_tier = plan.classified_tier
+        request = dataclasses.replace(self._request, model=plan.model)
+        delivered: list[str] = []
+        tried: set[str] = set()
+        failed: tuple[str, str] | None = None  # (node, reason) of the last failure
+        while True:
+            try:
+                candidate = await nodes.next_node(plan, tried, deadline)
+            except UnavailableError as exc:
+                if failed is None:
+                    raise
+                raise BackendError(
+                    f"every node tried failed (last: {failed[0]}: {failed[1]}); {exc}",
+                    status=502,
+                    retryable=False,
+                ) from exc
+            after = sum(map(len, delivered))
+            if failed is not None:
+                switch = Switch(failed[0], candidate.name, failed[1], after)
+                route.fallbacks.append(switch)
+                log.info(
+                    "answer moves from %s to %s after %d chars: %s",
+                    switch.from_node, switch.to_node, after, switch.reason,
+                )  # fmt: skip
+            tried.add(candidate.name)
+            route.node, route.tier = candidate.name, candidate.tier
+            attempt = request if not delivered else _continuation(request, "".join(delivered))
+            try:
+                async for chunk in self._attempt(candidate, attempt, deadline):
+                    if chunk.content:
+                        delivered.append(chunk.content)
+                    yield chunk
+                return
+            except BackendError as exc:
+                if not exc.retryable and not isinstance(exc, ModelNotFoundError):
+                    raise
+                failed = (candidate.name, str(exc))
+                if len(tried) >= nodes.config.max_attempts:
+                    raise BackendError(
+                        f"gave up after {len(tried)} nodes; last error from {candidate.name}: "
+                        f"{exc}",
+                        status=502,
+                        retryable=False,
+                    ) from exc
+                log.warning("node %s failed: %s", candidate.name, exc)
+
+    async def _attempt(
+        self, candidate: Candidate, request: ChatRequest, deadline: float
+    ) -> AsyncIterator[ChatChunk]:
+        """One node's answer; the breaker hears the verdict: done (success), a node-side
+        failure, or nothing (a bad request, the deadline, the client gone)."""
+        nodes = self._nodes
+        breaker = nodes.breaker_board.get(candidate.name)
+        breaker.on_start()
+        verdict: bool | None = None
+        try:
+            with nodes.slot(candidate.name) as slot:
+                backend = nodes.backend_for(candidate)
+                async for chunk in self._stream(backend, request, deadline, slot):
+                    if chunk.done:
+                        verdict = True
+                    yield chunk
+        except BackendError as exc:
+            if exc.retryable:
+                verdict = False
+            raise
+        finally:
+            if verdict is True:
+                breaker.on_success()
+            elif verdict is False:
+                breaker.on_failure()
+            else:
+                breaker.on_abandon()
+
+    async def _stream(
+        self, backend: Backend, request: ChatRequest, deadline: float, slot: Slot
+    ) -> AsyncIterator[ChatChunk]:
+        """`backend`'s chunks up to the done one, within the time limits; BackendError (retryable)
+        when a limit other than the deadline runs out, the node is lost or the stream ends early."""
+        nodes, route, cfg = self._nodes, self.route, self._nodes.config
+        chunks = aiter(backend.chat(request))
+        first = True
+        try:
+            while True:
+                limit = cfg.first_token_timeout if first else cfg.chunk_timeout
+                when = min(deadline, nodes.now() + limit)
+                try:
+                    if slot.lost is not None:
+                        raise TimeoutError
+                    async with asyncio.timeout_at(when) as slot.waiting:
+                        chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    raise BackendError("the answer ended before it was done") from None
+                except TimeoutError:
+                    if slot.lost is not None:
+                        raise BackendError(f"{slot.node} {slot.lost}") from None
+                    if when >= deadline:
+                        raise DeadlineError(self._timeout()) from None
+                    what = "no first token" if first else "no progress"
+                    raise BackendError(f"{what} within {limit:g}s") from None
+                finally:
+                    slot.waiting = None
+                if first:
+                    first = False
+                    if route.first_token_s is None:
+                        route.first_token_s = nodes.now() - self._t0
+                if chunk.model:
+                    route.model = chunk.model
+                if chunk.done:
+                    route.total_s = nodes.now() - self._t0
+                yield chunk
+                if chunk.done:
+                    return
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+def _continuation(request: ChatRequest, partial: str) -> ChatRequest:
+    """The request that asks the next node to continue `partial` (see `dispatch`)."""
+    messages = [*request.messages, Message(role="assistant", content=partial)]
+    return dataclasses.replace(request, messages=messages)
