@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from pydantic import ValidationError
 
-from harombe.inference.types import BackendError
+from harombe.inference.types import BackendError, RequestRejected
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ class ApiError(Exception):
 
     @classmethod
     def from_backend(cls, exc: BackendError) -> ApiError:
+        if isinstance(exc, RequestRejected):  # the client's error: 400, whatever the backend said
+            return cls(400, str(exc), code="invalid_request")
         status = exc.status if exc.status in (400, 404, 503) else 502
         code = getattr(exc, "code", None) or {404: "model_not_found", 503: "unavailable"}.get(
             status, "backend_error"

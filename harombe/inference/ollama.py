@@ -21,6 +21,7 @@ from harombe.inference.types import (
     Message,
     ModelInfo,
     ModelNotFoundError,
+    RequestRejected,
     ToolCall,
 )
 
@@ -123,6 +124,9 @@ class OllamaBackend:
             if exc.status_code == -1:  # an `error` line inside a 200 stream
                 raise BackendError(f"{url}: ollama failed mid-answer: {exc.error}") from exc
             status = exc.status_code
+            if status in RequestRejected.CLIENT_STATUSES:
+                message = f"the backend rejected the request: {exc.error}"
+                raise RequestRejected(message, status=status) from exc
             raise BackendError(
                 f"{url}: HTTP {status}: {exc.error}",
                 status=status,

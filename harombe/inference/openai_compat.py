@@ -26,6 +26,7 @@ from harombe.inference.types import (
     Message,
     ModelInfo,
     ModelNotFoundError,
+    RequestRejected,
     ToolCall,
 )
 from harombe.inference.wire import error_text, parse_object
@@ -344,6 +345,8 @@ def _http_error(url: str, status: int, text: str, model: str | None) -> BackendE
     message = error_text(text)
     if model and (status == 404 or (400 <= status < 500 and _MODEL_MISSING.search(message))):
         return ModelNotFoundError(model)
+    if status in RequestRejected.CLIENT_STATUSES:
+        return RequestRejected(f"the backend rejected the request: {message}", status=status)
     retryable = status >= 500 or status in (408, 429)
     return BackendError(f"{url}: HTTP {status}: {message}", status=status, retryable=retryable)
 

@@ -25,6 +25,7 @@ from harombe.inference.types import (
     LoadedModel,
     ModelInfo,
     ModelNotFoundError,
+    RequestRejected,
 )
 from harombe.inference.wire import error_text
 
@@ -96,6 +97,8 @@ class PeerBackend:
         """The serving peer's error as raised there: a client error stays the client's."""
         if error.status == 404 and model:
             return ModelNotFoundError(model)
+        if error.status in RequestRejected.CLIENT_STATUSES and not error.retryable:
+            return RequestRejected(error.message, status=error.status)
         message = error.message
         if not 400 <= error.status < 500:
             message = f"peer {self.address}: {message}"

@@ -102,6 +102,17 @@ class BackendError(Exception):
         self.retryable = retryable
 
 
+class RequestRejected(BackendError):
+    """The backend refused the request itself (HTTP 400, 413, 422: invalid options and such):
+    the client's fault, not the node's. Never retried elsewhere, never counted against a
+    breaker; the message is safe to show the client (it names no backend address)."""
+
+    CLIENT_STATUSES = (400, 413, 422)
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message, status=status, retryable=False)
+
+
 class ModelNotFoundError(BackendError):
     def __init__(self, model: str) -> None:
         super().__init__(f"model {model!r} not found", status=404, retryable=False)
