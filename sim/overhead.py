@@ -1,16 +1,21 @@
-"""What a harombe peer adds to a request, on loopback.
+"""What a harombe peer adds to a request, on loopback, side by side with a bare relay.
 
-Three paths, each timed from the client's request to the last byte of the streamed answer:
+Four paths, each timed from the client's request to the last byte of the streamed answer:
 - direct: client → the backend (an OpenAI-compatible server);
-- local: client → harombed → its own backend;
+- relay: client → a bare aiohttp relay (`python -m sim.overhead relay`: passes the request and
+  the streamed bytes through, nothing else) → the backend: the floor for any Python proxy;
+- peer: client → harombed → its own backend;
 - forwarded: client → harombed without a backend → the peer that has one → its backend.
-The backend is `FakeOpenAI` (answers at once, so only harombe's own cost shows), then the real
+For each: latency of one request at a time (total and time to first token), throughput with 8
+concurrent clients, the CPU the proxy processes spend per request and their peak RSS. The
+backend is `FakeOpenAI` (answers at once, so only the proxies' own cost shows), then the real
 llama.cpp server with the demo model when xllamacpp is installed (time to first token). Every
-server runs in its own process, as on a real machine; only the client runs here.
+server runs in its own process, as on a real machine; only the clients run here.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import socket
@@ -23,6 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import psutil
+from aiohttp import web
+
+CONCURRENCY = 8
 
 
 @dataclass
@@ -124,10 +133,21 @@ async def fake_backend(interval: float) -> AsyncIterator[str]:
         yield url
 
 
+@dataclass
+class Paths:
+    urls: dict[str, str]  # path name → the URL a client sends to
+    pids: dict[str, list[int]]  # path name → the proxy processes it crosses
+
+    def __getitem__(self, name: str) -> str:
+        return self.urls[name]
+
+
 @contextlib.asynccontextmanager
-async def peers_for(backend_url: str, model: str) -> AsyncIterator[dict[str, str]]:
-    """Two harombed processes: one serving `backend_url`, one with no backend in front."""
-    serving, entry = _free_port(), _free_port()
+async def peers_for(backend_url: str, model: str) -> AsyncIterator[Paths]:
+    """A bare relay and two harombed processes: one serving `backend_url`, one with no backend
+    in front of it."""
+    serving, entry, relay = _free_port(), _free_port(), _free_port()
+    relay_args = ["-m", "sim.overhead", "relay", "--port", str(relay), "--backend", backend_url]
     common = ["-m", "harombe.cli.daemon", "--host", "127.0.0.1", "--no-mdns", "--log-level",
               "warning"]  # fmt: skip
     env_profile = ["--config", str(_bench_config())]
@@ -147,19 +167,33 @@ async def peers_for(backend_url: str, model: str) -> AsyncIterator[dict[str, str
     ]
     entry_args = [*common, *env_profile, "--port", str(entry), "--name", "bench-entry",
                   "--backend", "none", "--seed", f"127.0.0.1:{serving}"]  # fmt: skip
-    async with process(serving_args, f"http://127.0.0.1:{serving}/health"):
-        async with process(entry_args, f"http://127.0.0.1:{entry}/health"):
-            await _wait_for_model(f"http://127.0.0.1:{entry}", model)
-            yield {
+    async with (
+        process(relay_args, f"http://127.0.0.1:{relay}/health") as relay_proc,
+        process(serving_args, f"http://127.0.0.1:{serving}/health") as serving_proc,
+        process(entry_args, f"http://127.0.0.1:{entry}/health") as entry_proc,
+    ):
+        await _wait_for_model(f"http://127.0.0.1:{entry}", model)
+        yield Paths(
+            urls={
                 "direct": backend_url,
-                "local": f"http://127.0.0.1:{serving}",
+                "relay": f"http://127.0.0.1:{relay}",
+                "peer": f"http://127.0.0.1:{serving}",
                 "forwarded": f"http://127.0.0.1:{entry}",
-            }
+            },
+            pids={
+                "direct": [],
+                "relay": [relay_proc.pid],
+                "peer": [serving_proc.pid],
+                "forwarded": [entry_proc.pid, serving_proc.pid],
+            },
+        )
 
 
 def _bench_config() -> Path:
     path = Path(tempfile.gettempdir()) / "harombe-bench.yaml"
-    path.write_text("node:\n  capacity: 64\ncluster:\n  membership:\n    profile: local\n")
+    # The default (LAN) membership timings: the `local` profile's 0.1 s probe timeout would
+    # suspect a peer starved of CPU by the load this benchmark puts on a small machine.
+    path.write_text("node:\n  capacity: 64\n")
     return path
 
 
@@ -190,14 +224,78 @@ def _table(stats: list[PathStats], what: str) -> list[str]:
     return lines
 
 
+@dataclass
+class Load:
+    """One path under `CONCURRENCY` clients."""
+
+    name: str
+    rate: float  # requests/s
+    cpu_ms: float  # CPU of the path's proxy processes per request
+    rss_mib: float  # their largest resident set, summed
+
+
+async def under_load(
+    http: aiohttp.ClientSession, paths: Paths, name: str, model: str, requests: int
+) -> Load:
+    """`requests` streamed requests by `CONCURRENCY` clients at once, sampling the proxies."""
+    procs = [psutil.Process(pid) for pid in paths.pids[name]]
+    cpu0 = sum(sum(p.cpu_times()[:2]) for p in procs)
+    peak = 0.0
+    left = requests
+
+    async def client() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await stream_once(http, paths[name], model, 16)
+
+    async def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, sum(p.memory_info().rss for p in procs) / 2**20)
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+    took = time.perf_counter() - started
+    sampler.cancel()
+    await asyncio.gather(sampler, return_exceptions=True)
+    cpu = sum(sum(p.cpu_times()[:2]) for p in procs) - cpu0
+    return Load(name, requests / took, cpu / requests * 1000, peak)
+
+
+def _load_table(loads: list[Load]) -> list[str]:
+    direct = loads[0].rate
+    lines = [
+        f"| path | requests/s at {CONCURRENCY} clients | × direct | proxy CPU ms/request "
+        "| proxy peak RSS MiB |",
+        "|---|---|---|---|---|",
+    ]
+    for load in loads:
+        cpu = f"{load.cpu_ms:.2f}" if load.cpu_ms else "-"
+        rss = f"{load.rss_mib:.0f}" if load.rss_mib else "-"
+        lines.append(
+            f"| {load.name} | {load.rate:,.0f} | {load.rate / direct:.2f} | {cpu} | {rss} |"
+        )
+    return lines
+
+
 async def run_overhead(n: int = 300) -> str:
     out = ["### Routing overhead on loopback (instant OpenAI-compatible backend)", ""]
     model = "fake-model"
-    async with aiohttp.ClientSession() as http:
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
+    async with aiohttp.ClientSession(connector=connector) as http:
         async with fake_backend(0.0) as url, peers_for(url, model) as paths:
-            stats = await measure(http, paths, model, n, 16)
-            out += [f"{n} streamed requests per path (16 tokens each), interleaved.", ""]
-            out += [*_table(stats, "total"), ""]
+            stats = await measure(http, paths.urls, model, n, 16)
+            out += [f"{n} streamed requests per path (16 tokens each), one at a time, "
+                    "interleaved.", ""]  # fmt: skip
+            out += [*_table(stats, "total"), "", *_table(stats, "ttft"), ""]
+            for name in PATHS:  # warm every path's connections up
+                await under_load(http, paths, name, model, CONCURRENCY * 5)
+            loads = [await under_load(http, paths, p, model, n * 4) for p in PATHS]
+            out += [f"{n * 4} streamed requests per path by {CONCURRENCY} concurrent clients "
+                    "(16 tokens each).", "", *_load_table(loads), ""]  # fmt: skip
             fast = [await best_rate(http, paths[p], model, 5000) for p in PATHS]
         async with fake_backend(0.001) as url, peers_for(url, model) as paths:
             paced = [await best_rate(http, paths[p], model, 2000) for p in PATHS]
@@ -206,8 +304,8 @@ async def run_overhead(n: int = 300) -> str:
     out += [
         "Streaming throughput (chunks/s of one answer, best of 3):",
         "",
-        "| backend pace | direct | through a peer | forwarded |",
-        "|---|---|---|---|",
+        "| backend pace | direct | relay | peer | forwarded |",
+        "|---|---|---|---|---|",
         _rate_row("as fast as it can (5,000 chunks)", fast),
         _rate_row("one token per ms (2,000 chunks)", paced),
         _rate_row("100 tokens/s, a 14B model's pace (300 chunks)", real),
@@ -217,7 +315,7 @@ async def run_overhead(n: int = 300) -> str:
     return "\n".join(out)
 
 
-PATHS = ("direct", "local", "forwarded")
+PATHS = ("direct", "relay", "peer", "forwarded")
 
 
 async def best_rate(http: aiohttp.ClientSession, url: str, model: str, tokens: int) -> float:
@@ -225,11 +323,9 @@ async def best_rate(http: aiohttp.ClientSession, url: str, model: str, tokens: i
 
 
 def _rate_row(label: str, rates: list[float]) -> str:
-    direct, local, forwarded = rates
-    return (
-        f"| {label} | {direct:,.0f} | {local:,.0f} ({local / direct:.0%}) "
-        f"| {forwarded:,.0f} ({forwarded / direct:.0%}) |"
-    )
+    direct = rates[0]
+    cells = [f"{direct:,.0f}", *(f"{r:,.0f} ({r / direct:.0%})" for r in rates[1:])]
+    return f"| {label} | {' | '.join(cells)} |"
 
 
 async def run_llama_ttft(n: int) -> list[str]:
@@ -243,7 +339,7 @@ async def run_llama_ttft(n: int) -> list[str]:
     try:
         url = server.base_url
         async with aiohttp.ClientSession() as http, peers_for(url, DEMO_MODEL_NAME) as paths:
-            stats = await measure(http, paths, DEMO_MODEL_NAME, n, 8)
+            stats = await measure(http, paths.urls, DEMO_MODEL_NAME, n, 8)
     finally:
         await server.aclose()
     return [
@@ -256,5 +352,46 @@ async def run_llama_ttft(n: int) -> list[str]:
     ]
 
 
+async def serve_relay(port: int, backend: str) -> None:
+    """A bare aiohttp relay: each request passed to `backend`, the answer's bytes streamed back
+    as they come. No parsing, routing or re-encoding: what any Python proxy costs at least."""
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
+        async with session.post(backend + request.path, data=body, headers=headers) as upstream:
+            response = web.StreamResponse(status=upstream.status)
+            response.content_type = upstream.content_type
+            await response.prepare(request)
+            async for piece in upstream.content.iter_any():
+                await response.write(piece)
+            await response.write_eof()
+            return response
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", relay)
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await session.close()
+        await runner.cleanup()
+
+
 if __name__ == "__main__":
-    print(asyncio.run(run_overhead()))
+    parser = argparse.ArgumentParser(prog="python -m sim.overhead")
+    parser.add_argument("mode", nargs="?", choices=["bench", "relay"], default="bench")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--backend", default="")
+    args = parser.parse_args()
+    if args.mode == "relay":
+        asyncio.run(serve_relay(args.port, args.backend.rstrip("/")))
+    else:
+        print(asyncio.run(run_overhead()))

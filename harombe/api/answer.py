@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from harombe.api.coalesce import write_coalesced
 from harombe.api.errors import ApiError, internal_error
 from harombe.api.observe import observed
 from harombe.inference.peer_wire import HOP_HEADER
@@ -147,8 +148,7 @@ async def write_stream(
     try:
         async with aclosing(frames):
             try:
-                async for frame in frames:
-                    await response.write(frame)
+                await write_coalesced(response, frames)
             except ApiError as exc:
                 log.warning("answer failed mid-stream: %s", exc.message)
                 await response.write(error_frame(exc))

@@ -15,6 +15,7 @@ from contextlib import aclosing
 
 from aiohttp import web
 
+from harombe.api.coalesce import write_coalesced
 from harombe.api.keys import COORDINATOR_KEY
 from harombe.inference import peer_wire
 from harombe.inference.types import BackendError, ChatRequest
@@ -46,8 +47,7 @@ async def handle_forward(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     try:
         async with aclosing(_frames(request.app[COORDINATOR_KEY], chat)) as frames:
-            async for frame in frames:
-                await response.write(frame)
+            await write_coalesced(response, frames)
         await response.write_eof()
     except ConnectionResetError:
         log.debug("the forwarding peer went away mid-answer")

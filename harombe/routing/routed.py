@@ -39,19 +39,75 @@ class DeadlineError(BackendError):
         super().__init__(message, status=504, retryable=False)
 
 
+class Watchdog:
+    """Ends a wait for the next chunk that outlives its limit, by cancelling the waiting task.
+
+    `asyncio.timeout` would schedule and cancel a timer for every chunk; here starting a wait
+    costs a comparison, and the one timer is re-armed only when it fires (at most once per
+    limit) or when a wait must end sooner than it. Only a wait in progress is ever cancelled.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Task[object] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._until = 0.0
+        self._cancelling = 0
+        self._fired = False
+
+    def start(self, until: float) -> None:
+        """A wait begins that must end by `until` (loop time)."""
+        self._until = until
+        self._task = asyncio.current_task()
+        self._cancelling = self._task.cancelling() if self._task else 0
+        if self._handle is None or self._handle.when() > until:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._handle = self._loop.call_at(until, self._check)
+
+    def stop(self) -> None:
+        self._task = None
+
+    def owns(self, task: asyncio.Task[object] | None) -> bool:
+        """Whether the CancelledError `task` got is this watchdog's doing (then it is undone)."""
+        if not self._fired or task is None:
+            return False
+        self._fired = False
+        return task.uncancel() <= self._cancelling
+
+    def fire(self) -> None:
+        if self._task is not None and not self._fired:
+            self._fired = True
+            self._task.cancel()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _check(self) -> None:
+        self._handle = None
+        if self._task is None:
+            return  # no wait in progress: the next `start` arms it again
+        if self._loop.time() < self._until:
+            self._handle = self._loop.call_at(self._until, self._check)
+        else:
+            self.fire()
+
+
 class Slot:
-    """One node answering one request: counted while open; `lose` aborts the wait for its next
-    chunk (the node was declared dead)."""
+    """One node answering one request: counted while open; `lose` ends the wait for its next
+    chunk at once (the node was declared dead)."""
 
     def __init__(self, node: str) -> None:
         self.node = node
         self.lost: str | None = None
-        self.waiting: asyncio.Timeout | None = None
+        self.watchdog: Watchdog | None = None
 
     def lose(self, reason: str) -> None:
         self.lost = reason
-        if self.waiting is not None:
-            self.waiting.reschedule(asyncio.get_running_loop().time())
+        if self.watchdog is not None:
+            self.watchdog.fire()
 
 
 class Nodes(Protocol):
@@ -201,19 +257,22 @@ class RoutedAnswer:
         when a limit other than the deadline runs out, the node is lost or the stream ends early."""
         nodes, route, cfg = self._nodes, self.route, self._nodes.config
         chunks = aiter(backend.chat(request))
+        watchdog = slot.watchdog = Watchdog()
         first = True
         try:
             while True:
                 limit = cfg.first_token_timeout if first else cfg.chunk_timeout
                 when = min(deadline, nodes.now() + limit)
+                if slot.lost is not None:
+                    raise BackendError(f"{slot.node} {slot.lost}")
+                watchdog.start(when)
                 try:
-                    if slot.lost is not None:
-                        raise TimeoutError
-                    async with asyncio.timeout_at(when) as slot.waiting:
-                        chunk = await anext(chunks)
+                    chunk = await anext(chunks)
                 except StopAsyncIteration:
                     raise BackendError("the answer ended before it was done") from None
-                except TimeoutError:
+                except asyncio.CancelledError:
+                    if not watchdog.owns(asyncio.current_task()):
+                        raise
                     if slot.lost is not None:
                         raise BackendError(f"{slot.node} {slot.lost}") from None
                     if when >= deadline:
@@ -221,7 +280,7 @@ class RoutedAnswer:
                     what = "no first token" if first else "no progress"
                     raise BackendError(f"{what} within {limit:g}s") from None
                 finally:
-                    slot.waiting = None
+                    watchdog.stop()
                 if first:
                     first = False
                     if route.first_token_s is None:
@@ -234,6 +293,8 @@ class RoutedAnswer:
                 if chunk.done:
                     return
         finally:
+            watchdog.close()
+            slot.watchdog = None
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:
                 await aclose()

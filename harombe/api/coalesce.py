@@ -1,0 +1,76 @@
+"""Writing a stream of frames to an HTTP response with as few socket writes as possible.
+
+A backend's chunks mostly arrive several to a read (a token each), and each one written on its
+own costs a `send` system call and an HTTP chunk: on loopback that was most of a peer's CPU per
+request. Here the producer only queues frames; a writer task sends everything queued so far in
+one write whenever it runs, that is, as soon as the producer waits for the backend. Nothing is
+held back for later: a frame is written in the same loop iteration it would have been anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+MAX_QUEUED_BYTES = 256 * 1024
+"""Bytes queued before the producer waits for the writer (backpressure from a slow client)."""
+
+
+async def write_coalesced(response: web.StreamResponse, frames: AsyncIterator[bytes]) -> None:
+    """Write every frame of `frames` to the prepared `response`, coalescing those produced
+    together. A failed write (the client gone) is raised here, and so is the failure that ended
+    `frames`, after the frames before it are written; `frames` is not closed."""
+    queue: list[bytes] = []
+    queued = 0
+    wake = asyncio.Event()
+    room = asyncio.Event()
+    room.set()
+    finished = False
+
+    async def writer() -> None:
+        nonlocal queue, queued
+        while True:
+            if not queue:
+                if finished:
+                    return
+                await wake.wait()
+                wake.clear()
+                continue
+            batch, queue, queued = queue, [], 0
+            room.set()
+            await response.write(batch[0] if len(batch) == 1 else b"".join(batch))
+
+    task = asyncio.create_task(writer())
+    failure: Exception | None = None
+    try:
+        try:
+            async for frame in frames:
+                if task.done():
+                    break
+                queue.append(frame)
+                queued += len(frame)
+                wake.set()
+                if queued >= MAX_QUEUED_BYTES:
+                    room.clear()
+                    await _either(room, task)
+        except Exception as exc:  # raised below, once what came before it is written
+            failure = exc
+        finished = True
+        wake.set()
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    if failure is not None:
+        raise failure
+
+
+async def _either(event: asyncio.Event, task: asyncio.Task[None]) -> None:
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait((waiter, task), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
