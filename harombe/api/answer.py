@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from harombe.api.coalesce import write_coalesced
+from harombe.api.coalesce import StreamResponse, write_coalesced
 from harombe.api.errors import ApiError, internal_error
 from harombe.api.observe import observed
 from harombe.inference.peer_wire import HOP_HEADER
@@ -143,7 +143,7 @@ async def write_stream(
     `open_answer`, the coordinator's stream are closed by their owners.
     """
     headers = {**route_headers(answer.route), "Content-Type": content_type}
-    response = web.StreamResponse(headers=headers | {"Cache-Control": "no-cache"})
+    response = StreamResponse(headers=headers | {"Cache-Control": "no-cache"})
     await response.prepare(request)
     try:
         async with aclosing(frames):
@@ -151,8 +151,7 @@ async def write_stream(
                 await write_coalesced(response, frames)
             except ApiError as exc:
                 log.warning("answer failed mid-stream: %s", exc.message)
-                await response.write(error_frame(exc))
-        await response.write_eof()
+                await response.write_eof(error_frame(exc))
     except ConnectionResetError:
         log.debug("client went away mid-answer")
     return response

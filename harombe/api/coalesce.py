@@ -1,10 +1,11 @@
 """Writing a stream of frames to an HTTP response with as few socket writes as possible.
 
-A backend's chunks mostly arrive several to a read (a token each), and each one written on its
+A backend's chunks often arrive several to a read (a token each), and each one written on its
 own costs a `send` system call and an HTTP chunk: on loopback that was most of a peer's CPU per
 request. Here the producer only queues frames; a writer task sends everything queued so far in
-one write whenever it runs, that is, as soon as the producer waits for the backend. Nothing is
-held back for later: a frame is written in the same loop iteration it would have been anyway.
+one write whenever it runs, that is, as soon as the producer waits for the backend, and the
+last frames go out together with the end of the response. Nothing is held back for later: a
+frame is written in the same loop iteration it would have been anyway.
 """
 
 from __future__ import annotations
@@ -14,36 +15,51 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+
+class StreamResponse(web.StreamResponse):
+    """A streamed response whose headers go out with its first body bytes, in one write
+    (aiohttp's `web.Response` does the same; `StreamResponse` sends them on `prepare`)."""
+
+    _send_headers_immediately = False
+
+
 MAX_QUEUED_BYTES = 256 * 1024
 """Bytes queued before the producer waits for the writer (backpressure from a slow client)."""
 
 
 async def write_coalesced(response: web.StreamResponse, frames: AsyncIterator[bytes]) -> None:
-    """Write every frame of `frames` to the prepared `response`, coalescing those produced
-    together. A failed write (the client gone) is raised here, and so is the failure that ended
-    `frames`, after the frames before it are written; `frames` is not closed."""
+    """Write every frame of `frames` to the prepared `response` and end it, coalescing frames
+    produced together. A failed write (the client gone) is raised here; so is the failure that
+    ended `frames`, once the frames before it are written, and the response is then left open
+    (for an error frame). `frames` is not closed."""
     queue: list[bytes] = []
     queued = 0
     wake = asyncio.Event()
     room = asyncio.Event()
     room.set()
     finished = False
+    failure: Exception | None = None
 
     async def writer() -> None:
         nonlocal queue, queued
         while True:
             if not queue:
                 if finished:
+                    if failure is None:
+                        await response.write_eof()
                     return
                 await wake.wait()
                 wake.clear()
                 continue
             batch, queue, queued = queue, [], 0
             room.set()
-            await response.write(batch[0] if len(batch) == 1 else b"".join(batch))
+            data = batch[0] if len(batch) == 1 else b"".join(batch)
+            if finished and failure is None:
+                await response.write_eof(data)
+                return
+            await response.write(data)
 
     task = asyncio.create_task(writer())
-    failure: Exception | None = None
     try:
         try:
             async for frame in frames:

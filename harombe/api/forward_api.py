@@ -15,7 +15,7 @@ from contextlib import aclosing
 
 from aiohttp import web
 
-from harombe.api.coalesce import write_coalesced
+from harombe.api.coalesce import StreamResponse, write_coalesced
 from harombe.api.keys import COORDINATOR_KEY
 from harombe.inference import peer_wire
 from harombe.inference.types import BackendError, ChatRequest
@@ -43,12 +43,11 @@ async def handle_forward(request: web.Request) -> web.StreamResponse:
         chat = peer_wire.decode_request(await request.read())
     except peer_wire.WireError as exc:
         return _refusal(400, str(exc))
-    response = web.StreamResponse(headers={"Content-Type": peer_wire.CONTENT_TYPE})
+    response = StreamResponse(headers={"Content-Type": peer_wire.CONTENT_TYPE})
     await response.prepare(request)
     try:
         async with aclosing(_frames(request.app[COORDINATOR_KEY], chat)) as frames:
             await write_coalesced(response, frames)
-        await response.write_eof()
     except ConnectionResetError:
         log.debug("the forwarding peer went away mid-answer")
     return response

@@ -8,12 +8,12 @@ where the answer was served and why (clients ignore unknown fields).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from harombe import __version__
@@ -33,6 +33,7 @@ from harombe.api.ollama_models import OllamaChatRequest, OllamaGenerateRequest, 
 from harombe.inference.types import ChatChunk, ModelInfo, ToolCall
 
 NDJSON = "application/x-ndjson"
+_json = msgspec.json.Encoder()
 UNKNOWN_TIME = "1970-01-01T00:00:00Z"  # modified_at of models whose backend does not say
 
 Shape = Callable[[str, list[ToolCall]], dict[str, Any]]
@@ -43,7 +44,7 @@ def rfc3339_now() -> str:
 
 
 def _dumps(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return _json.encode(payload) + b"\n"
 
 
 def _chat_shape(content: str, tool_calls: list[ToolCall]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from harombe.api.answer import (
@@ -32,6 +33,7 @@ from harombe.api.openai_models import ChatCompletionRequest
 from harombe.inference.types import ChatChunk, ToolCall
 
 SSE = "text/event-stream"
+_json = msgspec.json.Encoder()
 ERROR_TYPES = {
     400: "invalid_request_error",
     404: "invalid_request_error",
@@ -49,11 +51,7 @@ def error_response(exc: ApiError) -> web.Response:
 
 
 def _event(payload: dict[str, Any]) -> bytes:
-    return (
-        b"data: "
-        + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        + b"\n\n"
-    )
+    return b"data: " + _json.encode(payload) + b"\n\n"
 
 
 def _error_event(exc: ApiError) -> bytes:

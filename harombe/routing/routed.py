@@ -230,24 +230,22 @@ class RoutedAnswer:
         nodes = self._nodes
         breaker = nodes.breaker_board.get(candidate.name)
         breaker.on_start()
-        verdict: bool | None = None
+        heard = False  # whether the breaker has had its verdict
         try:
             with nodes.slot(candidate.name) as slot:
                 backend = nodes.backend_for(candidate)
                 async for chunk in self._stream(backend, request, deadline, slot):
-                    if chunk.done:
-                        verdict = True
+                    if chunk.done:  # before the client can see it: the verdict is in
+                        heard = True
+                        breaker.on_success()
                     yield chunk
         except BackendError as exc:
-            if exc.retryable:
-                verdict = False
+            if exc.retryable and not heard:
+                heard = True
+                breaker.on_failure()
             raise
         finally:
-            if verdict is True:
-                breaker.on_success()
-            elif verdict is False:
-                breaker.on_failure()
-            else:
+            if not heard:
                 breaker.on_abandon()
 
     async def _stream(
