@@ -78,8 +78,18 @@ class Decision:
     candidates: list[dict[str, Any]]  # every node considered, with its score or why not
     notes: list[str]  # what else dispatch would do or refuse (too large, no tool calling)
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def reasons(self) -> list[str]:
+        """The classifier's reasons, when it ran, then the notes."""
         found = self.plan.classification
+        return [*(found.reasons if found else []), *self.notes]
+
+    @property
+    def features(self) -> dict[str, Any]:
+        found = self.plan.classification
+        return dict(found.features) if found else {}
+
+    def as_dict(self) -> dict[str, Any]:
         return {
             "node": self.node,
             "tier": self.tier,
@@ -87,9 +97,9 @@ class Decision:
             "classified_tier": self.plan.classified_tier,
             "model": self.plan.model,
             "order": [g.label() for g in self.plan.groups],
-            "reasons": [*(found.reasons if found else []), *self.notes],
+            "reasons": self.reasons,
             "all_busy": self.all_busy,
-            "features": dict(found.features) if found else {},
+            "features": self.features,
             "candidates": self.candidates,
         }
 
