@@ -94,9 +94,9 @@ class OpenAIBackend:
             assembler = _StreamAssembler()
             finished = False
             async for data in _sse_events(resp.content, self._max_event_bytes, url):
-                if data == "[DONE]":
+                if data == "[DONE]":  # read on to the response's end: the connection is reused
                     finished = True
-                    break
+                    continue
                 chunk = assembler.feed(parse_object(data, url))
                 if chunk is not None:
                     yield chunk
