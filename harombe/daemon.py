@@ -233,7 +233,9 @@ class Node:
         self._transport = transport
         window = cfg.security.request_window
         self._auth = (
-            RequestVerifier(keyring, destination=self.name, window=window) if keyring else None
+            RequestVerifier(keyring, destination=self.name, aliases=[self.address], window=window)
+            if keyring
+            else None
         )
         return transport
 
@@ -267,7 +269,7 @@ class Node:
         link = PeerLink(
             session,
             origin=self.name,
-            signer=RequestSigner(keyring) if keyring else None,
+            signer=RequestSigner(keyring, sender=self.name) if keyring else None,
             timeout=cfg.agent.fetch_timeout,
             scheme=cfg.tls.scheme,
         )
@@ -373,7 +375,7 @@ class Node:
         fetcher = PeerStats(
             session,
             timeout=mon.cluster_stats_timeout,
-            signer=RequestSigner(keyring) if keyring else None,
+            signer=RequestSigner(keyring, sender=self.name) if keyring else None,
             scheme=self.config.tls.scheme,
         )
         add_stats_routes(

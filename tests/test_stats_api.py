@@ -58,7 +58,7 @@ async def peers(aiohttp_server):
 async def test_misbehaving_peers_are_missing_and_the_rest_add_up(peers):
     addresses, seen = peers
     async with aiohttp.ClientSession() as session:
-        signer = RequestSigner([b"k" * 16])
+        signer = RequestSigner([b"k" * 16], sender="me")
         fetcher = PeerStats(session, timeout=0.5, signer=signer)
         merged = await fetcher.cluster(log_with("a"), "me", addresses)
     assert merged["coordinators"] == ["good", "me"]
@@ -95,9 +95,14 @@ async def test_stats_route_validates_its_query(aiohttp_client):
 
 def test_a_signed_stats_request_passes_a_keyed_peer():
     keyring = [b"k" * 16]
-    headers = RequestSigner(keyring).headers("GET", "/cluster/stats", b"")
-    verifier = RequestVerifier(keyring)
-    assert verifier.verify(headers[AUTH_HEADER], "GET", "/cluster/stats", b"") is None
+    headers = RequestSigner(keyring, sender="me").headers(
+        "GET", "/cluster/stats", b"", "10.0.0.2:8765"
+    )
+    verifier = RequestVerifier(keyring, destination="peer-b", aliases=["10.0.0.2:8765"])
+    problem, digest = verifier.verify_headers(
+        headers[AUTH_HEADER], "GET", "/cluster/stats", headers[HOP_HEADER]
+    )
+    assert problem is None and verifier.verify_body(b"", digest) is None
     assert json.dumps(local_stats(RequestLog(), "x"))  # serialisable as it is
 
 

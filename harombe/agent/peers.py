@@ -73,10 +73,10 @@ class PeerLink:
     def url(self, address: str, path: str) -> str:
         return f"{self.scheme}://{address}{path}"
 
-    def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+    def headers(self, method: str, path: str, body: bytes, address: str) -> dict[str, str]:
         headers = {HOP_HEADER: self.origin, "Content-Type": "application/json"}
         if self.signer is not None:
-            headers.update(self.signer.headers(method, path, body))
+            headers.update(self.signer.headers(method, path, body, address))
         return headers
 
     async def call_json(self, address: str, method: str, path: str, payload: Any = None) -> Any:
@@ -87,7 +87,7 @@ class PeerLink:
                 method,
                 self.url(address, path),
                 data=body,
-                headers=self.headers(method, path, body),
+                headers=self.headers(method, path, body, address),
                 timeout=timeout,
             ) as resp:
                 data = await resp.json(content_type=None)

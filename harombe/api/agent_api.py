@@ -215,7 +215,7 @@ async def _forward(request: web.Request, owner: str) -> web.StreamResponse:
             request.method,
             link.url(address, path),
             data=body,
-            headers=link.headers(request.method, path, body),
+            headers=link.headers(request.method, path, body, address),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=link.timeout),
         ) as upstream:
             response = web.StreamResponse(

@@ -7,10 +7,11 @@ itself, bypassing routing. With a cluster key set, such a request must also carr
     HMAC = HMAC-SHA256(key, "ts|generation|seq|METHOD|path|sender|destination|body digest")
 
 signed with the first key of the keyring; any key of the ring is accepted, so keys can be
-rotated one peer at a time. `destination` is the receiving peer's name: a request captured on
-its way to B is refused by C. `(sender, generation, seq)` is the nonce: the sender's start time
-in ms and a counter, checked by the same `ReplayGuard` that guards membership frames, so a
-request is accepted once, within `window` seconds either side of the receiver's clock.
+rotated one peer at a time. `destination` is the receiving peer's name (or its address, for
+callers that know it only by that): a request captured on its way to B is refused by C.
+`(sender, generation, seq)` is the nonce: the sender's start time in ms and a counter, checked
+by the same `ReplayGuard` that guards membership frames, so a request is accepted once, within
+`window` seconds either side of the receiver's clock.
 
 Everything but the body is checked on the headers, before the body is read: a stranger's
 request is refused with 401 without reading its upload. The body is then read (bounded by the
@@ -127,20 +128,22 @@ class RequestSigner:
 
 
 class RequestVerifier:
-    """Checks forwarded requests addressed to `destination` (this peer's name)."""
+    """Checks forwarded requests addressed to `destination` (this peer's name) or to one of
+    its `aliases` (its address, for callers that know a peer only by where it listens)."""
 
     def __init__(
         self,
         keyring: Sequence[bytes],
         *,
         destination: str,
+        aliases: Sequence[str] = (),
         window: float = DEFAULT_WINDOW,
         nonces_per_sender: int = DEFAULT_NONCES_PER_SENDER,
         max_senders: int = DEFAULT_MAX_SENDERS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._keyring = list(keyring)
-        self._destination = destination
+        self._destinations = (destination, *aliases)
         self._clock = clock
         self._replay = ReplayGuard(window, nonces_per_sender, max_senders)
         self.rejected: collections.Counter[str] = collections.Counter()
@@ -171,11 +174,17 @@ class RequestVerifier:
         if match is None or len(sender) > MAX_SENDER_CHARS:
             return "malformed signature", ""
         ts, generation, seq, digest, mac = match.groups()
-        claim = SignedClaim(
-            int(ts), int(generation), int(seq), method, path, sender, self._destination, digest
-        )
-        if not any(hmac.compare_digest(mac, signature(key, claim)) for key in self._keyring):
+        claims = [
+            SignedClaim(int(ts), int(generation), int(seq), method, path, sender, to, digest)
+            for to in self._destinations
+        ]
+        if not any(
+            hmac.compare_digest(mac, signature(key, claim))
+            for key in self._keyring
+            for claim in claims
+        ):
             return "bad signature (different cluster key, or meant for another peer?)", ""
+        claim = claims[0]
         why = self._replay.check(sender, claim.generation, claim.seq, claim.ts, self._clock())
         if why == "stale":
             return "stale signature (check the peers' clocks)", ""

@@ -63,7 +63,7 @@ class PeerStats:
         ValueError."""
         headers = {HOP_HEADER: "stats"}
         if self._signer is not None:
-            headers |= self._signer.headers("GET", STATS_PATH, b"")
+            headers |= self._signer.headers("GET", STATS_PATH, b"", address)
         async with asyncio.timeout(self._timeout):
             try:
                 async with self._session.get(
