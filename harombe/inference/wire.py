@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
+
 from harombe.inference.types import BackendError
+
+_json = msgspec.json.Decoder()
 
 
 def error_message(payload: Any) -> str:
@@ -25,10 +29,11 @@ def error_text(text: str) -> str:
 
 
 def parse_object(data: str | bytes, where: str) -> dict[str, Any]:
-    """One streamed JSON object; BackendError when it is not one or reports an error in-band."""
+    """One streamed JSON object; BackendError when it is not one or reports an error in-band.
+    Decoded by msgspec: one per streamed token, so its speed shows in a peer's CPU per answer."""
     try:
-        payload = json.loads(data)
-    except ValueError as exc:
+        payload = _json.decode(data)
+    except msgspec.DecodeError as exc:
         raise BackendError(f"{where}: malformed stream, not JSON: {data[:120]!r}") from exc
     if not isinstance(payload, dict):
         raise BackendError(f"{where}: malformed stream, expected a JSON object: {data[:120]!r}")
