@@ -27,7 +27,8 @@ from aiohttp.typedefs import Handler, Middleware
 from harombe.cluster.record import MAX_SPONSORED, SponsoredNode
 from harombe.cluster.state import MemberState
 from harombe.config import HarombeConfig, SeedNode
-from harombe.inference.peer import HOP_HEADER, PeerBackend
+from harombe.inference.peer import PeerBackend
+from harombe.inference.peer_wire import HOP_HEADER
 from harombe.inference.types import Backend, BackendError, ChatChunk, ChatRequest
 from harombe.routing.route import Coordinator, LocalCoordinator, RouteOptions
 from harombe.routing.view import sponsored_candidates

@@ -1,16 +1,19 @@
 """What the HTTP APIs ask of routing: open a routed answer stream, list the cluster's models.
 
-`Coordinator` is implemented by the cluster-wide dispatcher in `harombe.routing.dispatch`.
+`Coordinator` is implemented by the cluster-wide dispatcher in `harombe.routing.dispatch`, and
+by `LocalCoordinator` (one backend, no routing), with which a peer serves a forwarded request
+for a plain server it sponsors (`harombe.sponsored`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from harombe.inference.types import BackendError, ChatChunk, ChatRequest, ModelInfo
+from harombe.inference.types import Backend, BackendError, ChatChunk, ChatRequest, ModelInfo
 
 VIRTUAL_MODELS = ("auto", "tier-0", "tier-1", "tier-2")
 
@@ -87,3 +90,46 @@ class Coordinator(Protocol):
         ...
 
     async def models(self) -> list[ClusterModel]: ...
+
+
+class _LocalStream:
+    def __init__(self, node_name: str, tier: int, backend: Backend, request: ChatRequest) -> None:
+        self.route = RouteInfo(node=node_name, tier=tier, model=request.model)
+        self._backend = backend
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        async with aclosing(self._backend.chat(self._request)) as chunks:
+            async for chunk in chunks:
+                if self.route.first_token_s is None:
+                    self.route.first_token_s = time.monotonic() - self.route.started
+                if chunk.model:
+                    self.route.model = chunk.model
+                if chunk.done:
+                    self.route.total_s = time.monotonic() - self.route.started
+                yield chunk
+
+
+class LocalCoordinator:
+    """Serves every request with this node's own backend."""
+
+    def __init__(self, node_name: str, tier: int, backend: Backend) -> None:
+        self.node_name = node_name
+        self.tier = tier
+        self.backend = backend
+
+    def open(self, request: ChatRequest, options: RouteOptions) -> _LocalStream:
+        if request.model in VIRTUAL_MODELS:
+            request.model = None
+        return _LocalStream(self.node_name, self.tier, self.backend, request)
+
+    async def models(self) -> list[ClusterModel]:
+        loaded = {m.name for m in await self.backend.loaded_models()}
+        return [
+            ClusterModel(
+                info=m,
+                nodes=[self.node_name],
+                loaded_on=[self.node_name] if m.name in loaded else [],
+            )
+            for m in await self.backend.list_models()
+        ]
