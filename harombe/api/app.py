@@ -13,6 +13,7 @@ from aiohttp.typedefs import Middleware
 
 from harombe import __version__
 from harombe.api.answer import NODE_HEADER
+from harombe.api.dialects import unknown_routes_in_dialect
 from harombe.api.edge import body_limit_middleware
 from harombe.api.keys import COORDINATOR_KEY, LIMITS_KEY, NODE_NAME_KEY
 from harombe.api.ollama_api import add_ollama_routes
@@ -42,11 +43,16 @@ def make_app(
     middlewares: Iterable[Middleware] = (),
     setup: Iterable[Setup] = (),
 ) -> web.Application:
-    """`middlewares` run outside the body-size check (connection tracking, API keys)."""
+    """`middlewares` run outside the body-size check (connection tracking, API keys); unknown
+    routes are answered in their dialect innermost, after both."""
     limits = limits or LimitsConfig()
     app = web.Application(
         client_max_size=limits.max_body_bytes,
-        middlewares=[*middlewares, body_limit_middleware(limits.max_body_bytes)],
+        middlewares=[
+            *middlewares,
+            body_limit_middleware(limits.max_body_bytes),
+            unknown_routes_in_dialect,
+        ],
     )
     app[LIMITS_KEY] = limits
     app[NODE_NAME_KEY] = node_name

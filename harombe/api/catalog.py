@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from harombe.api.errors import ApiError
-from harombe.inference.types import BackendError, ModelInfo
+from harombe.inference.types import BackendError, LoadedModel, ModelInfo
 from harombe.routing.route import VIRTUAL_MODELS, Coordinator
 
 VIRTUAL_FAMILY = "harombe"
+VIRTUAL_CAPABILITIES = ["completion", "tools"]
 
 
 @dataclass
@@ -18,9 +20,24 @@ class CatalogEntry:
     nodes: list[str] = field(default_factory=list)
     loaded_on: list[str] = field(default_factory=list)
     virtual: bool = False
+    loaded: LoadedModel | None = None  # this node's backend's own report, when loaded here
 
     def harombe_meta(self) -> dict[str, Any]:
         return {"nodes": self.nodes, "loaded_on": self.loaded_on, "virtual": self.virtual}
+
+    @property
+    def digest(self) -> str:
+        """Distinct per listed name and stable across restarts: clients that key models by
+        digest must not merge `auto` with `tier-1`, nor two names the backend gives one file."""
+        kind = "virtual" if self.virtual else "model"
+        seed = f"harombe/{kind}/{self.info.name}/{self.info.digest or ''}"
+        return hashlib.sha256(seed.encode()).hexdigest()
+
+    @property
+    def capabilities(self) -> list[str]:
+        if self.virtual:
+            return VIRTUAL_CAPABILITIES
+        return self.info.capabilities or VIRTUAL_CAPABILITIES
 
 
 async def catalog(coordinator: Coordinator) -> list[CatalogEntry]:
@@ -30,7 +47,9 @@ async def catalog(coordinator: Coordinator) -> list[CatalogEntry]:
     except BackendError as exc:
         raise ApiError.from_backend(exc) from exc
     real = [
-        CatalogEntry(info=m.info, nodes=sorted(m.nodes), loaded_on=sorted(m.loaded_on))
+        CatalogEntry(
+            info=m.info, nodes=sorted(m.nodes), loaded_on=sorted(m.loaded_on), loaded=m.loaded
+        )
         for m in sorted(models, key=lambda m: m.info.name)
     ]
     every_node = sorted({n for entry in real for n in entry.nodes})
@@ -49,3 +68,15 @@ async def find(coordinator: Coordinator, name: str) -> CatalogEntry:
             if entry.info.name == candidate:
                 return entry
     raise ApiError(404, f"model {name!r} not found", param="model", code="model_not_found")
+
+
+def require_real_model(name: str) -> None:
+    """Embeddings have no tiers: a virtual model name gets a 400 that says so."""
+    base = name.removesuffix(":latest")
+    if base in VIRTUAL_MODELS:
+        raise ApiError(
+            400,
+            f"{name!r} picks a chat tier; embeddings need a real model name (see /api/tags)",
+            param="model",
+            code="model_not_found",
+        )

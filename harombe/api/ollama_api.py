@@ -25,16 +25,25 @@ from harombe.api.answer import (
     route_options,
     write_stream,
 )
-from harombe.api.catalog import CatalogEntry, catalog, find
+from harombe.api.catalog import CatalogEntry, catalog, find, require_real_model
 from harombe.api.errors import ApiError, guarded
 from harombe.api.keys import COORDINATOR_KEY
 from harombe.api.models import read_request
-from harombe.api.ollama_models import OllamaChatRequest, OllamaGenerateRequest, OllamaShowRequest
-from harombe.inference.types import ChatChunk, ModelInfo, ToolCall
+from harombe.api.ollama_models import (
+    OllamaChatRequest,
+    OllamaEmbeddingsRequest,
+    OllamaEmbedRequest,
+    OllamaGenerateRequest,
+    OllamaShowRequest,
+)
+from harombe.inference.types import BackendError, ChatChunk, EmbedRequest, ModelInfo, ToolCall
+from harombe.routing.route import Embedded
 
 NDJSON = "application/x-ndjson"
 _json = msgspec.json.Encoder()
 UNKNOWN_TIME = "1970-01-01T00:00:00Z"  # modified_at of models whose backend does not say
+KEPT_LOADED = "2318-08-26T00:00:00Z"  # expires_at of a model no idle timer unloads (as Ollama)
+ROOT_TEXT = "Ollama is running"  # what Ollama's `/` says; clients probe it before anything
 
 Shape = Callable[[str, list[ToolCall]], dict[str, Any]]
 
@@ -81,10 +90,31 @@ def _model_entry(entry: CatalogEntry) -> dict[str, Any]:
         "model": info.name,
         "modified_at": info.modified_at or UNKNOWN_TIME,
         "size": info.size,
-        "digest": info.digest or "",
+        "digest": entry.digest,
         "details": _details(info),
         "harombe": entry.harombe_meta(),
     }
+
+
+def _running_entry(entry: CatalogEntry) -> dict[str, Any]:
+    """An `/api/ps` row: what this node's backend says of the loaded model, when it is here."""
+    loaded = entry.loaded
+    running = _model_entry(entry) | {
+        "expires_at": (loaded and loaded.expires_at) or KEPT_LOADED,
+        "size_vram": loaded.size_vram if loaded else 0,
+    }
+    if entry.info.context_length:
+        running["context_length"] = entry.info.context_length
+    return running
+
+
+def _model_info(info: ModelInfo) -> dict[str, Any]:
+    """GGUF-style metadata; clients read `<architecture>.context_length` for the window."""
+    architecture = info.family or "unknown"
+    model_info: dict[str, Any] = {"general.architecture": architecture}
+    if info.context_length:
+        model_info[f"{architecture}.context_length"] = info.context_length
+    return model_info
 
 
 def error_response(exc: ApiError) -> web.Response:
@@ -172,7 +202,38 @@ class OllamaApi:
 
     async def ps(self, request: web.Request) -> web.Response:
         entries = await catalog(request.app[COORDINATOR_KEY])
-        return web.json_response({"models": [_model_entry(e) for e in entries if e.loaded_on]})
+        return web.json_response({"models": [_running_entry(e) for e in entries if e.loaded_on]})
+
+    async def embed(self, request: web.Request) -> web.Response:
+        body = await read_request(request, OllamaEmbedRequest)
+        embedded = await self._embed(request, body.to_internal())
+        payload = {
+            "model": embedded.result.model or body.model,
+            "embeddings": embedded.result.embeddings,
+            "total_duration": embedded.duration_ns,
+            "load_duration": 0,
+            "prompt_eval_count": embedded.result.prompt_tokens or 0,
+            "harombe": embedded.route.as_dict(),
+        }
+        return web.json_response(payload, headers=route_headers(embedded.route))
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        body = await read_request(request, OllamaEmbeddingsRequest)
+        if not body.prompt:  # Ollama answers an empty prompt with an empty vector
+            return web.json_response({"embedding": []})
+        embedded = await self._embed(request, body.to_internal())
+        vector = embedded.result.embeddings[0]
+        return web.json_response({"embedding": vector}, headers=route_headers(embedded.route))
+
+    @staticmethod
+    async def _embed(request: web.Request, wanted: EmbedRequest) -> Embedded:
+        require_real_model(wanted.model or "")
+        if not wanted.inputs:
+            return Embedded.empty(wanted.model)
+        try:
+            return await request.app[COORDINATOR_KEY].embed(wanted, route_options(request))
+        except BackendError as exc:
+            raise ApiError.from_backend(exc) from exc
 
     async def show(self, request: web.Request) -> web.Response:
         body = await read_request(request, OllamaShowRequest)
@@ -185,8 +246,8 @@ class OllamaApi:
                 "parameters": "",
                 "template": "",
                 "details": _details(info),
-                "model_info": {"general.architecture": info.family or ""},
-                "capabilities": ["completion", "tools"],
+                "model_info": _model_info(info),
+                "capabilities": entry.capabilities,
                 "modified_at": info.modified_at or UNKNOWN_TIME,
                 "harombe": entry.harombe_meta(),
             }
@@ -194,6 +255,9 @@ class OllamaApi:
 
     async def version(self, request: web.Request) -> web.Response:
         return web.json_response({"version": __version__})
+
+    async def root(self, request: web.Request) -> web.Response:
+        return web.Response(text=ROOT_TEXT)
 
 
 def add_ollama_routes(app: web.Application) -> None:
@@ -205,3 +269,6 @@ def add_ollama_routes(app: web.Application) -> None:
     app.router.add_get("/api/ps", guard(api.ps))
     app.router.add_post("/api/show", guard(api.show))
     app.router.add_get("/api/version", guard(api.version))
+    app.router.add_post("/api/embed", guard(api.embed))
+    app.router.add_post("/api/embeddings", guard(api.embeddings))
+    app.router.add_get("/", api.root)  # HEAD too

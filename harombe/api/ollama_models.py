@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from harombe.api.models import SamplingFields, ToolSpec, WireModel, tool_dicts
-from harombe.inference.types import ChatRequest, Message, ToolCall
+from harombe.inference.types import ChatRequest, EmbedRequest, Message, ToolCall
 from harombe.routing.route import VIRTUAL_MODELS
 
 
@@ -56,9 +56,13 @@ class _OllamaRequest(WireModel):
     model: str = Field(min_length=1)
     stream: bool | None = None  # Ollama streams unless told otherwise
     options: OllamaOptions | None = None
+    format: Literal["", "json"] | dict[str, Any] | None = None  # "json" or a JSON schema
 
     def _to_internal(
-        self, messages: list[Message], tools: list[ToolSpec] | None = None
+        self,
+        messages: list[Message],
+        tools: list[ToolSpec] | None = None,
+        tool_choice: str | None = None,
     ) -> ChatRequest:
         options = self.options or OllamaOptions()
         max_tokens = options.num_predict if (options.num_predict or 0) > 0 else None
@@ -68,15 +72,20 @@ class _OllamaRequest(WireModel):
             tools=tool_dicts(tools),
             options=options.generation_options(max_tokens=max_tokens),
             stream=self.stream is not False,
+            format=self.format or None,
+            tool_choice=tool_choice,
         )
 
 
 class OllamaChatRequest(_OllamaRequest):
     messages: list[OllamaMessage]
     tools: list[ToolSpec] | None = None
+    # Not Ollama's: harombe's peers pass an OpenAI client's tool_choice along with it.
+    tool_choice: Literal["none", "auto", "required"] | None = None
 
     def to_internal(self) -> ChatRequest:
-        return self._to_internal([m.to_internal() for m in self.messages], self.tools)
+        messages = [m.to_internal() for m in self.messages]
+        return self._to_internal(messages, self.tools, self.tool_choice)
 
 
 class OllamaGenerateRequest(_OllamaRequest):
@@ -86,6 +95,34 @@ class OllamaGenerateRequest(_OllamaRequest):
     def to_internal(self) -> ChatRequest:
         messages = [Message("system", self.system)] if self.system else []
         return self._to_internal([*messages, Message("user", self.prompt)])
+
+
+class OllamaEmbedRequest(WireModel):
+    """`/api/embed`; token-id arrays are harombe's extension, so peers forward OpenAI's."""
+
+    model: str = Field(min_length=1)
+    input: str | list[str] | list[list[int]] = Field(default_factory=list)
+    truncate: bool = True
+    dimensions: int | None = Field(default=None, ge=1)
+
+    def to_internal(self) -> EmbedRequest:
+        inputs = [self.input] if isinstance(self.input, str) else self.input
+        return EmbedRequest(
+            inputs=inputs,
+            model=_virtual_alias(self.model),
+            truncate=self.truncate,
+            dimensions=self.dimensions,
+        )
+
+
+class OllamaEmbeddingsRequest(WireModel):
+    """`/api/embeddings`, the older one-text form."""
+
+    model: str = Field(min_length=1)
+    prompt: str = ""
+
+    def to_internal(self) -> EmbedRequest:
+        return EmbedRequest(inputs=[self.prompt], model=_virtual_alias(self.model))
 
 
 class OllamaShowRequest(WireModel):

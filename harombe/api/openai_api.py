@@ -1,4 +1,4 @@
-"""The OpenAI API (`/v1/chat/completions`, `/v1/models`) for OpenAI-compatible clients.
+"""The OpenAI API (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/models`).
 
 Streams are server-sent events of `chat.completion.chunk` objects ending in `data: [DONE]`;
 an error after the stream started is sent as a last `data: {"error": {...}}` event, which the
@@ -8,7 +8,9 @@ the answer was served and why.
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,12 +27,12 @@ from harombe.api.answer import (
     route_options,
     write_stream,
 )
-from harombe.api.catalog import catalog
+from harombe.api.catalog import CatalogEntry, catalog, find, require_real_model
 from harombe.api.errors import ApiError, guarded
 from harombe.api.keys import COORDINATOR_KEY
 from harombe.api.models import read_request
-from harombe.api.openai_models import ChatCompletionRequest
-from harombe.inference.types import ChatChunk, ToolCall
+from harombe.api.openai_models import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from harombe.inference.types import BackendError, ChatChunk, ToolCall
 
 SSE = "text/event-stream"
 _json = msgspec.json.Encoder()
@@ -80,12 +82,29 @@ def _usage(final: ChatChunk) -> dict[str, int]:
     }
 
 
+def _model_object(entry: CatalogEntry, created: int) -> dict[str, Any]:
+    return {
+        "id": entry.info.name,
+        "object": "model",
+        "created": created,
+        "owned_by": "harombe",
+        "harombe": entry.harombe_meta(),
+    }
+
+
+def _vector(values: list[float], encoding: str) -> list[float] | str:
+    """As OpenAI sends it: a list of floats, or base64 of little-endian float32s."""
+    if encoding == "base64":
+        return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
+    return values
+
+
 class _Completion:
     """The fields every object of one completion shares."""
 
-    def __init__(self, answer: Answer, requested: str) -> None:
+    def __init__(self, answer: Answer, requested: str, prefix: str = "chatcmpl") -> None:
         self.answer = answer
-        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.id = f"{prefix}-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.requested = requested
 
@@ -171,24 +190,92 @@ class OpenAIApi:
             yield chunk([finish], final.model, **meta)
         yield b"data: [DONE]\n\n"
 
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        """Legacy text completions: `text_completion` objects, streamed or whole."""
+        options = route_options(request)
+        body = await read_request(request, CompletionRequest)
+        chat = body.to_internal()
+        async with open_answer(request.app[COORDINATOR_KEY], chat, options) as answer:
+            completion = _Completion(answer, body.model, prefix="cmpl")
+            if chat.stream:
+                return await write_stream(
+                    request,
+                    answer,
+                    content_type=SSE,
+                    frames=self._text_events(completion, body.include_usage),
+                    error_frame=_error_event,
+                )
+            whole = await collect(answer)
+            choice = {
+                "text": whole.content,
+                "index": 0,
+                "logprobs": None,
+                "finish_reason": _finish_reason(whole, False),
+            }
+            payload = completion.envelope("text_completion", whole.model) | {
+                "choices": [choice],
+                "usage": _usage(whole),
+                "harombe": answer.route.as_dict(),
+            }
+            return web.json_response(payload, headers=route_headers(answer.route))
+
+    @staticmethod
+    async def _text_events(completion: _Completion, include_usage: bool) -> AsyncIterator[bytes]:
+        def event(text: str, finish: str | None, model: str | None, **extra: Any) -> bytes:
+            choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": finish}
+            envelope = completion.envelope("text_completion", model)
+            return _event(envelope | {"choices": [choice]} | extra)
+
+        final = ChatChunk(done=True, done_reason="stop")
+        async for piece in completion.answer:
+            if piece.content:
+                yield event(piece.content, None, piece.model)
+            if piece.done:
+                final = piece
+        meta = {"harombe": completion.answer.route.as_dict()}
+        usage = {"usage": _usage(final)} if include_usage else {}
+        yield event("", _finish_reason(final, False), final.model, **usage, **meta)
+        yield b"data: [DONE]\n\n"
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        body = await read_request(request, EmbeddingRequest)
+        wanted = body.to_internal()
+        require_real_model(body.model)
+        try:
+            embedded = await request.app[COORDINATOR_KEY].embed(wanted, route_options(request))
+        except BackendError as exc:
+            raise ApiError.from_backend(exc) from exc
+        result = embedded.result
+        data = [
+            {"object": "embedding", "index": i, "embedding": _vector(v, body.encoding_format)}
+            for i, v in enumerate(result.embeddings)
+        ]
+        tokens = result.prompt_tokens or 0
+        payload = {
+            "object": "list",
+            "data": data,
+            "model": result.model or body.model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            "harombe": embedded.route.as_dict(),
+        }
+        return web.json_response(payload, headers=route_headers(embedded.route))
+
     async def models(self, request: web.Request) -> web.Response:
         entries = await catalog(request.app[COORDINATOR_KEY])
         created = int(time.time())
-        data = [
-            {
-                "id": e.info.name,
-                "object": "model",
-                "created": created,
-                "owned_by": "harombe",
-                "harombe": e.harombe_meta(),
-            }
-            for e in entries
-        ]
+        data = [_model_object(e, created) for e in entries]
         return web.json_response({"object": "list", "data": data})
+
+    async def model(self, request: web.Request) -> web.Response:
+        entry = await find(request.app[COORDINATOR_KEY], request.match_info["model"])
+        return web.json_response(_model_object(entry, int(time.time())))
 
 
 def add_openai_routes(app: web.Application) -> None:
     api = OpenAIApi()
     guard = guarded(error_response)
     app.router.add_post("/v1/chat/completions", guard(api.chat_completions))
+    app.router.add_post("/v1/completions", guard(api.completions))
+    app.router.add_post("/v1/embeddings", guard(api.embeddings))
     app.router.add_get("/v1/models", guard(api.models))
+    app.router.add_get("/v1/models/{model:.+}", guard(api.model))  # names may hold "/" and ":"

@@ -1,4 +1,4 @@
-"""OpenAI API request body (`/v1/chat/completions`) and its conversion."""
+"""OpenAI API request bodies (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pydantic import Discriminator, Field, Json, Tag, model_validator
 
 from harombe.api.errors import ApiError
 from harombe.api.models import SamplingFields, ToolSpec, WireModel, tool_dicts
-from harombe.inference.types import ChatRequest, Message, ToolCall
+from harombe.inference.types import ChatRequest, EmbedRequest, Message, ToolCall
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
@@ -79,33 +79,77 @@ class StreamOptions(WireModel):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(SamplingFields):
+class JsonSchemaFormat(WireModel):
+    name: str = Field(min_length=1)
+    json_schema: dict[str, Any] = Field(alias="schema")
+    description: str | None = None
+    strict: bool | None = None
+
+
+class ResponseFormat(WireModel):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError('type "json_schema" needs a "json_schema" object')
+        return self
+
+    def to_internal(self) -> str | dict[str, Any] | None:
+        """The internal `format`: None (free text), "json", or the JSON schema."""
+        if self.type == "json_object":
+            return "json"
+        if self.type == "json_schema" and self.json_schema is not None:
+            return self.json_schema.json_schema
+        return None
+
+
+class _Completions(SamplingFields):
+    """Fields both completion endpoints share."""
+
     model: str = Field(min_length=1)
-    messages: list[OpenAIMessage] = Field(min_length=1)
     stream: bool | None = None
     stream_options: StreamOptions | None = None
-    tools: list[ToolSpec] | None = None
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
     n: int | None = None
 
     @property
     def include_usage(self) -> bool:
         return self.stream_options is not None and self.stream_options.include_usage
 
-    def to_internal(self) -> ChatRequest:
+    def _one_choice(self) -> None:
         if self.n not in (None, 1):
             raise ApiError(400, "only n=1 is supported", param="n")
+
+
+class ChatCompletionRequest(_Completions):
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    tools: list[ToolSpec] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    response_format: ResponseFormat | None = None
+
+    def to_internal(self) -> ChatRequest:
+        self._one_choice()
+        tools = self._offered_tools()
         return ChatRequest(
             messages=[m.to_internal() for m in self.messages],
             model=self.model,
-            tools=tool_dicts(self._offered_tools()),
+            tools=tool_dicts(tools),
             options=self.generation_options(
                 max_tokens=self.max_completion_tokens or self.max_tokens
             ),
             stream=bool(self.stream),
+            format=self.response_format.to_internal() if self.response_format else None,
+            tool_choice=self._backend_tool_choice() if tools else None,
         )
+
+    def _backend_tool_choice(self) -> str | None:
+        """A named choice offers only that tool (see `_offered_tools`) and requires a call."""
+        if isinstance(self.tool_choice, NamedToolChoice):
+            return "required"
+        return self.tool_choice
 
     def _offered_tools(self) -> list[ToolSpec] | None:
         """The tools the model may use: none for "none", only the named one for a named choice.
@@ -125,3 +169,66 @@ class ChatCompletionRequest(SamplingFields):
                 )
             return named
         return self.tools
+
+
+DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's default max_tokens for /v1/completions
+
+
+class CompletionRequest(_Completions):
+    """`/v1/completions`: one prompt, answered as the model's reply to it (chat template
+    applied: harombe routes chat requests, and every backend it speaks to has chat)."""
+
+    prompt: str | list[str]
+    suffix: str | None = None
+    echo: bool | None = None
+    best_of: int | None = None
+    max_tokens: int | None = Field(default=DEFAULT_COMPLETION_TOKENS, ge=1)
+
+    def to_internal(self) -> ChatRequest:
+        self._one_choice()
+        prompts = [self.prompt] if isinstance(self.prompt, str) else self.prompt
+        if len(prompts) != 1:
+            raise ApiError(400, "give exactly one prompt (batches are not supported)", "prompt")
+        for name, unsupported in (
+            ("suffix", self.suffix),
+            ("echo", self.echo),
+            ("best_of", self.best_of not in (None, 1)),
+        ):
+            if unsupported:
+                raise ApiError(400, f"{name} is not supported", param=name)
+        return ChatRequest(
+            messages=[Message("user", prompts[0])],
+            model=self.model,
+            options=self.generation_options(max_tokens=self.max_tokens),
+            stream=bool(self.stream),
+        )
+
+
+MAX_EMBED_INPUTS = 2048  # inputs in one /v1/embeddings request, as OpenAI's own limit
+
+EmbeddingInput = Annotated[
+    str | list[str] | list[int] | list[list[int]],
+    Field(union_mode="left_to_right"),
+]
+
+
+class EmbeddingRequest(WireModel):
+    model: str = Field(min_length=1)
+    input: EmbeddingInput
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
+
+    def to_internal(self) -> EmbedRequest:
+        raw = self.input
+        inputs: list[str] | list[list[int]]
+        if isinstance(raw, str):
+            inputs = [raw]
+        elif raw and isinstance(raw[0], int):
+            inputs = [raw]  # type: ignore[list-item]  # one token array
+        else:
+            inputs = raw  # type: ignore[assignment]
+        if not inputs or any(len(i) == 0 for i in inputs):
+            raise ApiError(400, "input must not be empty", param="input")
+        if len(inputs) > MAX_EMBED_INPUTS:
+            raise ApiError(400, f"at most {MAX_EMBED_INPUTS} inputs per request", param="input")
+        return EmbedRequest(inputs=inputs, model=self.model, dimensions=self.dimensions)

@@ -14,6 +14,8 @@ from harombe.inference.types import (
     BackendHealth,
     ChatChunk,
     ChatRequest,
+    EmbedRequest,
+    EmbedResult,
     LoadedModel,
     ModelInfo,
 )
@@ -31,6 +33,9 @@ class NoBackend:
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         raise BackendError("this node has no local backend (routes only)", status=503)
         yield ChatChunk()  # pragma: no cover - makes this an async generator
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        raise BackendError("this node has no local backend (routes only)", status=503)
 
     async def list_models(self) -> list[ModelInfo]:
         return []
@@ -87,6 +92,7 @@ async def _open_llamacpp(cfg: BackendConfig) -> Backend:
     backend = EmbeddedLlamaCpp(
         path,
         model_name=name,
+        pooling="mean" if cfg.gguf is None else None,  # the demo model's GGUF names none
         n_ctx=cfg.n_ctx,
         threads=cfg.threads,
         n_parallel=cfg.parallel,

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harombe.inference.openai_compat import DEFAULT_TIMEOUT, OpenAIBackend
 from harombe.inference.types import (
@@ -22,6 +22,8 @@ from harombe.inference.types import (
     BackendHealth,
     ChatChunk,
     ChatRequest,
+    EmbedRequest,
+    EmbedResult,
     LoadedModel,
     ModelInfo,
 )
@@ -30,6 +32,8 @@ DEFAULT_STARTUP_TIMEOUT = 120.0
 """Seconds for llama.cpp to load the model and answer /health; large models on slow disks
 need most of it, the demo model well under a second."""
 HEALTH_POLL_INTERVAL = 0.05
+
+Pooling = Literal["mean", "cls", "last"]
 
 
 class LlamaCppUnavailable(ImportError):
@@ -49,13 +53,16 @@ def start_server(
     host: str = "127.0.0.1",
     port: int = 0,
     n_parallel: int = 1,
+    pooling: Pooling | None = None,
     verbose: bool = False,
     api_keys: Sequence[str] = (),
 ) -> Any:
     """Load `gguf_path` and serve it; returns the running `xllamacpp.Server`. Blocking.
 
     `port=0` lets llama.cpp pick a free port (see `server.listening_address`). `api_keys`:
-    bearer tokens llama.cpp requires on its inference endpoints (none: open).
+    bearer tokens llama.cpp requires on its inference endpoints (none: open). `/v1/embeddings`
+    is served too, pooling token vectors as the GGUF says or as `pooling` overrides (a
+    generative model's GGUF says "none", which llama.cpp cannot serve as one vector per input).
     """
     try:
         import xllamacpp
@@ -76,6 +83,11 @@ def start_server(
     params.api_keys = list(api_keys)
     params.verbosity = 3 if verbose else 1  # 1: errors only
     params.endpoint_metrics = True  # for the start-up handshake below (loopback only)
+    params.embedding = True
+    if pooling is not None:
+        params.pooling_type = getattr(
+            xllamacpp.llama_pooling_type, f"LLAMA_POOLING_TYPE_{pooling.upper()}"
+        )
     try:
         server = xllamacpp.Server(params)
     except RuntimeError as exc:
@@ -109,6 +121,7 @@ class EmbeddedLlamaCpp:
         host: str = "127.0.0.1",
         port: int = 0,
         n_parallel: int = 1,
+        pooling: Pooling | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         verbose: bool = False,
@@ -122,6 +135,7 @@ class EmbeddedLlamaCpp:
             host=host,
             port=port,
             n_parallel=n_parallel,
+            pooling=pooling,
             verbose=verbose,
         )
         self._timeout = timeout
@@ -182,8 +196,15 @@ class EmbeddedLlamaCpp:
             async for chunk in stream:
                 yield chunk
 
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        return await self._http().embed(request)
+
     async def list_models(self) -> list[ModelInfo]:
-        return await self._http().list_models()
+        """The served model; it embeds too (llama.cpp runs with `/v1/embeddings` on)."""
+        models = await self._http().list_models()
+        for info in models:
+            info.capabilities = [*(info.capabilities or ["completion"]), "embedding"]
+        return models
 
     async def loaded_models(self) -> list[LoadedModel]:
         return await self._http().loaded_models()

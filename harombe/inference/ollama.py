@@ -16,6 +16,8 @@ from harombe.inference.types import (
     BackendHealth,
     ChatChunk,
     ChatRequest,
+    EmbedRequest,
+    EmbedResult,
     GenerationOptions,
     LoadedModel,
     Message,
@@ -46,21 +48,27 @@ class OllamaBackend:
         self.default_model = default_model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
         self._client = ollama.AsyncClient(host=self.base_url, timeout=timeout, headers=headers)
+        self._descriptions: dict[tuple[str, str | None], tuple[int | None, list[str]]] = {}
 
-    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        model = request.model or self.default_model
+    def _model(self, named: str | None) -> str:
+        model = named or self.default_model
         if not model:
             raise BackendError(
                 "no model named: the request names none and backend.model is not set",
                 status=400,
                 retryable=False,
             )
+        return model
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        model = self._model(request.model)
         with self._translate_errors(model):
             stream = await self._client.chat(
                 model=model,
                 messages=[wire_message(m) for m in request.messages],
                 tools=request.tools,
                 stream=True,
+                format=request.format,
                 options=wire_options(request.options),
             )
             calls: list[ToolCall] = []
@@ -74,10 +82,29 @@ class OllamaBackend:
                         yield ChatChunk(content=part.message.content, model=part.model)
         raise BackendError(f"{self.base_url}: the stream ended before the answer was done")
 
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        model = self._model(request.model)
+        if request.inputs and not isinstance(request.inputs[0], str):
+            raise BackendError(
+                "ollama embeds text only, not token arrays", status=400, retryable=False
+            )
+        with self._translate_errors(model):
+            result = await self._client.embed(
+                model=model,
+                input=list(request.inputs),  # type: ignore[arg-type]
+                truncate=request.truncate,
+                dimensions=request.dimensions,
+            )
+        return EmbedResult(
+            embeddings=[list(v) for v in result.embeddings],
+            model=result.model or model,
+            prompt_tokens=result.prompt_eval_count,
+        )
+
     async def list_models(self) -> list[ModelInfo]:
         with self._translate_errors(None):
             listing = await self._client.list()
-        return [
+        models = [
             ModelInfo(
                 name=m.model or "",
                 size=int(m.size or 0),
@@ -89,6 +116,21 @@ class OllamaBackend:
             )
             for m in listing.models
         ]
+        for info in models:
+            info.context_length, info.capabilities = await self._described(info)
+        return models
+
+    async def _described(self, info: ModelInfo) -> tuple[int | None, list[str]]:
+        """Context length and capabilities from `/api/show`, asked once per model digest."""
+        key = (info.name, info.digest)
+        if key not in self._descriptions:
+            try:
+                with self._translate_errors(info.name):
+                    shown = await self._client.show(info.name)
+            except BackendError:  # gone since the listing, or an older Ollama: not known
+                return None, []
+            self._descriptions[key] = (_context_length(shown), list(shown.capabilities or []))
+        return self._descriptions[key]
 
     async def loaded_models(self) -> list[LoadedModel]:
         with self._translate_errors(None):
@@ -184,6 +226,13 @@ def wire_options(options: GenerationOptions) -> dict[str, Any]:
         "stop": options.stop,
     }
     return {k: v for k, v in values.items() if v is not None}
+
+
+def _context_length(shown: ollama.ShowResponse) -> int | None:
+    """`<architecture>.context_length` from the model's GGUF metadata, as Ollama shows it."""
+    info = shown.modelinfo or {}
+    value = info.get(f"{info.get('general.architecture')}.context_length")
+    return value if isinstance(value, int) else None
 
 
 def _rfc3339(value: datetime | None) -> str | None:

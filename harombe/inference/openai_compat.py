@@ -22,6 +22,8 @@ from harombe.inference.types import (
     BackendHealth,
     ChatChunk,
     ChatRequest,
+    EmbedRequest,
+    EmbedResult,
     LoadedModel,
     Message,
     ModelInfo,
@@ -103,6 +105,24 @@ class OpenAIBackend:
             if not finished and assembler.finish_reason is None:
                 raise BackendError(f"{url}: the stream ended before the answer was complete")
             yield assembler.final(url)
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        """`/v1/embeddings`; inputs beyond the context window fail there (no truncation)."""
+        url = f"{self.base_url}/v1/embeddings"
+        body: dict[str, Any] = {"input": request.inputs, "encoding_format": "float"}
+        model = request.model or self.default_model
+        if model:
+            body["model"] = model
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        async with (
+            self._translate_errors(url),
+            await self._send("POST", url, self._timeout, json=body) as resp,
+        ):
+            text = await resp.text()
+        if resp.status != 200:
+            raise _http_error(url, resp.status, text, model)
+        return _embed_result(parse_object(text, url), len(request.inputs), url)
 
     async def list_models(self) -> list[ModelInfo]:
         status, text = await self._get("/v1/models", self._timeout)
@@ -212,6 +232,22 @@ def response_format(format: str | dict[str, Any]) -> dict[str, Any]:
         schema = {"name": "response", "schema": format, "strict": True}
         return {"type": "json_schema", "json_schema": schema}
     raise BackendError(f"unknown response format {format!r}", status=400, retryable=False)
+
+
+def _embed_result(payload: dict[str, Any], expected: int, url: str) -> EmbedResult:
+    data = payload.get("data")
+    if not isinstance(data, list) or len(data) != expected:
+        raise BackendError(f"{url}: expected {expected} embeddings in `data`")
+    rows = sorted(data, key=lambda row: row.get("index", 0) if isinstance(row, dict) else 0)
+    vectors = [row.get("embedding") if isinstance(row, dict) else None for row in rows]
+    if not all(isinstance(v, list) for v in vectors):
+        raise BackendError(f"{url}: an embedding is not a list of numbers")
+    usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+    return EmbedResult(
+        embeddings=vectors,  # type: ignore[arg-type]
+        model=payload.get("model"),
+        prompt_tokens=usage.get("prompt_tokens"),
+    )
 
 
 def _api_root(base_url: str) -> str:

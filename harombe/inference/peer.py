@@ -22,12 +22,14 @@ from harombe.inference.types import (
     BackendHealth,
     ChatChunk,
     ChatRequest,
+    EmbedRequest,
+    EmbedResult,
     LoadedModel,
     ModelInfo,
     ModelNotFoundError,
     RequestRejected,
 )
-from harombe.inference.wire import error_text
+from harombe.inference.wire import error_text, parse_object
 
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -125,6 +127,39 @@ class PeerBackend:
                 yield peer_wire.decode_frame(data)
             except peer_wire.WireError as exc:
                 raise BackendError(f"peer {self.address}: {exc}") from None
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        """Through the peer's `/api/embed` (which also takes token arrays from a peer)."""
+        payload: dict[str, Any] = {
+            "model": request.model,
+            "input": request.inputs,
+            "truncate": request.truncate,
+        }
+        if request.dimensions is not None:
+            payload["dimensions"] = request.dimensions
+        body = json.dumps(payload).encode()
+        path = "/api/embed"
+        async with (
+            self._translate_errors(path),
+            self._session.post(
+                self.base_url + path,
+                data=body,
+                headers=self._headers("POST", path, body),
+                timeout=self._timeout,
+            ) as resp,
+        ):
+            text = await resp.text()
+        if resp.status != 200:
+            raise _http_error(self.address, resp.status, text, request.model)
+        answer = parse_object(text, f"peer {self.address}")
+        vectors = answer.get("embeddings")
+        if not isinstance(vectors, list) or len(vectors) != len(request.inputs):
+            raise BackendError(f"peer {self.address}: expected {len(request.inputs)} embeddings")
+        return EmbedResult(
+            embeddings=vectors,
+            model=answer.get("model"),
+            prompt_tokens=answer.get("prompt_eval_count"),
+        )
 
     async def list_models(self) -> list[ModelInfo]:
         payload = await self._get_json("/api/tags")

@@ -17,6 +17,8 @@ from harombe.inference.types import (
     BackendHealth,
     ChatChunk,
     ChatRequest,
+    EmbedRequest,
+    EmbedResult,
     LoadedModel,
     ModelInfo,
 )
@@ -110,6 +112,9 @@ class MeasuredBackend:
             close = getattr(stream, "aclose", None)
             if close is not None:
                 await close()
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        return await self.inner.embed(request)
 
     async def list_models(self) -> list[ModelInfo]:
         return await self.inner.list_models()

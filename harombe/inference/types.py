@@ -80,6 +80,23 @@ class ModelInfo:
 
 
 @dataclass
+class EmbedRequest:
+    """Texts (or token-id arrays) to embed with one model, one vector per input."""
+
+    inputs: list[str] | list[list[int]]
+    model: str | None = None
+    truncate: bool = True  # cut inputs longer than the context window instead of failing
+    dimensions: int | None = None  # shorten each vector, for models trained to allow it
+
+
+@dataclass
+class EmbedResult:
+    embeddings: list[list[float]]
+    model: str | None = None
+    prompt_tokens: int | None = None
+
+
+@dataclass
 class LoadedModel:
     name: str
     size: int = 0
@@ -127,6 +144,10 @@ class Backend(Protocol):
 
     def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Stream the answer. Raises BackendError (or ModelNotFoundError) on failure."""
+        ...
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        """One vector per input. Raises BackendError (or ModelNotFoundError) on failure."""
         ...
 
     async def list_models(self) -> list[ModelInfo]: ...

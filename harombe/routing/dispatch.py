@@ -44,6 +44,8 @@ from harombe.inference.types import (
     BackendError,
     ChatChunk,
     ChatRequest,
+    EmbedRequest,
+    LoadedModel,
     Message,
     ModelInfo,
     ModelNotFoundError,
@@ -54,7 +56,7 @@ from harombe.routing.classifier import Classification, explain
 from harombe.routing.fit import PromptTooLargeError, calls_tools, fitted
 from harombe.routing.judge import Judge
 from harombe.routing.policy import Plan, make_plan
-from harombe.routing.route import ClusterModel, RouteOptions, UnavailableError
+from harombe.routing.route import ClusterModel, Embedded, RouteInfo, RouteOptions, UnavailableError
 from harombe.routing.routed import DeadlineError, RoutedAnswer, Slot
 from harombe.routing.view import Candidate, ClusterView
 from harombe.settings.routing import RoutingConfig
@@ -200,12 +202,65 @@ class Dispatcher:
             raise ModelNotFoundError(plan.model)
         return dataclasses.replace(plan, classification=found[0]) if found else plan
 
+    async def embed(self, request: EmbedRequest, options: RouteOptions) -> Embedded:
+        """Embeddings from a node serving the named model; the next one if a node fails."""
+        limit = options.timeout or self.config.request_timeout
+        deadline = self.now() + limit
+        if options.local_only:
+            local = Candidate(self.node_name, "", tier=self.local_tier() or 0, is_local=True)
+            return await self._embed_on(local, request, deadline, limit)
+        plan = make_plan(request.model, None, self.config.fallback_strategy, lambda: 0)
+        if plan.model is None:
+            raise BackendError("embeddings need a real model name", status=400, retryable=False)
+        if not any(self._balancer.group_size(self.view, g) for g in plan.groups):
+            raise ModelNotFoundError(plan.model)
+        tried: set[str] = set()
+        while True:
+            candidate = await self.next_node(plan, tried, deadline)
+            tried.add(candidate.name)
+            try:
+                return await self._embed_on(candidate, request, deadline, limit)
+            except BackendError as exc:
+                if not exc.retryable or len(tried) >= self.config.max_attempts:
+                    raise
+                log.warning("node %s failed to embed: %s", candidate.name, exc)
+
+    async def _embed_on(
+        self, candidate: Candidate, request: EmbedRequest, deadline: float, limit: float
+    ) -> Embedded:
+        breaker = self.breaker_board.get(candidate.name)
+        breaker.on_start()
+        verdict: bool | None = None
+        started = self.now()
+        try:
+            with self.slot(candidate.name):
+                async with asyncio.timeout_at(deadline):
+                    result = await self.backend_for(candidate).embed(request)
+            verdict = True
+        except TimeoutError:
+            raise DeadlineError(limit) from None
+        except BackendError as exc:
+            verdict = False if exc.retryable else None
+            raise
+        finally:
+            if verdict is True:
+                breaker.on_success()
+            elif verdict is False:
+                breaker.on_failure()
+            else:
+                breaker.on_abandon()
+        route = RouteInfo(node=candidate.name, tier=candidate.tier, model=result.model)
+        route.total_s = self.now() - started
+        return Embedded(result, route)
+
     async def models(self) -> list[ClusterModel]:
         """Every model some usable node serves, with the nodes serving and holding it."""
         infos: dict[str, ModelInfo] = {}
+        loaded: dict[str, LoadedModel] = {}
         if self._local_backend is not None:
             try:
                 infos = {m.name: m for m in await self._local_backend.list_models()}
+                loaded = {m.name: m for m in await self._local_backend.loaded_models()}
             except BackendError as exc:
                 log.warning("listing local models failed: %s", exc)
         out: dict[str, ClusterModel] = {}
@@ -219,6 +274,8 @@ class Dispatcher:
                 entry.nodes.append(c.name)
                 if name in c.loaded:
                     entry.loaded_on.append(c.name)
+                if c.is_local:
+                    entry.loaded = loaded.get(name)
         return list(out.values())
 
     # ---- what the daemon reads ---------------------------------------------------------

@@ -13,7 +13,16 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from harombe.inference.types import Backend, BackendError, ChatChunk, ChatRequest, ModelInfo
+from harombe.inference.types import (
+    Backend,
+    BackendError,
+    ChatChunk,
+    ChatRequest,
+    EmbedRequest,
+    EmbedResult,
+    LoadedModel,
+    ModelInfo,
+)
 
 VIRTUAL_MODELS = ("auto", "tier-0", "tier-1", "tier-2")
 
@@ -74,10 +83,28 @@ class RoutedStream(Protocol):
 
 
 @dataclass
+class Embedded:
+    """Embeddings and the node that computed them."""
+
+    result: EmbedResult
+    route: RouteInfo
+
+    @classmethod
+    def empty(cls, model: str | None) -> Embedded:
+        """The answer to nothing to embed (Ollama's "load" call): no node asked."""
+        return cls(EmbedResult(embeddings=[], model=model), RouteInfo(model=model, total_s=0.0))
+
+    @property
+    def duration_ns(self) -> int:
+        return int((self.route.total_s or 0.0) * 1e9)
+
+
+@dataclass
 class ClusterModel:
     info: ModelInfo
     nodes: list[str]  # nodes that serve it
     loaded_on: list[str] = field(default_factory=list)
+    loaded: LoadedModel | None = None  # this node's own backend's view of it, when loaded here
 
 
 class Coordinator(Protocol):
@@ -87,6 +114,11 @@ class Coordinator(Protocol):
         The first chunk is yielded only once a node has started answering, so `route.node` is
         known by then. Raises BackendError (status 404 unknown model, 503 nothing available).
         """
+        ...
+
+    async def embed(self, request: EmbedRequest, options: RouteOptions) -> Embedded:
+        """Embed with a node serving `request.model` (a real model: no tier applies).
+        Raises BackendError as `open` does."""
         ...
 
     async def models(self) -> list[ClusterModel]: ...
@@ -123,13 +155,21 @@ class LocalCoordinator:
             request.model = None
         return _LocalStream(self.node_name, self.tier, self.backend, request)
 
+    async def embed(self, request: EmbedRequest, options: RouteOptions) -> Embedded:
+        route = RouteInfo(node=self.node_name, tier=self.tier, model=request.model)
+        result = await self.backend.embed(request)
+        route.model = result.model or request.model
+        route.total_s = time.monotonic() - route.started
+        return Embedded(result, route)
+
     async def models(self) -> list[ClusterModel]:
-        loaded = {m.name for m in await self.backend.loaded_models()}
+        loaded = {m.name: m for m in await self.backend.loaded_models()}
         return [
             ClusterModel(
                 info=m,
                 nodes=[self.node_name],
                 loaded_on=[self.node_name] if m.name in loaded else [],
+                loaded=loaded.get(m.name),
             )
             for m in await self.backend.list_models()
         ]
