@@ -188,7 +188,9 @@ class CompletionRequest(_Completions):
         self._one_choice()
         prompts = [self.prompt] if isinstance(self.prompt, str) else self.prompt
         if len(prompts) != 1:
-            raise ApiError(400, "give exactly one prompt (batches are not supported)", "prompt")
+            raise ApiError(
+                400, "give exactly one prompt (batches are not supported)", param="prompt"
+            )
         for name, unsupported in (
             ("suffix", self.suffix),
             ("echo", self.echo),

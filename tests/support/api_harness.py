@@ -6,7 +6,8 @@ The backend answers by the last user message, deterministically:
   "break"       → one chunk, then a BackendError mid-answer
   "busy"        → BackendError 503 with retry_after before the first chunk
   "endless"     → chunks until the consumer closes the stream (sets `closed`)
-and raises ModelNotFoundError for any model but its own (None: the default model).
+and raises ModelNotFoundError for any model but its own (None: the default model). It embeds
+each input as [its length, its index, 0.5], counting one token per character.
 The fixtures live in `api_fixtures.py`, which test modules load with `pytest_plugins`.
 """
 
@@ -21,6 +22,8 @@ from harombe.inference.types import (
     BackendHealth,
     ChatChunk,
     ChatRequest,
+    EmbedRequest,
+    EmbedResult,
     LoadedModel,
     ModelInfo,
     ModelNotFoundError,
@@ -61,7 +64,18 @@ class ScriptedBackend:
 
     def __init__(self) -> None:
         self.requests: list[ChatRequest] = []
+        self.embedded: list[EmbedRequest] = []
         self.closed = asyncio.Event()
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        self.embedded.append(request)
+        if request.model not in (None, MODEL):
+            raise ModelNotFoundError(request.model)
+        return EmbedResult(
+            embeddings=[[float(len(x)), float(i), 0.5] for i, x in enumerate(request.inputs)],
+            model=MODEL,
+            prompt_tokens=sum(len(x) for x in request.inputs),
+        )
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         self.requests.append(request)
@@ -111,11 +125,17 @@ class ScriptedBackend:
                 quantization="Q4_K_M",
                 digest="sha256:" + "ab" * 32,
                 modified_at="2025-01-02T03:04:05Z",
+                context_length=8192,
+                capabilities=["completion", "tools", "embedding"],
             )
         ]
 
     async def loaded_models(self) -> list[LoadedModel]:
-        return [LoadedModel(name=MODEL, size=1_234_567)]
+        return [
+            LoadedModel(
+                name=MODEL, size=1_234_567, size_vram=1_000_000, expires_at="2030-01-02T03:04:05Z"
+            )
+        ]
 
     async def health(self) -> BackendHealth:
         return BackendHealth(ok=True)

@@ -34,7 +34,9 @@ class FakeModel:
     family: str = "llama"
     parameter_size: str = "3.2B"
     quantization_level: str = "Q4_K_M"
-    context_length: int = 4096
+    context_length: int = 4096  # the loaded context (`/api/ps`)
+    trained_context_length: int = 131072  # the GGUF's `<arch>.context_length` (`/api/show`)
+    capabilities: list[str] = field(default_factory=lambda: ["completion", "tools"])
     loaded: bool = True
 
     @property
@@ -83,6 +85,7 @@ class FakeOllama:
         app.router.add_post("/api/show", self._show)
         app.router.add_post("/api/chat", self._chat)
         app.router.add_post("/api/generate", self._generate)
+        app.router.add_post("/api/embed", self._embed)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -167,10 +170,31 @@ class FakeOllama:
                 "model_info": {
                     "general.architecture": model.family,
                     "general.parameter_count": 3_212_749_888,
-                    f"{model.family}.context_length": 131072,
+                    f"{model.family}.context_length": model.trained_context_length,
                 },
-                "capabilities": ["completion", "tools"],
+                "capabilities": model.capabilities,
                 "modified_at": _timestamp(datetime.now(UTC) - timedelta(days=3)),
+            }
+        )
+
+    async def _embed(self, request: web.Request) -> web.Response:
+        body, error = await self._body(request)
+        if error is not None:
+            return error
+        model = self.find(body.get("model") or "")
+        if model is None:
+            return _not_found(body.get("model") or "")
+        if "embedding" not in model.capabilities:
+            return _error(400, f'"{model.name}" does not support embeddings')
+        texts = body.get("input") or []
+        texts = [texts] if isinstance(texts, str) else texts
+        return web.json_response(
+            {
+                "model": model.name,
+                "embeddings": [fake_embedding(t, body.get("dimensions")) for t in texts],
+                "total_duration": 14_143_917,
+                "load_duration": 1_019_500,
+                "prompt_eval_count": sum(len(t.split()) for t in texts),
             }
         )
 
@@ -265,6 +289,17 @@ class FakeOllama:
         await response.write(_line(final))
         await response.write_eof()
         return response
+
+
+FAKE_EMBEDDING_SIZE = 8
+
+
+def fake_embedding(text: str, dimensions: int | None = None) -> list[float]:
+    """A deterministic unit vector per text, as an embedding model's would be."""
+    raw = [b - 127.5 for b in hashlib.sha256(text.encode()).digest()[:FAKE_EMBEDDING_SIZE]]
+    raw = raw[: dimensions or FAKE_EMBEDDING_SIZE]
+    norm = sum(x * x for x in raw) ** 0.5
+    return [x / norm for x in raw]
 
 
 def _merged(parts: list[dict[str, Any]], final: dict[str, Any], chat: bool) -> dict[str, Any]:
