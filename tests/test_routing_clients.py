@@ -1,0 +1,128 @@
+"""Client features through the cluster: a peer without a backend forwards structured output,
+tool_choice and embeddings to a peer backed by a real llama.cpp server, names the serving node,
+and moves embeddings to another node when the first one is gone."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import aiohttp
+import openai
+import pytest
+from pydantic import BaseModel
+from support.routing_peers import RoutingCluster
+
+from harombe.routing.config import RoutingConfig
+
+pytestmark = pytest.mark.llamacpp
+
+
+class Answer(BaseModel):
+    mood: Literal["happy", "sad"]
+    count: int
+    sure: bool
+
+
+async def test_json_schema_format_through_a_forwarding_hop(llama_server):
+    cluster = RoutingCluster(RoutingConfig())
+    await cluster.add("front", 1, fake=False)
+    await cluster.add("llama", 0, model=llama_server.model, backend_url=llama_server.base_url)
+    body = {
+        "model": llama_server.model,
+        "messages": [{"role": "user", "content": "How are you?"}],
+        "format": Answer.model_json_schema(),
+        "options": {"num_predict": 64, "seed": 4},
+        "stream": False,
+    }
+    async with cluster, aiohttp.ClientSession() as http:
+        async with http.post(f"{cluster['front'].url}/api/chat", json=body) as resp:
+            reply = await resp.json()
+            assert resp.headers["X-Harombe-Node"] == "llama"
+    Answer.model_validate_json(reply["message"]["content"])
+    assert reply["harombe"]["node"] == "llama"
+
+
+async def test_openai_structured_output_through_a_hop_to_the_tier(llama_server):
+    cluster = RoutingCluster(RoutingConfig())
+    await cluster.add("front", 1, fake=False)
+    await cluster.add("llama", 0, model=llama_server.model, backend_url=llama_server.base_url)
+    async with cluster:
+        client = openai.AsyncOpenAI(
+            base_url=f"{cluster['front'].url}/v1", api_key="x", max_retries=0
+        )
+        try:
+            completion = await client.chat.completions.parse(
+                model="tier-0",
+                messages=[{"role": "user", "content": "How are you?"}],
+                response_format=Answer,
+                max_tokens=64,
+                seed=4,
+            )
+        finally:
+            await client.close()
+    assert isinstance(completion.choices[0].message.parsed, Answer)
+    assert completion.model_extra["harombe"]["node"] == "llama"
+
+
+async def test_embeddings_forwarded_and_failed_over(llama_server):
+    cluster = RoutingCluster(RoutingConfig())
+    await cluster.add("front", 1, fake=False)
+    for name in ("llama-a", "llama-b"):
+        await cluster.add(name, 0, model=llama_server.model, backend_url=llama_server.base_url)
+    async with cluster:
+        client = openai.AsyncOpenAI(
+            base_url=f"{cluster['front'].url}/v1", api_key="x", max_retries=0
+        )
+        try:
+            texts = ["alpha", "beta"]
+            first = await client.embeddings.create(
+                model=llama_server.model, input=texts, encoding_format="float"
+            )
+            served = first.model_extra["harombe"]["node"]
+            assert served in ("llama-a", "llama-b")
+            await cluster.stop_http(served)
+            other = ({"llama-a", "llama-b"} - {served}).pop()
+            for _ in range(3):  # whichever node the balancer picks first, `other` answers
+                again = await client.embeddings.create(
+                    model=llama_server.model, input=texts, encoding_format="float"
+                )
+                assert again.model_extra["harombe"]["node"] == other
+                assert [d.embedding for d in again.data] == [d.embedding for d in first.data]
+            with pytest.raises(openai.BadRequestError):
+                await client.embeddings.create(model="auto", input="x")
+            with pytest.raises(openai.NotFoundError):
+                await client.embeddings.create(model="nope:1b", input="x")
+        finally:
+            await client.close()
+    assert json.dumps(first.usage.model_dump())  # usage survives the hop
+    assert first.usage.prompt_tokens > 0
+
+
+async def test_format_and_tool_choice_reach_the_remote_backend_unchanged():
+    cluster = RoutingCluster(RoutingConfig())
+    await cluster.add("front", 1, fake=False)
+    await cluster.add("b", 0)
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    schema_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "a", "schema": Answer.model_json_schema()},
+    }
+    async with cluster:
+        client = openai.AsyncOpenAI(
+            base_url=f"{cluster['front'].url}/v1", api_key="x", max_retries=0
+        )
+        try:
+            await client.chat.completions.create(
+                model="fake-model",
+                messages=[{"role": "user", "content": "hi"}],
+                tools=[tool],
+                tool_choice="required",
+                response_format=schema_format,
+            )
+        finally:
+            await client.close()
+        (sent,) = cluster["b"].fake.requests
+    assert sent["tool_choice"] == "required"
+    assert sent["tools"] == [tool]
+    assert sent["response_format"]["json_schema"]["schema"] == Answer.model_json_schema()
