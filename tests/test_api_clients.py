@@ -84,6 +84,24 @@ async def test_the_ollama_cli_probe_sequence(api_url: str, http) -> None:
             assert resp.status == 200 and isinstance((await resp.json())["models"], list)
 
 
+async def test_the_open_webui_requests(api_url: str, http) -> None:
+    """What Open WebUI sends an Ollama connection (backend/open_webui/routers/ollama.py and
+    retrieval/utils.py): verify, list, loaded models' expiry as datetimes, RAG embeddings."""
+    async with http.get(f"{api_url}/api/version") as resp:
+        assert resp.status == 200 and "version" in await resp.json()
+    async with http.get(f"{api_url}/api/tags") as resp:
+        names = [m["model"] for m in (await resp.json())["models"]]
+    async with http.get(f"{api_url}/api/ps") as resp:
+        running = (await resp.json())["models"]
+    assert {m["name"] for m in running} <= set(names)
+    assert all(datetime.fromisoformat(m["expires_at"]).timestamp() for m in running)
+    rag = {"model": MODEL, "input": ["chunk one", "chunk two"], "prefix": "passage: "}
+    async with http.post(f"{api_url}/api/embed", json=rag) as resp:
+        assert len((await resp.json())["embeddings"]) == 2
+    async with http.get(f"{api_url}/v1/models") as resp:  # an OpenAI connection's probe
+        assert [m["id"] for m in (await resp.json())["data"]] == names
+
+
 # --- models ---------------------------------------------------------------------------------
 
 
