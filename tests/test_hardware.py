@@ -42,6 +42,8 @@ from harombe.inference.types import (
     BackendHealth,
     ChatChunk,
     ChatRequest,
+    EmbedRequest,
+    EmbedResult,
     LoadedModel,
     ModelInfo,
 )
@@ -355,6 +357,9 @@ class TinyBackend:
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         yield ChatChunk(content="hi", done=True, done_reason="stop")
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        return EmbedResult(embeddings=[[1.0] for _ in request.inputs])
 
     async def list_models(self) -> list[ModelInfo]:
         return [
