@@ -24,6 +24,7 @@ from support.api_harness import (
 )
 
 from harombe.api.app import make_app
+from harombe.api.embedding import MAX_EMBED_INPUTS
 from harombe.routing.route import VIRTUAL_MODELS
 
 pytest_plugins = ["support.api_fixtures"]
@@ -208,6 +209,7 @@ async def test_openai_embeddings_float_base64_and_tokens(openai_client, api_url,
         ({"model": MODEL, "input": []}, 400, "input"),
         ({"model": MODEL, "input": ["a", ""]}, 400, "input"),
         ({"model": MODEL, "input": "x", "encoding_format": "int8"}, 400, "encoding_format"),
+        ({"model": MODEL, "input": ["x"] * (MAX_EMBED_INPUTS + 1)}, 400, "input"),
     ],
 )
 async def test_bad_embedding_requests(api_url, http, api_backend, body, status, param) -> None:
@@ -219,10 +221,14 @@ async def test_bad_embedding_requests(api_url, http, api_backend, body, status, 
     assert all(r.model != "auto" and all(r.inputs) for r in api_backend.embedded)
 
 
-async def test_ollama_embed_with_a_virtual_model_is_a_clear_400(ollama_client) -> None:
+async def test_ollama_embed_refusals_are_clear_400s(ollama_client, api_backend) -> None:
     with pytest.raises(ollama.ResponseError) as err:
         await ollama_client.embed(model="auto", input="x")
     assert err.value.status_code == 400 and "real model" in err.value.error
+    with pytest.raises(ollama.ResponseError) as err:
+        await ollama_client.embed(model=MODEL, input=["x"] * (MAX_EMBED_INPUTS + 1))
+    assert err.value.status_code == 400 and str(MAX_EMBED_INPUTS) in err.value.error
+    assert api_backend.embedded == []
 
 
 # --- legacy completions ---------------------------------------------------------------------

@@ -68,15 +68,3 @@ async def find(coordinator: Coordinator, name: str) -> CatalogEntry:
             if entry.info.name == candidate:
                 return entry
     raise ApiError(404, f"model {name!r} not found", param="model", code="model_not_found")
-
-
-def require_real_model(name: str) -> None:
-    """Embeddings have no tiers: a virtual model name gets a 400 that says so."""
-    base = name.removesuffix(":latest")
-    if base in VIRTUAL_MODELS:
-        raise ApiError(
-            400,
-            f"{name!r} picks a chat tier; embeddings need a real model name (see /api/tags)",
-            param="model",
-            code="model_not_found",
-        )

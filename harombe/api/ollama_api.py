@@ -25,7 +25,8 @@ from harombe.api.answer import (
     route_options,
     write_stream,
 )
-from harombe.api.catalog import CatalogEntry, catalog, find, require_real_model
+from harombe.api.catalog import CatalogEntry, catalog, find
+from harombe.api.embedding import route_embedding
 from harombe.api.errors import ApiError, guarded
 from harombe.api.keys import COORDINATOR_KEY
 from harombe.api.models import read_request
@@ -36,8 +37,7 @@ from harombe.api.ollama_models import (
     OllamaGenerateRequest,
     OllamaShowRequest,
 )
-from harombe.inference.types import BackendError, ChatChunk, EmbedRequest, ModelInfo, ToolCall
-from harombe.routing.route import Embedded
+from harombe.inference.types import ChatChunk, ModelInfo, ToolCall
 
 NDJSON = "application/x-ndjson"
 _json = msgspec.json.Encoder()
@@ -206,7 +206,7 @@ class OllamaApi:
 
     async def embed(self, request: web.Request) -> web.Response:
         body = await read_request(request, OllamaEmbedRequest)
-        embedded = await self._embed(request, body.to_internal())
+        embedded = await route_embedding(request, body.to_internal())
         payload = {
             "model": embedded.result.model or body.model,
             "embeddings": embedded.result.embeddings,
@@ -221,19 +221,9 @@ class OllamaApi:
         body = await read_request(request, OllamaEmbeddingsRequest)
         if not body.prompt:  # Ollama answers an empty prompt with an empty vector
             return web.json_response({"embedding": []})
-        embedded = await self._embed(request, body.to_internal())
+        embedded = await route_embedding(request, body.to_internal())
         vector = embedded.result.embeddings[0]
         return web.json_response({"embedding": vector}, headers=route_headers(embedded.route))
-
-    @staticmethod
-    async def _embed(request: web.Request, wanted: EmbedRequest) -> Embedded:
-        require_real_model(wanted.model or "")
-        if not wanted.inputs:
-            return Embedded.empty(wanted.model)
-        try:
-            return await request.app[COORDINATOR_KEY].embed(wanted, route_options(request))
-        except BackendError as exc:
-            raise ApiError.from_backend(exc) from exc
 
     async def show(self, request: web.Request) -> web.Response:
         body = await read_request(request, OllamaShowRequest)

@@ -27,12 +27,13 @@ from harombe.api.answer import (
     route_options,
     write_stream,
 )
-from harombe.api.catalog import CatalogEntry, catalog, find, require_real_model
+from harombe.api.catalog import CatalogEntry, catalog, find
+from harombe.api.embedding import route_embedding
 from harombe.api.errors import ApiError, guarded
 from harombe.api.keys import COORDINATOR_KEY
 from harombe.api.models import read_request
 from harombe.api.openai_models import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
-from harombe.inference.types import BackendError, ChatChunk, ToolCall
+from harombe.inference.types import ChatChunk, ToolCall
 
 SSE = "text/event-stream"
 _json = msgspec.json.Encoder()
@@ -239,12 +240,7 @@ class OpenAIApi:
 
     async def embeddings(self, request: web.Request) -> web.Response:
         body = await read_request(request, EmbeddingRequest)
-        wanted = body.to_internal()
-        require_real_model(body.model)
-        try:
-            embedded = await request.app[COORDINATOR_KEY].embed(wanted, route_options(request))
-        except BackendError as exc:
-            raise ApiError.from_backend(exc) from exc
+        embedded = await route_embedding(request, body.to_internal())
         result = embedded.result
         data = [
             {"object": "embedding", "index": i, "embedding": _vector(v, body.encoding_format)}

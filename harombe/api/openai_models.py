@@ -206,8 +206,6 @@ class CompletionRequest(_Completions):
         )
 
 
-MAX_EMBED_INPUTS = 2048  # inputs in one /v1/embeddings request, as OpenAI's own limit
-
 EmbeddingInput = Annotated[
     str | list[str] | list[int] | list[list[int]],
     Field(union_mode="left_to_right"),
@@ -231,6 +229,4 @@ class EmbeddingRequest(WireModel):
             inputs = raw  # type: ignore[assignment]
         if not inputs or any(len(i) == 0 for i in inputs):
             raise ApiError(400, "input must not be empty", param="input")
-        if len(inputs) > MAX_EMBED_INPUTS:
-            raise ApiError(400, f"at most {MAX_EMBED_INPUTS} inputs per request", param="input")
         return EmbedRequest(inputs=inputs, model=self.model, dimensions=self.dimensions)
