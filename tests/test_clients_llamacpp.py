@@ -24,7 +24,8 @@ from harombe.api.app import make_app
 from harombe.inference.llamacpp import EmbeddedLlamaCpp
 from harombe.inference.openai_compat import OpenAIBackend
 from harombe.inference.types import EmbedRequest
-from harombe.routing.route import LocalCoordinator
+from harombe.routing.dispatch import Dispatcher
+from harombe.routing.view import Candidate, StaticView
 
 pytestmark = pytest.mark.llamacpp
 
@@ -45,7 +46,13 @@ async def peer_url(
     llama_server, aiohttp_server: Callable[..., Awaitable[TestServer]]
 ) -> AsyncIterator[str]:
     backend = OpenAIBackend(llama_server.base_url)
-    app = make_app(node_name=NODE, coordinator=LocalCoordinator(NODE, 0, backend))
+    local = Candidate(
+        NODE, "127.0.0.1:0", models=[llama_server.model], loaded=[llama_server.model], is_local=True
+    )
+    dispatcher = Dispatcher(
+        node_name=NODE, local_backend=backend, view=StaticView([local]), connect=lambda c: backend
+    )
+    app = make_app(node_name=NODE, coordinator=dispatcher)
     server = await aiohttp_server(app, host="127.0.0.1")
     yield str(server.make_url("")).rstrip("/")
     await backend.aclose()

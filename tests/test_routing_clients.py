@@ -13,7 +13,11 @@ import pytest
 from pydantic import BaseModel
 from support.routing_peers import RoutingCluster
 
+from harombe.inference.types import BackendError, EmbedRequest, EmbedResult, ModelNotFoundError
 from harombe.routing.config import RoutingConfig
+from harombe.routing.dispatch import Dispatcher
+from harombe.routing.route import RouteOptions
+from harombe.routing.view import Candidate, StaticView
 
 pytestmark = pytest.mark.llamacpp
 
@@ -126,3 +130,54 @@ async def test_format_and_tool_choice_reach_the_remote_backend_unchanged():
     assert sent["tool_choice"] == "required"
     assert sent["tools"] == [tool]
     assert sent["response_format"]["json_schema"]["schema"] == Answer.model_json_schema()
+
+
+class EmbedOnly:
+    """A backend that embeds (one vector per input, naming itself) or fails as told."""
+
+    kind = "scripted"
+
+    def __init__(self, name: str, failure: BackendError | None = None) -> None:
+        self.name, self.failure, self.calls = name, failure, 0
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        self.calls += 1
+        if self.failure is not None:
+            raise self.failure
+        return EmbedResult([[1.0] for _ in request.inputs], model=self.name, prompt_tokens=1)
+
+
+def two_node_dispatcher(a: EmbedOnly, b: EmbedOnly) -> Dispatcher:
+    """Node "a" is far away, so the balancer tries it second unless "b" cannot serve."""
+    backends = {"a": a, "b": b}
+    view = StaticView(
+        Candidate(n, f"{n}:1", models=["m"], loaded=["m"], rtt=rtt)
+        for n, rtt in (("a", 5.0), ("b", 0.001))
+    )
+    config = RoutingConfig(breaker_failure_threshold=1)
+    return Dispatcher(
+        node_name="front",
+        local_backend=None,
+        view=view,
+        connect=lambda c: backends[c.name],  # type: ignore[return-value]
+        config=config,
+    )
+
+
+async def test_embeddings_fail_over_on_node_faults_only():
+    broken = EmbedOnly("b", BackendError("connection refused"))
+    dispatcher = two_node_dispatcher(EmbedOnly("a"), broken)
+    done = await dispatcher.embed(EmbedRequest(["x"], model="m"), RouteOptions())
+    assert done.route.node == "a" and done.result.model == "a"
+    assert broken.calls == 1 and dispatcher.breakers()["b"] == "open"
+
+    refused = EmbedOnly("b", BackendError("bad input", status=400, retryable=False))
+    healthy = EmbedOnly("a")
+    dispatcher = two_node_dispatcher(healthy, refused)
+    with pytest.raises(BackendError) as err:
+        await dispatcher.embed(EmbedRequest(["x"], model="m"), RouteOptions())
+    assert err.value.status == 400 and healthy.calls == 0  # the client's error: not re-sent
+    assert dispatcher.breakers().get("b", "closed") == "closed"
+
+    with pytest.raises(ModelNotFoundError):
+        await dispatcher.embed(EmbedRequest(["x"], model="other"), RouteOptions())
