@@ -166,6 +166,8 @@ async def test_unknown_routes_answer_json_in_each_dialect(api_url: str, http, op
     with pytest.raises(openai.NotFoundError) as err:
         await openai_client.post("/nothing", cast_to=object, body={})
     assert "POST /v1/nothing" in err.value.message
+    async with http.get(f"{api_url}/nothing") as resp:  # harombe's own paths: {"error": ...}
+        assert resp.status == 404 and "GET /nothing" in (await resp.json())["error"]
 
 
 # --- embeddings -----------------------------------------------------------------------------

@@ -8,28 +8,25 @@ confusing decode error instead of "no such endpoint".
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from harombe.api import ollama_api, openai_api
-from harombe.api.errors import ApiError, Handler
-
-DIALECTS = (("/api/", ollama_api.error_response), ("/v1/", openai_api.error_response))
+from harombe.api.edge import dialect_error
+from harombe.api.errors import ApiError
 
 
 @web.middleware
 async def unknown_routes_in_dialect(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Renders the router's 404/405 for `/api/*` and `/v1/*`; other paths pass through."""
+    """The router's 404 and 405 as JSON errors in the dialect of the path asked."""
     missing = request.match_info.http_exception
     if missing is None:
-        return await handler(request)
-    render = next((r for prefix, r in DIALECTS if request.path.startswith(prefix)), None)
-    if render is None:
         return await handler(request)
     where = f"{request.method} {request.path}"
     if isinstance(missing, web.HTTPMethodNotAllowed):
         allowed = ", ".join(sorted(missing.allowed_methods))
-        response = render(
-            ApiError(405, f"method not allowed: {where} (allowed: {allowed})", code="bad_method")
-        )
+        message = f"method not allowed: {where} (allowed: {allowed})"
+        response = dialect_error(request.path, ApiError(405, message, code="bad_method"))
         response.headers["Allow"] = allowed
         return response
-    return render(ApiError(404, f"no such endpoint: {where}", code="unknown_url"))
+    return dialect_error(
+        request.path, ApiError(404, f"no such endpoint: {where}", code="unknown_url")
+    )
