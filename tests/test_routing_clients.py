@@ -70,7 +70,8 @@ async def test_openai_structured_output_through_a_hop_to_the_tier(llama_server):
 
 
 async def test_embeddings_forwarded_and_failed_over(llama_server):
-    cluster = RoutingCluster(RoutingConfig())
+    """Signed with the cluster key, as every forwarded request is."""
+    cluster = RoutingCluster(RoutingConfig(), keyring=[b"the-cluster-key-for-embeddings"])
     await cluster.add("front", 1, fake=False)
     for name in ("llama-a", "llama-b"):
         await cluster.add(name, 0, model=llama_server.model, backend_url=llama_server.base_url)
