@@ -40,9 +40,7 @@ def llama_server(tiny_gguf: Path) -> Iterator[LlamaServer]:
     from harombe.inference.demo_model import DEMO_MODEL_NAME
     from harombe.inference.llamacpp import start_server, stop_server
 
-    server = start_server(
-        tiny_gguf, model_name=DEMO_MODEL_NAME, n_ctx=2048, threads=2, pooling="mean"
-    )
+    server = start_server(tiny_gguf, model_name=DEMO_MODEL_NAME, n_ctx=2048, threads=2)
     holder = [server]
     yield LlamaServer(base_url=server.listening_address, model=DEMO_MODEL_NAME)
     del server

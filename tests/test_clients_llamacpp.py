@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import BaseModel
 
 from harombe.api.app import make_app
-from harombe.inference.llamacpp import EmbeddedLlamaCpp
+from harombe.inference.llamacpp import EmbeddedLlamaCpp, declares_pooling
 from harombe.inference.openai_compat import OpenAIBackend
 from harombe.inference.types import EmbedRequest
 from harombe.routing.dispatch import Dispatcher
@@ -171,7 +171,8 @@ async def test_json_mode_gives_json(openai_client, llama_server) -> None:
 
 
 async def test_embedded_llamacpp_embeds_and_says_so(tiny_gguf: Path) -> None:
-    async with EmbeddedLlamaCpp(tiny_gguf, model_name="demo", pooling="mean") as backend:
+    assert not declares_pooling(tiny_gguf)  # so llama.cpp pools by mean
+    async with EmbeddedLlamaCpp(tiny_gguf, model_name="demo") as backend:
         (info,) = await backend.list_models()
         assert "embedding" in info.capabilities
         assert info.context_length == 2048

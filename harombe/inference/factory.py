@@ -92,7 +92,6 @@ async def _open_llamacpp(cfg: BackendConfig) -> Backend:
     backend = EmbeddedLlamaCpp(
         path,
         model_name=name,
-        pooling="mean" if cfg.gguf is None else None,  # the demo model's GGUF names none
         n_ctx=cfg.n_ctx,
         threads=cfg.threads,
         n_parallel=cfg.parallel,

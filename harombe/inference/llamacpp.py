@@ -61,8 +61,9 @@ def start_server(
 
     `port=0` lets llama.cpp pick a free port (see `server.listening_address`). `api_keys`:
     bearer tokens llama.cpp requires on its inference endpoints (none: open). `/v1/embeddings`
-    is served too, pooling token vectors as the GGUF says or as `pooling` overrides (a
-    generative model's GGUF says "none", which llama.cpp cannot serve as one vector per input).
+    is served too, pooling token vectors as `pooling` says, else as the GGUF says, else (a
+    generative model's GGUF names no pooling, and llama.cpp cannot serve "none" as one vector
+    per input) by their mean.
     """
     try:
         import xllamacpp
@@ -84,6 +85,8 @@ def start_server(
     params.verbosity = 3 if verbose else 1  # 1: errors only
     params.endpoint_metrics = True  # for the start-up handshake below (loopback only)
     params.embedding = True
+    if pooling is None and not declares_pooling(gguf_path):
+        pooling = "mean"
     if pooling is not None:
         params.pooling_type = getattr(
             xllamacpp.llama_pooling_type, f"LLAMA_POOLING_TYPE_{pooling.upper()}"
@@ -99,6 +102,19 @@ def start_server(
     # loop, so once it returns the server can be stopped at any time.
     server.handle_metrics()
     return server
+
+
+def declares_pooling(gguf_path: Path) -> bool:
+    """Whether the GGUF names how to pool token vectors (embedding models do). Blocking.
+    A file that cannot be read says no: llama.cpp then reports what is wrong with it."""
+    from gguf import GGUFReader
+
+    try:
+        fields = GGUFReader(str(gguf_path)).fields
+    except (ValueError, OSError):
+        return False
+    declared = [f for name, f in fields.items() if name.endswith(".pooling_type")]
+    return any(f.contents() not in (None, 0) for f in declared)  # 0: LLAMA_POOLING_TYPE_NONE
 
 
 def stop_server(holder: list[Any]) -> None:
