@@ -34,6 +34,7 @@ need most of it, the demo model well under a second."""
 HEALTH_POLL_INTERVAL = 0.05
 
 Pooling = Literal["mean", "cls", "last"]
+EMBEDDED_CAPABILITIES = ("tools", "embedding")
 
 
 class LlamaCppUnavailable(ImportError):
@@ -216,10 +217,12 @@ class EmbeddedLlamaCpp:
         return await self._http().embed(request)
 
     async def list_models(self) -> list[ModelInfo]:
-        """The served model; it embeds too (llama.cpp runs with `/v1/embeddings` on)."""
+        """The served model; it takes tools (the GGUF's own chat template, via jinja) and
+        embeds (`/v1/embeddings` is on), whatever llama.cpp's own list says."""
         models = await self._http().list_models()
         for info in models:
-            info.capabilities = [*(info.capabilities or ["completion"]), "embedding"]
+            listed = info.capabilities or ["completion"]
+            info.capabilities = [*listed, *(c for c in EMBEDDED_CAPABILITIES if c not in listed)]
         return models
 
     async def loaded_models(self) -> list[LoadedModel]:
