@@ -158,6 +158,9 @@ async def test_unknown_routes_answer_json_in_each_dialect(api_url: str, http, op
     async with http.get(f"{api_url}/api/chat") as resp:
         assert resp.status == 405 and resp.headers["Allow"] == "POST"
         assert "GET /api/chat" in (await resp.json())["error"]
+    async with http.get(f"{api_url}/v1/embeddings") as resp:
+        assert resp.status == 405 and resp.headers["Allow"] == "POST"
+        assert (await resp.json())["error"]["type"] == "invalid_request_error"
     async with http.get(f"{api_url}/v1/nothing") as resp:
         assert resp.status == 404
         body = await resp.json()

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import BaseModel
 
 from harombe.api.app import make_app
-from harombe.inference.llamacpp import EmbeddedLlamaCpp, declares_pooling
+from harombe.inference.llamacpp import EmbeddedLlamaCpp, read_gguf_facts
 from harombe.inference.openai_compat import OpenAIBackend
 from harombe.inference.types import EmbedRequest
 from harombe.routing.dispatch import Dispatcher
@@ -171,10 +171,12 @@ async def test_json_mode_gives_json(openai_client, llama_server) -> None:
 
 
 async def test_embedded_llamacpp_embeds_and_says_so(tiny_gguf: Path) -> None:
-    assert not declares_pooling(tiny_gguf)  # so llama.cpp pools by mean
+    facts = read_gguf_facts(tiny_gguf)
+    assert not facts.declares_pooling  # so llama.cpp pools by mean
     async with EmbeddedLlamaCpp(tiny_gguf, model_name="demo") as backend:
         (info,) = await backend.list_models()
         assert "embedding" in info.capabilities
         assert info.context_length == 2048
+        assert info.family == facts.architecture == "llama"
         result = await backend.embed(EmbedRequest(inputs=["hello"], model="demo"))
     assert len(result.embeddings[0]) == DEMO_EMBEDDING_SIZE

@@ -37,15 +37,10 @@ from harombe.inference.types import ChatChunk, ToolCall
 
 SSE = "text/event-stream"
 _json = msgspec.json.Encoder()
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    404: "invalid_request_error",
-    413: "invalid_request_error",
-}
 
 
 def _error_body(exc: ApiError) -> dict[str, Any]:
-    kind = ERROR_TYPES.get(exc.status, "server_error")
+    kind = "invalid_request_error" if 400 <= exc.status < 500 else "server_error"
     return {"error": {"message": exc.message, "type": kind, "param": exc.param, "code": exc.code}}
 
 

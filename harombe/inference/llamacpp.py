@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,7 +87,7 @@ def start_server(
     params.verbosity = 3 if verbose else 1  # 1: errors only
     params.endpoint_metrics = True  # for the start-up handshake below (loopback only)
     params.embedding = True
-    if pooling is None and not declares_pooling(gguf_path):
+    if pooling is None and not read_gguf_facts(gguf_path).declares_pooling:
         pooling = "mean"
     if pooling is not None:
         params.pooling_type = getattr(
@@ -105,17 +106,27 @@ def start_server(
     return server
 
 
-def declares_pooling(gguf_path: Path) -> bool:
-    """Whether the GGUF names how to pool token vectors (embedding models do). Blocking.
-    A file that cannot be read says no: llama.cpp then reports what is wrong with it."""
+@dataclass(frozen=True)
+class GgufFacts:
+    architecture: str | None  # "llama", "qwen2", "bert"
+    declares_pooling: bool  # embedding models name how to pool token vectors
+
+
+def read_gguf_facts(gguf_path: Path) -> GgufFacts:
+    """What the GGUF header says that llama.cpp's server does not report. Blocking.
+    A file that cannot be read says nothing: llama.cpp then reports what is wrong with it."""
     from gguf import GGUFReader
 
     try:
         fields = GGUFReader(str(gguf_path)).fields
     except (ValueError, OSError):
-        return False
-    declared = [f for name, f in fields.items() if name.endswith(".pooling_type")]
-    return any(f.contents() not in (None, 0) for f in declared)  # 0: LLAMA_POOLING_TYPE_NONE
+        return GgufFacts(architecture=None, declares_pooling=False)
+    arch = fields.get("general.architecture")
+    pooling = [f for name, f in fields.items() if name.endswith(".pooling_type")]
+    return GgufFacts(
+        architecture=str(arch.contents()) if arch is not None else None,
+        declares_pooling=any(f.contents() not in (None, 0) for f in pooling),  # 0: none
+    )
 
 
 def stop_server(holder: list[Any]) -> None:
@@ -159,6 +170,7 @@ class EmbeddedLlamaCpp:
         self._startup_timeout = startup_timeout
         self._server: list[Any] = []
         self._client: OpenAIBackend | None = None
+        self._architecture: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -167,6 +179,8 @@ class EmbeddedLlamaCpp:
     async def start(self) -> EmbeddedLlamaCpp:
         if self._client is not None:
             return self
+        facts = await asyncio.to_thread(read_gguf_facts, self.gguf_path)
+        self._architecture = facts.architecture
         server = await asyncio.to_thread(start_server, self.gguf_path, **self._server_args)
         self._server.append(server)
         client = OpenAIBackend(
@@ -221,6 +235,7 @@ class EmbeddedLlamaCpp:
         embeds (`/v1/embeddings` is on), whatever llama.cpp's own list says."""
         models = await self._http().list_models()
         for info in models:
+            info.family = info.family or self._architecture
             listed = info.capabilities or ["completion"]
             info.capabilities = [*listed, *(c for c in EMBEDDED_CAPABILITIES if c not in listed)]
         return models
