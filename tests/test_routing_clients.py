@@ -182,3 +182,10 @@ async def test_embeddings_fail_over_on_node_faults_only():
 
     with pytest.raises(ModelNotFoundError):
         await dispatcher.embed(EmbedRequest(["x"], model="other"), RouteOptions())
+
+    both_down = two_node_dispatcher(
+        EmbedOnly("a", BackendError("timed out")), EmbedOnly("b", BackendError("refused"))
+    )
+    with pytest.raises(BackendError) as err:
+        await both_down.embed(EmbedRequest(["x"], model="m"), RouteOptions())
+    assert err.value.status == 502 and "timed out" in str(err.value)

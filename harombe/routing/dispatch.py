@@ -215,14 +215,22 @@ class Dispatcher:
         if not any(self._balancer.group_size(self.view, g) for g in plan.groups):
             raise ModelNotFoundError(plan.model)
         tried: set[str] = set()
+        failed: str | None = None  # the last node failure, for the error when none is left
         while True:
-            candidate = await self.next_node(plan, tried, deadline)
+            try:
+                candidate = await self.next_node(plan, tried, deadline)
+            except UnavailableError as exc:
+                if failed is None:
+                    raise
+                message = f"every node tried failed (last: {failed}); {exc}"
+                raise BackendError(message, status=502, retryable=False) from exc
             tried.add(candidate.name)
             try:
                 return await self._embed_on(candidate, request, deadline, limit)
             except BackendError as exc:
                 if not exc.retryable or len(tried) >= self.config.max_attempts:
                     raise
+                failed = f"{candidate.name}: {exc}"
                 log.warning("node %s failed to embed: %s", candidate.name, exc)
 
     async def _embed_on(
