@@ -94,6 +94,11 @@ async def test_embeddings_forwarded_and_failed_over(llama_server):
                 )
                 assert again.model_extra["harombe"]["node"] == other
                 assert [d.embedding for d in again.data] == [d.embedding for d in first.data]
+            tokens = await client.embeddings.create(  # token arrays cross the hop too
+                model=llama_server.model, input=[[5, 6, 7], [8, 9]], encoding_format="float"
+            )
+            assert [len(d.embedding) for d in tokens.data] == [len(first.data[0].embedding)] * 2
+            assert tokens.usage.prompt_tokens == 5
             with pytest.raises(openai.BadRequestError):
                 await client.embeddings.create(model="auto", input="x")
             with pytest.raises(openai.NotFoundError):
