@@ -43,6 +43,10 @@ async def test_json_schema_format_through_a_forwarding_hop(llama_server):
         async with http.post(f"{cluster['front'].url}/api/chat", json=body) as resp:
             reply = await resp.json()
             assert resp.headers["X-Harombe-Node"] == "llama"
+        show = {"model": llama_server.model}  # the window the serving peer gossips
+        async with http.post(f"{cluster['front'].url}/api/show", json=show) as resp:
+            model_info = (await resp.json())["model_info"]
+        assert [v for k, v in model_info.items() if k.endswith(".context_length")] == [2048]
     Answer.model_validate_json(reply["message"]["content"])
     assert reply["harombe"]["node"] == "llama"
 
@@ -194,3 +198,15 @@ async def test_embeddings_fail_over_on_node_faults_only():
     with pytest.raises(BackendError) as err:
         await both_down.embed(EmbedRequest(["x"], model="m"), RouteOptions())
     assert err.value.status == 502 and "timed out" in str(err.value)
+
+
+async def test_the_listed_window_is_the_smallest_a_serving_node_reports():
+    view = StaticView(
+        Candidate(n, f"{n}:1", models=["m"], ctx={"m": size} if size else {})
+        for n, size in (("a", 8192), ("b", 2048), ("c", None))
+    )
+    dispatcher = Dispatcher(
+        node_name="front", local_backend=None, view=view, connect=lambda c: EmbedOnly(c.name)
+    )
+    (model,) = await dispatcher.models()
+    assert model.info.context_length == 2048 and sorted(model.nodes) == ["a", "b", "c"]

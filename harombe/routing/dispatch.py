@@ -262,7 +262,9 @@ class Dispatcher:
         return Embedded(result, route)
 
     async def models(self) -> list[ClusterModel]:
-        """Every model some usable node serves, with the nodes serving and holding it."""
+        """Every model some usable node serves, with the nodes serving and holding it; its
+        details as this node's backend reports them, its context window the smallest any
+        serving node reports (what a client can count on wherever the request lands)."""
         infos: dict[str, ModelInfo] = {}
         loaded: dict[str, LoadedModel] = {}
         if self._local_backend is not None:
@@ -284,6 +286,9 @@ class Dispatcher:
                     entry.loaded_on.append(c.name)
                 if c.is_local:
                     entry.loaded = loaded.get(name)
+                window = c.ctx.get(name)
+                if window and (entry.info.context_length or window) >= window:
+                    entry.info.context_length = window
         return list(out.values())
 
     # ---- what the daemon reads ---------------------------------------------------------
