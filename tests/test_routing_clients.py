@@ -19,8 +19,6 @@ from harombe.routing.dispatch import Dispatcher
 from harombe.routing.route import RouteOptions
 from harombe.routing.view import Candidate, StaticView
 
-pytestmark = pytest.mark.llamacpp
-
 
 class Answer(BaseModel):
     mood: Literal["happy", "sad"]
@@ -28,6 +26,7 @@ class Answer(BaseModel):
     sure: bool
 
 
+@pytest.mark.llamacpp
 async def test_json_schema_format_through_a_forwarding_hop(llama_server):
     cluster = RoutingCluster(RoutingConfig())
     await cluster.add("front", 1, fake=False)
@@ -51,6 +50,7 @@ async def test_json_schema_format_through_a_forwarding_hop(llama_server):
     assert reply["harombe"]["node"] == "llama"
 
 
+@pytest.mark.llamacpp
 async def test_openai_structured_output_through_a_hop_to_the_tier(llama_server):
     cluster = RoutingCluster(RoutingConfig())
     await cluster.add("front", 1, fake=False)
@@ -73,6 +73,7 @@ async def test_openai_structured_output_through_a_hop_to_the_tier(llama_server):
     assert completion.model_extra["harombe"]["node"] == "llama"
 
 
+@pytest.mark.llamacpp
 async def test_embeddings_forwarded_and_failed_over(llama_server):
     """Signed with the cluster key, as every forwarded request is."""
     cluster = RoutingCluster(RoutingConfig(), keyring=[b"the-cluster-key-for-embeddings"])
