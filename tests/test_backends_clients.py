@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import ollama
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from support.fake_ollama import FakeModel, FakeOllama, fake_embedding
 
+from harombe.api.app import make_app
 from harombe.inference.ollama import OllamaBackend
 from harombe.inference.openai_compat import OpenAIBackend
 from harombe.inference.types import (
@@ -21,6 +23,8 @@ from harombe.inference.types import (
     Message,
     ModelNotFoundError,
 )
+from harombe.routing.dispatch import Dispatcher
+from harombe.routing.view import Candidate, StaticView
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 DONE = b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
@@ -173,3 +177,31 @@ async def test_ollama_backend_reads_window_and_capabilities_once(ollama_pair):
     shows = sum(path == "/api/show" for path, _ in fake.requests)
     await backend.list_models()
     assert sum(path == "/api/show" for path, _ in fake.requests) == shows == 2
+
+
+async def test_an_ollama_nodes_models_through_harombes_ollama_api(
+    ollama_pair, aiohttp_server: Callable[..., Awaitable[TestServer]]
+):
+    """What `ollama show` / `ollama run` read: an embedding model says "embedding" (and
+    `ollama run` embeds with it), a chat model says "completion"; names without a tag reach
+    the ":latest" model, for chat and embeddings, as on Ollama."""
+    backend, _ = ollama_pair
+    names = [m.name for m in await backend.list_models()]
+    local = Candidate("n", "127.0.0.1:0", models=names, loaded=names, is_local=True)
+    dispatcher = Dispatcher(
+        node_name="n", local_backend=backend, view=StaticView([local]), connect=lambda c: backend
+    )
+    server = await aiohttp_server(make_app(node_name="n", coordinator=dispatcher))
+    client = ollama.AsyncClient(host=str(server.make_url("")).rstrip("/"))
+    try:
+        embedder = await client.show("nomic-embed-text")
+        chat = await client.show("llama3.2")
+        embedded = await client.embed(model="nomic-embed-text", input="hello")
+        reply = await client.chat(model="llama3.2", messages=[{"role": "user", "content": "hi"}])
+    finally:
+        await client.close()
+    assert embedder.capabilities == ["embedding"]
+    assert chat.capabilities == ["completion", "tools"]
+    assert chat.modelinfo["llama.context_length"] == 131072
+    assert embedded.embeddings == [fake_embedding("hello")]
+    assert reply.message.content  # "llama3.2" is served as "llama3.2:latest", as by Ollama

@@ -170,12 +170,12 @@ async def test_json_mode_gives_json(openai_client, llama_server) -> None:
     assert text.lstrip()[:1] in ("{", "[")
 
 
-async def test_embedded_llamacpp_embeds_and_says_so(tiny_gguf: Path) -> None:
+async def test_embedded_llamacpp_embeds_with_a_chat_model(tiny_gguf: Path) -> None:
     facts = read_gguf_facts(tiny_gguf)
     assert not facts.declares_pooling  # so llama.cpp pools by mean
     async with EmbeddedLlamaCpp(tiny_gguf, model_name="demo") as backend:
         (info,) = await backend.list_models()
-        assert "embedding" in info.capabilities
+        assert info.capabilities == ["completion", "tools"]  # a chat model, as Ollama says
         assert info.context_length == 2048
         assert info.family == facts.architecture == "llama"
         result = await backend.embed(EmbedRequest(inputs=["hello"], model="demo"))

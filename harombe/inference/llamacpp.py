@@ -35,7 +35,8 @@ need most of it, the demo model well under a second."""
 HEALTH_POLL_INTERVAL = 0.05
 
 Pooling = Literal["mean", "cls", "last"]
-EMBEDDED_CAPABILITIES = ("tools", "embedding")
+GENERATIVE_CAPABILITIES = ["completion", "tools"]  # tools: the GGUF's template, via jinja
+EMBEDDING_CAPABILITIES = ["embedding"]
 
 
 class LlamaCppUnavailable(ImportError):
@@ -170,7 +171,7 @@ class EmbeddedLlamaCpp:
         self._startup_timeout = startup_timeout
         self._server: list[Any] = []
         self._client: OpenAIBackend | None = None
-        self._architecture: str | None = None
+        self._facts = GgufFacts(architecture=None, declares_pooling=False)
 
     @property
     def base_url(self) -> str:
@@ -179,8 +180,7 @@ class EmbeddedLlamaCpp:
     async def start(self) -> EmbeddedLlamaCpp:
         if self._client is not None:
             return self
-        facts = await asyncio.to_thread(read_gguf_facts, self.gguf_path)
-        self._architecture = facts.architecture
+        self._facts = await asyncio.to_thread(read_gguf_facts, self.gguf_path)
         server = await asyncio.to_thread(start_server, self.gguf_path, **self._server_args)
         self._server.append(server)
         client = OpenAIBackend(
@@ -231,13 +231,17 @@ class EmbeddedLlamaCpp:
         return await self._http().embed(request)
 
     async def list_models(self) -> list[ModelInfo]:
-        """The served model; it takes tools (the GGUF's own chat template, via jinja) and
-        embeds (`/v1/embeddings` is on), whatever llama.cpp's own list says."""
+        """The served model, with its architecture and capabilities as Ollama would name them:
+        an embedding model (its GGUF names a pooling) embeds; any other model completes and
+        takes tools. Clients such as `ollama run` treat a model listing "embedding" as an
+        embedding model, so a chat model does not list it, though it embeds too (by mean)."""
         models = await self._http().list_models()
+        facts = self._facts
         for info in models:
-            info.family = info.family or self._architecture
-            listed = info.capabilities or ["completion"]
-            info.capabilities = [*listed, *(c for c in EMBEDDED_CAPABILITIES if c not in listed)]
+            info.family = info.family or facts.architecture
+            info.capabilities = list(
+                EMBEDDING_CAPABILITIES if facts.declares_pooling else GENERATIVE_CAPABILITIES
+            )
         return models
 
     async def loaded_models(self) -> list[LoadedModel]:

@@ -55,7 +55,7 @@ from harombe.routing.breaker import BreakerBoard
 from harombe.routing.classifier import Classification, explain
 from harombe.routing.fit import PromptTooLargeError, calls_tools, fitted
 from harombe.routing.judge import Judge
-from harombe.routing.policy import Plan, make_plan
+from harombe.routing.policy import Plan, is_virtual, make_plan
 from harombe.routing.route import ClusterModel, Embedded, RouteInfo, RouteOptions, UnavailableError
 from harombe.routing.routed import DeadlineError, RoutedAnswer, Slot
 from harombe.routing.view import Candidate, ClusterView
@@ -158,6 +158,16 @@ class Dispatcher:
         plan = None if options.local_only else self.plan(request, options)
         return RoutedAnswer(self, request, options, plan)
 
+    def _served_plan(self, model: str) -> Plan:
+        """The plan for a real model some node serves; an untagged name also matches its
+        ":latest" (Ollama clients send "llama3.2" for "llama3.2:latest"). ModelNotFoundError
+        (404) when no node serves it."""
+        for name in (model,) if ":" in model else (model, f"{model}:latest"):
+            plan = make_plan(name, None, self.config.fallback_strategy, lambda: 0)
+            if any(self._balancer.group_size(self.view, g) for g in plan.groups):
+                return plan
+        raise ModelNotFoundError(model)
+
     def decide(self, request: ChatRequest, options: RouteOptions) -> Decision:
         """Where `request` would go now and why, without sending it (`harombe route`)."""
         notes: list[str] = []
@@ -196,10 +206,8 @@ class Dispatcher:
         plan = make_plan(
             request.model, options.prefer_tier, self.config.fallback_strategy, classify
         )
-        if plan.model is not None and not any(
-            self._balancer.group_size(self.view, g) for g in plan.groups
-        ):
-            raise ModelNotFoundError(plan.model)
+        if plan.model is not None:
+            plan = self._served_plan(plan.model)
         return dataclasses.replace(plan, classification=found[0]) if found else plan
 
     async def embed(self, request: EmbedRequest, options: RouteOptions) -> Embedded:
@@ -209,11 +217,11 @@ class Dispatcher:
         if options.local_only:
             local = Candidate(self.node_name, "", tier=self.local_tier() or 0, is_local=True)
             return await self._embed_on(local, request, deadline, limit)
-        plan = make_plan(request.model, None, self.config.fallback_strategy, lambda: 0)
-        if plan.model is None:
+        if is_virtual(request.model):
             raise BackendError("embeddings need a real model name", status=400, retryable=False)
-        if not any(self._balancer.group_size(self.view, g) for g in plan.groups):
-            raise ModelNotFoundError(plan.model)
+        assert request.model is not None  # not virtual
+        plan = self._served_plan(request.model)
+        request = dataclasses.replace(request, model=plan.model)
         tried: set[str] = set()
         failed: str | None = None  # the last node failure, for the error when none is left
         while True:

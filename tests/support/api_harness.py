@@ -126,7 +126,7 @@ class ScriptedBackend:
                 digest="sha256:" + "ab" * 32,
                 modified_at="2025-01-02T03:04:05Z",
                 context_length=8192,
-                capabilities=["completion", "tools", "embedding"],
+                capabilities=["completion", "tools"],
             )
         ]
 
