@@ -85,9 +85,7 @@ class OllamaBackend:
     async def embed(self, request: EmbedRequest) -> EmbedResult:
         model = self._model(request.model)
         if request.inputs and not isinstance(request.inputs[0], str):
-            raise BackendError(
-                "ollama embeds text only, not token arrays", status=400, retryable=False
-            )
+            raise RequestRejected("ollama embeds text only, not token arrays")
         with self._translate_errors(model):
             result = await self._client.embed(
                 model=model,

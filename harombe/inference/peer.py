@@ -149,6 +149,8 @@ class PeerBackend:
             ) as resp,
         ):
             text = await resp.text()
+        if resp.status in RequestRejected.CLIENT_STATUSES:  # the client's error, as the peer says
+            raise RequestRejected(error_text(text), status=resp.status)
         if resp.status != 200:
             raise _http_error(self.address, resp.status, text, request.model)
         answer = parse_object(text, f"peer {self.address}")
