@@ -10,38 +10,17 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
-from harombe.cluster.config import MembershipConfig
 from harombe.cluster.record_cache import RecordCache
-from harombe.settings.routing import RoutingConfig
-from sim.backends import DGX_72B, MAC_MINI_3B, RTX4090_14B, HardwareProfile
-from sim.network import LinkProfile, Network
+from sim.backends import HardwareProfile
+from sim.network import Network
 from sim.observe import MembershipObserver
 from sim.peer import RemoteBackend, SimPeer
 from sim.scheduler import TimerQueue
+from sim.spec import ClusterSpec
 
-DEFAULT_MIX: tuple[tuple[HardwareProfile, float], ...] = (
-    (MAC_MINI_3B, 0.5),
-    (RTX4090_14B, 0.35),
-    (DGX_72B, 0.15),
-)
-
-
-@dataclass
-class ClusterSpec:
-    peers: int = 50
-    seed: int = 1
-    membership: MembershipConfig = field(default_factory=MembershipConfig)
-    link: LinkProfile = field(default_factory=LinkProfile)
-    mix: tuple[tuple[HardwareProfile, float], ...] = DEFAULT_MIX
-    routing: bool = True  # build a dispatcher per peer (off: membership only)
-    routing_config: RoutingConfig = field(default_factory=RoutingConfig)
-    join_rate: float = 200.0  # initial peers started per second
-    seeds_per_join: int = 3  # known peers each new peer joins through
-    connect_timeout: float = 2.0  # a connection to a cut-off (not dead) peer fails after this
-    dissemination_fraction: float = 0.9999
+__all__ = ["ClusterSpec", "SimCluster"]
 
 
 class SimCluster:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harombe.cluster.membership import Membership
 from harombe.cluster.record import NodeRecord
+from harombe.cluster.record_cache import RecordCache
 from harombe.cluster.runner import MembershipRunner
 from harombe.inference.types import (
     BackendError,
@@ -30,16 +31,34 @@ from harombe.routing.dispatch import Dispatcher
 from harombe.routing.route import RouteInfo, RouteOptions
 from harombe.routing.view import MembershipView
 from sim.backends import HardwareProfile, SimBackend
+from sim.network import Network
+from sim.observe import MembershipObserver
+from sim.scheduler import TimerQueue
+from sim.spec import ClusterSpec
 from sim.workload import EntryPeerDown
 
-if TYPE_CHECKING:
-    from sim.cluster import SimCluster
+
+class PeerHost(Protocol):
+    """What a simulated peer uses of the cluster it runs in (`sim.cluster.SimCluster`)."""
+
+    loop: asyncio.AbstractEventLoop
+    spec: ClusterSpec
+    network: Network
+    observer: MembershipObserver
+    timers: TimerQueue
+    records: RecordCache
+
+    def peer_at(self, address: str) -> SimPeer | None: ...
+
+    def connect(self, source: SimPeer, address: str) -> RemoteBackend: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
 
 
 class SimPeer:
     def __init__(
         self,
-        cluster: SimCluster,
+        cluster: PeerHost,
         name: str,
         address: str,
         profile: HardwareProfile,
@@ -200,7 +219,7 @@ class RemoteBackend:
 
     kind = "peer"
 
-    def __init__(self, cluster: SimCluster, source: SimPeer, target_address: str) -> None:
+    def __init__(self, cluster: PeerHost, source: SimPeer, target_address: str) -> None:
         self.cluster = cluster
         self.source = source
         self.target_address = target_address

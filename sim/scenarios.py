@@ -217,7 +217,10 @@ async def _play(scenario: Scenario, p: Params) -> Report:
         workload = None
         if scenario.workload is not None:
             workload = Workload(
-                cluster, scenario.workload, random.Random(p.seed + 2), load_prompts()
+                cluster.random_live_peer,
+                scenario.workload,
+                random.Random(p.seed + 2),
+                load_prompts(),
             )
         sampler = cluster.spawn(_sample(cluster, workload, report, t0, p.sample_interval))
         await asyncio.sleep(p.warmup)

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from harombe.inference.types import BackendError, ChatRequest, GenerationOptions, Message
+from harombe.inference.types import (
+    BackendError,
+    ChatChunk,
+    ChatRequest,
+    GenerationOptions,
+    Message,
+)
 from harombe.routing.devset import expand_messages, load_records
-
-if TYPE_CHECKING:
-    from sim.cluster import SimCluster
+from harombe.routing.route import RouteInfo
 
 DEV_SET = Path(__file__).resolve().parent.parent / "tests" / "data" / "routing" / "dev.jsonl"
 
@@ -76,9 +81,20 @@ class EntryPeerDown(Exception):
     """The peer a client was talking to went away mid-request (connection reset)."""
 
 
+class EntryPeer(Protocol):
+    """The peer a client talks to (`sim.peer.SimPeer`): its name and its API handler."""
+
+    name: str
+
+    def client_request(
+        self, request: ChatRequest
+    ) -> AsyncIterator[tuple[ChatChunk, RouteInfo]]: ...
+
+
 @dataclass
 class Workload:
-    cluster: SimCluster
+    pick_entry: Callable[[random.Random], EntryPeer | None]
+    """A random live, unimpaired peer (`SimCluster.random_live_peer`), None when none is."""
     spec: WorkloadSpec
     rng: random.Random
     prompts: list[Prompt]
@@ -116,7 +132,7 @@ class Workload:
     async def _attempts(self, prompt: Prompt, result: QueryResult) -> None:
         loop = asyncio.get_running_loop()
         for attempt in range(self.spec.client_retries + 1):
-            entry = self.cluster.random_live_peer(self.rng)
+            entry = self.pick_entry(self.rng)
             if entry is None:
                 result.outcome, result.error = "failed", "no live peer to connect to"
                 return

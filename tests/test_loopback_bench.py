@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.loopback import HEADING, run_loopback
+from sim.bench.loopback import HEADING, run_loopback
 
 
 async def test_three_peers_one_trial_reports_every_row() -> None:
@@ -10,7 +10,7 @@ async def test_three_peers_one_trial_reports_every_row() -> None:
 
     lines = report.splitlines()
     assert lines[0] == HEADING
-    assert "`python -m sim.loopback --peers 3 --trials 1`" in lines
+    assert "`python -m sim.bench.loopback --peers 3 --trials 1`" in lines
     for row in (
         "| 3 | 1 |",
         "| 3 | new | 1 |",

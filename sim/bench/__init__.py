@@ -179,7 +179,7 @@ def judge(options: Options) -> str:
 @benchmark("overhead")
 def overhead(options: Options) -> str:
     """What a peer adds to a request vs the backend direct (real processes on loopback)."""
-    from sim.overhead import run_overhead
+    from sim.bench.overhead import run_overhead
 
     return asyncio.run(run_overhead(50 if options.quick else 300))
 
@@ -187,7 +187,7 @@ def overhead(options: Options) -> str:
 @benchmark("loopback")
 def loopback(options: Options) -> str:
     """Detection, join and traffic of real harombed processes on loopback."""
-    from sim.loopback import run_loopback
+    from sim.bench.loopback import run_loopback
 
     sizes = tuple(options.peers or ((3,) if options.quick else (3, 20)))
     return asyncio.run(run_loopback(sizes, 2 if options.quick else 10))
@@ -223,7 +223,3 @@ def main(argv: list[str] | None = None) -> int:
         print(BENCHMARKS[name](options))
         print(f"\n({name}: {time.perf_counter() - started:.1f} s wall)\n")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,7 @@ as seed) with the default membership timings (profile `lan`, what users get). Pe
 Everything runs on this host, so the daemons, the polls and the rest of the host share its
 cores; the report states the machine and the CPU used, to be read with the numbers.
 
-`python -m sim.loopback [--peers 3 20] [--trials 10]`
+`python -m sim.bench.loopback [--peers 3 20] [--trials 10]`
 """
 
 from __future__ import annotations
@@ -577,7 +577,9 @@ def format_report(results: list[SizeResult], command: str, machine: str) -> str:
 
 
 def command_line(peers_list: Sequence[int], trials: int) -> str:
-    return f"python -m sim.loopback --peers {' '.join(map(str, peers_list))} --trials {trials}"
+    return (
+        f"python -m sim.bench.loopback --peers {' '.join(map(str, peers_list))} --trials {trials}"
+    )
 
 
 async def run_loopback(
@@ -603,7 +605,7 @@ async def run_loopback(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m sim.loopback",
+        prog="python -m sim.bench.loopback",
         description="Membership of real harombed processes on loopback (markdown report).",
     )
     parser.add_argument("--peers", type=int, nargs="+", default=[3, 20])
