@@ -3,7 +3,9 @@
     frame   = msgpack [version, label, payload: bin, mac: bin | nil]
     payload = msgpack [sender, sender_addr, generation, seq, wall_ts, [message, ...]]
 
-The size is checked before anything is decoded; version and label before authentication;
+The size and the nesting depth are checked before anything is decoded (harombe.cluster.nesting:
+msgspec recurses into nested values, so a frame nested deep enough would make it raise
+RecursionError); version and label before authentication;
 with a keyring the MAC (HMAC-SHA256 over version, label and payload, made with the first key,
 checked against every key for rotation) before the payload is decoded, every message validated
 as part of that one decode (harombe.cluster.messages); then the replay check. Any failure
@@ -20,7 +22,14 @@ from typing import Any
 
 import msgspec
 
-from harombe.cluster.messages import KNOWN_TYPES, FramePayload, Message, encode
+from harombe.cluster.messages import (
+    KNOWN_TYPES,
+    MAX_DEPTH,
+    FramePayload,
+    Message,
+    encode,
+)
+from harombe.cluster.nesting import nesting_within
 from harombe.cluster.replay import ReplayGuard
 
 PROTOCOL_VERSION = 1
@@ -65,7 +74,9 @@ class FrameCodec:
         replay: ReplayGuard,
         wall_clock: Callable[[], float],
     ) -> None:
-        self._sender, self._addr, self._gen = sender, addr, gen
+        self._sender, self._addr = sender, addr
+        self.generation = gen
+        """The sender's generation stamped on frames (Membership moves it on a restart)."""
         self._label = label
         self._keys = [bytes(k) for k in keyring]
         self._max_bytes = max_frame_bytes
@@ -80,13 +91,15 @@ class FrameCodec:
         """A frame carrying `msgs`: messages, their pre-encoded msgspec.Raw form, or (tests
         only) hand-made lists."""
         self._seq += 1
-        payload = encode([self._sender, self._addr, self._gen, self._seq, self._wall(), msgs])
+        payload = encode([self._sender, self._addr, self.generation, self._seq, self._wall(), msgs])
         mac = self._mac(self._keys[0], payload) if self._keys else None
         return encode([PROTOCOL_VERSION, self._label, payload, mac])
 
     def decode(self, data: bytes) -> Envelope:
         if len(data) > self._max_bytes:
             raise FrameError("oversized")
+        if not nesting_within(data, MAX_DEPTH):
+            raise FrameError("too_deep")
         try:
             version, label, payload, mac = _outer.decode(data)
         except _UNDECODABLE:
@@ -106,10 +119,14 @@ class FrameCodec:
                 raise FrameError("unauthenticated")
         elif mac is not None:
             raise FrameError("unauthenticated")
+        if not nesting_within(payload, MAX_DEPTH):
+            raise FrameError("too_deep")
         try:
             p = _payload.decode(payload)
+        except msgspec.ValidationError as exc:
+            raise FrameError(_why_invalid(payload, exc)) from None
         except _UNDECODABLE:
-            raise FrameError(_why_invalid(payload)) from None
+            raise FrameError("malformed") from None
         if len(p.msgs) > self._max_messages:
             raise FrameError("malformed")
         if self._keys:
@@ -122,9 +139,12 @@ class FrameCodec:
         return hmac.new(key, self._mac_prefix + payload, hashlib.sha256).digest()
 
 
-def _why_invalid(payload: bytes) -> str:
-    """The drop reason for a payload that failed to decode: unknown_type when it names a
-    message type this version does not know (a newer peer's), else malformed."""
+def _why_invalid(payload: bytes, exc: msgspec.ValidationError) -> str:
+    """The drop reason for a payload that failed validation: out_of_range for a number past
+    its bound (messages.MAX_UINT), unknown_type when it names a message type this version
+    does not know (a newer peer's), else malformed."""
+    if str(exc).startswith(("Expected `int` <=", "Expected `float` <=", "Expected `float` >=")):
+        return "out_of_range"
     try:
         p = msgspec.msgpack.decode(payload)
     except _UNDECODABLE:

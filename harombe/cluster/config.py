@@ -267,6 +267,14 @@ class MembershipConfig(BaseModel):
         description="Largest frame sent or accepted, checked before decoding (also the "
         "websocket transport's max message size). Push/pull state is split to fit.",
     )
+    drop_log_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Frames dropped as hostile or broken (malformed, too_deep, out_of_range, "
+        "unauthenticated, ...) are counted by reason (/cluster/status, metrics) and logged as "
+        "one warning line per reason at most once per this many seconds, never a traceback "
+        "per frame.",
+    )
     replay_window: float = Field(
         default=60.0,
         gt=0,

@@ -35,7 +35,9 @@ from harombe.cluster.awareness import Awareness
 from harombe.cluster.broadcast import BroadcastQueue
 from harombe.cluster.codec import Envelope, FrameCodec, FrameError
 from harombe.cluster.config import MembershipConfig
+from harombe.cluster.drops import DropLog
 from harombe.cluster.messages import (
+    MAX_UINT,
     NO_RECORD,
     Ack,
     Alive,
@@ -187,6 +189,7 @@ class Membership:
         self.label = label
         self.generation = _new_generation() if generation is None else generation
         self.stats = MembershipStats()
+        self._drops = DropLog(self.stats.dropped, config.drop_log_interval)
         self.on_change: list[Callable[[MemberView, MemberState | None], None]] = []
         self.on_record: list[Callable[[MemberView], None]] = []
         self._send_fn = send
@@ -276,24 +279,23 @@ class Membership:
         try:
             env = self._codec.decode(data)
         except FrameError as exc:
-            self.stats.dropped[exc.reason] += 1
+            self._drops.drop(exc.reason, self._now)
             return
         if env.sender == self.name:
-            self.stats.dropped["from_self"] += 1
+            self._drops.drop("from_self", self._now, env.addr)
             return
         try:
             news = self._news(env)
         except ValueError:
             self._vetted.clear()
-            self.stats.dropped["malformed"] += 1
+            self._drops.drop("malformed", self._now, f"a bad record from {env.sender}")
             return
         try:
             for msg in news:
                 self._handlers[type(msg)](self, env, msg)
             self._tell_accused(env)
-        except Exception:
-            log.exception("membership: error handling a frame from %s", env.sender)
-            self.stats.dropped["internal_error"] += 1
+        except Exception as exc:
+            self._drops.drop("internal_error", self._now, f"{exc!r} from {env.sender}")
         finally:
             self._vetted.clear()
 
@@ -541,7 +543,7 @@ class Membership:
 
     def _handle_ping(self, env: Envelope, msg: Ping) -> None:
         if msg.target != self.name:
-            self.stats.dropped["misdirected"] += 1
+            self._drops.drop("misdirected", self._now, env.sender)
             return
         self._send(env.addr, [Ack(msg.seq)])
 
@@ -709,6 +711,9 @@ class Membership:
         if a.inc > me.inc or (a.inc == me.inc and a.rv > me.rv):
             # Someone holds a newer claim about us than we do (e.g. state from before a
             # crash we do not remember): outbid it.
+            if a.rv >= MAX_UINT:
+                self._restart_generation()
+                return
             me.rv = max(me.rv, a.rv) + 1
             self._refute(a.gen, a.inc)
 
@@ -718,7 +723,7 @@ class Membership:
 
     def _on_suspect(self, s: Suspect) -> None:
         m = self._members.get(s.name)
-        if m is None or precedence(s.gen, s.inc) < m.key:
+        if m is None or s.gen > m.gen or precedence(s.gen, s.inc) < m.key:
             return
         if m.suspicion is not None:
             if m.suspicion.confirm(s.by):
@@ -800,7 +805,7 @@ class Membership:
 
     def _on_dead(self, d: Dead | Left) -> None:
         m = self._members.get(d.name)
-        if m is None or precedence(d.gen, d.inc) < m.key or m.state.gone:
+        if m is None or d.gen > m.gen or precedence(d.gen, d.inc) < m.key or m.state.gone:
             return
         if m is self._me:
             self._refute(d.gen, d.inc)
@@ -816,10 +821,27 @@ class Membership:
         of gossip, so this keeps traffic flat (push/pull repairs a peer that lacks it)."""
         me = self._me
         if gen == me.gen:
+            if inc >= MAX_UINT:
+                self._restart_generation()
+                return
             me.inc = max(me.inc, inc + 1)
             self.stats.refutes += 1
             self._awareness.apply(1)
         self._broadcast_self(with_record=False)
+
+    def _restart_generation(self) -> None:
+        """A claim about us at the largest incarnation or record version cannot be outbid by
+        counting up: go on as the next generation (what a restart does), which beats every
+        claim about the old one. Claims about a generation peers have not seen alive are
+        ignored (_on_suspect, _on_dead), so nobody can pre-empt this one."""
+        me = self._me
+        self.stats.refutes += 1
+        self.generation = me.gen = me.gen + 1
+        me.inc, me.rv = 0, 1
+        self._base = me.rv
+        me.record = self._records.put(me.name, me.gen, me.rv, me.record) if me.record else None
+        self._codec.generation = me.gen
+        self._broadcast_self()
 
     def _reap(self, m: _Member, since: float) -> None:
         if self._members.get(m.name) is m and m.state.gone and m.state_since == since:

@@ -22,10 +22,21 @@ from harombe.cluster.state import MemberState
 MAX_NAME = 256
 MAX_ADDR = 300
 MAX_ENTRIES = 8192
+MAX_UINT = 2**63 - 1
+"""Largest generation, incarnation, record version or sequence number on the wire: above it
+a frame is dropped (out_of_range) before anything in it is handled, so no peer ever computes
+with, or relays, a number it cannot encode or that its peers would refuse."""
+MAX_TIMESTAMP = 2.0**53
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and maps in a frame (a real one nests at most ~10 deep: payload,
+messages, a Sync's entries, a record and its maps); deeper frames are dropped (too_deep)
+before decoding."""
 
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
 Addr = Annotated[str, Meta(min_length=1, max_length=MAX_ADDR)]
-UInt = Annotated[int, Meta(ge=0)]
+UInt = Annotated[int, Meta(ge=0, le=MAX_UINT)]
+Timestamp = Annotated[float, Meta(ge=0.0, le=MAX_TIMESTAMP)]
+"""Seconds of the sender's wall clock (finite: a NaN would pass any window check)."""
 
 NO_RECORD = Raw(b"\xc0")
 """A record field without a record (msgpack nil)."""
@@ -193,7 +204,7 @@ class FramePayload(Struct, array_like=True, frozen=True, gc=False):
     addr: Addr
     gen: UInt
     seq: UInt
-    ts: float
+    ts: Timestamp
     msgs: Annotated[list[Message], Meta(min_length=1)]
 
 
