@@ -228,6 +228,7 @@ class Node:
             label=cfg.cluster.label,
             keyring=keyring,
             generation=time.time_ns() // 1_000_000,
+            wall_clock=time.time,
         )
         self.membership.on_change.append(MembershipLog())
         self._transport = transport

@@ -118,9 +118,7 @@ def test_at_rest_periodic_push_pull_sends_only_summaries():
         net.add(f"n{i}", seeds=["n0"] if i else None)
     assert net.run_until(net.converged, 10)
     net.run(5.0)  # let the join exchanges finish
-    sent = []
-    for node in net.nodes.values():
-        node._send_fn = lambda to, data, inner=node._send_fn: (sent.append(data), inner(to, data))
+    sent = net.recorded = []
     net.run(5.0)
     decoded = [Forger("x").codec.decode(d).msgs for d in sent]
     kinds = {type(msg) for msgs in decoded for msg in msgs}

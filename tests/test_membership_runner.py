@@ -44,6 +44,7 @@ class LoopNet:
             send=self.send,
             now=loop.time(),
             rng=random.Random(name),
+            generation=1,
         )
         runner = self.runners[address] = MembershipRunner(membership)
         runner.start()
@@ -118,7 +119,7 @@ async def test_runner_must_be_started_before_use():
     loop = asyncio.get_running_loop()
     m = Membership(
         MembershipConfig.local(), name="x", address="h:1", record=NodeRecord("x", "h:1"),
-        send=lambda to, data: None, now=loop.time(),
+        send=lambda to, data: None, now=loop.time(), generation=1,
     )  # fmt: skip
     runner = MembershipRunner(m)
     with pytest.raises(RuntimeError):

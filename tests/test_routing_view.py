@@ -23,7 +23,7 @@ def membership(active: int = 0) -> Membership:
     )  # fmt: skip
     return Membership(
         MembershipConfig(), name="a", address="127.0.0.1:9001", record=record,
-        send=lambda addr, data: None, now=0.0,
+        send=lambda addr, data: None, now=0.0, generation=1,
     )  # fmt: skip
 
 

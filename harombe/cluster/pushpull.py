@@ -16,8 +16,25 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
-from harombe.cluster.messages import DigestEntry, PushPull, SyncEntry, encode, encoded_size
+from harombe.cluster.codec import Envelope
+from harombe.cluster.core import Core
+from harombe.cluster.dissemination import Dissemination, raw_record
+from harombe.cluster.members import Member
+from harombe.cluster.messages import (
+    Alive,
+    DigestEntry,
+    Left,
+    PushPull,
+    Summary,
+    Suspect,
+    Sync,
+    SyncEntry,
+    Want,
+    encode,
+    encoded_size,
+)
 from harombe.cluster.state import MemberState
+from harombe.cluster.transitions import StateMachine
 
 T = TypeVar("T", DigestEntry, SyncEntry)
 
@@ -91,3 +108,131 @@ def digest_hash(entries: Iterable[DigestEntry]) -> bytes:
 
 def _name(entry: DigestEntry) -> str:
     return entry.name
+
+
+class StateExchange:
+    """Push/pull between this node and one peer at a time: the periodic exchange (a hash
+    first), joins through seeds (retried with backoff until answered), and merging the
+    entries a peer sends (memberlist's mergeState)."""
+
+    def __init__(self, core: Core, out: Dissemination, states: StateMachine) -> None:
+        self._core = core
+        self._out = out
+        self._states = states
+        self._joins: dict[str, float] = {}
+        """Seeds not yet answered, with their next retry delay."""
+        self.chunk_budget = core.config.max_frame_bytes - out.codec.overhead - 512
+
+    def start(self) -> None:
+        """First exchange at a random phase, so peers started together do not exchange in
+        step."""
+        core = self._core
+        interval = core.config.pushpull_interval
+        core.timers.at(core.now + core.rng.uniform(0.1, 1.0) * interval, self._tick)
+
+    def stop_joining(self) -> None:
+        self._joins.clear()
+
+    def join(self, addresses: Iterable[str]) -> None:
+        core = self._core
+        for addr in addresses:
+            if addr == core.me.address or addr in self._joins:
+                continue
+            self._joins[addr] = core.config.join_retry_interval
+            self._send_digest(addr)
+            core.timers.at(core.now + core.config.join_retry_interval, self._join_retry, addr)
+
+    def _join_retry(self, addr: str) -> None:
+        core = self._core
+        delay = self._joins.get(addr)
+        if delay is None or core.leaving:
+            return
+        if any(m.address == addr and m.state is MemberState.ALIVE for m in core.table.peers):
+            del self._joins[addr]
+            return
+        self._send_digest(addr)
+        delay = self._joins[addr] = min(delay * 2, core.config.pushpull_interval)
+        core.timers.at(core.now + delay, self._join_retry, addr)
+
+    @staticmethod
+    def _digest(m: Member) -> DigestEntry:
+        return DigestEntry(m.name, m.gen, m.inc, m.state, m.rv)
+
+    def _send_digest(self, addr: str) -> None:
+        digest = (self._digest(m) for m in self._core.table)
+        for msg in digest_messages(digest, self.chunk_budget):
+            self._out.send(addr, [msg])
+
+    def _send_entries(self, addr: str, names: Iterable[str]) -> None:
+        table = self._core.table
+        entries = [
+            SyncEntry(m.name, m.address, m.gen, m.inc, m.state, m.rv, raw_record(m.record))
+            for name in names
+            if (m := table.get(name))
+        ]
+        # Always answer (an empty Sync at least), so a joiner knows its seed is there.
+        for chunk in chunked(entries, self.chunk_budget) if entries else [[]]:
+            self._out.send(addr, [Sync(tuple(chunk))])
+
+    def _tick(self) -> None:
+        core = self._core
+        if core.leaving:
+            return
+        core.timers.at(core.now + core.config.pushpull_period(core.table.live), self._tick)
+        peers = core.table.sample(1, lambda m: m.state is MemberState.ALIVE)
+        if peers:
+            self._out.send(peers[0].address, [Summary(len(core.table), self._digest_hash())])
+
+    def _digest_hash(self) -> bytes:
+        return digest_hash(self._digest(m) for m in self._core.table)
+
+    def handle_summary(self, env: Envelope, summary: Summary) -> None:
+        if summary.members != len(self._core.table) or summary.hash != self._digest_hash():
+            self._send_digest(env.addr)
+
+    def _exchange(self, addr: str) -> None:
+        if not self._core.leaving:
+            self._send_digest(addr)
+
+    def handle_pushpull(self, env: Envelope, pp: PushPull) -> None:
+        mine = {m.name: self._digest(m) for m in self._core.table}
+        give, want = compare(mine, pp)
+        self._send_entries(env.addr, give)
+        if want:
+            self._out.send(env.addr, [Want(want)])
+
+    def handle_want(self, env: Envelope, w: Want) -> None:
+        self._send_entries(env.addr, w.names)
+
+    def handle_sync(self, env: Envelope, sync: Sync) -> None:
+        """memberlist's mergeState: remote dead becomes local suspect (never dead at once).
+
+        Gossiping on every merged entry (as memberlist does) would make each joiner flood the
+        cluster with old news. Instead: an entry about the sender itself is first-hand news
+        and is gossiped; third-party news is gossiped only when it is news to the larger side,
+        i.e. it taught us fewer new members than half of those we already knew; and if the
+        exchange taught us any new members we were cut off from them, so they likely never
+        heard of us either: we re-announce ourselves.
+        """
+        core, states = self._core, self._states
+        if self._joins.pop(env.addr, None) is not None:
+            core.timers.at(core.now + core.config.join_followup, self._exchange, env.addr)
+        table = core.table
+        known = len(table)
+        new = sum(1 for e in sync.entries if e.name not in table)
+        news = 2 * new < known
+        for e in sync.entries:
+            if e.state is MemberState.ALIVE:
+                alive = Alive(e.name, e.addr, e.gen, e.inc, e.rv, e.record)
+                states.handle_alive(None, alive, rebroadcast=news or e.name == env.sender)
+                continue
+            if e.state is MemberState.LEFT:
+                states.on_dead(Left(e.name, e.gen, e.inc))
+            else:
+                # The sender's claim, not ours: it must not count as our own confirmation.
+                states.on_suspect(Suspect(e.name, e.gen, e.inc, env.sender))
+            m = table.get(e.name)
+            if m is not None and m is not core.me and m.gen == e.gen and e.rv > m.rv:
+                states.set_record(m, e.rv, states.resolve(e.name, e.gen, e.rv, e.record))
+        if len(table) > known and not core.leaving:
+            self._out.broadcast_self()

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import random
 import socket
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -136,6 +137,7 @@ class Cluster:
             label=self.label,
             keyring=self.keyring if keyring is None else keyring,
             generation=next(self._generations),
+            wall_clock=time.time,
         )
         runner = MembershipRunner(membership)
         runner_slot.append(runner)

@@ -37,6 +37,8 @@ class Net:
         self.loss = 0.0
         self.rng = random.Random(seed)
         self.delivered = 0
+        self.recorded: list[bytes] | None = None
+        """When a list: every frame sent from now on is appended to it."""
 
     def add(
         self,
@@ -75,6 +77,8 @@ class Net:
     def deliver(self) -> None:
         while self.queue:
             src, to, data = self.queue.popleft()
+            if self.recorded is not None:
+                self.recorded.append(data)
             if frozenset((src, to)) in self.cut or self.rng.random() < self.loss:
                 continue
             node = self.nodes.get(to)
@@ -184,3 +188,51 @@ def lone(
         **kwargs,
     )
     return m, out
+
+
+class Parts:
+    """One node's membership parts (core.py and what builds on it) without the facade, for
+    testing each part on its own: a member table holding `peers`, a dissemination layer
+    sending into `outbox`, and `now` moved by hand (`advance`)."""
+
+    def __init__(
+        self,
+        name: str = "me",
+        peers: Sequence[str] = (),
+        *,
+        config: MembershipConfig | None = None,
+        seed: int = 7,
+    ) -> None:
+        from harombe.cluster.core import Core
+        from harombe.cluster.dissemination import Dissemination
+        from harombe.cluster.members import Member
+        from harombe.cluster.record_cache import RecordCache
+
+        self.config = config or MembershipConfig()
+        self.outbox = Outbox()
+        me = Member(
+            name, addr(name), 1, 0, MemberState.ALIVE, 0.0, NodeRecord(name, addr(name)), 1, 0.0
+        )
+        self.core = Core(self.config, me, rng=random.Random(seed), records=RecordCache())
+        codec = Forger(name, config=self.config).codec
+        self.out = Dissemination(self.core, codec, self.outbox)
+        for peer in peers:
+            self.core.table.add(self.member(peer))
+
+    @staticmethod
+    def member(name: str, state: MemberState = MemberState.ALIVE, gen: int = 1) -> Any:
+        from harombe.cluster.members import Member
+
+        return Member(name, addr(name), gen, 0, state, 0.0, NodeRecord(name, addr(name)), 1, 0.0)
+
+    def advance(self, seconds: float) -> None:
+        """Move time on and run the timers that fall due."""
+        self.core.now += seconds
+        self.core.timers.run_due(self.core.now)
+
+    def sent(self) -> list[tuple[str, list[Any]]]:
+        """(address, decoded messages) of every frame sent so far; clears the outbox."""
+        codec = Forger("reader", config=self.config).codec
+        frames = [(to, codec.decode(data).msgs) for to, data in self.outbox.sent]
+        self.outbox.sent.clear()
+        return frames
