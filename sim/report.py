@@ -46,6 +46,7 @@ class QueryStats:
     classified_vs_served: dict[str, int] = field(default_factory=dict)  # "c->s": count
     classified_vs_gold: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    busy_nodes: int = 0  # distinct nodes that served a query
 
     @classmethod
     def of(cls, results: list[QueryResult]) -> QueryStats:
@@ -73,6 +74,7 @@ class QueryStats:
                 sorted(Counter(f"{r.gold_tier}->{r.classified_tier}" for r in results).items())
             ),
             errors=dict(Counter(r.error for r in results if r.error and r.outcome != "completed")),
+            busy_nodes=len({r.node for r in done if r.node}),
         )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from support.membership_net import Parts
 
 from harombe.cluster.config import MembershipConfig
-from harombe.cluster.messages import NO_RECORD, Ack, Alive, Dead, Ping
+from harombe.cluster.messages import NO_RECORD, Ack, Alive, Dead, Load, Ping
+from harombe.cluster.record import NodeLoad
 from harombe.cluster.state import MemberState
 
 
@@ -80,3 +81,41 @@ def test_send_errors_are_counted_not_raised():
     p.out._send_fn = broken
     p.out.send("a.test:8765", [Ack(1)])
     assert p.core.stats.send_errors == 1 and p.core.stats.frames_sent == 1
+
+
+def load(name: str, rv: int, active: int = 1) -> Load:
+    return Load(name, 1, rv, 1, NodeLoad(active, 0, {}, {}))
+
+
+def test_load_news_stays_within_its_byte_budget_however_many_nodes_are_busy():
+    cfg = MembershipConfig(load_gossip_bytes=512)
+    for busy in (10, 200):
+        p = Parts(peers=[f"p{i}" for i in range(busy)], config=cfg)
+        sent_bytes = 0
+        for second in range(20):
+            for i in range(busy):
+                p.out.broadcast_load(load(f"p{i}", 2 + second))
+            for _ in range(int(1 / cfg.gossip_interval)):
+                p.advance(cfg.gossip_interval)
+            sent_bytes += sum(len(data) for _, data in p.outbox.sent)
+            p.outbox.sent.clear()
+        assert sent_bytes <= 512 * 21, (busy, sent_bytes)
+        assert sent_bytes >= 512 * 15, (busy, sent_bytes)
+
+
+def test_a_nodes_newer_load_replaces_its_older_one_in_the_queue():
+    p = Parts(peers=["a"])
+    p.out.broadcast_load(load("x", 2, active=1))
+    p.out.broadcast_load(load("x", 3, active=5))
+    p.advance(0.0)
+    [(_, msgs)] = p.sent()
+    assert msgs == [load("x", 3, active=5)]
+
+
+def test_other_news_goes_before_load_news():
+    p = Parts(peers=["a"], config=MembershipConfig(piggyback_bytes=64))
+    p.out.broadcast_load(load("x", 2))
+    p.out.broadcast("y", Dead("y", 1, 0, "me"))
+    p.advance(0.0)
+    [(_, msgs)] = p.sent()
+    assert msgs[0] == Dead("y", 1, 0, "me")

@@ -142,7 +142,7 @@ def test_oversized_record_is_refused():
 def test_load_only_change_is_gossiped_as_a_small_load_message():
     m, _ = lone()
     m.update_record(record("me", active=2, queue=1, tps={"m": 40.0}), 5.0)
-    item = m._queue.get("load:me")
+    item = m._out.loads.get("me")
     assert as_wire(item.msg) == [
         MsgType.LOAD,
         "me",
@@ -162,7 +162,7 @@ def test_change_of_more_than_load_sends_the_whole_record_at_once():
     msg = as_wire(m._queue.get("me").msg)
     assert (msg[0], msg[5], msg[6]["models"]) == (MsgType.ALIVE, 3, ["new"])
     m.update_record(record("me", active=1, models=["new"]), 10.0)
-    assert as_wire(m._queue.get("load:me").msg)[3:5] == [
+    assert as_wire(m._out.loads.get("me").msg)[3:5] == [
         4,
         3,
     ]  # based on the whole record of version 3
@@ -189,7 +189,7 @@ def test_load_applies_to_the_record_it_was_based_on_and_is_gossiped():
     assert (view.record.active, view.record.queue, view.record.tps) == (3, 1, {"x": 20.0})
     assert (view.record.tier, view.record.models, view.record_version) == (2, ["x"], 2)
     assert seen == [3]
-    assert m._queue.get("load:b").msg == load
+    assert m._out.loads.get("b").msg == load
 
 
 @pytest.mark.parametrize(
@@ -205,7 +205,7 @@ def test_stale_foreign_or_own_load_is_ignored(load):
     m, out = with_b(active=1)
     feed(m, load)
     assert m.get("b").record.active == 1 and m.get("me").record.active == 0
-    assert m._queue.get("load:" + load.name) is None and out.sent == []
+    assert m._out.loads.get(load.name) is None and out.sent == []
 
 
 def test_load_on_a_record_change_we_missed_fetches_the_whole_record_from_the_relay():

@@ -118,3 +118,20 @@ def test_a_suspect_tells_us_when_it_speaks_to_us():
     sm.tell_accused(env("a"))
     [(to, [claim, *_])] = p.sent()
     assert to == addr("a") and claim == Suspect("a", 1, 0, "me")
+
+
+def test_a_newer_load_heard_in_a_whole_record_is_passed_on_as_load_news():
+    p, sm, _ = machine()
+    busy = Alive("a", addr("a"), 1, 0, 2, NodeRecord("a", addr("a"), active=3).raw())
+    sm.handle_alive(None, busy)
+    assert p.core.table.get("a").record.active == 3
+    assert p.out.queue.get("record:a") is None
+    relayed = p.out.loads.get("a").msg
+    assert (relayed.rv, relayed.base, relayed.load.active) == (2, 1, 3)
+
+
+def test_a_newer_record_with_other_changes_is_passed_on_whole():
+    p, sm, _ = machine()
+    changed = Alive("a", addr("a"), 1, 0, 2, NodeRecord("a", addr("a"), tier=2).raw())
+    sm.handle_alive(None, changed)
+    assert p.out.queue.get("record:a") is not None and p.out.loads.get("a") is None

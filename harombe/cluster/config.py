@@ -247,6 +247,17 @@ class MembershipConfig(BaseModel):
         "tolerates a few seconds) against membership traffic, which grows with the cluster's "
         "load-update rate: each update is re-gossiped by every peer.",
     )
+    load_gossip_bytes: int = Field(
+        default=512,
+        ge=64,
+        description="Bytes per second each peer spends gossiping load updates, its own and "
+        "those it relays (load messages, and the frame overhead of gossip frames that carry "
+        "only load), with at most one second's worth in a burst. Load news waits in its own "
+        "queue, where a node's newer load replaces its older one, and goes out after every "
+        "other kind of news. Without the budget, per-peer traffic under queries grows with "
+        "the number of busy nodes (every peer relays every node's load); with it, traffic is "
+        "flat and load news grows staler instead when many nodes are busy at once.",
+    )
     load_digits: int = Field(
         default=2,
         ge=1,

@@ -31,7 +31,7 @@ from harombe.cluster.messages import (
     Sync,
     Want,
 )
-from harombe.cluster.record import NodeRecord
+from harombe.cluster.record import NodeLoad, NodeRecord, only_load_changed
 from harombe.cluster.state import MemberState, precedence
 from harombe.cluster.suspicion import Suspicion
 
@@ -164,8 +164,17 @@ class StateMachine:
             if rebroadcast:
                 self._out.broadcast(a.name, self._relayed(a, m))
         elif a.gen == m.gen and a.rv > m.rv and a.record != NO_RECORD:
+            old, old_rv = m.record, m.rv
             self.set_record(m, a.rv, self.resolve(a.name, a.gen, a.rv, a.record))
-            if rebroadcast:
+            if not rebroadcast:
+                return
+            new = m.record
+            if old is not None and new is not None and (new == old or only_load_changed(old, new)):
+                # Newer load only (most often from push/pull): pass it on as load news, which
+                # is small and within the load budget, never as the whole record.
+                load = Load(a.name, a.gen, m.rv, old_rv, NodeLoad.of(m.record))
+                self._out.broadcast_load(load)
+            else:
                 self._out.broadcast("record:" + a.name, self._relayed(a, m))
 
     def handle_load(self, env: Envelope, msg: Load) -> None:

@@ -22,6 +22,7 @@ from sim.faults import At
 from sim.report import Report, percentile
 from sim.scenarios import CONVERGED, DETECTED, NO_FALSE_DEATHS, SCENARIOS, Params, Scenario
 from sim.scenarios import run_scenario as play
+from sim.workload import WorkloadSpec
 
 
 @dataclass
@@ -137,6 +138,51 @@ def churn(options: Options) -> str:
             f"| {q.sent} | {q.completed} | {q.failed} ({q.failed_entry_down}) | {q.lost} "
             f"| {q.fallbacks} | {_ms(q.latency_p50)} / {_ms(q.latency_p99)} "
             f"| {_ms(q.ttft_p50)} / {_ms(q.ttft_p99)} | {'ok' if r.ok else 'FAIL'} |",
+        ]
+    )
+
+
+LOAD_WARMUP = 30.0  # load bench: rest after the initial convergence (join gossip drains)
+LOAD_DURATION = 40.0
+
+
+@benchmark("load")
+def load(options: Options) -> str:
+    """Membership traffic per peer under queries, by cluster size and query rate."""
+    sizes = options.peers or ((30, 60) if options.quick else (60, 240))
+    rates = (2.0, 8.0) if options.quick else (2.0, 8.0, 24.0)
+    rows = []
+    for n in sizes:
+        for rate in rates:
+            scenario = Scenario(
+                f"bench-load-{n}-{rate:g}",
+                "queries at a steady rate, no faults",
+                peers=n,
+                schedule=lambda p: [],
+                checks=lambda p: (CONVERGED,),
+                workload=WorkloadSpec(rate=rate, max_tokens=200),
+                duration=LOAD_DURATION,
+            )
+            r = play(scenario, Params(peers=n, duration=LOAD_DURATION, warmup=LOAD_WARMUP))
+            q = r.queries
+            assert q is not None
+            rows.append(
+                f"| {n} | {rate:g}/s | {q.busy_nodes} | {q.completed}/{q.sent} "
+                f"| {r.bytes_per_peer_s:,.0f} B/s | {r.frames_per_peer_s:.1f} "
+                f"| {r.wall_s:.0f} s | {'ok' if r.ok else 'FAIL'} |"
+            )
+    return "\n".join(
+        [
+            "### Membership traffic under queries (virtual time)",
+            "",
+            f"Each run: start the peers, wait until all agree, {LOAD_WARMUP:g} s at rest, then "
+            f"{LOAD_DURATION:g} s of queries (Poisson, answers of 200 tokens) with traffic "
+            "measured over those seconds. Busy nodes: distinct nodes that served a query.",
+            "",
+            "| peers | queries | busy nodes | completed | traffic per peer | frames/s per peer "
+            "| wall | checks |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
         ]
     )
 
