@@ -56,7 +56,7 @@ def test_a_newer_alive_ends_a_suspicion():
     sm.on_suspect(Suspect("a", 1, 0, "b"))
     sm.handle_alive(env(), alive("a", inc=1))
     a = p.core.table.get("a")
-    assert a.state is ALIVE and a.suspicion is None and a.suspicion_timer is None
+    assert a.state is ALIVE and a.suspicion is None
 
 
 def test_an_old_claim_changes_nothing():

@@ -9,15 +9,14 @@ round-robin: each member probed once per round, a newcomer within the current ro
 from __future__ import annotations
 
 import collections
-import math
 import random
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from harombe.cluster.record import NodeRecord
 from harombe.cluster.state import MemberState, precedence
 from harombe.cluster.suspicion import Suspicion
-from harombe.cluster.timers import Timer
 
 
 @dataclass
@@ -40,6 +39,11 @@ class MemberView:
 
 @dataclass(slots=True, eq=False)
 class Member:
+    """One member as this node sees it. A node holds one per member of the cluster, so this is
+    kept small: slots, no optional state that most members never have (a suspicion's timer
+    lives in the suspicion), and names and addresses interned (`interned`), so that the
+    simulator's thousands of peers share one string per member instead of one each."""
+
     name: str
     address: str
     gen: int
@@ -51,8 +55,14 @@ class Member:
     last_update: float
     rtt: float | None = None
     suspicion: Suspicion | None = None
-    suspicion_timer: Timer | None = None
-    told_at: float = -math.inf
+
+    @classmethod
+    def interned(
+        cls, name: str, address: str, gen: int, inc: int, state: MemberState, now: float,
+        record: NodeRecord | None, rv: int,
+    ) -> Member:  # fmt: skip
+        """A member first heard of at `now`, its strings shared with every other holder."""
+        return cls(sys.intern(name), sys.intern(address), gen, inc, state, now, record, rv, now)
 
     @property
     def key(self) -> tuple[int, int]:
@@ -81,7 +91,6 @@ class MemberTable:
         self._members: dict[str, Member] = {me.name: me}
         self.peers: list[Member] = []
         """Every member but this node, in no particular order."""
-        self._index: dict[str, int] = {}
         self._counts: collections.Counter[MemberState] = collections.Counter({me.state: 1})
         self.probe_order: list[str] = []
         """Names in this probe round's order (probing reshuffles it when a round ends)."""
@@ -108,19 +117,16 @@ class MemberTable:
 
     def add(self, m: Member) -> None:
         self._members[m.name] = m
-        self._index[m.name] = len(self.peers)
         self.peers.append(m)
         self._counts[m.state] += 1
         order = self.probe_order
         order.insert(int(self._rng.random() * (len(order) + 1)), m.name)
 
     def remove(self, m: Member) -> None:
+        """Forget a member (rare: a tombstone's end). O(members): no index per member is kept
+        for it, as that would cost every member memory on every node."""
         del self._members[m.name]
-        i = self._index.pop(m.name)
-        last = self.peers.pop()
-        if last is not m:
-            self.peers[i] = last
-            self._index[last.name] = i
+        self.peers.remove(m)
         self._counts[m.state] -= 1
 
     def moved(self, prev: MemberState, state: MemberState) -> None:

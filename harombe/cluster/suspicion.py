@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from harombe.cluster.timers import Timer
+
 
 def remaining_suspicion_time(
     n: int, k: int, elapsed: float, min_timeout: float, max_timeout: float
@@ -23,7 +25,7 @@ def remaining_suspicion_time(
 class Suspicion:
     """One suspected peer: who has confirmed it, and when it must be declared dead."""
 
-    __slots__ = ("_confirmed", "k", "max_timeout", "min_timeout", "n", "start")
+    __slots__ = ("_confirmed", "k", "max_timeout", "min_timeout", "n", "start", "timer")
 
     def __init__(
         self, start: float, k: int, min_timeout: float, max_timeout: float, first: str
@@ -34,6 +36,8 @@ class Suspicion:
         self.max_timeout = max_timeout if k >= 1 else min_timeout
         self.n = 0
         self._confirmed = {first}
+        self.timer: Timer | None = None
+        """The pending check of this suspicion's deadline."""
 
     def confirm(self, origin: str) -> bool:
         """Count `origin`'s suspicion once; True when it is a new, useful confirmation."""

@@ -13,6 +13,9 @@ Beyond memberlist, so that a node that is itself cut off (a flapping link) kills
 
 from __future__ import annotations
 
+import math
+import sys
+
 from msgspec import Raw
 
 from harombe.cluster.codec import Envelope
@@ -55,6 +58,8 @@ class StateMachine:
         self._out = out
         self._vetted: dict[tuple[str, int, int], NodeRecord] = {}
         """Records validated for the frame being handled (see news)."""
+        self._told: dict[str, float] = {}
+        """When each member we hold suspect or dead was last told so (tell_accused)."""
 
     # ---- records in a frame ------------------------------------------------------------
 
@@ -116,10 +121,12 @@ class StateMachine:
         core.table.moved(prev, state)
         m.state = state
         m.state_since = core.now
-        if state is not SUSPECT and m.suspicion_timer is not None:
-            m.suspicion_timer.cancel()
-            m.suspicion_timer = None
+        if state is not SUSPECT and m.suspicion is not None:
+            if m.suspicion.timer is not None:
+                m.suspicion.timer.cancel()
             m.suspicion = None
+        if state is ALIVE:
+            self._told.pop(m.name, None)
         if state.gone and m is not core.me:
             core.timers.at(core.now + core.config.tombstone_timeout, self._reap, m, core.now)
         core.changed(m, prev)
@@ -146,7 +153,7 @@ class StateMachine:
         if m is None:
             record = self.resolve(a.name, a.gen, a.rv, a.record)
             rv = a.rv if record is not None else 0
-            m = Member(a.name, a.addr, a.gen, a.inc, ALIVE, core.now, record, rv, core.now)
+            m = Member.interned(a.name, a.addr, a.gen, a.inc, ALIVE, core.now, record, rv)
             core.table.add(m)
             core.changed(m, None)
             if rebroadcast:
@@ -154,7 +161,7 @@ class StateMachine:
             return
         if precedence(a.gen, a.inc) > m.key:
             if a.gen != m.gen:
-                m.address = a.addr
+                m.address = sys.intern(a.addr)
                 m.rv = 0
                 m.rtt = None
             m.gen, m.inc = a.gen, a.inc
@@ -238,11 +245,12 @@ class StateMachine:
         self._out.broadcast(s.name, s)
 
     def _arm_suspicion(self, m: Member) -> None:
-        assert m.suspicion is not None
-        if m.suspicion_timer is not None:
-            m.suspicion_timer.cancel()
-        m.suspicion_timer = self._core.timers.at(
-            m.suspicion.deadline, self._suspicion_expired, m, m.suspicion
+        suspicion = m.suspicion
+        assert suspicion is not None
+        if suspicion.timer is not None:
+            suspicion.timer.cancel()
+        suspicion.timer = self._core.timers.at(
+            suspicion.deadline, self._suspicion_expired, m, suspicion
         )
 
     def _suspicion_expired(self, m: Member, suspicion: Suspicion) -> None:
@@ -258,7 +266,7 @@ class StateMachine:
         deadline = suspicion.start + core.awareness.scale(elapsed)
         if core.now < deadline:
             self._out.broadcast(m.name, Suspect(m.name, m.gen, m.inc, core.name))
-            m.suspicion_timer = core.timers.at(
+            suspicion.timer = core.timers.at(
                 min(deadline, core.now + suspicion.min_timeout),
                 self._suspicion_expired,
                 m,
@@ -283,9 +291,9 @@ class StateMachine:
         m = core.table.get(env.sender)
         if m is None or m.gen != env.gen or m.state not in (SUSPECT, DEAD):
             return
-        if core.now - m.told_at < core.config.probe_interval:
+        if core.now - self._told.get(m.name, -math.inf) < core.config.probe_interval:
             return
-        m.told_at = core.now
+        self._told[m.name] = core.now
         claim = Suspect if m.state is SUSPECT else Dead
         self._out.send(env.addr, [claim(m.name, m.gen, m.inc, core.name)])
 
@@ -347,3 +355,4 @@ class StateMachine:
         table = self._core.table
         if table.get(m.name) is m and m.state.gone and m.state_since == since:
             table.remove(m)
+            self._told.pop(m.name, None)
