@@ -27,10 +27,6 @@ MAX_UINT = 2**63 - 1
 a frame is dropped (out_of_range) before anything in it is handled, so no peer ever computes
 with, or relays, a number it cannot encode or that its peers would refuse."""
 MAX_TIMESTAMP = 2.0**53
-MAX_DEPTH = 32
-"""Deepest nesting of arrays and maps in a frame (a real one nests at most ~10 deep: payload,
-messages, a Sync's entries, a record and its maps); deeper frames are dropped (too_deep)
-before decoding."""
 
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
 Addr = Annotated[str, Meta(min_length=1, max_length=MAX_ADDR)]

@@ -119,8 +119,8 @@ class NodeRecord:
         """Decode and validate a record received as raw msgpack; ValueError if malformed."""
         try:
             wire = msgspec.msgpack.decode(raw)
-        except (msgspec.MsgspecError, ValueError):
-            raise ValueError("record is not valid msgpack") from None
+        except (msgspec.MsgspecError, ValueError, RecursionError):
+            raise ValueError("record is not valid msgpack (or nested too deep)") from None
         return cls.from_wire(wire)
 
     @classmethod
