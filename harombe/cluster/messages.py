@@ -82,7 +82,7 @@ class Nack(_Msg, tag=int(MsgType.NACK)):
     seq: UInt
 
 
-class Alive(_Msg, tag=int(MsgType.ALIVE)):
+class Alive(_Msg, tag=int(MsgType.ALIVE), gc=True, weakref=True):
     """`record` is the node's record as raw msgpack (NO_RECORD: none, as in a refutation)."""
 
     name: Name

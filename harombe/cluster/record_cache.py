@@ -13,9 +13,11 @@ import weakref
 
 from msgspec import Raw
 
+from harombe.cluster.messages import NO_RECORD, Alive
 from harombe.cluster.record import NodeRecord
 
 RecordKey = tuple[str, int, int]
+AliveKey = tuple[str, str, int, int, int, bool]
 
 
 class RecordCache:
@@ -23,6 +25,7 @@ class RecordCache:
         self._records: weakref.WeakValueDictionary[RecordKey, NodeRecord] = (
             weakref.WeakValueDictionary()
         )
+        self._alives: weakref.WeakValueDictionary[AliveKey, Alive] = weakref.WeakValueDictionary()
 
     def __len__(self) -> int:
         return len(self._records)
@@ -45,3 +48,13 @@ class RecordCache:
                 raise ValueError("record names another node")
             self._records[(name, gen, rv)] = record
         return record
+
+    def alive(self, name: str, addr: str, gen: int, inc: int, rv: int, raw: Raw) -> Alive:
+        """The alive message about one version of a node as it is relayed: one object for
+        every holder (a simulator's peers all relay the same news), `raw` either that
+        version's record or NO_RECORD."""
+        key = (name, addr, gen, inc, rv, raw == NO_RECORD)
+        msg = self._alives.get(key)
+        if msg is None:
+            msg = self._alives[key] = Alive(name, addr, gen, inc, rv, raw)
+        return msg

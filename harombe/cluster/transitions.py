@@ -134,9 +134,10 @@ class StateMachine:
     def _relayed(self, a: Alive, m: Member) -> Alive:
         """`a` as we pass it on: with the record we hold (that version or a newer one), never
         the received bytes (a decoded Raw keeps the whole received frame in memory)."""
+        alive = self._core.records.alive
         if a.record == NO_RECORD:
-            return Alive(a.name, a.addr, a.gen, a.inc, a.rv, NO_RECORD)
-        return Alive(a.name, a.addr, a.gen, a.inc, m.rv, raw_record(m.record))
+            return alive(m.name, m.address, a.gen, a.inc, a.rv, NO_RECORD)
+        return alive(m.name, m.address, a.gen, a.inc, m.rv, raw_record(m.record))
 
     def handle_alive(self, env: Envelope | None, a: Alive, *, rebroadcast: bool = True) -> None:
         """`rebroadcast` False for push/pull state that is likely old news (handle_sync)."""
