@@ -62,7 +62,7 @@ class Core:
         self.table = MemberTable(me, rng)
         self.awareness = Awareness(config.awareness_max_multiplier)
         self.stats = MembershipStats()
-        self.drops = DropLog(self.stats.dropped, config.drop_log_interval)
+        self.drops = DropLog(self.stats.dropped, config.drop_log_interval, lambda: self.now)
         self.leaving = False
         self.base_rv = me.rv
         """Record version of our last change of anything but load (see messages.Load)."""

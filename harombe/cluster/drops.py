@@ -1,39 +1,30 @@
-"""Dropped frames: counted by reason, logged as one warning line per reason and interval.
+"""Dropped frames: counted by reason, logged as one warning line per interval at most.
 
 A stranger can send a peer any number of bad frames; each must cost a counter increment, not
-a log line (let alone a traceback), so the log says how many were dropped since it last
-spoke of that reason.
+a log line (let alone a traceback), so the log says how many of each reason were dropped since
+it last spoke. The interval runs on the membership's own time (`now`): the core reads no
+clock.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-import math
+from collections.abc import Callable
+
+from harombe.ratelimited_log import RateLimitedLog
 
 log = logging.getLogger("harombe.cluster.membership")
 
 
 class DropLog:
-    def __init__(self, counts: collections.Counter[str], interval: float) -> None:
+    def __init__(
+        self, counts: collections.Counter[str], interval: float, now: Callable[[], float]
+    ) -> None:
         """`counts`: where the totals by reason are kept (MembershipStats.dropped)."""
         self.counts = counts
-        self.interval = interval
-        self._last_logged: dict[str, float] = {}
-        self._unlogged: collections.Counter[str] = collections.Counter()
+        self._log = RateLimitedLog(log, interval, clock=now)
 
-    def drop(self, reason: str, now: float, detail: str = "") -> None:
+    def drop(self, reason: str) -> None:
         self.counts[reason] += 1
-        self._unlogged[reason] += 1
-        if now - self._last_logged.get(reason, -math.inf) < self.interval:
-            return
-        self._last_logged[reason] = now
-        count = self._unlogged.pop(reason)
-        log.warning(
-            "membership: dropped %d frame%s (%s)%s; next report in %g s at the earliest",
-            count,
-            "" if count == 1 else "s",
-            reason,
-            f": {detail}" if detail else "",
-            self.interval,
-        )
+        self._log.event(f"membership frames dropped ({reason})")

@@ -18,6 +18,7 @@ Load-only record changes travel as small Load messages with fewer retransmits (_
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -53,6 +54,8 @@ from harombe.cluster.timers import Timer
 from harombe.cluster.transitions import StateMachine
 
 __all__ = ["MemberState", "MemberView", "Membership", "MembershipStats"]
+
+log = logging.getLogger(__name__)
 
 
 def _no_wall_clock() -> float:
@@ -178,22 +181,23 @@ class Membership:
         try:
             env = self._out.codec.decode(data)
         except FrameError as exc:
-            core.drops.drop(exc.reason, core.now)
+            core.drops.drop(exc.reason)
             return
         if env.sender == self.name:
-            core.drops.drop("from_self", core.now, env.addr)
+            core.drops.drop("from_self")
             return
         try:
             news = self._states.news(env)
         except ValueError:
-            core.drops.drop("malformed", core.now, f"a bad record from {env.sender}")
+            core.drops.drop("malformed")
             return
         try:
             for msg in news:
                 self._handlers[type(msg)](env, msg)
             self._states.tell_accused(env)
         except Exception as exc:
-            core.drops.drop("internal_error", core.now, f"{exc!r} from {env.sender}")
+            core.drops.drop("internal_error")
+            log.debug("membership: error handling a frame from %s: %r", env.sender, exc)
         finally:
             self._states.done()
 

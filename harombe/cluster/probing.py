@@ -121,7 +121,7 @@ class Prober:
 
     def handle_ping(self, env: Envelope, msg: Ping) -> None:
         if msg.target != self._core.name:
-            self._core.drops.drop("misdirected", self._core.now, env.sender)
+            self._core.drops.drop("misdirected")
             return
         self._out.send(env.addr, [Ack(msg.seq)])
 

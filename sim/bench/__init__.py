@@ -209,7 +209,7 @@ def routing(options: Options) -> str:
 
 @benchmark("classifier")
 def classifier(options: Options) -> str:
-    from sim.classifier_bench import run_classifier_bench
+    from sim.bench.classifier_bench import run_classifier_bench
 
     return run_classifier_bench(options.quick)
 
@@ -217,7 +217,7 @@ def classifier(options: Options) -> str:
 @benchmark("judge")
 def judge(options: Options) -> str:
     """The tier-0 judge against a real llama.cpp server (the demo model)."""
-    from sim.judge_bench import run_judge_bench
+    from sim.bench.judge_bench import run_judge_bench
 
     return run_judge_bench(options.quick)
 

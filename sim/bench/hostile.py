@@ -1,5 +1,5 @@
 """Hostile-client benchmark: one real peer on loopback under the attacks of issue 12, with the
-default limits. `python -m sim.hostile [--json]`; results go to docs/performance.md.
+default limits. `python -m sim.bench.hostile [--json]`; results go to docs/performance.md.
 
 Measures: RSS growth while a 40 MB body is refused; /health latency while 4 MB prompts are
 parsed; connections held and /health latency under 1,500 idle connections; how long 200
@@ -24,7 +24,7 @@ import psutil
 from harombe.api.server import raise_open_file_limit
 from harombe.config import HarombeConfig
 from harombe.daemon import Node
-from sim.classifier_bench import prose
+from sim.bench.classifier_bench import prose
 
 MB = 1_000_000
 

@@ -22,7 +22,7 @@ from harombe.routing.classifier import explain
 from harombe.routing.devset import expand_messages, load_records
 from harombe.routing.judge import Judge, shown_text
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "routing"
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "routing"
 SKIPPED = "needs the llamacpp extra (pip install 'harombe[llamacpp]')"
 BUDGET = float(os.environ.get("JUDGE_BUDGET", "0.3"))
 """The judge's budget in seconds (the config default); JUDGE_BUDGET overrides it, e.g. to

@@ -16,7 +16,7 @@ from harombe.routing.classifier import classify
 from harombe.routing.crossval import cross_validate
 from harombe.routing.devset import evaluate, format_report, load_records
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "routing"
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "routing"
 SIZES = (1_024, 8_192, 65_536, 1_048_576, 4_194_304)
 QUESTION = "\n\nSummarize the text above and critique its main argument."
 
