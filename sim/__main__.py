@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--warmup", type=float, default=0.0, help="virtual seconds at rest before the faults"
     )
+    parser.add_argument(
+        "--converged-start",
+        action="store_true",
+        help="start every peer knowing every other instead of joining (no N² join storm)",
+    )
     parser.add_argument("--loss", type=float, help="loss rate for the loss scenarios (0..1)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
     parser.add_argument("--plot", type=Path, metavar="OUT.png", help="plot membership/latency")
@@ -80,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         duration=args.duration if args.duration is not None else scenario.duration,
         loss=args.loss,
         warmup=args.warmup,
+        converged_start=args.converged_start,
     )
     report = run_scenario(scenario, params)
     print(report.format())

@@ -79,10 +79,23 @@ class SimCluster:
         peer.start([self.peers[s].address for s in seeds])
 
     async def start(self) -> None:
-        """Start the initial peers at `join_rate` per second, each joining a few earlier ones."""
+        """Start the initial peers at `join_rate` per second, each joining a few earlier ones
+        (or, with `converged_start`, all at once, each knowing all)."""
+        if self.spec.converged_start:
+            self._start_converged()
+            return
         for _ in range(self.spec.peers):
             self._start(self._create())
             await asyncio.sleep(1.0 / self.spec.join_rate)
+
+    def _start_converged(self) -> None:
+        peers = [self._create() for _ in range(self.spec.peers)]
+        alive = [peer.announcement() for peer in peers]
+        now = self.loop.time()
+        for peer in peers:
+            self.observer.started(peer.name)
+            peer.membership.adopt(alive, now)
+            peer.start([])
 
     def _create(self) -> SimPeer:
         index = self._count

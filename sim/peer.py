@@ -16,6 +16,7 @@ from contextlib import aclosing
 from typing import Any, Protocol
 
 from harombe.cluster.membership import Membership
+from harombe.cluster.messages import Alive
 from harombe.cluster.record import NodeRecord
 from harombe.cluster.record_cache import RecordCache
 from harombe.cluster.runner import MembershipRunner
@@ -118,6 +119,13 @@ class SimPeer:
         if seeds:
             self.membership.join(seeds, self.cluster.loop.time())
             self.runner.wake()
+
+    def announcement(self) -> Alive:
+        """The alive message this peer's first announcement carries (its record included)."""
+        me = self.membership.get(self.name)
+        assert me is not None and me.record is not None
+        return Alive(self.name, self.address, me.generation, me.incarnation, me.record_version,
+                     me.record.raw())  # fmt: skip
 
     def crash(self) -> None:
         """kill -9: gone from the network at once, streams broken, no leave message."""

@@ -39,6 +39,7 @@ class Params:
     startup_timeout: float = 300.0  # virtual seconds allowed for the initial convergence
     settle_timeout: float = 180.0  # ... and for convergence after the run
     sample_interval: float = 1.0
+    converged_start: bool = False  # every peer starts knowing every other (no join storm)
 
 
 @dataclass
@@ -203,6 +204,7 @@ async def _play(scenario: Scenario, p: Params) -> Report:
         seed=p.seed,
         membership=scenario.membership,
         routing=scenario.workload is not None,
+        converged_start=p.converged_start,
     )
     cluster = SimCluster(loop, spec)
     report = Report(scenario.name, p.peers, p.seed, p.duration)

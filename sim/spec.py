@@ -26,6 +26,9 @@ class ClusterSpec:
     routing: bool = True  # build a dispatcher per peer (off: membership only)
     routing_config: RoutingConfig = field(default_factory=RoutingConfig)
     join_rate: float = 200.0  # initial peers started per second
+    converged_start: bool = False
+    """Start every initial peer knowing every other (Membership.adopt) instead of joining:
+    skips the N² join storm, which is what limits the simulator's start-up past ~1,000 peers."""
     seeds_per_join: int = 3  # known peers each new peer joins through
     connect_timeout: float = 2.0  # a connection to a cut-off (not dead) peer fails after this
     dissemination_fraction: float = 0.9999

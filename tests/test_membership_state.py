@@ -348,3 +348,11 @@ def test_frame_carrying_the_accused_peers_refutation_needs_no_telling():
     out.sent.clear()
     m.receive(Forger("b").frame(alive("b", inc=1)), 0.0)
     assert m.get("b").state is ALIVE and out.sent == []
+
+
+def test_adopted_members_are_known_alive_and_not_gossiped():
+    m, _ = lone()
+    m.adopt([alive("b", rv=1, tier=2), alive("c")], 1.0)
+    assert m.get("b").state is ALIVE and m.get("b").record.tier == 2
+    assert m.get("c").state is ALIVE and m.alive_count() == 3
+    assert m._queue.get("b") is None and m._queue.get("c") is None

@@ -277,3 +277,11 @@ def test_bench_registry_prints_markdown(capsys: pytest.CaptureFixture) -> None:
     assert "### Query classifier" in out
     with pytest.raises(SystemExit):
         main(["nope"])
+
+
+def test_a_converged_start_needs_no_joins_and_still_detects_crashes() -> None:
+    params = Params(peers=40, duration=20, converged_start=True)
+    report = run_scenario(SCENARIOS["scale"], params)
+    assert report.startup_converged_s == 0.0
+    assert report.crashes == 2 and len(report.detection_all) == 2
+    assert report.false_deaths == 0 and report.ok

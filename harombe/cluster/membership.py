@@ -218,6 +218,14 @@ class Membership:
         self._advance(now)
         self._exchange.join(addresses)
 
+    def adopt(self, members: Iterable[Alive], now: float) -> None:
+        """Take `members` as alive, as a join would teach them but without one and without
+        gossiping them: for a node handed a snapshot of a converged cluster (the simulator's
+        converged start). Members already known are updated as by any alive message."""
+        self._advance(now)
+        for alive in members:
+            self._states.handle_alive(None, alive, rebroadcast=False)
+
     def leave(self, now: float) -> None:
         """Graceful leave: broadcast LEFT, stop probing. Others mark us LEFT, not DEAD."""
         self._advance(now)
