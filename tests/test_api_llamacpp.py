@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import ollama
-import openai
 import pytest
 from aiohttp.test_utils import TestServer
 from support.api_harness import local_dispatcher
@@ -26,6 +24,9 @@ SAMPLING = {"seed": 11, "temperature": 0.8}
 MAX_TOKENS = 12
 
 
+pytest_plugins = ["support.client_fixtures"]
+
+
 @pytest.fixture
 async def peer_url(
     llama_server, aiohttp_server: Callable[..., Awaitable[TestServer]]
@@ -36,20 +37,6 @@ async def peer_url(
     server = await aiohttp_server(app, host="127.0.0.1")
     yield str(server.make_url("")).rstrip("/")
     await backend.aclose()
-
-
-@pytest.fixture
-async def ollama_client(peer_url: str) -> AsyncIterator[ollama.AsyncClient]:
-    client = ollama.AsyncClient(host=peer_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def openai_client(peer_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    client = openai.AsyncOpenAI(base_url=f"{peer_url}/v1", api_key="x", max_retries=0)
-    yield client
-    await client.close()
 
 
 async def test_models_listed_by_both_apis(ollama_client, openai_client, llama_server) -> None:

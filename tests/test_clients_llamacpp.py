@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Literal
 
-import ollama
-import openai
 import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import BaseModel
@@ -41,6 +39,9 @@ class Weather(BaseModel):
     windy: bool
 
 
+pytest_plugins = ["support.client_fixtures"]
+
+
 @pytest.fixture
 async def peer_url(
     llama_server, aiohttp_server: Callable[..., Awaitable[TestServer]]
@@ -56,20 +57,6 @@ async def peer_url(
     server = await aiohttp_server(app, host="127.0.0.1")
     yield str(server.make_url("")).rstrip("/")
     await backend.aclose()
-
-
-@pytest.fixture
-async def ollama_client(peer_url: str) -> AsyncIterator[ollama.AsyncClient]:
-    client = ollama.AsyncClient(host=peer_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def openai_client(peer_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    client = openai.AsyncOpenAI(base_url=f"{peer_url}/v1", api_key="x", max_retries=0)
-    yield client
-    await client.close()
 
 
 def assert_close(a: list[float], b: list[float]) -> None:
