@@ -365,7 +365,9 @@ class Node:
             # The dashboard's page and assets hold no data; its event stream needs the key.
             open_paths = [ws_path, *PAGE_PATHS]
             middlewares.append(api_key_middleware(security.api_keys, peer_paths=open_paths))
-        middlewares.append(peer_auth_middleware(self._auth))
+        middlewares.append(
+            peer_auth_middleware(self._auth, log_interval=self.config.limits.log_interval)
+        )
         assert self._sponsored
         middlewares.append(sponsored_middleware(self._sponsored))
         return middlewares

@@ -177,3 +177,14 @@ async def test_signed_forwarding_between_peers_works(signed_pair):
         async with http.post(f"{signed_pair['a'].url}/api/chat", json=body) as resp:
             answer = await resp.json()
     assert resp.status == 200 and answer["message"]["content"] == "Hello from fake"
+
+
+async def test_a_flood_of_forged_signatures_logs_one_line(signed_pair, caplog):
+    """Every refusal is counted, but a stranger sending bad signatures cannot flood the log: one
+    summary line per interval, with the count."""
+    forged = RequestSigner([b"not-the-cluster-key"], sender="a")
+    caplog.set_level("WARNING", logger="harombe.api.peer_auth")
+    for _ in range(20):
+        assert await forward(signed_pair, "b", forged.headers("POST", PATH, b"x", "b"), b"x") == 401
+    lines = [r for r in caplog.records if "forwarded requests refused" in r.getMessage()]
+    assert len(lines) == 1

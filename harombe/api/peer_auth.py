@@ -38,10 +38,13 @@ from aiohttp.typedefs import Handler, Middleware
 
 from harombe.cluster.replay import ReplayGuard
 from harombe.inference.peer_wire import HOP_HEADER
+from harombe.ratelimited_log import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
 AUTH_HEADER = "X-Harombe-Auth"
+DEFAULT_LOG_INTERVAL = 60.0
+"""Seconds between two summary lines of refused forwarded requests."""
 DEFAULT_WINDOW = 30.0
 """Seconds a signature stays valid either side of the receiver's clock: peers' clocks must agree
 within it (NTP keeps them within milliseconds); shorter narrows the replay cache's span."""
@@ -193,9 +196,14 @@ class RequestVerifier:
         return None, digest
 
 
-def peer_auth_middleware(verifier: RequestVerifier | None) -> Middleware:
+def peer_auth_middleware(
+    verifier: RequestVerifier | None, *, log_interval: float = DEFAULT_LOG_INTERVAL
+) -> Middleware:
     """401 `{"error": ...}` for a hop request without a valid signature; pass-through when
-    `verifier` is None (no cluster key). Read `verifier.rejected` for metrics."""
+    `verifier` is None (no cluster key). Read `verifier.rejected` for metrics. Refusals are
+    logged as one summary line per `log_interval` seconds (`limits.log_interval`): a stranger
+    sending bad signatures cannot flood the log."""
+    refusals = RateLimitedLog(log, log_interval)
 
     @web.middleware
     async def check_peer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -208,7 +216,7 @@ def peer_auth_middleware(verifier: RequestVerifier | None) -> Middleware:
         if problem is None:
             problem = verifier.verify_body(await request.read(), digest)
         if problem is not None:
-            log.warning("rejected a forwarded request from %s: %s", request.remote, problem)
+            refusals.event(f"forwarded requests refused: {problem}")
             return web.json_response(
                 {"error": f"peer authentication failed: {problem}"},
                 status=401,
