@@ -27,7 +27,7 @@ from harombe.api.app import make_app
 from harombe.api.embedding import MAX_EMBED_INPUTS
 from harombe.routing.route import VIRTUAL_MODELS
 
-pytest_plugins = ["support.api_fixtures"]
+pytest_plugins = ["support.api_fixtures", "support.client_fixtures"]
 
 USER = [{"role": "user", "content": "hi there"}]
 SCHEMA = {
@@ -38,17 +38,9 @@ SCHEMA = {
 
 
 @pytest.fixture
-async def ollama_client(api_url: str) -> AsyncIterator[ollama.AsyncClient]:
-    c = ollama.AsyncClient(host=api_url)
-    yield c
-    await c.close()
-
-
-@pytest.fixture
-async def openai_client(api_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
-    c = openai.AsyncOpenAI(base_url=f"{api_url}/v1", api_key="x", max_retries=0)
-    yield c
-    await c.close()
+def peer_url(api_url: str) -> str:
+    """The official clients (support.client_fixtures) talk to the harness's peer."""
+    return api_url
 
 
 @pytest.fixture
