@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 from harombe.config import HarombeConfig
 
@@ -24,7 +23,7 @@ def _default(field: Any) -> str:
             return "(section)"
         if field.default_factory.__name__ == "<lambda>":
             return "(computed)"
-    elif field.default is PydanticUndefined:
+    elif field.is_required():
         return "(required)"
     else:
         value = field.default
