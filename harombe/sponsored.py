@@ -28,15 +28,12 @@ from harombe.cluster.record import MAX_SPONSORED, SponsoredNode
 from harombe.cluster.state import MemberState
 from harombe.config import HarombeConfig, SeedNode
 from harombe.inference.peer import PeerBackend
-from harombe.inference.peer_wire import HOP_HEADER
+from harombe.inference.peer_wire import HOP_HEADER, SPONSORED_HEADER
 from harombe.inference.types import Backend, BackendError, ChatChunk, ChatRequest
 from harombe.routing.route import Coordinator, LocalCoordinator, RouteOptions
 from harombe.routing.view import sponsored_candidates
 
 log = logging.getLogger("harombe.peer")
-
-SPONSORED_HEADER = "X-Harombe-Sponsored"
-"""On a forwarded (hop) request: the plain server the receiving sponsor is to serve it with."""
 
 MAX_NAME = 128
 """Longest node name (config.SeedNode.name); a longer header is cut to it."""
@@ -234,8 +231,8 @@ class SponsoredPeerBackend(PeerBackend):
         super().__init__(address, **kwargs)
         self.node = node
 
-    def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
-        return {**super()._headers(method, path, body), SPONSORED_HEADER: self.node}
+    def _signed_headers(self) -> dict[str, str]:
+        return {SPONSORED_HEADER: self.node}
 
 
 class LentBackend:

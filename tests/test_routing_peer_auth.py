@@ -4,14 +4,23 @@ key rotation; and over real sockets, refused on the headers before the body is r
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 from support.routing_peers import RoutingCluster
 
-from harombe.api.peer_auth import AUTH_HEADER, RequestSigner, RequestVerifier
+from harombe.api.peer_auth import (
+    AUTH_HEADER,
+    RequestSigner,
+    RequestVerifier,
+    SignedClaim,
+    signature,
+)
 from harombe.inference import peer_wire
+from harombe.inference.peer_wire import SPONSORED_HEADER
 from harombe.inference.types import ChatRequest, Message
 from harombe.routing.config import RoutingConfig
 
@@ -110,6 +119,40 @@ def test_the_replay_cache_is_bounded_per_sender():
     assert len(verifier._replay._seen["a"]) == 3
 
 
+def test_a_request_without_signed_headers_is_signed_as_before_they_existed():
+    """Older peers sign the eight fields alone: their requests must still verify."""
+    claim = SignedClaim(1, 2, 3, "post", PATH, "a", "b", "d" * 64)
+    old_format = hmac.new(KEY, f"1|2|3|POST|{PATH}|a|b|{'d' * 64}".encode(), hashlib.sha256)
+    assert signature(KEY, claim) == old_format.hexdigest()
+
+
+def test_the_sponsored_header_is_covered_by_the_signature():
+    clock = Clock()
+    verifier = RequestVerifier([KEY], destination="b", clock=clock)
+    signer = RequestSigner([KEY], sender="a", clock=clock, generation=1)
+
+    def verify(headers: dict[str, str]) -> str | None:
+        problem, digest = verifier.verify_headers(
+            headers.get(AUTH_HEADER), "POST", PATH, "a", headers
+        )
+        return problem or verifier.verify_body(b"{}", digest)
+
+    headers = signer.headers("POST", PATH, b"{}", "b", {SPONSORED_HEADER: "cloud"})
+    assert headers[SPONSORED_HEADER] == "cloud"
+    assert verify({**headers, SPONSORED_HEADER: "other"}).startswith("bad signature")
+    assert verify({k: v for k, v in headers.items() if k != SPONSORED_HEADER}).startswith(
+        "bad signature"
+    )
+    plain = signer.headers("POST", PATH, b"{}", "b")
+    assert verify({**plain, SPONSORED_HEADER.lower(): "cloud"}).startswith("bad signature")
+    assert verify(headers) is None
+
+
+def test_only_the_listed_headers_can_be_signed():
+    with pytest.raises(ValueError, match="not signable"):
+        RequestSigner([KEY], sender="a").headers("POST", PATH, b"", "b", {"X-Other": "1"})
+
+
 def test_a_signer_needs_a_key():
     with pytest.raises(ValueError, match="at least one key"):
         RequestSigner([], sender="a")
@@ -169,6 +212,19 @@ async def test_a_captured_request_is_refused_by_another_peer_and_when_replayed(s
     fresh = RequestSigner([KEY], sender="a").headers("POST", PATH, body, "b")
     assert await forward(signed_pair, "b", fresh, tampered) == 401  # body not as signed
     assert signed_pair.served() == {"b": 1, "c": 0}
+
+
+async def test_a_captured_request_with_its_sponsored_header_altered_is_refused(signed_pair):
+    """The sponsored header picks the server that serves the request: changing it on the way
+    (to a server the attacker prefers) breaks the signature, even on the request's first use."""
+    body = peer_wire.encode_request(ChatRequest([Message("user", "hi")], model="fake-model"))
+    signer = RequestSigner([KEY], sender="a")
+    captured = signer.headers("POST", PATH, body, "b", {SPONSORED_HEADER: "cloud-box"})
+    assert await forward(signed_pair, "b", {**captured, SPONSORED_HEADER: "evil"}, body) == 401
+    assert signed_pair.served()["b"] == 0
+    # As signed it passes (these test peers serve every forwarded request themselves).
+    assert await forward(signed_pair, "b", captured, body) == 200
+    assert signed_pair.served()["b"] == 1
 
 
 async def test_signed_forwarding_between_peers_works(signed_pair):

@@ -4,11 +4,16 @@ A forwarded request carries `X-Harombe-Hop: <sender>`, which makes the receiving
 itself, bypassing routing. With a cluster key set, such a request must also carry
 
     X-Harombe-Auth: <unix seconds>.<generation>.<seq>.<hex sha256(body)>.<hex HMAC>
-    HMAC = HMAC-SHA256(key, "ts|generation|seq|METHOD|path|sender|destination|body digest")
+    HMAC = HMAC-SHA256(key, "ts|generation|seq|METHOD|path|sender|destination|body digest"
+                            + "|name:value" for each of SIGNED_HEADERS the request carries)
 
 signed with the first key of the keyring; any key of the ring is accepted, so keys can be
-rotated one peer at a time. `destination` is the receiving peer's name (or its address, for
-callers that know it only by that): a request captured on its way to B is refused by C.
+rotated one peer at a time. The headers that change what the receiver does with a request
+(`SIGNED_HEADERS`: which sponsored server serves it) are signed too, by name (lower case) and
+value, in that list's order; a request without any of them is signed exactly as before they
+were, so older peers' requests still verify. `destination` is the receiving peer's name (or
+its address, for callers that know it only by that): a request captured on its way to B is
+refused by C.
 `(sender, generation, seq)` is the nonce: the sender's start time in ms and a counter, checked
 by the same `ReplayGuard` that guards membership frames, so a request is accepted once, within
 `window` seconds either side of the receiver's clock.
@@ -30,14 +35,14 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from harombe.cluster.replay import ReplayGuard
-from harombe.inference.peer_wire import HOP_HEADER
+from harombe.inference.peer_wire import HOP_HEADER, SPONSORED_HEADER
 from harombe.ratelimited_log import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,9 @@ DEFAULT_MAX_SENDERS = 1_024
 """Senders remembered at once (least recently heard forgotten first); only senders with valid
 signatures, that is cluster members, take a place."""
 MAX_SENDER_CHARS = 256
+SIGNED_HEADERS = (SPONSORED_HEADER,)
+"""Headers a forwarded request's signature covers when present (the hop header, the sender, is
+signed as `sender`)."""
 
 _TOKEN = re.compile(r"(\d{1,12})\.(\d{1,20})\.(\d{1,20})\.([0-9a-f]{64})\.([0-9a-f]{64})")
 
@@ -74,6 +82,7 @@ def signature(key: bytes, claim: SignedClaim) -> str:
             claim.sender,
             claim.destination,
             claim.digest,
+            *(f"{name.lower()}:{value}" for name, value in claim.headers),
         )
     )
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
@@ -91,6 +100,19 @@ class SignedClaim:
     sender: str
     destination: str
     digest: str
+    headers: tuple[tuple[str, str], ...] = ()
+    """(name, value) of each of `SIGNED_HEADERS` present, in that order."""
+
+
+def signed_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The `SIGNED_HEADERS` among `headers` (any case), in the order they are signed; of a
+    repeated header the first, the one `headers.get` (and so every reader) sees."""
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered.setdefault(name.lower(), value)
+    return tuple(
+        (name, lowered[name.lower()]) for name in SIGNED_HEADERS if name.lower() in lowered
+    )
 
 
 class RequestSigner:
@@ -113,7 +135,19 @@ class RequestSigner:
         self._generation = generation if generation is not None else time.time_ns() // 1_000_000
         self._seq = 0
 
-    def headers(self, method: str, path: str, body: bytes, destination: str) -> dict[str, str]:
+    def headers(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        destination: str,
+        signed: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The hop and auth headers, and the `signed` ones (each one of `SIGNED_HEADERS`)."""
+        signed = dict(signed or {})
+        unknown = {n.lower() for n in signed} - {n.lower() for n in SIGNED_HEADERS}
+        if unknown:
+            raise ValueError(f"not signable headers: {sorted(unknown)} (see SIGNED_HEADERS)")
         self._seq += 1
         claim = SignedClaim(
             ts=int(self._clock()),
@@ -124,10 +158,11 @@ class RequestSigner:
             sender=self._sender,
             destination=destination,
             digest=body_digest(body),
+            headers=signed_headers(signed),
         )
         mac = signature(self._key, claim)
         token = f"{claim.ts}.{claim.generation}.{claim.seq}.{claim.digest}.{mac}"
-        return {HOP_HEADER: self._sender, AUTH_HEADER: token}
+        return {**signed, HOP_HEADER: self._sender, AUTH_HEADER: token}
 
 
 class RequestVerifier:
@@ -152,11 +187,18 @@ class RequestVerifier:
         self.rejected: collections.Counter[str] = collections.Counter()
 
     def verify_headers(
-        self, token: str | None, method: str, path: str, sender: str
+        self,
+        token: str | None,
+        method: str,
+        path: str,
+        sender: str,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[str | None, str]:
         """(None, the signed body digest) when the headers are authentic, fresh and meant for
-        this peer; else (why not, ""), counted in `rejected`."""
-        problem, digest = self._check(token, method, path, sender)
+        this peer; else (why not, ""), counted in `rejected`. `headers`: the request's, of
+        which `SIGNED_HEADERS` must be as signed."""
+        signed = signed_headers(headers or {})
+        problem, digest = self._check(token, method, path, sender, signed)
         if problem is not None:
             self.rejected[problem] += 1
         return problem, digest
@@ -169,7 +211,12 @@ class RequestVerifier:
         return problem
 
     def _check(
-        self, token: str | None, method: str, path: str, sender: str
+        self,
+        token: str | None,
+        method: str,
+        path: str,
+        sender: str,
+        signed: tuple[tuple[str, str], ...],
     ) -> tuple[str | None, str]:
         if not token:
             return "missing signature", ""
@@ -178,7 +225,9 @@ class RequestVerifier:
             return "malformed signature", ""
         ts, generation, seq, digest, mac = match.groups()
         claims = [
-            SignedClaim(int(ts), int(generation), int(seq), method, path, sender, to, digest)
+            SignedClaim(
+                int(ts), int(generation), int(seq), method, path, sender, to, digest, signed
+            )
             for to in self._destinations
         ]
         if not any(
@@ -211,7 +260,11 @@ def peer_auth_middleware(
         if verifier is None or sender is None:
             return await handler(request)
         problem, digest = verifier.verify_headers(
-            request.headers.get(AUTH_HEADER), request.method, request.path_qs, sender
+            request.headers.get(AUTH_HEADER),
+            request.method,
+            request.path_qs,
+            sender,
+            request.headers,
         )
         if problem is None:
             problem = verifier.verify_body(await request.read(), digest)

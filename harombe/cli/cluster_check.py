@@ -25,8 +25,7 @@ from rich.table import Table
 from harombe.cli.client import client_session, get_json, unreachable
 from harombe.cli.common import plural
 from harombe.config import HarombeConfig
-from harombe.inference.peer_wire import HOP_HEADER
-from harombe.sponsored import SPONSORED_HEADER
+from harombe.inference.peer_wire import HOP_HEADER, SPONSORED_HEADER
 
 TEST_TIMEOUT_S = 60.0
 """Seconds `harombe cluster test` gives each peer for its health check and one short completion
@@ -72,11 +71,19 @@ def clock_skew(date_header: str | None, sent: float, received: float) -> float |
 TEST_SENDER = "harombe-cluster-test"
 
 
-def _hop_headers(signer: Any, method: str, path: str, body: bytes, address: str) -> dict[str, str]:
-    """Hop headers for a request to the peer at `address`, signed for it when `signer`."""
-    headers = {HOP_HEADER: TEST_SENDER, "Content-Type": "application/json"}
+def _hop_headers(
+    signer: Any,
+    method: str,
+    path: str,
+    body: bytes,
+    address: str,
+    signed: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Hop headers (and the `signed` ones) for a request to the peer at `address`, signed
+    for it when `signer`."""
+    headers = {HOP_HEADER: TEST_SENDER, "Content-Type": "application/json", **(signed or {})}
     if signer is not None:
-        headers.update(signer.headers(method, path, body, address))
+        headers.update(signer.headers(method, path, body, address, signed))
     return headers
 
 
@@ -142,9 +149,9 @@ async def check_peer(
         data = json.dumps(body).encode()
         keyring = cfg.security.keyring()
         signer = RequestSigner(keyring, sender=TEST_SENDER) if keyring else None
-        headers = _hop_headers(signer, "POST", "/api/chat", data, check.address)
-        if node.get("via"):  # a plain server: its sponsor serves it (harombe/sponsored.py)
-            headers[SPONSORED_HEADER] = check.name
+        # A plain server is served by its sponsor (harombe/sponsored.py).
+        sponsored = {SPONSORED_HEADER: check.name} if node.get("via") else None
+        headers = _hop_headers(signer, "POST", "/api/chat", data, check.address, sponsored)
         started = time.perf_counter()
         async with http.post(f"{url}/api/chat", data=data, headers=headers) as resp:
             answer = await resp.json(content_type=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -36,7 +36,14 @@ DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 
 class RequestSigner(Protocol):
-    def headers(self, method: str, path: str, body: bytes, destination: str) -> dict[str, str]: ...
+    def headers(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        destination: str,
+        signed: Mapping[str, str] | None = None,
+    ) -> dict[str, str]: ...
 
 
 class PeerBackend:
@@ -67,10 +74,15 @@ class PeerBackend:
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         self._max_frame_bytes = max_frame_bytes
 
+    def _signed_headers(self) -> dict[str, str]:
+        """Headers the signature covers (one of `peer_auth.SIGNED_HEADERS`) on every request."""
+        return {}
+
     def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        signed = self._signed_headers()
         if self._auth is not None:
-            return self._auth.headers(method, path, body, self._destination)
-        return {peer_wire.HOP_HEADER: self._origin}
+            return self._auth.headers(method, path, body, self._destination, signed)
+        return {peer_wire.HOP_HEADER: self._origin, **signed}
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         body = peer_wire.encode_request(request)

@@ -29,6 +29,9 @@ from harombe.inference.types import BackendError, ChatChunk, ChatRequest
 HOP_HEADER = "X-Harombe-Hop"
 """Marks a request forwarded by a peer (its value: the sender's name): served locally, never
 routed again, so requests cannot loop; signed when the cluster has a key."""
+SPONSORED_HEADER = "X-Harombe-Sponsored"
+"""On a forwarded (hop) request: the plain server the receiving sponsor is to serve it with
+(harombe/sponsored.py); covered by the request's signature."""
 VERSION_HEADER = "X-Harombe-Forward-Version"
 FORWARD_PATH = "/cluster/forward"
 CONTENT_TYPE = "application/vnd.harombe.forward+msgpack"
