@@ -14,15 +14,23 @@ import pytest
 from support.cli_support import node_config, poll
 from support.fake_ollama import FakeOllama
 
+from harombe.api.peer_auth import RequestSigner
 from harombe.daemon import Node
+from harombe.inference import peer_wire
+from harombe.inference.peer_wire import HOP_HEADER
+from harombe.inference.types import ChatRequest, Message
 
 MIB = 1024 * 1024
 
 
 @contextlib.asynccontextmanager
-async def peer(fake: FakeOllama | None = None, **limits: Any) -> AsyncIterator[Node]:
+async def peer(
+    fake: FakeOllama | None = None, *, cluster_key: str | None = None, **limits: Any
+) -> AsyncIterator[Node]:
     backend = {"kind": "ollama", "url": fake.url} if fake else {"kind": "none"}
-    async with Node(node_config("edge", backend=backend, limits=limits)) as node:
+    security = {"cluster_key": cluster_key} if cluster_key else {}
+    config = node_config("edge", backend=backend, limits=limits, security=security)
+    async with Node(config) as node:
         yield node
 
 
@@ -142,6 +150,31 @@ async def test_slow_body_gets_408():
         status, body = await response_of(reader)
         writer.close()
     assert status == 408 and "not received" in body["error"]
+
+
+@pytest.mark.parametrize("cluster_key", [None, "a-cluster-key-of-20c"])
+async def test_a_peer_stalling_a_forwarded_body_is_cut_after_the_body_timeout(cluster_key):
+    """A forwarded request whose headers (signed, when the cluster has a key) arrive whole and
+    whose body stops half way gets 408 after `limits.body_timeout`, its handler done."""
+    chat = ChatRequest([Message("user", "hi")], model="m")
+    body = peer_wire.encode_request(chat)
+    headers = {HOP_HEADER: "a", peer_wire.VERSION_HEADER: "1"}
+    async with peer(cluster_key=cluster_key, body_timeout=0.5) as node:
+        if cluster_key:
+            signer = RequestSigner(node.config.security.keyring(), sender="a")
+            headers |= signer.headers("POST", peer_wire.FORWARD_PATH, body, node.name)
+        reader, writer = await raw(node)
+        writer.write(
+            f"POST {peer_wire.FORWARD_PATH} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: {peer_wire.CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n".encode()
+            + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+            + b"\r\n"
+            + body[: len(body) // 2]
+        )
+        async with asyncio.timeout(10):
+            head = await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 408")
 
 
 async def test_idle_flood_beyond_the_cap_leaves_health_and_chat_answering(fake_ollama):

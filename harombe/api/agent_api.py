@@ -22,6 +22,7 @@ from harombe.agent.loop import TurnRequest
 from harombe.agent.peers import TOOL_CALL_PATH, TOOLS_PATH
 from harombe.agent.service import AgentService
 from harombe.agent.store import owner_of
+from harombe.api.body import read_body
 from harombe.api.errors import ApiError
 from harombe.api.models import read_request
 from harombe.api.peer_auth import HOP_HEADER
@@ -208,7 +209,10 @@ async def _forward(request: web.Request, owner: str) -> web.StreamResponse:
     if address is None or service.link is None:
         return _error(503, f"peer {owner}, which owns that id, is not reachable now")
     link = service.link
-    body = await request.read()
+    try:
+        body = await read_body(request)
+    except ApiError as exc:
+        return _error(exc.status, exc.message)
     path = request.path_qs
     try:
         async with link.session.request(

@@ -15,7 +15,9 @@ from contextlib import aclosing
 
 from aiohttp import web
 
+from harombe.api.body import read_body
 from harombe.api.coalesce import StreamResponse, write_coalesced
+from harombe.api.errors import ApiError
 from harombe.api.keys import COORDINATOR_KEY
 from harombe.inference import peer_wire
 from harombe.inference.types import BackendError, ChatRequest
@@ -40,7 +42,9 @@ async def handle_forward(request: web.Request) -> web.StreamResponse:
     if problem is not None:
         return _refusal(400, problem)
     try:
-        chat = peer_wire.decode_request(await request.read())
+        chat = peer_wire.decode_request(await read_body(request))
+    except ApiError as exc:
+        return _refusal(exc.status, exc.message)
     except peer_wire.WireError as exc:
         return _refusal(400, str(exc))
     response = StreamResponse(headers={"Content-Type": peer_wire.CONTENT_TYPE})

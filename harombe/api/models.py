@@ -12,7 +12,8 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harombe.api.errors import ApiError, too_large
+from harombe.api.body import read_body
+from harombe.api.errors import ApiError
 from harombe.api.keys import LIMITS_KEY
 from harombe.inference.types import GenerationOptions
 from harombe.limits import LimitsConfig
@@ -66,20 +67,11 @@ def tool_dicts(tools: list[ToolSpec] | None) -> list[dict[str, Any]] | None:
 async def read_request(request: web.Request, model: type[W]) -> W:
     """The request body validated as `model`; ApiError 400, 408 or 413 naming what is wrong.
 
-    The body must arrive within `limits.body_timeout` and fit `limits.max_body_bytes` (aiohttp
-    stops reading at the app's `client_max_size`); one of `limits.parse_in_thread_bytes` or
+    The body is read within the limits (`read_body`); one of `limits.parse_in_thread_bytes` or
     more is parsed in a worker thread, so a multi-MB prompt leaves the event loop free.
     """
     limits = request.app.get(LIMITS_KEY) or LimitsConfig()
-    try:
-        async with asyncio.timeout(limits.body_timeout):
-            body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise too_large(limits.max_body_bytes) from None
-    except TimeoutError:
-        raise ApiError(
-            408, f"request body not received within {limits.body_timeout:g} s", code="timeout"
-        ) from None
+    body = await read_body(request)
     try:
         if len(body) >= limits.parse_in_thread_bytes:
             return await asyncio.to_thread(model.model_validate_json, body)

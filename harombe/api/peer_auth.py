@@ -19,8 +19,8 @@ by the same `ReplayGuard` that guards membership frames, so a request is accepte
 `window` seconds either side of the receiver's clock.
 
 Everything but the body is checked on the headers, before the body is read: a stranger's
-request is refused with 401 without reading its upload. The body is then read (bounded by the
-app's `client_max_size`) and must match the signed digest.
+request is refused with 401 without reading its upload. The body is then read within the
+limits (`api.body.read_body`: 413, or 408 when it stalls) and must match the signed digest.
 
 Requests without the hop header are client requests (the Ollama, OpenAI and cluster APIs) and
 pass unchecked here: client API keys guard those. Without a keyring nothing is checked: the
@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from harombe.api.body import read_body
+from harombe.api.errors import ApiError
 from harombe.cluster.replay import ReplayGuard
 from harombe.inference.peer_wire import HOP_HEADER, SPONSORED_HEADER
 from harombe.ratelimited_log import RateLimitedLog
@@ -267,7 +269,13 @@ def peer_auth_middleware(
             request.headers,
         )
         if problem is None:
-            problem = verifier.verify_body(await request.read(), digest)
+            try:
+                body = await read_body(request)
+            except ApiError as exc:
+                return web.json_response(
+                    {"error": exc.message}, status=exc.status, headers={"Connection": "close"}
+                )
+            problem = verifier.verify_body(body, digest)
         if problem is not None:
             refusals.event(f"forwarded requests refused: {problem}")
             return web.json_response(
