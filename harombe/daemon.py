@@ -26,6 +26,7 @@ from harombe.api.agent_api import add_agent_routes
 from harombe.api.app import make_app
 from harombe.api.cluster_api import add_cluster_routes
 from harombe.api.dashboard_api import PAGE_PATHS, LiveFeed, add_dashboard_routes
+from harombe.api.draining import drain_middleware
 from harombe.api.edge import api_key_middleware
 from harombe.api.exclusion_api import add_exclusion_route
 from harombe.api.guard import ConnectionGuard
@@ -48,6 +49,7 @@ from harombe.cluster.runner import MembershipRunner
 from harombe.cluster.state import MemberState
 from harombe.cluster.ws_transport import WebSocketTransport
 from harombe.config import HOME_DIR, HarombeConfig
+from harombe.drain import Drain
 from harombe.hardware import HardwareInfo, detect_async
 from harombe.inference.factory import open_backend
 from harombe.inference.peer import PeerBackend
@@ -131,6 +133,7 @@ class Node:
         self._excluded: set[str] = set(config.cluster.excluded)
         self._stack = contextlib.AsyncExitStack()
         self._stopped = asyncio.Event()
+        self.drain = Drain()
         mon = config.monitoring
         self.requests = RequestLog(slot_seconds=mon.slot_seconds, recent=mon.recent_requests)
         self.sampler = UtilisationSampler(
@@ -355,10 +358,11 @@ class Node:
         self._stack.push_async_callback(self._leave)
 
     def _edge_middlewares(self, ws_path: str) -> list[Any]:
-        """Outermost first: connection tracking, peer certificates, API keys, peer signatures,
-        then the mark of a forwarded request for a plain server this peer sponsors."""
+        """Outermost first: connection tracking, draining, peer certificates, API keys, peer
+        signatures, then the mark of a forwarded request for a plain server this peer
+        sponsors."""
         security = self.config.security
-        middlewares = [self.guard.middleware()]
+        middlewares = [self.guard.middleware(), drain_middleware(self.drain, self.name)]
         if self.config.tls.ca is not None:
             middlewares.append(peer_certificate_middleware(frozenset({ws_path}), HOP_HEADER))
         if security.api_keys:
@@ -464,6 +468,9 @@ class Node:
         elif name in self._excluded:
             self._excluded.discard(name)
             log.info("node %s no longer excluded", name)
+        self._publish_record()
+
+    def _publish_record(self) -> None:
         if self.membership and self._runner:
             loop = asyncio.get_running_loop()
             self.membership.update_record(self._build_record(), loop.time())
@@ -524,7 +531,8 @@ class Node:
             tools=self.agent.shared_tools() if self.agent else [],
             utilisation=self.sampler.gossiped(self._alive_count()),
             sponsored=self._sponsored.entries() if self._sponsored else [],
-            excluded=sorted(self._excluded),
+            # A draining peer excludes itself: coordinators stop choosing it.
+            excluded=sorted(self._excluded | ({self.name} if self.drain.draining else set())),
         )
 
     async def _refresh_loop(self) -> None:
@@ -535,9 +543,7 @@ class Node:
             if loop.time() - last_models >= MODELS_REFRESH_S:
                 await self._refresh_backend()
                 last_models = loop.time()
-            if self.membership and self._runner:
-                self.membership.update_record(self._build_record(), loop.time())
-                self._runner.wake()
+            self._publish_record()
 
     def status(self) -> list[dict[str, Any]]:
         """The gossip view as /cluster/status reports it."""
@@ -597,10 +603,31 @@ class Node:
         age = self.sampler.age() if is_self else since_update
         return None if age is None else round(age, 3)
 
-    async def serve_forever(self) -> None:
+    async def serve_forever(self) -> bool:
+        """Serve until `stop()`, then drain: refuse new work, gossip that this peer takes none,
+        and wait up to `limits.drain_timeout` for the work in flight. True when it all
+        finished; what is still running is cut when the node is closed."""
         await self._stopped.wait()
+        timeout = self.config.limits.drain_timeout
+        self.drain.begin()
+        self._publish_record()
+        if self.drain.in_flight:
+            log.info(
+                "draining: %d requests in flight, waiting up to %g s (a second signal stops "
+                "at once)",
+                self.drain.in_flight,
+                timeout,
+            )
+        drained = await self.drain.wait(timeout)
+        if not drained:
+            log.warning("drain: %d requests still in flight are cut", self.drain.in_flight)
+        return drained
 
     def stop(self) -> None:
+        """The first call starts the drain (`serve_forever` returns after it); a second cuts
+        it short."""
+        if self._stopped.is_set():
+            self.drain.cut()
         self._stopped.set()
 
 

@@ -65,6 +65,14 @@ class LimitsConfig(BaseModel):
         description="Request bodies at least this large are parsed and validated in a worker "
         "thread, so a multi-MB prompt does not stall the event loop.",
     )
+    drain_timeout: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds `harombed` waits, on SIGTERM or SIGINT, for the requests in flight "
+        "to finish while refusing new ones (503), before it leaves the cluster and exits; "
+        "streams still running then are cut. A second signal stops at once. Keep the service "
+        "manager's stop timeout above it (the shipped units allow 20 s).",
+    )
     log_interval: float = Field(
         default=60.0,
         gt=0,
