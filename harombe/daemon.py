@@ -75,6 +75,9 @@ log = logging.getLogger(__name__)
 
 RECORD_REFRESH_S = 1.0  # how often the local record is rebuilt; gossip rate-limits it further
 MODELS_REFRESH_S = 5.0  # how often the backend's models (and so its health) are re-read
+HTTP_SHUTDOWN_S = 0.1
+"""The HTTP server's own grace for requests in flight when it closes: short, because the drain
+(`limits.drain_timeout`) has already waited for them; what is left is cut."""
 
 
 def advertise_host(bind_host: str, configured: str | None) -> str:
@@ -347,7 +350,7 @@ class Node:
             guard=self.guard,
             ssl_context=server_tls_context(cfg.tls),
             handle_signals=False,
-            shutdown_timeout=1.0,
+            shutdown_timeout=HTTP_SHUTDOWN_S,
             handler_cancellation=True,
         )
         await self._stack.enter_async_context(server)
