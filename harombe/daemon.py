@@ -443,13 +443,16 @@ class Node:
             )
             self._stack.push_async_callback(_cancel, reporter)
 
-    def _on_frame(self, data: bytes) -> None:
-        if self._runner and self.membership:
-            dropped = self.membership.stats.dropped
-            refused = dropped["unauthenticated"]
-            self._runner.receive(data)
-            if dropped["unauthenticated"] > refused:
-                self._key_log.frame_refused(data)
+    def _on_frame(self, data: bytes) -> bool:
+        """Whether the frame was a cluster member's (an inbound socket must send one)."""
+        if not (self._runner and self.membership):
+            return False
+        dropped = self.membership.stats.dropped
+        refused = dropped["unauthenticated"]
+        authentic = self._runner.receive(data)
+        if dropped["unauthenticated"] > refused:
+            self._key_log.frame_refused(data)
+        return authentic
 
     def _on_discovered(self, address: str) -> None:
         if address != self.address:

@@ -56,8 +56,9 @@ class LimitsConfig(BaseModel):
     ws_handshake_timeout: float = Field(
         default=5.0,
         gt=0,
-        description="Seconds an inbound peer websocket has to deliver its first frame; a "
-        "silent one is closed, so strangers cannot park sockets.",
+        description="Seconds an inbound peer websocket has to deliver a frame a cluster member "
+        "could have sent (valid MAC and label, not replayed); a silent one, or one sending only "
+        "other frames, is closed, so strangers cannot park sockets.",
     )
     parse_in_thread_bytes: int = Field(
         default=256 * 1024,

@@ -13,8 +13,10 @@ import aiohttp
 import pytest
 from support.cli_support import node_config, poll
 from support.fake_ollama import FakeOllama
+from support.membership_net import Forger
 
 from harombe.api.peer_auth import RequestSigner
+from harombe.cluster.messages import Ping
 from harombe.daemon import Node
 from harombe.inference import peer_wire
 from harombe.inference.peer_wire import HOP_HEADER
@@ -211,9 +213,7 @@ async def test_peer_websockets_beyond_the_cap_get_503():
     async with peer(max_peer_websockets=2) as node:
         url = f"http://{node.address}/cluster/ws"
         async with aiohttp.ClientSession() as http:
-            held = [await http.ws_connect(url) for _ in range(2)]
-            for ws in held:
-                await ws.send_bytes(b"not a frame")  # passes the first-frame deadline
+            held = [await http.ws_connect(url) for _ in range(2)]  # held till the deadline
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await http.ws_connect(url)
             assert refused.value.status == 503
@@ -232,3 +232,27 @@ async def test_silent_websocket_is_closed_after_the_handshake_deadline():
             assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
         assert node._transport is not None
         assert node._transport.stats.dropped["silent"] == 1
+
+
+async def test_a_websocket_sending_only_forged_frames_is_closed_after_the_handshake_deadline():
+    """Frames under another cluster key (a stranger, or a peer with the wrong key) do not open
+    the door: without one valid frame by the deadline the socket is closed like a silent one."""
+    stranger = Forger("stranger", label="harombe", keyring=[b"not-the-cluster-key-0"])
+    async with peer(cluster_key="the-cluster-key-0123", ws_handshake_timeout=0.5) as node:
+        assert node._transport is not None and node.membership is not None
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(f"http://{node.address}/cluster/ws")
+
+            async def forge() -> None:
+                with contextlib.suppress(ConnectionError):
+                    while not ws.closed:
+                        await ws.send_bytes(stranger.frame(Ping(seq=1, target="edge")))
+                        await asyncio.sleep(0.05)
+
+            forging = asyncio.create_task(forge())
+            msg = await ws.receive(timeout=5.0)
+            forging.cancel()
+            assert msg.type is aiohttp.WSMsgType.CLOSE
+            assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+        assert node._transport.stats.dropped["unverified"] == 1
+        assert node.membership.stats.dropped["unauthenticated"] >= 1

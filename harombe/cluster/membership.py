@@ -171,9 +171,10 @@ class Membership:
             or not any(self._out.gossip_ok(m) for m in self._core.table.peers)
         )
 
-    def receive(self, data: bytes, now: float) -> None:
+    def receive(self, data: bytes, now: float) -> bool:
         """Decode, verify and handle one frame. Bad frames are dropped and counted by reason
-        in stats.dropped (and logged once per drop_log_interval); nothing raises."""
+        in stats.dropped (and logged once per drop_log_interval); nothing raises. False when
+        the frame is not a cluster member's (it failed the codec: MAC, label, replay, ...)."""
         core = self._core
         self._advance(now)
         core.stats.frames_received += 1
@@ -182,15 +183,15 @@ class Membership:
             env = self._out.codec.decode(data)
         except FrameError as exc:
             core.drops.drop(exc.reason)
-            return
+            return False
         if env.sender == self.name:
             core.drops.drop("from_self")
-            return
+            return True
         try:
             news = self._states.news(env)
         except ValueError:
             core.drops.drop("malformed")
-            return
+            return True
         try:
             for msg in news:
                 self._handlers[type(msg)](env, msg)
@@ -200,6 +201,7 @@ class Membership:
             log.debug("membership: error handling a frame from %s: %r", env.sender, exc)
         finally:
             self._states.done()
+        return True
 
     def tick(self, now: float) -> float:
         """Run all work due at `now`; return the absolute time of the next deadline."""

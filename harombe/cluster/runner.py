@@ -48,12 +48,14 @@ class MembershipRunner:
         self._stopped = False
         self._schedule(self.membership.tick(self._loop.time()))
 
-    def receive(self, data: bytes) -> None:
-        """Hand a frame from the transport to the membership (call on the loop thread)."""
+    def receive(self, data: bytes) -> bool:
+        """Hand a frame from the transport to the membership (call on the loop thread); False
+        when it was not a cluster member's."""
         loop = self._require_loop()
-        self.membership.receive(data, loop.time())
+        authentic = self.membership.receive(data, loop.time())
         if not self._stopped:
             self._schedule(self.membership.next_deadline())
+        return authentic
 
     def wake(self) -> None:
         """Tick now (after join or update_record, whose work is due immediately)."""

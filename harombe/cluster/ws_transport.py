@@ -53,6 +53,9 @@ class DropReason(StrEnum):
     """`on_frame` raised (a bug in the receiver; logged)."""
     SILENT = "silent"
     """An inbound websocket sent no frame within `handshake_timeout`; it was closed."""
+    UNVERIFIED = "unverified"
+    """An inbound websocket sent frames within `handshake_timeout`, but none that `on_frame`
+    accepted as a cluster member's (bad MAC, wrong label, replayed); it was closed."""
     TOO_MANY = "too_many"
     """An inbound websocket beyond `max_inbound` was refused with 503."""
 
@@ -91,7 +94,8 @@ class WebSocketTransport:
 
     Parameters (every limit in bytes or seconds):
       local_address: this peer's own "host:port"; frames addressed to it are dropped.
-      on_frame: called with each binary frame received, inbound or on an outbound link.
+      on_frame: called with each binary frame received, inbound or on an outbound link;
+        returns False when the frame is not a cluster member's (see handshake_timeout).
       max_frame_bytes: largest frame sent or accepted; larger inbound ones are rejected by the
         websocket reader before they are buffered, and that connection is closed.
       session: client session for outbound links; by default one is created and owned.
@@ -111,8 +115,9 @@ class WebSocketTransport:
       scheme ("http"): "https" dials peers over TLS (WSS); the session's connector carries the
         TLS context.
       max_inbound (128): inbound websockets held at once; more get 503 before the upgrade.
-      handshake_timeout (5.0): an inbound websocket must deliver its first frame within this
-        many seconds, else it is closed: strangers cannot park idle sockets.
+      handshake_timeout (5.0): an inbound websocket must deliver a frame `on_frame` accepts
+        within this many seconds, else it is closed: strangers cannot park sockets, silent or
+        sending garbage.
       log_interval (60.0): refused and silent sockets are logged as one line per interval.
       rng: random source for the jitter.
     """
@@ -121,7 +126,7 @@ class WebSocketTransport:
         self,
         *,
         local_address: str,
-        on_frame: Callable[[bytes], None],
+        on_frame: Callable[[bytes], bool | None],
         max_frame_bytes: int,
         session: aiohttp.ClientSession | None = None,
         connect_timeout: float = 2.0,
@@ -361,15 +366,25 @@ class WebSocketTransport:
         return ws
 
     async def _first_frame(self, ws: web.WebSocketResponse) -> bool:
-        """Deliver the first frame if it comes within handshake_timeout; else close (False)."""
+        """Deliver frames until `on_frame` accepts one; False (closed) when none comes within
+        handshake_timeout or the connection ends first."""
+        heard = False
         try:
-            msg = await ws.receive(timeout=self._handshake_timeout)
+            async with asyncio.timeout(self._handshake_timeout):
+                while True:
+                    msg = await ws.receive()
+                    if msg.type is WSMsgType.BINARY and self._receive(msg.data):
+                        return True
+                    heard = True
+                    if msg.type is not WSMsgType.BINARY and not self._handle(msg):
+                        return False
         except TimeoutError:
-            self.stats.dropped[DropReason.SILENT] += 1
-            self._refusals.event("silent peer websockets closed (limits.ws_handshake_timeout)")
+            reason = DropReason.UNVERIFIED if heard else DropReason.SILENT
+            self.stats.dropped[reason] += 1
+            what = "unverified" if heard else "silent"
+            self._refusals.event(f"{what} peer websockets closed (limits.ws_handshake_timeout)")
             await ws.close(code=WSCloseCode.POLICY_VIOLATION)
             return False
-        return self._handle(msg)
 
     def redial(self, address: str) -> None:
         """`address` is reachable again (it just dialled us): end its link's backoff now, so a
@@ -393,9 +408,7 @@ class WebSocketTransport:
     def _handle(self, msg: aiohttp.WSMessage) -> bool:
         """Deliver or count one message; False when the connection has ended."""
         if msg.type is WSMsgType.BINARY:
-            self.stats.received += 1
-            self.stats.bytes_received += len(msg.data)
-            self._deliver(msg.data)
+            self._receive(msg.data)
         elif msg.type is WSMsgType.TEXT:
             self.stats.dropped[DropReason.TEXT_FRAME] += 1
         elif msg.type is WSMsgType.ERROR:
@@ -408,12 +421,16 @@ class WebSocketTransport:
             return False
         return True
 
-    def _deliver(self, data: bytes) -> None:
+    def _receive(self, data: bytes) -> bool:
+        """Count and deliver one frame; False when `on_frame` refused it (or raised)."""
+        self.stats.received += 1
+        self.stats.bytes_received += len(data)
         try:
-            self._on_frame(data)
+            return self._on_frame(data) is not False
         except Exception:
             log.exception("on_frame raised; frame dropped")
             self.stats.dropped[DropReason.HANDLER_ERROR] += 1
+            return False
 
 
 def _error_reason(exc: object) -> DropReason:
