@@ -330,6 +330,20 @@ class SecurityConfig(_Section):
         "signature seen before within the window, are refused (replays). Peers' clocks must "
         "agree to within this.",
     )
+    request_nonces_per_sender: int = Field(
+        default=10_000,
+        ge=16,
+        description="Forwarded-request nonces remembered per sending peer to refuse replays: "
+        "a sender would need more requests to this peer within `request_window` before an old "
+        "one could be replayed. About 100 bytes each.",
+    )
+    request_max_senders: int = Field(
+        default=1_024,
+        ge=16,
+        description="Sending peers whose nonces are remembered at once (least recently heard "
+        "forgotten first). Only peers with valid signatures, that is cluster members, take a "
+        "place.",
+    )
 
     @field_validator("cluster_key")
     @classmethod

@@ -238,9 +238,16 @@ class Node:
         )
         self.membership.on_change.append(MembershipLog())
         self._transport = transport
-        window = cfg.security.request_window
+        security = cfg.security
         self._auth = (
-            RequestVerifier(keyring, destination=self.name, aliases=[self.address], window=window)
+            RequestVerifier(
+                keyring,
+                destination=self.name,
+                aliases=[self.address],
+                window=security.request_window,
+                nonces_per_sender=security.request_nonces_per_sender,
+                max_senders=security.request_max_senders,
+            )
             if keyring
             else None
         )

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from support.cli_support import node_config
 from support.routing_peers import RoutingCluster
 
 from harombe.api.peer_auth import (
@@ -19,6 +20,7 @@ from harombe.api.peer_auth import (
     SignedClaim,
     signature,
 )
+from harombe.daemon import Node
 from harombe.inference import peer_wire
 from harombe.inference.peer_wire import SPONSORED_HEADER
 from harombe.inference.types import ChatRequest, Message
@@ -117,6 +119,27 @@ def test_the_replay_cache_is_bounded_per_sender():
     for _ in range(5):
         assert check(verifier, signer.headers("POST", PATH, b"{}", "b")) is None
     assert len(verifier._replay._seen["a"]) == 3
+
+
+def test_the_replay_cache_is_bounded_in_senders():
+    clock = Clock()
+    verifier = RequestVerifier([KEY], destination="b", max_senders=16, clock=clock)
+    for n in range(20):
+        signer = RequestSigner([KEY], sender=f"peer-{n}", clock=clock, generation=1)
+        assert check(verifier, signer.headers("POST", PATH, b"{}", "b")) is None
+    assert list(verifier._replay._seen) == [f"peer-{n}" for n in range(4, 20)]
+
+
+async def test_the_replay_bounds_come_from_the_security_config():
+    security = {
+        "cluster_key": KEY.decode(),
+        "request_nonces_per_sender": 32,
+        "request_max_senders": 16,
+    }
+    async with Node(node_config("b", security=security)) as node:
+        assert node._auth is not None
+        guard = node._auth._replay
+        assert (guard.per_sender, guard.max_senders) == (32, 16)
 
 
 def test_a_request_without_signed_headers_is_signed_as_before_they_existed():

@@ -44,6 +44,7 @@ from aiohttp.typedefs import Handler, Middleware
 from harombe.api.body import read_body
 from harombe.api.errors import ApiError
 from harombe.cluster.replay import ReplayGuard
+from harombe.config import SecurityConfig
 from harombe.inference.peer_wire import HOP_HEADER, SPONSORED_HEADER
 from harombe.ratelimited_log import RateLimitedLog
 
@@ -52,15 +53,10 @@ log = logging.getLogger(__name__)
 AUTH_HEADER = "X-Harombe-Auth"
 DEFAULT_LOG_INTERVAL = 60.0
 """Seconds between two summary lines of refused forwarded requests."""
-DEFAULT_WINDOW = 30.0
-"""Seconds a signature stays valid either side of the receiver's clock: peers' clocks must agree
-within it (NTP keeps them within milliseconds); shorter narrows the replay cache's span."""
-DEFAULT_NONCES_PER_SENDER = 10_000
-"""Nonces remembered per sender: a sender would need more than this many requests to this peer
-within the window before an old one could be replayed."""
-DEFAULT_MAX_SENDERS = 1_024
-"""Senders remembered at once (least recently heard forgotten first); only senders with valid
-signatures, that is cluster members, take a place."""
+_SECURITY = SecurityConfig.model_fields
+DEFAULT_WINDOW: float = _SECURITY["request_window"].default
+DEFAULT_NONCES_PER_SENDER: int = _SECURITY["request_nonces_per_sender"].default
+DEFAULT_MAX_SENDERS: int = _SECURITY["request_max_senders"].default
 MAX_SENDER_CHARS = 256
 SIGNED_HEADERS = (SPONSORED_HEADER,)
 """Headers a forwarded request's signature covers when present (the hop header, the sender, is
