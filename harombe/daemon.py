@@ -312,6 +312,7 @@ class Node:
             origin=self.name,
             destination=c.via or c.name,  # the peer that receives it: a plain server's sponsor
             timeout=self.config.routing.request_timeout,
+            max_frame_bytes=self.config.limits.max_forward_frame_bytes,
             scheme=self.config.tls.scheme,
         )
         if c.via:

@@ -47,6 +47,14 @@ class LimitsConfig(BaseModel):
         "longest-idle one (no request in flight); when every one is busy it gets 503. Keep it "
         "well below the process's open-file limit.",
     )
+    max_forward_frame_bytes: int = Field(
+        default=16 * MIB,
+        gt=0,
+        description="Largest frame (one chunk) of the answer to a request this peer forwarded "
+        "(`/cluster/forward`); a larger declared frame ends that answer as the serving peer's "
+        "fault before any of it is read. Peer websocket frames have their own cap, "
+        "`cluster.membership.max_frame_bytes`.",
+    )
     max_peer_websockets: int = Field(
         default=128,
         ge=1,

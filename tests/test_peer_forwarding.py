@@ -8,6 +8,7 @@ the backend's own.
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,11 +18,19 @@ import msgspec
 import ollama
 import openai
 import pytest
+from aiohttp import web
 from support.routing_peers import RoutingCluster
 
 from harombe.inference import peer_wire
 from harombe.inference.peer import PeerBackend
-from harombe.inference.types import ChatChunk, ChatRequest, GenerationOptions, Message, ToolCall
+from harombe.inference.types import (
+    BackendError,
+    ChatChunk,
+    ChatRequest,
+    GenerationOptions,
+    Message,
+    ToolCall,
+)
 from harombe.routing.config import RoutingConfig
 from sim.fake_openai import Reply
 
@@ -202,3 +211,31 @@ async def test_a_backend_failure_comes_back_as_an_error_frame(pair):
     status, frames = await forward_raw(pair["b"].url, body, HOP)
     assert status == 200 and frames[-1].error.status == 500 and frames[-1].error.retryable
     assert isinstance(frames, list) and not any(isinstance(f, ChatChunk) for f in frames)
+
+
+async def test_an_answer_frame_over_the_limit_ends_the_answer_before_it_is_read(aiohttp_server):
+    """A peer declaring a 2 GiB frame gets nothing buffered: the answer fails as that peer's
+    fault (another node can be tried) as soon as the 4-byte length arrives."""
+    sent_header = False
+
+    async def huge_frame(request: web.Request) -> web.StreamResponse:
+        nonlocal sent_header
+        response = web.StreamResponse(headers={"Content-Type": peer_wire.CONTENT_TYPE})
+        await response.prepare(request)
+        await response.write(struct.pack(">I", 2**31))
+        sent_header = True
+        await asyncio.Event().wait()  # the promised bytes never come
+        return response
+
+    app = web.Application()
+    app.router.add_post(peer_wire.FORWARD_PATH, huge_frame)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    async with aiohttp.ClientSession() as session:
+        peer = PeerBackend(
+            f"127.0.0.1:{server.port}", session=session, origin="a", max_frame_bytes=1024
+        )
+        with pytest.raises(BackendError, match="exceeds 1024B") as failed:
+            async with asyncio.timeout(10):
+                async for _ in peer.chat(ChatRequest([Message("user", "hi")])):
+                    pass
+    assert sent_header and failed.value.retryable

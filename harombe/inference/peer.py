@@ -30,9 +30,10 @@ from harombe.inference.types import (
     RequestRejected,
 )
 from harombe.inference.wire import error_text, parse_object
+from harombe.limits import LimitsConfig
 
 DEFAULT_TIMEOUT = 300.0
-DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_FRAME_BYTES: int = LimitsConfig.model_fields["max_forward_frame_bytes"].default
 
 
 class RequestSigner(Protocol):
