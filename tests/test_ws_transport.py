@@ -228,3 +228,31 @@ async def test_close_lets_queued_frames_go_out_first(endpoints):
     got = [await asyncio.wait_for(b.inbox.get(), 5) for _ in range(5)]
     assert got == [b"last words %d" % i for i in range(5)]
     assert a.transport.stats.dropped == {}
+
+
+async def test_an_inbound_socket_stays_once_one_frame_is_accepted(endpoints):
+    """Frames `on_frame` refuses do not pass the handshake; the first it accepts does, and the
+    socket then outlives the deadline."""
+    accepted: list[bytes] = []
+
+    def member_frames_only(data: bytes) -> bool:
+        if data.startswith(b"ok"):
+            accepted.append(data)
+            return True
+        return False
+
+    b = await start_endpoint(on_frame=member_frames_only, handshake_timeout=0.3)
+    endpoints.append(b)
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(f"http://{b.address}/cluster/ws")
+        for frame in (b"forged-1", b"forged-2", b"ok-1"):
+            await ws.send_bytes(frame)
+        await eventually(lambda: accepted == [b"ok-1"], what="the valid frame to arrive")
+        await ws.send_bytes(b"forged-after")  # dropped by on_frame, not by the transport
+        with pytest.raises(TimeoutError):  # twice the handshake deadline: no close comes
+            await ws.receive(timeout=0.6)
+        await ws.send_bytes(b"ok-2")
+        await eventually(lambda: accepted == [b"ok-1", b"ok-2"], what="a frame after the deadline")
+        assert not ws.closed
+        await ws.close()
+    assert b.transport.stats.dropped[DropReason.UNVERIFIED] == 0
