@@ -169,6 +169,24 @@ async def test_agent_api_refuses_bad_requests(model, tmp_path):
         assert [e["type"] for e in whole["events"]] == ["step", "token", "answer"]
 
 
+async def test_a_stalled_body_for_another_peers_id_gets_408_not_a_forward(model, tmp_path):
+    """A confirmation for a peer's id is forwarded with its body: a body that stops half way is
+    cut after `limits.body_timeout`, like every other body this peer reads."""
+    entry = peer("a", tmp_path, model)
+    entry.limits.body_timeout = 0.5
+    async with cluster(entry, peer("b", tmp_path, model)) as (a, _):
+        host, port = a.address.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /agent/confirm/0123456789abcdef@b HTTP/1.1\r\nHost: x\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 20\r\n\r\n{"allow"'
+        )
+        async with asyncio.timeout(10):
+            status_line = await reader.readline()
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 408")
+
+
 async def test_forwarding_to_the_owner_over_tls(model, tmp_path):
     from support.tls_certs import TestCA
 
