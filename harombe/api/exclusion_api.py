@@ -7,10 +7,13 @@ Only accepted from this machine (a loopback client), like `/cluster/join`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from aiohttp import web
 
+from harombe.api.body import read_body
+from harombe.api.errors import ApiError
 from harombe.api.join_api import _is_loopback
 
 EXCLUDE_KEY: web.AppKey[Callable[[str, bool], None]] = web.AppKey("harombe_exclude")
@@ -23,12 +26,14 @@ async def handle_exclude(request: web.Request) -> web.Response:
             {"error": "exclusions are accepted from this machine only"}, status=403
         )
     try:
-        body = await request.json()
+        body = json.loads(await read_body(request))
         name, excluded = body["name"], body.get("excluded", True)
         if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
             raise TypeError
         if not isinstance(excluded, bool):
             raise TypeError
+    except ApiError as exc:
+        return web.json_response({"error": exc.message}, status=exc.status)
     except (ValueError, KeyError, TypeError, AttributeError):
         return web.json_response(
             {

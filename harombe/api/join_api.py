@@ -7,10 +7,13 @@ caller must not be able to point a peer elsewhere.
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable
 
 from aiohttp import web
 
+from harombe.api.body import read_body
+from harombe.api.errors import ApiError
 from harombe.config import parse_address
 
 JOIN_KEY: web.AppKey[Callable[[list[str]], None]] = web.AppKey("harombe_join")
@@ -27,8 +30,10 @@ async def handle_join(request: web.Request) -> web.Response:
     if not _is_loopback(request.remote):
         return web.json_response({"error": "joins are accepted from this machine only"}, status=403)
     try:
-        body = await request.json()
+        body = json.loads(await read_body(request))
         address = parse_address(str(body["address"]))
+    except ApiError as exc:
+        return web.json_response({"error": exc.message}, status=exc.status)
     except (ValueError, KeyError, TypeError):
         return web.json_response(
             {"error": 'expected a JSON body {"address": "HOST:PORT"}'}, status=400
