@@ -16,18 +16,21 @@ from collections.abc import Iterator
 FAMILIES: dict[str, tuple[str, str]] = {
     # name: (word starts, matched after a word boundary; CJK fragments, matched anywhere)
     "design": (
-        r"how would you (?:build|design|architect|scale)|design|architect|"
+        r"how would you (?:build|design|architect|scale)|(?<!the )(?<!study )(?<!graphic )"
+        r"(?<!web )design(?!er)|architect|"
         r"diseñ|arquitectura|conçoi|concevoir|concevez|entwirf|entwerf|architektur",
         "设计|架构",
     ),
     "prove": (
-        r"prove|proof|derive|derivation|show that|demuestr|prueba que|démontr|prouve|"
+        r"prove|(?:a|the|formal|rigorous|your) proof|proof (?:that|of (?:the|this|why))|derive|"
+        r"derivation|show that|demuestr|prueba que|démontr|prouve|"
         r"preuve|beweis|zeige,? dass|leite .{0,20}her|find all|determine all|for which|"
         r"encuentra todos|trouve[rz]? tous|finde alle",
         "证明|推导",
     ),
     "synthesise": (
-        r"synthes|across (?:all|them|the|these|every)|common (?:pattern|theme)|recurring|"
+        r"synthes|across (?:all|them|these|those|every|each|several|multiple)|"
+        r"common (?:pattern|theme)|recurring|"
         r"reconcil|contradict|meta-?analy|literature|síntesis|sintetiz|synthès|zusammenführ",
         "综合|汇总|归纳",
     ),
@@ -37,12 +40,16 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "计划|规划|日程",
     ),
     "research": (
-        r"research|hypothes|methodolog|investigación|recherche|forschung|studiendesign",
-        "研究|假设",
+        r"research (?:plan|program|programme|agenda|design|proposal|questions?|study)|"
+        r"hypothes|methodolog|(?:plan|programa|proyecto) de investigación|"
+        r"(?:plan|programme|projet) de recherche|forschungs(?:plan|design|frage|programm)",
+        "研究计划|研究方案|研究设计|假设",
     ),
     "scale": (
         r"migrat|refactor|monolith|codebase|end-to-end|complete|comprehensive|entire|whole|"
-        r"full\b|million|billion|thousands|completo|complet|vollständig|gesamte",
+        r"full\b|million|billion|thousands|every (?:module|file|service|test|call site)|"
+        r"all (?:the )?(?:modules|files|services|tests|call sites)|completo|complet|"
+        r"vollständig|gesamte",
         "完整|全面|千万|百万",
     ),
     "assumptions": (
@@ -142,11 +149,12 @@ _CUE_RE = re.compile(
 )
 
 WH_RE = re.compile(  # a question word opening a sentence
-    r"(?:[^,:?]{1,30}[,:]\s+)?(?:what|who|whom|whose|when|where|which|"
+    r"(?:[^,:?]{1,60}[,:]\s+)?(?:what|who|whom|whose|when|where|which|"
+    r"how do (?:you|i|we) (?:say|pronounce|spell|write)|"
     r"how (?:many|much|long|old|far|tall|high|big|fast|often|wide|deep|heavy)|"
     r"qu[ée]|qui[ée]n|cu[áa]ndo|d[óo]nde|cu[áa]l|cu[áa]nto|"
-    r"quel|quelle|qui|quand|o[ùu]|combien|wer|wann|wo|welche|wie (?:viele?|hoch|lang|alt|weit)|"
-    r"was (?:ist|sind|bedeutet|heißt))\b",
+    r"quel|quelle|qui|quand|o[ùu]|combien|wer|wann|wo|welche|"
+    r"wie (?:viele?|hoch|lang|alt|weit|spät)|was (?:ist|sind|bedeutet|heißt))\b",
 )
 EMBEDDED_WH_RE = re.compile(  # "tell me how many ...", "look up who won ..."
     r"\b(?:tell me|look up|find out|check|know|wondering)\s+(?:what|who|when|where|which|"

@@ -60,7 +60,7 @@ FEATURES: dict[str, str] = {
     "word_problem": "a setup with 3 or more quantities closed by a question, no code",
     # the shape of the question
     "wh_question": "the closing sentence opens with a question word (what, who, when ...)",
-    "lookup_question": "a short wh- or yes/no closing question that asks for no piece of work",
+    "lookup_question": "a short wh- or yes/no closing question asking for no piece of work",
     "pasted_lookup": f"a lookup question over {PASTED_WORDS} or more words of payload",
     "non_english": "the instruction is not in English",
 }
@@ -139,13 +139,15 @@ def _closing(ask: str) -> str:
 
 
 def _question_shape(closing: str, asked: set[str]) -> dict[str, float]:
+    """Whether the closing sentence is a wh-question, and a lookup: a short wh- or yes/no
+    question that asks for no piece of work and holds no maths notation."""
     low = closing.lower().lstrip("¿¡ ")
     wh = any(rx.match(low) for rx in (cues.WH_RE, cues.EMBEDDED_WH_RE)) or bool(
         cues.CJK_QUESTION_RE.search(low) or cues.EMBEDDED_WH_RE.search(low)
     )
     yes_no = not wh and cues.YES_NO_RE.match(low) is not None
     short = n_words(closing) <= SHORT_QUESTION_WORDS
-    lookup = (wh or yes_no) and short and not asked
+    lookup = (wh or yes_no) and short and not asked and not cues.MATH_RE.search(low)
     return {"wh_question": wh, "lookup_question": lookup}
 
 
@@ -157,7 +159,7 @@ def measure(messages: Any) -> Measured:
     low = task.ask.lower()
     counts = cues.cue_counts(low)
     closing = _closing(task.ask)
-    closing_asks = {f for f in cues.cue_counts(closing.lower()) if f in cues.PRODUCING}
+    closing_asks = {f for f in cues.cue_counts(closing.lower()) if f in cues.WORK}
     asking_words, context_words = _split_sentences(task.ask)
     hard = any(counts[n] for n in cues.HARD)
     payload_bits = min(_log(task.payload_words), PAYLOAD_BITS_CAP) / 4

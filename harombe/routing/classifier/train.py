@@ -28,7 +28,7 @@ from harombe.routing.classifier.model import Model, floor_tier
 
 DEV_SET = Path(__file__).resolve().parents[3] / "tests" / "data" / "routing" / "dev.jsonl"
 WEIGHTS_FILE = Path(__file__).with_name("weights.py")
-L2 = 2.0  # penalty on the squared weights (not on the cut points)
+L2 = 1.0  # penalty on the squared weights (not on the cut points)
 UNDER_COST = 1.25  # weight of a loss term that would route a record too low
 MAX_ITERATIONS = 50
 TOLERANCE = 1e-9  # stop when a Newton step lowers the loss by less than this
