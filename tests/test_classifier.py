@@ -117,12 +117,37 @@ def test_a_record_labelled_by_a_floor_only_bounds_the_score_from_above() -> None
     assert train._terms(train.Example((), 1, 0)) == [(0, 1.0), (1, -1.0)]
 
 
+def assert_scores(name: str, exact: float, simple_kept: float, n: int) -> None:
+    """The README's metrics on one set, at least as achieved (docs/routing.md)."""
+    metrics = evaluate(load_records(DATA / name), classify)
+    assert metrics.n == n and metrics.invalid == 0
+    assert metrics.accuracy >= exact, format_report(metrics, name)
+    assert metrics.simple_recall is not None and metrics.simple_recall >= simple_kept
+    assert metrics.under_routing_2_to_0 == 0.0, format_report(metrics, name)
+
+
 def test_dev_set_as_achieved() -> None:
-    metrics = evaluate(load_records(DATA / "dev.jsonl"), classify)
-    assert metrics.n == 300 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.90, format_report(metrics)
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.95
-    assert metrics.under_routing_2_to_0 == 0.0
+    """The set the weights are fitted on."""
+    assert_scores("dev.jsonl", exact=0.946, simple_kept=0.97, n=300)
+
+
+def test_heldout_set_as_achieved() -> None:
+    """Written apart from dev by the rubric, never used for fitting or for choosing features."""
+    assert_scores("heldout.jsonl", exact=0.856, simple_kept=0.903, n=153)
+
+
+def test_third_set_as_achieved() -> None:
+    """Written and committed before the classifier was rebuilt; never used for fitting."""
+    assert_scores("third.jsonl", exact=0.941, simple_kept=0.975, n=120)
+
+
+@pytest.mark.parametrize(
+    ("name", "exact", "n"),
+    [("sanity.jsonl", 0.967, 92), ("sanity2.jsonl", 0.972, 74), ("sanity3.jsonl", 0.923, 65)],
+)
+def test_fresh_prompt_sets(name: str, exact: float, n: int) -> None:
+    """Prompts on other topics written for the earlier rules (the features were tuned on them)."""
+    assert_scores(name, exact=exact, simple_kept=0.92, n=n)
 
 
 def test_folds_partition_the_records() -> None:
@@ -136,17 +161,9 @@ def test_cross_validation_on_dev_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(load_records(DATA / "dev.jsonl"), folds=5)
     assert metrics.n == 300 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.88, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.93
+    assert metrics.accuracy >= 0.923, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.98
     assert metrics.under_routing_2_to_0 == 0.0
-
-
-@pytest.mark.parametrize("name", ["sanity.jsonl", "sanity2.jsonl", "sanity3.jsonl"])
-def test_fresh_prompt_sets(name: str) -> None:
-    """Prompts on other topics, written for this project (not from dev)."""
-    metrics = evaluate(load_records(DATA / name), classify)
-    assert metrics.accuracy >= 0.85, format_report(metrics, name)
-    assert metrics.confusion[2][0] == 0
 
 
 # --- the features, family by family -------------------------------------------------------------

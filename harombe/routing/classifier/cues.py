@@ -184,7 +184,6 @@ MATH_TERMS_RE = re.compile(
     r"inequalit(?:y|ies)|sequences?|converges?|irrational|subsets?|theorem|lemma|"
     r"equations?|solutions?|vertices|edges|infinitely)\b|整数|素数|方程"
 )
-CONSTRAINT_RE = re.compile(rf"\b(?:{FAMILIES['constraint'][0]})|{FAMILIES['constraint'][1]}")
 LIST_LINE_RE = re.compile(r"^\s*(?:[-*•|]|\d+[.)])\s", re.M)
 ITEM_SEP_RE = re.compile(r"[,;，；、:]")
 

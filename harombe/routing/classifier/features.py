@@ -11,6 +11,7 @@ on every weight (`train.L2`) treats them alike. `FEATURES` names them, in the or
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,21 +108,20 @@ def _listed_items(ask: str) -> int:
     return items
 
 
-def _split_sentences(ask: str) -> tuple[int, int]:
-    """Words of the sentences that ask (a question, a task or constraint word) and the rest."""
+def _read_sentences(ask: str) -> tuple[Counter[str], int, int]:
+    """The cues of the instruction (`cues.cue_counts`, sentence by sentence: one scan), and the
+    words of its sentences that ask (a question, a task or constraint word) and of the rest."""
+    counts: Counter[str] = Counter()
     asking = other = 0
     for sentence in sentences(ask):
-        words = n_words(sentence)
-        low = sentence.lower()
-        if (
-            sentence.endswith(("?", "？", ":"))
-            or cues.asks_for_work(low)
-            or cues.CONSTRAINT_RE.search(low)
-        ):
-            asking += words
+        found = cues.cue_counts(sentence.lower())
+        counts.update(found)
+        asks = any(f in cues.PRODUCING or f == "constraint" for f in found)
+        if asks or sentence.endswith(("?", "？", ":")):
+            asking += n_words(sentence)
         else:
-            other += words
-    return asking, other
+            other += n_words(sentence)
+    return counts, asking, other
 
 
 def _closing(ask: str) -> str:
@@ -157,10 +157,9 @@ def measure(messages: Any) -> Measured:
     est_tokens = sum(len(text) for _, text in turns) / CHARS_PER_TOKEN
     task = split_task(final_turn(turns))
     low = task.ask.lower()
-    counts = cues.cue_counts(low)
+    counts, asking_words, context_words = _read_sentences(task.ask)
     closing = _closing(task.ask)
     closing_asks = {f for f in cues.cue_counts(closing.lower()) if f in cues.WORK}
-    asking_words, context_words = _split_sentences(task.ask)
     hard = any(counts[n] for n in cues.HARD)
     payload_bits = min(_log(task.payload_words), PAYLOAD_BITS_CAP) / 4
     work = any(counts[n] for n in cues.PRODUCING)

@@ -18,7 +18,7 @@ from harombe.routing.classifier.features import FEATURES, Measured, measure
 
 SIMPLE, MEDIUM, COMPLEX = 0, 1, 2
 CONTEXT_TIER_LIMITS = (2000, 8000)  # estimated tokens up to which context tier 0, 1 applies
-UNSURE_MARGIN = 0.5
+UNSURE_MARGIN = 1.0
 """A task score this close to a cut is a guess: `features["unsure"]` says so (the hybrid
 classifier then asks a small model)."""
 REASONS_SHOWN = 4  # the features that moved the score most, in `explain`'s reasons
