@@ -128,12 +128,13 @@ def assert_scores(name: str, exact: float, simple_kept: float, n: int) -> None:
 
 def test_dev_set_as_achieved() -> None:
     """The set the weights are fitted on."""
-    assert_scores("dev.jsonl", exact=0.946, simple_kept=0.97, n=300)
+    assert_scores("dev.jsonl", exact=0.96, simple_kept=0.98, n=300)
 
 
 def test_heldout_set_as_achieved() -> None:
-    """Written apart from dev by the rubric, never used for fitting or for choosing features."""
-    assert_scores("heldout.jsonl", exact=0.856, simple_kept=0.903, n=153)
+    """Written apart from dev by the rubric; never used for fitting (docs/routing.md says
+    which feature changes came after its first scoring)."""
+    assert_scores("heldout.jsonl", exact=0.875, simple_kept=0.903, n=153)
 
 
 def test_third_set_as_achieved() -> None:
@@ -141,9 +142,14 @@ def test_third_set_as_achieved() -> None:
     assert_scores("third.jsonl", exact=0.941, simple_kept=0.975, n=120)
 
 
+def test_fourth_set_as_achieved() -> None:
+    """Written and committed before the last feature changes, then scored once."""
+    assert_scores("fourth.jsonl", exact=0.922, simple_kept=0.933, n=90)
+
+
 @pytest.mark.parametrize(
     ("name", "exact", "n"),
-    [("sanity.jsonl", 0.967, 92), ("sanity2.jsonl", 0.972, 74), ("sanity3.jsonl", 0.923, 65)],
+    [("sanity.jsonl", 0.978, 92), ("sanity2.jsonl", 0.972, 74), ("sanity3.jsonl", 0.938, 65)],
 )
 def test_fresh_prompt_sets(name: str, exact: float, n: int) -> None:
     """Prompts on other topics written for the earlier rules (the features were tuned on them)."""
@@ -161,7 +167,7 @@ def test_cross_validation_on_dev_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(load_records(DATA / "dev.jsonl"), folds=5)
     assert metrics.n == 300 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.923, format_report(metrics, "5-fold CV")
+    assert metrics.accuracy >= 0.926, format_report(metrics, "5-fold CV")
     assert metrics.simple_recall is not None and metrics.simple_recall >= 0.98
     assert metrics.under_routing_2_to_0 == 0.0
 

@@ -80,7 +80,7 @@ def run_judge_bench(quick: bool, model: Path | None = None) -> str:
         holder = [server]
         try:
             rows = []
-            for name in ("dev.jsonl", "heldout.jsonl", "third.jsonl"):
+            for name in ("dev.jsonl", "heldout.jsonl", "third.jsonl", "fourth.jsonl"):
                 records = load_records(DATA / name)[: 30 if quick else None]
                 r = asyncio.run(_measure(server.listening_address, records))
                 rows.append(

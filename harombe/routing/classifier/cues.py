@@ -23,14 +23,15 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "prove": (
         r"prove|(?:a|the|formal|rigorous|your) proof|proof (?:that|of (?:the|this|why))|derive|"
-        r"derivation|show that|demuestr|prueba que|démontr|prouve|"
+        r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
         r"preuve|beweis|zeige,? dass|leite .{0,20}her|find all|determine all|for which|"
         r"encuentra todos|trouve[rz]? tous|finde alle",
         "证明|推导",
     ),
     "synthesise": (
         r"synthes|across (?:all|them|these|those|every|each|several|multiple)|"
-        r"common (?:pattern|theme)|recurring|"
+        r"across (?:the )?(?:services|systems|teams|sources|documents|reports|papers|studies)|"
+        r"common (?:pattern|theme)|recurring|conflicting|consolidat|"
         r"reconcil|contradict|meta-?analy|literature|síntesis|sintetiz|synthès|zusammenführ",
         "综合|汇总|归纳",
     ),

@@ -167,6 +167,9 @@ def measure(messages: Any) -> Measured:
     quantities = len(cues.NUMBER_RE.findall(low))
     is_question = closing.endswith(("?", "？")) or shape["wh_question"]
     no_code = not (task.code_blocks or task.code_lines)
+    word_problem = quantities >= 3 and is_question and no_code and task.ask_words > 25
+    if word_problem:  # a question over a setup of quantities is a problem, not a lookup
+        shape["lookup_question"] = False
     values: dict[str, float] = {
         "asking_words": min(_log(asking_words), ASKING_BITS_CAP) / 4,
         "context_words": _log(context_words) / 4,
@@ -186,7 +189,7 @@ def measure(messages: Any) -> Measured:
         "code_lines": _log(task.code_lines) / 4,
         "math_notation": min(len(cues.MATH_RE.findall(low)), 4) / 2,
         "math_terms": min(len(cues.MATH_TERMS_RE.findall(low)), 4) / 2,
-        "word_problem": float(quantities >= 3 and is_question and no_code and task.ask_words > 25),
+        "word_problem": float(word_problem),
         **{k: float(v) for k, v in shape.items()},
         "pasted_lookup": float(shape["lookup_question"] and task.payload_words >= PASTED_WORDS),
         "non_english": 0.0,
