@@ -45,7 +45,7 @@ FEATURES: dict[str, str] = {
     **{f"asks_{name}": f"a word of the '{name}' family" for name in cues.ASK_FAMILIES},
     "task_breadth": "distinct task families asked for (write, analyse, compare, prove ...)",
     "hard_task": "a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)",
-    "short_hard_task": f"... in an instruction of at most {SHORT_HARD_WORDS} words",
+    "short_hard_task": f"a tier-2 family asked in at most {SHORT_HARD_WORDS} words",
     "work_on_payload": "log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked",
     "pasted_task": f"a piece of work asked of {PASTED_WORDS} or more pasted words",
     # constraints and deliverables

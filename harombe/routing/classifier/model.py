@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harombe.routing.classifier import weights
-from harombe.routing.classifier.features import FEATURES, Measured, measure
+from harombe.routing.classifier.features import Measured, measure
 
 SIMPLE, MEDIUM, COMPLEX = 0, 1, 2
 CONTEXT_TIER_LIMITS = (2000, 8000)  # estimated tokens up to which context tier 0, 1 applies
@@ -70,21 +70,26 @@ def floor_tier(measured: Measured) -> int:
     return max(task_floor(measured.values), tier_of_context(measured.est_tokens))
 
 
-def _reasons(measured: Measured, model: Model, context_tier: int) -> list[str]:
+def _reasons(measured: Measured, model: Model, score: float, context_tier: int) -> list[str]:
+    """The score against the cuts, then the features that moved it most."""
+    cuts = f"tier 1 from {model.medium_at:g}, tier 2 from {model.complex_at:g}"
+    reasons = [f"task score {score:.2f} ({cuts})"]
     contributions = sorted(
         ((model.weights.get(n, 0.0) * v, n) for n, v in measured.values.items() if v),
         key=lambda c: -abs(c[0]),
     )
-    reasons = [
-        f"{FEATURES[name]}: {measured.values[name]:g} ({part:+.2f})"
+    reasons += [
+        f"{name} = {measured.values[name]:.3g} ({part:+.2f})"
         for part, name in contributions[:REASONS_SHOWN]
         if abs(part) >= 0.05
     ]
+    if task_floor(measured.values) and model.task_tier(score) < MEDIUM:
+        reasons.append("a piece of work asked of a pasted text: at least tier 1")
     if context_tier:
         reasons.append(
             f"about {int(measured.est_tokens):,} tokens of input (context tier {context_tier})"
         )
-    return reasons or ["short request with no sign of a harder task"]
+    return reasons
 
 
 def explain(messages: Any, model: Model = MODEL) -> Classification:
@@ -114,7 +119,7 @@ def explain(messages: Any, model: Model = MODEL) -> Classification:
     return Classification(
         tier=max(task_tier, context_tier),
         features=features,
-        reasons=_reasons(measured, model, context_tier),
+        reasons=_reasons(measured, model, score, context_tier),
     )
 
 

@@ -51,7 +51,7 @@ WEIGHTS = {
     "task_breadth": 1.462,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
     "hard_task": 2.745,
-    # ... in an instruction of at most 20 words
+    # a tier-2 family asked in at most 20 words
     "short_hard_task": 1.434,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
     "work_on_payload": -1.085,
