@@ -11,6 +11,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from harombe.routing.classifier.features import FEATURE_NAMES
 from harombe.routing.classifier.model import Model
 from harombe.routing.classifier.train import Example, examples, fit
 from harombe.routing.devset import Metrics, evaluate
@@ -18,14 +19,8 @@ from harombe.routing.devset import Metrics, evaluate
 
 def predict(model: Model, example: Example) -> int:
     """The tier `model` gives a measured record (the floors included)."""
-    score = sum(model.weights.get(name, 0.0) * value for name, value in _named(example))
+    score = model.score({FEATURE_NAMES[i]: value for i, value in example.features})
     return max(model.task_tier(score), example.floor)
-
-
-def _named(example: Example) -> list[tuple[str, float]]:
-    from harombe.routing.classifier.features import FEATURE_NAMES
-
-    return [(FEATURE_NAMES[i], v) for i, v in example.features]
 
 
 def fold_of(n_records: int, folds: int, seed: int) -> list[int]:

@@ -25,6 +25,7 @@ from typing import Any
 
 from harombe.routing.classifier.features import FEATURE_NAMES, FEATURES, measure
 from harombe.routing.classifier.model import Model, floor_tier
+from harombe.routing.devset import expand_messages, load_records
 
 DEV_SET = Path(__file__).resolve().parents[3] / "tests" / "data" / "routing" / "dev.jsonl"
 WEIGHTS_FILE = Path(__file__).with_name("weights.py")
@@ -32,6 +33,7 @@ L2 = 1.0  # penalty on the squared weights (not on the cut points)
 UNDER_COST = 1.25  # weight of a loss term that would route a record too low
 MAX_ITERATIONS = 50
 TOLERANCE = 1e-9  # stop when a Newton step lowers the loss by less than this
+CUT_RIDGE = 1e-6  # keeps the Newton system solvable when a cut is not yet constrained
 DECIMALS = 3  # weights and cuts are rounded to this, so weights.py reads easily
 
 
@@ -47,8 +49,6 @@ class Example:
 
 def examples(records: Sequence[dict[str, Any]]) -> list[Example]:
     """Measure every record (filler attached, as the scorer does)."""
-    from harombe.routing.devset import expand_messages
-
     out = []
     for record in records:
         measured = measure(expand_messages(record))
@@ -112,7 +112,7 @@ def fit(train: Sequence[Example]) -> Model:
         for i in range(n):
             hess[i][i] = L2
         for k in (n, n + 1):
-            hess[k][k] = 1e-6
+            hess[k][k] = CUT_RIDGE
         for example, terms in data:
             score = sum(params[i] * v for i, v in example.features)
             for k, sign in terms:
@@ -129,7 +129,7 @@ def fit(train: Sequence[Example]) -> Model:
         step = _solve(hess, grad)
         scale = 1.0
         while True:
-            trial = [p - scale * s for p, s in zip(params, step, strict=True)]
+            trial = [value - scale * delta for value, delta in zip(params, step, strict=True)]
             trial_loss = _loss(trial, data)
             if trial_loss <= loss or scale < 1e-4:
                 break
@@ -165,8 +165,6 @@ def render(model: Model) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from harombe.routing.devset import load_records
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEV_SET, help="labelled JSONL to fit on")
     parser.add_argument("--write", action="store_true", help=f"rewrite {WEIGHTS_FILE.name}")
