@@ -128,13 +128,13 @@ def assert_scores(name: str, exact: float, simple_kept: float, n: int) -> None:
 
 def test_dev_set_as_achieved() -> None:
     """The set the weights are fitted on."""
-    assert_scores("dev.jsonl", exact=0.96, simple_kept=0.98, n=300)
+    assert_scores("dev.jsonl", exact=0.956, simple_kept=0.97, n=300)
 
 
 def test_heldout_set_as_achieved() -> None:
     """Written apart from dev by the rubric; never used for fitting (docs/routing.md says
     which feature changes came after its first scoring)."""
-    assert_scores("heldout.jsonl", exact=0.875, simple_kept=0.903, n=153)
+    assert_scores("heldout.jsonl", exact=0.869, simple_kept=0.903, n=153)
 
 
 def test_third_set_as_achieved() -> None:
@@ -143,8 +143,13 @@ def test_third_set_as_achieved() -> None:
 
 
 def test_fourth_set_as_achieved() -> None:
-    """Written and committed before the last feature changes, then scored once."""
-    assert_scores("fourth.jsonl", exact=0.922, simple_kept=0.933, n=90)
+    """Written and committed before the second round of feature changes, scored after it."""
+    assert_scores("fourth.jsonl", exact=0.944, simple_kept=0.966, n=90)
+
+
+def test_fifth_set_as_achieved() -> None:
+    """Written and committed before the last feature change, then scored once."""
+    assert_scores("fifth.jsonl", exact=0.95, simple_kept=0.95, n=60)
 
 
 @pytest.mark.parametrize(
@@ -167,8 +172,8 @@ def test_cross_validation_on_dev_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(load_records(DATA / "dev.jsonl"), folds=5)
     assert metrics.n == 300 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.926, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.98
+    assert metrics.accuracy >= 0.933, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.97
     assert metrics.under_routing_2_to_0 == 0.0
 
 

@@ -170,6 +170,8 @@ def measure(messages: Any) -> Measured:
     word_problem = quantities >= 3 and is_question and no_code and task.ask_words > 25
     if word_problem:  # a question over a setup of quantities is a problem, not a lookup
         shape["lookup_question"] = False
+    if shape["lookup_question"] and not any(counts[n] for n in cues.WORK):
+        asking_words, context_words = n_words(closing), 0  # chatter around one question
     values: dict[str, float] = {
         "asking_words": min(_log(asking_words), ASKING_BITS_CAP) / 4,
         "context_words": _log(context_words) / 4,
