@@ -1,4 +1,5 @@
-"""Query-complexity classifier: the dev-set targets, the filler rule, edge cases, fresh prompts."""
+"""Query-complexity classifier: the filler rule, the fitted weights and their scores on every
+set, the features family by family, the bounded cost, and inputs of every shape."""
 
 import hashlib
 import json
@@ -7,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from harombe.inference.types import Message
-from harombe.routing import classify, crossval, explain
-from harombe.routing.classifier import Classification, features, lexicon, lexicon_complex, matching
-from harombe.routing.crossval import cross_validate, reduced_lexicon
+from harombe.routing import classify, explain
+from harombe.routing.classifier import Classification, chat, train
+from harombe.routing.classifier.features import FEATURE_NAMES, measure
+from harombe.routing.crossval import cross_validate, fold_of
 from harombe.routing.devset import (
     evaluate,
     expand_messages,
@@ -83,48 +85,259 @@ def test_load_records_rejects_bad_lines(tmp_path: Path) -> None:
         load_records(bad_tier)
 
 
-# --- targets on the dev set and on prompts written apart from it ------------------------------
+# --- the fitted model and its scores ------------------------------------------------------------
 
 
-def test_dev_set_targets() -> None:
-    metrics = evaluate(load_records(DATA / "dev.jsonl"), classify)
-    assert metrics.n == 300 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.90, format_report(metrics)
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.95
-    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.02
+def test_train_write_reproduces_weights_py() -> None:
+    """`python -m harombe.routing.classifier.train --write` regenerates weights.py exactly."""
+    fitted = train.fit(train.examples(load_records(DATA / "dev.jsonl")))
+    assert train.render(fitted) == train.WEIGHTS_FILE.read_text(encoding="utf-8")
+    assert set(fitted.weights) == set(FEATURE_NAMES)
+
+
+def test_fit_learns_an_ordinal_feature() -> None:
+    """Tiers that follow one feature: the fitted score orders them and the cuts split them."""
+    examples = [
+        train.Example(((0, value),), gold, 0)
+        for gold, values in ((0, (0.0, 0.2, 0.4)), (1, (1.4, 1.6, 1.8)), (2, (2.8, 3.0, 3.2)))
+        for value in values
+    ]
+    model = train.fit(examples * 4)
+    name = FEATURE_NAMES[0]
+    assert model.weights[name] > 0
+    tiers = [model.task_tier(model.weights[name] * dict(e.features)[0]) for e in examples]
+    assert tiers == [e.gold for e in examples]
+
+
+def test_a_record_labelled_by_a_floor_only_bounds_the_score_from_above() -> None:
+    long_trivial = train.Example(((0, 1.0),), 2, 2)  # tier 2 because of its size alone
+    assert train._terms(long_trivial) == []
+    medium_by_size = train.Example((), 1, 1)
+    assert train._terms(medium_by_size) == [(1, -1.0)]  # says only "not tier 2"
+    assert train._terms(train.Example((), 1, 0)) == [(0, 1.0), (1, -1.0)]
+
+
+def assert_scores(name: str, exact: float, simple_kept: float, n: int) -> None:
+    """The README's metrics on one set, at least as achieved (docs/routing.md)."""
+    metrics = evaluate(load_records(DATA / name), classify)
+    assert metrics.n == n and metrics.invalid == 0
+    assert metrics.accuracy >= exact, format_report(metrics, name)
+    assert metrics.simple_recall is not None and metrics.simple_recall >= simple_kept
+    assert metrics.under_routing_2_to_0 == 0.0, format_report(metrics, name)
+
+
+def test_dev_set_as_achieved() -> None:
+    """The set the weights are fitted on."""
+    assert_scores("dev.jsonl", exact=0.956, simple_kept=0.97, n=300)
 
 
 def test_heldout_set_as_achieved() -> None:
-    """The set written apart from dev by the rubric, never used for tuning (docs/routing.md)."""
-    metrics = evaluate(load_records(DATA / "heldout.jsonl"), classify)
-    assert metrics.n >= 150 and min(metrics.support) >= 50 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.93, format_report(metrics, "held-out")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.95
-    assert metrics.under_routing_2_to_0 == 0.0
+    """Written apart from dev by the rubric; never used for fitting (docs/routing.md says
+    which feature changes came after its first scoring)."""
+    assert_scores("heldout.jsonl", exact=0.869, simple_kept=0.903, n=153)
+
+
+def test_third_set_as_achieved() -> None:
+    """Written and committed before the classifier was rebuilt; never used for fitting."""
+    assert_scores("third.jsonl", exact=0.941, simple_kept=0.975, n=120)
+
+
+def test_fourth_set_as_achieved() -> None:
+    """Written and committed before the second round of feature changes, scored after it."""
+    assert_scores("fourth.jsonl", exact=0.944, simple_kept=0.966, n=90)
+
+
+def test_fifth_set_as_achieved() -> None:
+    """Written and committed before the last feature change, then scored once."""
+    assert_scores("fifth.jsonl", exact=0.95, simple_kept=0.95, n=60)
+
+
+@pytest.mark.parametrize(
+    ("name", "exact", "n"),
+    [("sanity.jsonl", 0.978, 92), ("sanity2.jsonl", 0.972, 74), ("sanity3.jsonl", 0.938, 65)],
+)
+def test_fresh_prompt_sets(name: str, exact: float, n: int) -> None:
+    """Prompts on other topics written for the earlier rules (the features were tuned on them)."""
+    assert_scores(name, exact=exact, simple_kept=0.92, n=n)
+
+
+def test_folds_partition_the_records() -> None:
+    fold = fold_of(23, 5, seed=16)
+    assert sorted(set(fold)) == [0, 1, 2, 3, 4]
+    assert sorted(fold.count(k) for k in range(5)) == [4, 4, 5, 5, 5]
+    assert fold == fold_of(23, 5, seed=16)
 
 
 def test_cross_validation_on_dev_as_achieved() -> None:
-    """Out-of-fold: phrasings only the test fold uses are removed, cut points refitted."""
+    """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(load_records(DATA / "dev.jsonl"), folds=5)
     assert metrics.n == 300 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.90, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.95
-    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.04
+    assert metrics.accuracy >= 0.933, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.97
+    assert metrics.under_routing_2_to_0 == 0.0
 
 
-def test_a_lexicon_reduced_by_nothing_classifies_as_the_full_one() -> None:
-    records = load_records(DATA / "dev.jsonl")[:60]
-    expanded = [expand_messages(r) for r in records]
-    full = reduced_lexicon(crossval._phrases(expanded), set(range(len(records))))
-    for messages in expanded:
-        assert explain(messages, full).features == explain(messages).features
+# --- the features, family by family -------------------------------------------------------------
 
 
-def test_cut_points_fit_their_data() -> None:
-    scored = [crossval._Scored(gold, score, False, 0) for gold, score in
-              ((0, 0.0), (0, 0.4), (1, 2.0), (1, 2.4), (2, 4.5), (2, 5.0))]  # fmt: skip
-    cuts = crossval.fit_cuts(scored)
-    assert 0.4 < cuts.medium_at <= 2.0 and 2.4 < cuts.complex_at <= 4.5
+def values(text: str) -> dict[str, float]:
+    return measure(user(text)).values
+
+
+def test_every_feature_is_measured_and_weighted() -> None:
+    assert set(values("hello")) == set(FEATURE_NAMES)
+    assert set(train.fit([]).weights) == set(FEATURE_NAMES)
+    assert 25 <= len(FEATURE_NAMES) <= 40
+
+
+ARTICLE = "\n\n".join(
+    f"Paragraph {i}. The committee met and discussed the budget, the schedule and the layout "
+    "of the new park, and several residents spoke about parking and noise at length."
+    for i in range(12)
+)
+
+
+def test_size_features() -> None:
+    pasted = values(ARTICLE + "\n\nWho wrote this article?")
+    assert pasted["pasted_lookup"] == 1 and pasted["work_on_payload"] == 0
+    task = values(ARTICLE + "\n\nSummarise this article and critique its argument.")
+    assert task["work_on_payload"] > 2 and task["pasted_task"] == 1 and task["pasted_lookup"] == 0
+    assert values("Summarise 'a b c'.")["work_on_payload"] < 1 and not values("Hi")["pasted_task"]
+    history = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "what's 2 + 2?"},
+    ]
+    assert measure(history).values["history_turns"] > 0 and values("x")["history_turns"] == 0
+    many = values("Compare these ten papers and find the common patterns.")
+    assert many["many_documents"] == 1
+    assert values("Compare two cars.")["many_documents"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ("Prove that 7 divides 49.", "prove"),
+        ("Demuestra que la suma de dos pares es par.", "prove"),
+        ("Démontrez que racine de 2 est irrationnel.", "prove"),
+        ("Beweise, dass es unendlich viele Primzahlen gibt.", "prove"),
+        ("证明根号二是无理数。", "prove"),
+        ("Design a booking system for a clinic.", "design"),
+        ("Diseña un sistema de reservas.", "design"),
+        ("Conçois un système de réservation.", "design"),
+        ("Entwirf ein Buchungssystem.", "design"),
+        ("设计一个预订系统。", "design"),
+        ("Compare trains and buses for commuting.", "compare"),
+        ("Compara el tren y el autobús.", "compare"),
+        ("Comparez le train et le bus.", "compare"),
+        ("Vergleiche Zug und Bus.", "compare"),
+        ("比较火车和公共汽车。", "compare"),
+        ("Summarise this report.", "analyse"),
+        ("Resume este informe.", "analyse"),
+        ("Résume ce rapport.", "analyse"),
+        ("Analysiere diesen Bericht.", "analyse"),
+        ("总结这份报告。", "analyse"),
+        ("Translate this sentence into Italian.", "transform"),
+        ("Traduce esta frase al italiano.", "transform"),
+        ("Traduis cette phrase en italien.", "transform"),
+        ("Übersetze diesen Satz ins Italienische.", "transform"),
+        ("翻译这句话。", "transform"),
+        ("Write an email to my landlord.", "write"),
+        ("Escribe un correo a mi casero.", "write"),
+        ("Écris une lettre à mon propriétaire.", "write"),
+        ("Schreib eine E-Mail an meinen Vermieter.", "write"),
+        ("写一封信给房东。", "write"),
+        ("Explain how tides work.", "explain"),
+        ("Explica cómo funcionan las mareas.", "explain"),
+        ("Explique comment fonctionnent les marées.", "explain"),
+        ("Erkläre, wie Gezeiten entstehen.", "explain"),
+        ("解释潮汐的原理。", "explain"),
+        ("Synthesise the findings across all the studies.", "synthesise"),
+        ("Make a roadmap for next year.", "plan"),
+        ("Fix the bug in this loop.", "debug"),
+        ("What does 'ephemeral' mean?", "meaning"),
+        ("hello there!", "greeting"),
+        ("Explain it step by step with an example.", "depth"),
+        ("Write a Python function that sorts names.", "code_deliverable"),
+        ("Migrate the whole codebase to Python 3.", "scale"),
+        ("State your assumptions and the risks.", "assumptions"),
+        ("List three rivers in Spain.", "enumerate"),
+    ],
+)
+def test_task_families(text: str, family: str) -> None:
+    assert values(text)[f"asks_{family}"] == 1, measure(user(text)).values
+
+
+def test_tier_2_kinds_of_task_and_breadth() -> None:
+    short = values("Prove that there are infinitely many primes.")
+    assert short["hard_task"] == 1 and short["short_hard_task"] == 1
+    assert values("Write an email to Sam.")["hard_task"] == 0
+    assert values("Propose a study with hypotheses and a methodology.")["hard_task"] == 1
+    assert values("Who designed the Sydney Opera House?")["hard_task"] == 0  # a fact, past tense
+    assert values("Summarise the report and compare it with last year's.")["task_breadth"] == 2
+
+
+def test_constraints_and_multi_part_requests() -> None:
+    text = (
+        "Plan a trip to Italy: a budget of at most 2,000 euros, no flights, at least two nights "
+        "per stop, and it must include Rome. Then write a packing list."
+    )
+    measured = values(text)
+    assert measured["constraints"] >= 1 and measured["listed_items"] > 0
+    assert measured["sequence"] > 0
+    assert values("Plan a trip to Italy.")["constraints"] == 0
+
+
+def test_code_features() -> None:
+    fenced = values("Why does this fail?\n\n```python\nfor i in range(3):\n    print(i)\n```")
+    assert fenced["code_block"] == 1 and fenced["code_lines"] > 0
+    assert values("What is a loop?")["code_block"] == 0
+
+
+def test_maths_features() -> None:
+    equation = values("Find all f: ℝ → ℝ such that f(x + y) = f(x) + f(y) for all real x, y.")
+    assert equation["math_notation"] > 0 and equation["math_terms"] > 0
+    problem = values(
+        "A train leaves at 9:15 and travels 240 km at 80 km/h, then waits 20 minutes and covers "
+        "another 150 km at 100 km/h. When does it arrive, and what was its average speed?"
+    )
+    assert problem["word_problem"] == 1
+    assert values("What is 15% of 240?")["word_problem"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "wh", "lookup"),
+    [
+        ("What is the capital of Peru?", 1, 1),
+        ("Is 91 a prime number?", 0, 1),
+        ("My kids keep arguing at dinner, so settle it: how tall is Everest?", 1, 1),
+        ("Where is Lima? Just curious.", 1, 1),
+        ("Open todo.txt and tell me how many lines it has.", 1, 1),
+        ("Who designed the Sydney Opera House?", 1, 1),
+        ("Why does ice float? Explain it in depth.", 0, 0),
+        ("What would you change in this design? Rewrite it.", 1, 0),
+        ("Write a haiku about rain.", 0, 0),
+        ("¿Cuál es la capital de Perú?", 1, 1),
+        ("珠穆朗玛峰有多高？", 1, 1),
+    ],
+)
+def test_question_shape(text: str, wh: int, lookup: int) -> None:
+    measured = values(text)
+    assert (measured["wh_question"], measured["lookup_question"]) == (wh, lookup)
+
+
+def test_quoted_words_are_not_the_task() -> None:
+    assert values("What does 'analyze' mean?")["asks_analyse"] == 0
+    assert values("Analyze this.")["asks_analyse"] == 1
+
+
+def test_language() -> None:
+    assert values("¿Cuál es la capital de Perú?")["non_english"] == 1
+    assert (
+        explain(user("Wie hoch ist die Zugspitze? Ich bin neugierig, bitte.")).features["language"]
+        == "de"
+    )
+    assert values("What is the capital of Peru?")["non_english"] == 0
 
 
 # --- cost: long inputs are read as a bounded sample ---------------------------------------------
@@ -132,16 +345,14 @@ def test_cut_points_fit_their_data() -> None:
 
 def test_a_long_turn_is_sampled_with_its_edges_and_counts_extrapolated() -> None:
     body = "Please read this.\n\n" + "lorem ipsum dolor sit amet " * 160_000 + "\n\nWho wrote it?"
-    sample, scale = features.bounded_sample(body)
-    bound = 2 * features.SAMPLE_EDGE_CHARS + features.SAMPLE_WINDOWS * (
-        features.SAMPLE_WINDOW_CHARS + 2
-    )
+    sample, scale = chat.bounded_sample(body)
+    bound = 2 * chat.SAMPLE_EDGE_CHARS + chat.SAMPLE_WINDOWS * (chat.SAMPLE_WINDOW_CHARS + 2)
     assert len(sample) <= bound and scale > 100
     assert sample.startswith("Please read this.") and sample.endswith("Who wrote it?")
-    task = features.split_task(body)
+    task = chat.split_task(body)
     assert abs(task.payload_words - 5 * 160_000) < 0.05 * 5 * 160_000
-    assert task.ask.endswith("Who wrote it?")
-    assert features.bounded_sample("short") == ("short", 1.0)
+    assert task.ask.endswith("Who wrote it?") and task.ask_words <= chat.EDGE_LAST_WORDS
+    assert chat.bounded_sample("short") == ("short", 1.0)
 
 
 def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
@@ -149,14 +360,6 @@ def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
     result = explain(user(paste + "\n\nWhat is the date of the meeting?"))
     assert result.tier == 2 and result.features["context_tier"] == 2
     assert result.features["est_tokens"] == len(paste + "\n\nWhat is the date of the meeting?") // 4
-
-
-@pytest.mark.parametrize("name", ["sanity.jsonl", "sanity2.jsonl", "sanity3.jsonl"])
-def test_fresh_prompt_sets(name: str) -> None:
-    """Prompts on other topics, written for this project (not from dev)."""
-    metrics = evaluate(load_records(DATA / name), classify)
-    assert metrics.accuracy >= 0.90, format_report(metrics, name)
-    assert metrics.confusion[2][0] == 0
 
 
 @pytest.mark.parametrize(
@@ -181,17 +384,6 @@ def test_own_prompts(prompt: str, tier: int) -> None:
     assert classify(user(prompt)) == tier, explain(user(prompt))
 
 
-def test_word_start_prefilter_changes_no_match() -> None:
-    """`matches` skips regex scans by word heads; it must find exactly what a full scan finds."""
-    signals = lexicon_complex.COMPLEX_SIGNALS + lexicon.MEDIUM_SIGNALS + lexicon.SIMPLE_SIGNALS
-    for name in ("dev.jsonl", "sanity3.jsonl"):
-        for record in load_records(DATA / name):
-            text = features.text_of(record["messages"][-1]["content"])
-            for piece in [text, *features.sentences(text)]:
-                full = [s for s in signals if matching.found(s.pattern, piece.lower())]
-                assert matching.matches(signals, matching.prepare([piece])) == full, piece
-
-
 def test_context_rule_raises_trivial_questions() -> None:
     question = "What's the title of the attached document?"
     assert classify(user(question)) == 0
@@ -201,13 +393,8 @@ def test_context_rule_raises_trivial_questions() -> None:
 
 
 def test_long_text_with_trivial_question_stays_simple() -> None:
-    article = "\n\n".join(
-        f"Paragraph {i}. The committee met and discussed the budget, the schedule and the design "
-        "of the new park, and several residents spoke about parking and noise at length."
-        for i in range(12)
-    )
-    assert classify(user(article + "\n\nWho wrote this article?")) == 0
-    assert classify(user(article + "\n\nSummarize this article and critique its argument.")) == 1
+    assert classify(user(ARTICLE + "\n\nWho wrote this article?")) == 0
+    assert classify(user(ARTICLE + "\n\nSummarize this article and critique its argument.")) == 1
 
 
 # --- inputs of every shape ---------------------------------------------------------------------
@@ -253,8 +440,9 @@ def test_explain_gives_features_and_reasons() -> None:
     assert isinstance(result, Classification)
     assert result.tier == 2
     assert result.features["context_tier"] == 0
-    assert "system_design" in result.features["signals"]
-    assert result.reasons and all(isinstance(r, str) for r in result.reasons)
+    assert result.features["measures"]["asks_design"] == 1
+    assert any("tier 2" in reason for reason in result.reasons)
+    json.dumps(result.features)  # the decision travels as JSON (`harombe route --json`)
     simple = explain(user("What does 'analyze' mean?"))
     assert simple.tier == 0 and simple.reasons
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harombe.inference.types import BackendError, ChatRequest, ModelInfo
-from harombe.routing.classifier.features import CHARS_PER_TOKEN, text_of
+from harombe.routing.classifier.chat import CHARS_PER_TOKEN, text_of
 from harombe.routing.policy import Group, Plan
 from harombe.routing.view import Candidate
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from harombe.inference.types import BackendError, ChatChunk, ChatRequest, GenerationOptions, Message
 from harombe.routing.classifier import Classification, explain
-from harombe.routing.classifier.features import final_turn, role_and_text
+from harombe.routing.classifier.chat import final_turn, role_and_text
 from harombe.routing.policy import Plan, Strategy, make_plan
 from harombe.settings.routing import RoutingConfig
 

@@ -80,7 +80,8 @@ def run_judge_bench(quick: bool, model: Path | None = None) -> str:
         holder = [server]
         try:
             rows = []
-            for name in ("dev.jsonl", "heldout.jsonl"):
+            sets = ("dev.jsonl", "heldout.jsonl", "third.jsonl", "fourth.jsonl", "fifth.jsonl")
+            for name in sets:
                 records = load_records(DATA / name)[: 30 if quick else None]
                 r = asyncio.run(_measure(server.listening_address, records))
                 rows.append(

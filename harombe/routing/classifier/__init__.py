@@ -1,11 +1,13 @@
 """Query-complexity classifier: which model tier (0 simple, 1 medium, 2 complex) a chat needs.
 
-Rules follow the labelling rubric of `tests/data/routing/README.md`, in four parts:
-`features` takes the chat apart (the task, its size and shape), `lexicon` and
-`lexicon_complex` name the task signals, `matching` finds them fast, and `rules` combines them
-into a tier. Deterministic, stdlib only; the cost is bounded for inputs of any size.
+It follows the labelling rubric of `tests/data/routing/README.md`: `chat` takes the chat apart
+(the instruction, the pasted payload, the conversation), `cues` holds the closed word lists of
+the task families, `features` measures the task as named numbers, `weights` (written by
+`train`) holds one weight per feature and two cut points, and `model` turns them into a tier
+with the context rule on top. Deterministic, stdlib only; the cost is bounded for inputs of any
+size.
 """
 
-from harombe.routing.classifier.rules import Classification, classify, explain
+from harombe.routing.classifier.model import Classification, classify, explain
 
 __all__ = ["Classification", "classify", "explain"]

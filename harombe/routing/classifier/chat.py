@@ -1,0 +1,211 @@
+"""A chat taken apart: the task (final user turn), its instruction and its pasted payload.
+
+The task is the final user turn. A long turn is a pasted text with the instruction before or
+after it, so only its edges are read as the instruction (the "ask"); the rest is payload, whose
+size counts but whose words do not. Quoted words and code are masked first, so asking what
+'analyze' means is not an analysis. A turn longer than `SAMPLE_ABOVE_CHARS` is read as a
+bounded sample with counts extrapolated: a 4 MB paste costs about what 4 KB does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from harombe.routing.classifier.cues import asks_for_work
+
+CHARS_PER_TOKEN = 4
+
+SAMPLE_ABOVE_CHARS = 4096
+"""A final turn longer than this (attachments removed) is read as its head and tail (where the
+instruction is) whole and the middle in evenly spaced windows, with counts extrapolated."""
+SAMPLE_EDGE_CHARS = 1536  # head and tail kept whole
+SAMPLE_WINDOWS = 8  # windows of the middle ...
+SAMPLE_WINDOW_CHARS = 192  # ... of this many characters each
+
+WHOLE_ASK_WORDS = 80  # a turn of several paragraphs up to this long is all instruction
+SINGLE_PARAGRAPH_ASK_WORDS = 250  # ... and of one paragraph (a list of constraints, say)
+EDGE_FIRST_WORDS = 60  # longer turns: the first paragraph counts when at most this long
+EDGE_LAST_WORDS = 120  # ... and the last paragraph when at most this long (else its end)
+OPENING_CHARS = 40  # a paragraph that opens with a task word ("Summarise ...") is an instruction
+
+CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_DOC_OPEN, _DOC_CLOSE = "<attached_document>", "</attached_document>"
+_FENCE_RE = re.compile(r"```.*?(?:```|\Z)", re.S)
+_INLINE_CODE_RE = re.compile(r"`[^`\n]{1,200}`")
+_QUOTE_RE = re.compile(  # every alternative starts with its quote mark: a fast first-char scan
+    r"'(?<![\w']')([^'\n]{1,300}?)'(?!\w)|\"([^\"\n]{1,300}?)\"|“([^”]{1,300}?)”|«([^»]{1,300}?)»|"
+    r"„([^“]{1,300}?)“|「([^」]{1,300}?)」"
+)
+_PARA_RE = re.compile(r"\n\s*\n")
+_SENT_RE = re.compile(r"(?<=[.?!。？！])\s+|\n+")
+_CODE_LINE_RE = re.compile(
+    r"^\s*(?:def |class |import |from \w+ import|function |const |let |var |for\s*\(|"
+    r"#include|public |private |func |fn |SELECT |if\s*\(|while\s*\(|return\b)|[;{}]\s*$",
+    re.M,
+)
+_INSTRUCTION_RE = re.compile(  # a paragraph that asks: a question, a request, an imperative
+    r"[?？]|\b(?:please|can you|could you|would you|i need|i want|i'd like|help me|here is|"
+    r"here are|here's|below is|attached|bitte|por favor|peux-tu|pouvez-vous)\b|请|帮",
+    re.I,
+)
+
+
+@dataclass
+class Task:
+    """The final user turn, taken apart."""
+
+    ask: str  # the instruction: the whole turn, or the edges around a pasted text
+    ask_words: int
+    payload_words: int  # words of pasted text and quotes outside the ask (extrapolated)
+    paragraphs: int  # paragraphs of the whole turn (extrapolated)
+    code_blocks: int
+    code_lines: int  # lines inside fences and code-like lines outside them (extrapolated)
+    inline_code: bool
+    has_attachment: bool
+
+
+def text_of(content: Any) -> str:
+    """Plain text of a message content: str, None, or OpenAI-style list of parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+            elif isinstance(getattr(part, "text", None), str):
+                parts.append(part.text)
+        return "\n".join(parts)
+    return str(content)
+
+
+def role_and_text(message: Any) -> tuple[str, str]:
+    if isinstance(message, dict):
+        return str(message.get("role") or ""), text_of(message.get("content"))
+    return str(getattr(message, "role", "") or ""), text_of(getattr(message, "content", None))
+
+
+def final_turn(turns: list[tuple[str, str]]) -> str:
+    """The task: the last user turn's text (the last turn's when no user spoke)."""
+    users = [text for role, text in turns if role == "user"]
+    return users[-1] if users else (turns[-1][1] if turns else "")
+
+
+def n_words(text: str) -> int:
+    """Words, counting two CJK characters as one."""
+    return len(text.split()) + (0 if text.isascii() else len(CJK_RE.findall(text)) // 2)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENT_RE.split(text) if s.strip() and s.strip() != "[code]"]
+
+
+def _strip_attachments(text: str) -> tuple[str, bool]:
+    """Text without `<attached_document>` blocks (str.find: attachments can be huge)."""
+    start = text.find(_DOC_OPEN)
+    if start < 0:
+        return text, False
+    kept = []
+    while start >= 0:
+        end = text.find(_DOC_CLOSE, start)
+        kept.append(text[:start])
+        text = "" if end < 0 else text[end + len(_DOC_CLOSE) :]
+        start = text.find(_DOC_OPEN)
+    kept.append(text)
+    return " ".join(kept), True
+
+
+def _is_instruction(text: str) -> bool:
+    """Whether a paragraph asks for something: a question, a request, it opens with a task
+    word, or it introduces what follows (a colon)."""
+    if _INSTRUCTION_RE.search(text) or text.rstrip().endswith(":"):
+        return True
+    return n_words(text) <= EDGE_FIRST_WORDS and asks_for_work(text[:OPENING_CHARS].lower())
+
+
+def _edges(body: str, paras: list[str], words: int) -> str:
+    """The instruction part of a turn: all of a short one, the edges of a long one.
+
+    The first paragraph counts if it is short and reads as an instruction, the last one if it
+    reads as one or nothing else does (cut to its last sentences when long).
+    """
+    if len(paras) <= 1:
+        if words <= SINGLE_PARAGRAPH_ASK_WORDS:
+            return body
+        parts = sentences(body)
+        return "\n".join(parts[:1] + parts[-2:])
+    head = paras[0]
+    if words <= WHOLE_ASK_WORDS:
+        pasted_after_question = head.endswith(("?", "？")) and not any(
+            _is_instruction(p) for p in paras[1:]
+        )  # "What's the main finding in this abstract?" and the abstract
+        return head if pasted_after_question else body
+    head = head if n_words(head) <= EDGE_FIRST_WORDS and _is_instruction(head) else ""
+    tail = paras[-1]
+    if n_words(tail) > EDGE_LAST_WORDS:
+        tail = "\n".join(sentences(tail)[-2:])
+    if head and not _is_instruction(tail):
+        return head
+    return f"{head}\n\n{tail}" if head else tail
+
+
+def _trim_to_words(piece: str, cut_start: bool, cut_end: bool) -> str:
+    """`piece` without the partial words a cut left at either end."""
+    if cut_start and (space := piece.find(" ")) >= 0:
+        piece = piece[space + 1 :]
+    if cut_end and (space := piece.rfind(" ")) >= 0:
+        piece = piece[:space]
+    return piece
+
+
+def bounded_sample(body: str) -> tuple[str, float]:
+    """`body`, or for a long one its head, tail and middle windows (as paragraphs), with the
+    factor by which counts taken on the sample scale to the whole (1.0 when not sampled)."""
+    if len(body) <= SAMPLE_ABOVE_CHARS:
+        return body, 1.0
+    edge = SAMPLE_EDGE_CHARS
+    head = _trim_to_words(body[:edge], False, True)
+    tail = _trim_to_words(body[-edge:], True, False)
+    middle_start, middle_end = edge, len(body) - edge
+    stride = (middle_end - middle_start) // SAMPLE_WINDOWS
+    windows = [
+        _trim_to_words(body[at : at + SAMPLE_WINDOW_CHARS], True, True)
+        for at in range(middle_start, middle_end - SAMPLE_WINDOW_CHARS, stride)
+    ][:SAMPLE_WINDOWS]
+    sample = "\n\n".join([head, *windows, tail])
+    return sample, len(body) / len(sample)
+
+
+def split_task(task: str) -> Task:
+    """The final user turn taken apart; a long one by way of `bounded_sample`."""
+    body, has_attachment = _strip_attachments(task)
+    body, scale = bounded_sample(body)
+    code_blocks = _FENCE_RE.findall(body)
+    body = _FENCE_RE.sub("\n\n[code]\n\n", body)
+    code_lines = sum(block.count("\n") for block in code_blocks)
+    code_lines += len(_CODE_LINE_RE.findall(body))
+    inline_code = _INLINE_CODE_RE.search(body) is not None
+    body = _INLINE_CODE_RE.sub(" `code` ", body)
+    words_before = n_words(body)
+    body, quotes = _QUOTE_RE.subn(" 'quote' ", body)
+    quoted_words = words_before - n_words(body) + quotes  # each quote became one word
+    paras = [p.strip() for p in _PARA_RE.split(body) if p.strip()]
+    words = n_words(body)
+    ask = _edges(body, paras, words).strip()
+    ask_words = n_words(ask)
+    return Task(
+        ask=ask,
+        ask_words=ask_words,
+        payload_words=max(0, round((words - ask_words + quoted_words) * scale)),
+        paragraphs=round(len(paras) * scale),
+        code_blocks=len(code_blocks),
+        code_lines=round(code_lines * scale),
+        inline_code=inline_code,
+        has_attachment=has_attachment,
+    )

@@ -1,0 +1,211 @@
+"""Closed word lists per task family: how a request says what it asks for.
+
+Each family is a handful of verbs and phrases of asking ("prove", "design", "compare",
+"summarise"...) in English, Spanish, French, German and Chinese, matched as word starts in the
+lower-cased instruction. They name kinds of task, never topics: the classifier's weights
+(`weights.py`) decide what each family is worth. All families are one regex, so the
+instruction is scanned once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+FAMILIES: dict[str, tuple[str, str]] = {
+    # name: (word starts, matched after a word boundary; CJK fragments, matched anywhere)
+    "design": (
+        r"how would you (?:build|design|architect|scale)|(?<!the )(?<!study )(?<!graphic )"
+        r"(?<!web )design(?!er)|architect|"
+        r"diseñ|arquitectura|conçoi|concevoir|concevez|entwirf|entwerf|architektur",
+        "设计|架构",
+    ),
+    "prove": (
+        r"prove|(?:a|the|formal|rigorous|your) proof|proof (?:that|of (?:the|this|why))|derive|"
+        r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
+        r"preuve|beweis|zeige,? dass|leite .{0,20}her|find all|determine all|for which|"
+        r"encuentra todos|trouve[rz]? tous|finde alle",
+        "证明|推导",
+    ),
+    "synthesise": (
+        r"synthes|across (?:all|them|these|those|every|each|several|multiple)|"
+        r"across (?:the )?(?:services|systems|teams|sources|documents|reports|papers|studies)|"
+        r"common (?:pattern|theme)|recurring|conflicting|consolidat|"
+        r"reconcil|contradict|meta-?analy|literature|síntesis|sintetiz|synthès|zusammenführ",
+        "综合|汇总|归纳",
+    ),
+    "plan": (
+        r"plan\b|plans\b|planning|roadmap|programme|strategy|itinerary|timeline|milestone|"
+        r"schedule|curriculum|planific|planifi|planung|zeitplan|calendrier|cronograma",
+        "计划|规划|日程",
+    ),
+    "research": (
+        r"research (?:plan|program|programme|agenda|design|proposal|questions?|study)|"
+        r"hypothes|methodolog|(?:plan|programa|proyecto) de investigación|"
+        r"(?:plan|programme|projet) de recherche|forschungs(?:plan|design|frage|programm)",
+        "研究计划|研究方案|研究设计|假设",
+    ),
+    "scale": (
+        r"migrat|refactor|monolith|codebase|end-to-end|complete|comprehensive|entire|whole|"
+        r"full\b|million|billion|thousands|every (?:module|file|service|test|call site)|"
+        r"all (?:the )?(?:modules|files|services|tests|call sites)|completo|complet|"
+        r"vollständig|gesamte",
+        "完整|全面|千万|百万",
+    ),
+    "assumptions": (
+        r"assum|scenario|sensitivity|risk|threat|uncertaint|supuest|escenario|hypothèse|scénario|"
+        r"risque|annahme|szenario|risiko",
+        "风险|情景",
+    ),
+    "compare": (
+        r"compar|versus|vs\b|pros and cons|trade-?offs?|weigh|better|which is (?:best|better)|"
+        r"what you'?d (?:pick|choose)|which (?:one )?(?:should|would)|"
+        r"should i (?:buy|use|choose|pick|go)|or should|vergleich|comparez|compara|ventajas|"
+        r"avantages|vor- und nachteile",
+        "比较|对比|利弊|优缺点",
+    ),
+    "write": (
+        r"write|draft|compose|create|generate|put together|come up with|escrib|redact|"
+        r"rédig|écri|schreib|verfass|erstell",
+        "写|起草|撰写|编写",
+    ),
+    "code_deliverable": (
+        r"function|script|query|regex|regular expression|class\b|program\b|unit tests?|tests\b|"
+        r"implement|snippet|función|fonction|funktion|programm",
+        "函数|代码|脚本|程序",
+    ),
+    "analyse": (
+        r"summar|analy[sz]|critiq|extract|assess|evaluat|review|proofread|improve|edit\b|"
+        r"key points|checklist|turn (?:this|it|these) into|resum|résum|zusammenfass|analys|"
+        r"bewert|évalu|evalú",
+        "总结|分析|概括|评估",
+    ),
+    "debug": (
+        r"debug|fix|bug|what'?s wrong|what'?s going on|what is going on|broken|doesn'?t work|"
+        r"error|hangs|crash|race|leak|"
+        r"arregl|corrige|répare|behebe|fehler",
+        "修复|错误|调试",
+    ),
+    "explain": (
+        r"explain|describe|how does|how do|how can|why|walk me through|teach|illustrate|"
+        r"explica|expliqu|erklär|beschreib|pourquoi|por qué|warum",
+        "解释|说明|为什么|怎么",
+    ),
+    "depth": (
+        r"in depth|in detail|detailed|step by step|with (?:an |a )?examples?|worked example|"
+        r"example|analogy|thorough|rigorous|justify|show (?:your|the|all) (?:reasoning|steps|work)|"
+        r"reason step by step|step-by-step|en detalle|en détail|ausführlich|"
+        r"exemple|ejemplo|beispiel",
+        "详细|例子|举例",
+    ),
+    "transform": (
+        r"translat|rephrase|reword|rewrite|paraphrase|shorten|shorter|simplify|convert|spell|"
+        r"plural|synonym|antonym|pronounce|how do you say|make (?:this|it) sound|traduc|tradui|"
+        r"übersetz|umformulier|reescrib|réécri",
+        "翻译|改写|换算",
+    ),
+    "enumerate": (
+        r"list\b|name (?:a |an |one |two |three |four |five |\d|some |the )|"
+        r"give me (?:a few|\d|some)|enumera|nenne|cite\b",
+        "列出|列举",
+    ),
+    "meaning": (
+        r"mean\b|means\b|meaning|definition|define|stand for|stands for|significa|signifie|"
+        r"bedeutet|bedeutung",
+        "意思|定义|含义",
+    ),
+    "greeting": (
+        r"hi\b|hello|hey\b|good (?:morning|evening|afternoon)|thanks|thank you|hola|bonjour|"
+        r"salut|hallo|guten (?:morgen|tag)",
+        "你好|谢谢",
+    ),
+    "constraint": (
+        r"must|without|at most|at least|no more than|only\b|budget|deadline|minimum|maximum|"
+        r"within|under\b|never|exactly|limit|no \w+ (?:within|before|after)|"
+        r"debe|sin\b|doit|sans\b|muss|ohne|höchstens|mindestens",
+        "必须|不超过|至少|预算",
+    ),
+    "sequence": (
+        r"and then|then\b|also\b|finally|after that|next,|luego|después|ensuite|puis|dann\b|"
+        r"danach|außerdem",
+        "然后|接着|最后|并且",
+    ),
+}
+FAMILY_NAMES = tuple(FAMILIES)
+ASK_FAMILIES = tuple(n for n in FAMILY_NAMES if n not in ("research", "constraint", "sequence"))
+"""The families that are a feature each (research only counts towards `HARD`; constraints
+and multi-part markers are counted)."""
+WORK = ("design", "prove", "synthesise", "plan", "research", "compare", "write",
+        "code_deliverable", "analyse", "debug", "explain")  # fmt: skip
+"""The families that ask for a piece of work (the others describe its shape or size)."""
+HARD = ("design", "prove", "synthesise", "research")  # the rubric's tier-2 kinds of task
+PRODUCING = (*WORK, "transform")  # ... or for something to be done to a text
+
+_CUE_RE = re.compile(
+    "|".join(
+        f"(?P<{name}>\\b(?:{latin})|{cjk})" if cjk else f"(?P<{name}>\\b(?:{latin}))"
+        for name, (latin, cjk) in FAMILIES.items()
+    )
+)
+
+WH_RE = re.compile(  # a question word opening a sentence
+    r"(?:[^,:?]{1,60}[,:]\s+)?(?:what|who|whom|whose|when|where|which|"
+    r"how do (?:you|i|we) (?:say|pronounce|spell|write)|"
+    r"how (?:many|much|long|old|far|tall|high|big|fast|often|wide|deep|heavy)|"
+    r"qu[ée]|qui[ée]n|cu[áa]ndo|d[óo]nde|cu[áa]l|cu[áa]nto|"
+    r"quel|quelle|qui|quand|o[ùu]|combien|wer|wann|wo|welche|"
+    r"wie (?:viele?|hoch|lang|alt|weit|spät)|was (?:ist|sind|bedeutet|heißt))\b",
+)
+EMBEDDED_WH_RE = re.compile(  # "tell me how many ...", "look up who won ..."
+    r"\b(?:tell me|look up|find out|check|know|wondering)\s+(?:what|who|when|where|which|"
+    r"whether|if|how (?:many|much|long|old))\b"
+)
+YES_NO_RE = re.compile(
+    r"(?:[^,:?]{1,30}[,:]\s+)?(?:is|are|was|were|does|do|did|can|could|has|have|will|would|should|"
+    r"est-ce|es|ist|sind|kann|hat)\b",
+)
+CJK_QUESTION_RE = re.compile(r"(?:什么|谁|哪|几|多少|多高|多长|多大|吗)[^。]{0,6}[？?]?$")
+NUMBER_RE = re.compile(
+    r"(?<![\w.])\d[\d,]*(?:\.\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|"
+    r"twelve|fifteen|twenty|hundred|thousand|twice|half|double|dozen)\b"
+)
+MANY_RE = re.compile(
+    r"(?:\b(?:[3-9]|\d{2,}|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+    r"twenty|dozens?|several|many|multiple|all|every|each|these|those|our|the)\s+(?:\w+\s+){0,2}?"
+    r"(?:papers|studies|reports|documents|files|articles|transcripts|interviews|proposals|"
+    r"sources|trials|postmortems|memos|logs|modules|services|repositories|chapters|datasets|"
+    r"contracts|vendors|reviews|surveys)\b)|[三四五六七八九十几多][篇份个]"
+)
+MATH_RE = re.compile(
+    r"[≥≤≠√∑∏∫∞ℝℕℤℚ²³⁴ⁿ→∀∃≡]|\b[a-z]\([a-z]\)|\b[a-z]_\{?\w|\^\w|\bn!|\b[a-z]\s*[<>=]\s*\w"
+)
+MATH_TERMS_RE = re.compile(
+    r"\b(?:integers?|real numbers?|reals|such that|primes?|divisible|modulo|polynomials?|"
+    r"inequalit(?:y|ies)|sequences?|converges?|irrational|subsets?|theorem|lemma|"
+    r"equations?|solutions?|vertices|edges|infinitely)\b|整数|素数|方程"
+)
+LIST_LINE_RE = re.compile(r"^\s*(?:[-*•|]|\d+[.)])\s", re.M)
+ITEM_SEP_RE = re.compile(r"[,;，；、:]")
+
+
+_PAST_RE = re.compile(r"[a-z]*?e?d\b")  # the rest of a word that is a past tense: design|ed
+
+
+def _asked(low: str) -> Iterator[str]:
+    """The family of each cue in `low`, except verbs in the past tense: "who designed it?"
+    asks for a fact, not a design."""
+    for m in _CUE_RE.finditer(low):
+        rest = _PAST_RE.match(low, m.end())
+        if m.lastgroup and not (rest and rest.end() - m.end() <= 2 and m.group()[-1].isalpha()):
+            yield m.lastgroup
+
+
+def cue_counts(low: str) -> Counter[str]:
+    """How often each family's words occur in lower-cased text `low` (one scan)."""
+    return Counter(_asked(low))
+
+
+def asks_for_work(low: str) -> bool:
+    """Whether lower-cased text `low` has a word of a family in `PRODUCING`."""
+    return any(family in PRODUCING for family in _asked(low))
