@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from harombe.api.peer_auth import RequestSigner
-from harombe.inference.peer import DEFAULT_TIMEOUT, PeerBackend
+from harombe.inference.peer import DEFAULT_MAX_FRAME_BYTES, DEFAULT_TIMEOUT, PeerBackend
 from harombe.inference.types import Backend
 from harombe.routing.view import Candidate
 from harombe.sponsored import LentBackend, SponsoredNodes, SponsoredPeerBackend
@@ -30,6 +30,7 @@ class PeerConnector:
     origin: str
     signer: RequestSigner | None = None
     timeout: float = DEFAULT_TIMEOUT
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES  # the largest answer frame accepted
     scheme: str = "http"
     sponsored: SponsoredNodes | None = None
 
@@ -44,6 +45,7 @@ class PeerConnector:
             origin=self.origin,
             destination=c.via or c.name,  # the peer that receives it: a plain server's sponsor
             timeout=self.timeout,
+            max_frame_bytes=self.max_frame_bytes,
             scheme=self.scheme,
         )
         if c.via:

@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 
 from harombe.cluster.config import MembershipConfig
-from harombe.cluster.membership import Membership
+from harombe.cluster.membership import Membership, MemberView
 from harombe.cluster.record import NodeRecord
 from harombe.cluster.record_cache import RecordCache
 from harombe.cluster.runner import CallAt, MembershipRunner
@@ -21,7 +21,7 @@ class Gossip:
     """`clock` is the loop's time (`now` for the core); the other arguments are Membership's
     and MembershipRunner's (`call_at`, `measure_loop_lag`)."""
 
-    __slots__ = ("_clock", "membership", "runner")
+    __slots__ = ("_clock", "membership", "runner", "started")
 
     def __init__(
         self,
@@ -59,16 +59,18 @@ class Gossip:
         self.runner = MembershipRunner(
             self.membership, measure_loop_lag=measure_loop_lag, call_at=call_at
         )
+        self.started = False  # frames, joins and records are for a started one only
 
     def start(self, seeds: Iterable[str] = ()) -> None:
         """Start ticking on the running loop, and join through `seeds` if any."""
         self.runner.start()
+        self.started = True
         if seeds := list(seeds):
             self.join(seeds)
 
-    def receive(self, data: bytes) -> None:
-        """A frame from the transport."""
-        self.runner.receive(data)
+    def receive(self, data: bytes) -> bool:
+        """A frame from the transport; False when it was not a cluster member's."""
+        return self.runner.receive(data)
 
     def join(self, addresses: list[str]) -> None:
         self.membership.join(addresses, self._clock())
@@ -82,3 +84,22 @@ class Gossip:
     async def stop(self, *, leave: bool) -> None:
         """Stop ticking; with `leave`, first tell the cluster (peers mark it left, not dead)."""
         await self.runner.stop(leave=leave)
+
+    def members(self) -> list[MemberView]:
+        return self.membership.members()
+
+    def alive_addresses(self) -> set[str]:
+        """Every member seen alive, this peer included."""
+        return {m.address for m in self.membership.members() if m.state.label == "alive"}
+
+    def live_peers(self) -> dict[str, str]:
+        """Name → address of every other member seen alive."""
+        return {
+            m.name: m.address
+            for m in self.membership.members()
+            if m.state.label == "alive" and not m.is_self
+        }
+
+    def is_joined(self) -> bool:
+        """Whether this peer sees any other alive."""
+        return self.membership.alive_count() > 1

@@ -1,10 +1,16 @@
-"""Where a peer listens, and the address it gives the cluster."""
+"""Where a peer listens and how the others reach it: the listening socket, the address it
+gives the cluster, the websocket links that carry membership frames."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
+import aiohttp
 import psutil
+
+from harombe.cluster.ws_transport import WebSocketTransport
+from harombe.config import HarombeConfig
 
 
 def advertise_host(bind_host: str, configured: str | None) -> str:
@@ -34,3 +40,24 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def peer_transport(
+    config: HarombeConfig,
+    *,
+    address: str,
+    on_frame: Callable[[bytes], None],
+    session: aiohttp.ClientSession,
+) -> WebSocketTransport:
+    """The websocket links that carry membership frames, as configured (timings, limits, TLS)."""
+    return WebSocketTransport(
+        local_address=address,
+        on_frame=on_frame,
+        max_frame_bytes=config.cluster.membership.max_frame_bytes,
+        session=session,
+        scheme=config.tls.scheme,
+        max_inbound=config.limits.max_peer_websockets,
+        handshake_timeout=config.limits.ws_handshake_timeout,
+        log_interval=config.limits.log_interval,
+        **config.cluster.transport.model_dump(),
+    )
