@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
+from support.cli_support import free_port
 
 from harombe.cluster.ws_link import (
     PEER_HEADER,
@@ -72,12 +72,6 @@ async def peer() -> AsyncIterator[tuple[Peer, str]]:
     await runner.cleanup()
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_a_link_writes_its_queue_and_hands_back_what_the_peer_sends(peer) -> None:
     server, address = peer
     replies: asyncio.Queue[bytes] = asyncio.Queue()
@@ -133,7 +127,7 @@ async def test_a_link_nobody_answers_gives_up_and_drops_what_was_queued() -> Non
     stats = TransportStats()
     async with aiohttp.ClientSession() as session:
         link = OutboundLink(
-            f"127.0.0.1:{closed_port()}",
+            f"127.0.0.1:{free_port()}",
             settings(max_connect_failures=3),
             session=session,
             stats=stats,

@@ -12,7 +12,6 @@ as in `harombed`.
 from __future__ import annotations
 
 import random
-import socket
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -27,6 +26,7 @@ from harombe.routing.fit import advertised
 from harombe.routing.view import Candidate, StaticView
 from harombe.settings.routing import RoutingConfig
 from sim.fake_openai import FakeOpenAI
+from support.cli_support import free_port
 
 
 @dataclass
@@ -106,7 +106,7 @@ class RoutingCluster:
     async def __aenter__(self) -> RoutingCluster:
         self.session = aiohttp.ClientSession()
         for peer in self.peers.values():
-            peer.port = _free_port()
+            peer.port = free_port()
             if peer.backend_url:
                 peer.backend = OpenAIBackend(
                     peer.backend_url, default_model=peer.models[0], session=self.session
@@ -158,10 +158,3 @@ class RoutingCluster:
     def served(self) -> dict[str, int]:
         """Chat requests each peer's fake backend has received."""
         return {n: len(p.fake.requests) for n, p in self.peers.items() if p.fake is not None}
-
-
-def _free_port() -> int:
-    """A port free now on 127.0.0.1; the peer binds it right after (and again on restart)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
