@@ -52,7 +52,7 @@ def render_reference() -> str:
     lines = [
         "# Configuration reference",
         "",
-        "Generated from `harombe/config.py` by `python -m harombe.config_reference`; "
+        "Generated from `harombe/config/` by `python -m harombe.config_reference`; "
         "do not edit by hand.",
         "",
     ]

@@ -1,5 +1,5 @@
-"""One simulated peer: the real membership core and runner, the real dispatcher, a simulated
-backend, all on the in-memory network and the virtual clock.
+"""One simulated peer: the real membership (`harombe.node.gossip`, as in harombed), the real
+dispatcher, a simulated backend, all on the in-memory network and the virtual clock.
 
 What `harombed` does over HTTP is done here by direct calls: a client's request enters
 `client_request` (the peer's API handler), the dispatcher picks a node, and `connect` returns a
@@ -15,11 +15,9 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import aclosing
 from typing import Any, Protocol
 
-from harombe.cluster.membership import Membership
 from harombe.cluster.messages import Alive
 from harombe.cluster.record import NodeRecord
 from harombe.cluster.record_cache import RecordCache
-from harombe.cluster.runner import MembershipRunner
 from harombe.inference.types import (
     BackendError,
     BackendHealth,
@@ -28,6 +26,7 @@ from harombe.inference.types import (
     LoadedModel,
     ModelInfo,
 )
+from harombe.node.gossip import Gossip
 from harombe.routing.dispatch import Dispatcher
 from harombe.routing.route import RouteInfo, RouteOptions
 from harombe.routing.view import MembershipView
@@ -78,24 +77,25 @@ class SimPeer:
         self.backend = SimBackend(
             profile, random.Random(seed * 7 + 1), on_load_change=self._publish_load
         )
-        self.membership = Membership(
+        self.gossip = Gossip(
             cluster.spec.membership,
             name=name,
             address=address,
             record=self._record(),
             send=self._send,
-            now=loop.time(),
+            clock=loop.time,
             rng=random.Random(seed),
             generation=generation,
             wall_clock=loop.time,
             records=cluster.records,
+            call_at=cluster.timers.call_at,
+            measure_loop_lag=False,
         )
+        self.membership = self.gossip.membership
+        self.runner = self.gossip.runner
         observer = cluster.observer
         self.membership.on_change.append(lambda view, prev: observer.on_change(name, view, prev))
         self.membership.on_record.append(lambda view: observer.on_record(name, view))
-        self.runner = MembershipRunner(
-            self.membership, measure_loop_lag=False, call_at=cluster.timers.call_at
-        )
         self.dispatcher = (
             Dispatcher(
                 node_name=name,
@@ -115,10 +115,7 @@ class SimPeer:
     def start(self, seeds: list[str]) -> None:
         self.cluster.network.endpoint(self.address, self._on_frame)
         self.alive = True
-        self.runner.start()
-        if seeds:
-            self.membership.join(seeds, self.cluster.loop.time())
-            self.runner.wake()
+        self.gossip.start(seeds)
 
     def announcement(self) -> Alive:
         """The alive message this peer's first announcement carries (its record included)."""
@@ -134,11 +131,11 @@ class SimPeer:
         self.backend.kill()
         for task in list(self._handlers):
             task.cancel()
-        self.cluster.spawn(self.runner.stop(leave=False))
+        self.cluster.spawn(self.gossip.stop(leave=False))
 
     async def leave(self) -> None:
         """SIGTERM: gossip 'left', then stop; in-flight answers are finished first."""
-        await self.runner.stop(leave=True)
+        await self.gossip.stop(leave=True)
         self.alive = False
         self.cluster.network.remove(self.address)
         self.backend.kill()
@@ -149,8 +146,7 @@ class SimPeer:
 
     def add_model(self, model: str) -> None:
         self._extra_models.append(model)
-        self.membership.update_record(self._record(), self.cluster.loop.time())
-        self.runner.wake()
+        self.gossip.publish(self._record())
 
     # -- membership plumbing ------------------------------------------------------------------
 
@@ -158,7 +154,7 @@ class SimPeer:
         self.cluster.network.send(self.address, address, data)
 
     def _on_frame(self, src: str, data: bytes) -> None:
-        self.runner.receive(data)
+        self.gossip.receive(data)
 
     def _record(self) -> NodeRecord:
         p, b = self.profile, self.backend
@@ -179,8 +175,7 @@ class SimPeer:
 
     def _publish_load(self) -> None:
         if self.alive:
-            self.membership.update_record(self._record(), self.cluster.loop.time())
-            self.runner.wake()
+            self.gossip.publish(self._record())
 
     # -- the API handler a client talks to ----------------------------------------------------
 

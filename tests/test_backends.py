@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
+from support.cli_support import free_port
 from support.fake_ollama import FakeOllama, Script
 
 from harombe.inference.llamacpp import EmbeddedLlamaCpp
@@ -35,13 +35,6 @@ def ask(text: str = "hello", **options: object) -> ChatRequest:
 
 async def collect(stream: AsyncIterator[ChatChunk]) -> list[ChatChunk]:
     return [chunk async for chunk in stream]
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -172,7 +165,7 @@ async def test_embedded_llamacpp_bad_file_is_a_clear_error(tmp_path):
 
 
 async def test_connection_refused_is_retryable():
-    backend = OpenAIBackend(f"http://127.0.0.1:{closed_port()}")
+    backend = OpenAIBackend(f"http://127.0.0.1:{free_port()}")
     try:
         with pytest.raises(BackendError) as info:
             await collect(backend.chat(ask()))
@@ -377,7 +370,7 @@ async def test_ollama_failures_are_retryable(ollama_backend, fake_ollama, script
 
 
 async def test_ollama_connection_refused():
-    backend = OllamaBackend(f"http://127.0.0.1:{closed_port()}", default_model="m")
+    backend = OllamaBackend(f"http://127.0.0.1:{free_port()}", default_model="m")
     try:
         with pytest.raises(BackendError, match="cannot connect") as info:
             await collect(backend.chat(ask()))

@@ -22,7 +22,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_without_a_file(monkeypatch, tmp_path):
-    monkeypatch.setattr("harombe.config.DEFAULT_CONFIG_PATH", tmp_path / "missing.yaml")
+    monkeypatch.setattr("harombe.config.loader.DEFAULT_CONFIG_PATH", tmp_path / "missing.yaml")
     cfg = load_config(environ={})
     assert cfg.server.port == 8765
     assert cfg.backend.kind == "ollama"

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from support.cli_support import poll
+from support.cli_support import free_port, poll
 
 from harombe.config import HarombeConfig
 from harombe.daemon import Node
@@ -121,14 +121,6 @@ def _spawn(args: list[str], home, env: dict[str, str] | None = None) -> subproce
     )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def _wait_health(url: str, proc: subprocess.Popen[str]) -> None:
     async def healthy() -> bool:
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
@@ -157,7 +149,7 @@ NO_FAILURE_DETECTION = {"probe_interval": 600.0, "probe_timeout": 300.0}
 async def test_harombed_sigterm_leaves_gracefully_and_exits(tmp_path):
     patient = {"mdns": False, "membership": {"profile": "local", **NO_FAILURE_DETECTION}}
     async with Node(peer_config("watcher", cluster=patient)) as watcher:
-        port = _free_port()
+        port = free_port()
         proc = _spawn(
             [
                 "--host",
@@ -200,7 +192,7 @@ async def test_harombed_demo_model_answers_official_clients(tmp_path):
     import ollama
     import openai
 
-    port = _free_port()
+    port = free_port()
     proc = _spawn(
         [
             "--host",
@@ -248,7 +240,7 @@ async def test_harombed_demo_model_answers_official_clients(tmp_path):
 
 
 async def test_unreachable_backend_is_gossiped_as_down():
-    dead_backend = {"kind": "openai", "url": f"http://127.0.0.1:{_free_port()}"}
+    dead_backend = {"kind": "openai", "url": f"http://127.0.0.1:{free_port()}"}
     async with Node(peer_config("nobackend", backend=dead_backend)) as node:
         assert node.membership
         me = node.membership.get("nobackend")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -20,7 +19,7 @@ import aiohttp
 import ollama
 import pytest
 from aiohttp import web
-from support.cli_support import poll
+from support.cli_support import free_port, poll
 
 from harombe.api.dashboard_api import LiveFeed, add_dashboard_routes
 from harombe.config import HarombeConfig
@@ -55,12 +54,6 @@ def node_config(name: str, tier: int, llama, seeds: list[str]) -> HarombeConfig:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
     if not shutil.which(CHROMIUM):
@@ -80,7 +73,7 @@ async def cluster(
 ) -> AsyncIterator[tuple[Node, Node, asyncio.subprocess.Process]]:
     async with Node(node_config("d0", 0, llama_server, [])) as first:
         async with Node(node_config("d1", 1, llama_server, [first.address])) as second:
-            port = _free_port()
+            port = free_port()
             env = {
                 **os.environ,
                 "HAROMBE_HOME": str(tmp_path),

@@ -219,8 +219,8 @@ async def test_peer_websockets_beyond_the_cap_get_503():
             assert refused.value.status == 503
             for ws in held:
                 await ws.close()
-        assert node._transport is not None
-        assert node._transport.stats.dropped["too_many"] == 1
+        assert node.transport is not None
+        assert node.transport.stats.dropped["too_many"] == 1
 
 
 async def test_silent_websocket_is_closed_after_the_handshake_deadline():
@@ -230,8 +230,8 @@ async def test_silent_websocket_is_closed_after_the_handshake_deadline():
             msg = await ws.receive(timeout=5.0)
             assert msg.type is aiohttp.WSMsgType.CLOSE
             assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
-        assert node._transport is not None
-        assert node._transport.stats.dropped["silent"] == 1
+        assert node.transport is not None
+        assert node.transport.stats.dropped["silent"] == 1
 
 
 async def test_a_websocket_sending_only_forged_frames_is_closed_after_the_handshake_deadline():
@@ -239,7 +239,7 @@ async def test_a_websocket_sending_only_forged_frames_is_closed_after_the_handsh
     the door: without one valid frame by the deadline the socket is closed like a silent one."""
     stranger = Forger("stranger", label="harombe", keyring=[b"not-the-cluster-key-0"])
     async with peer(cluster_key="the-cluster-key-0123", ws_handshake_timeout=0.5) as node:
-        assert node._transport is not None and node.membership is not None
+        assert node.transport is not None and node.membership is not None
         async with aiohttp.ClientSession() as http:
             ws = await http.ws_connect(f"http://{node.address}/cluster/ws")
 
@@ -254,5 +254,5 @@ async def test_a_websocket_sending_only_forged_frames_is_closed_after_the_handsh
             forging.cancel()
             assert msg.type is aiohttp.WSMsgType.CLOSE
             assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
-        assert node._transport.stats.dropped["unverified"] == 1
+        assert node.transport.stats.dropped["unverified"] == 1
         assert node.membership.stats.dropped["unauthenticated"] >= 1

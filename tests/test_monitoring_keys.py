@@ -31,7 +31,10 @@ def config(name: str, seeds: list[str]) -> HarombeConfig:
 
 async def test_monitoring_respects_api_keys():
     async with Node(config("k0", [])) as first, Node(config("k1", [first.address])) as second:
-        await poll(lambda: len(second._live_peers()) == 1, "k1 to see k0")
+        await poll(
+            lambda: second.gossip is not None and len(second.gossip.live_peers()) == 1,
+            "k1 to see k0",
+        )
         base = f"http://{first.address}"
         auth = {"Authorization": f"Bearer {API_KEY}"}
         async with aiohttp.ClientSession() as http:

@@ -137,8 +137,8 @@ async def test_the_replay_bounds_come_from_the_security_config():
         "request_max_senders": 16,
     }
     async with Node(node_config("b", security=security)) as node:
-        assert node._auth is not None
-        guard = node._auth._replay
+        assert node.verifier is not None
+        guard = node.verifier._replay
         assert (guard.per_sender, guard.max_senders) == (32, 16)
 
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from harombe.api.coalesce import StreamResponse, write_coalesced
-from harombe.daemon import _cancel
+from harombe.node.tasks import cancel_task
 
 
 class Recording(StreamResponse):
@@ -94,7 +94,7 @@ async def test_cancel_keeps_the_callers_own_cancellation():
     await asyncio.sleep(0)
 
     async def caller() -> str:
-        await _cancel(task)
+        await cancel_task(task)
         return "went on as if not cancelled"
 
     outer = asyncio.create_task(caller())

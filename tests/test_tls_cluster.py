@@ -28,7 +28,7 @@ def tls_node(name: str, ca: TestCA, **sections):
 async def test_two_peers_form_a_cluster_over_wss_and_forward_over_https(ca, fake_ollama):
     backend = {"kind": "ollama", "url": fake_ollama.url}
     async with cluster(tls_node("a", ca), tls_node("b", ca, backend=backend)) as (a, _b):
-        assert a._transport is not None and a._transport.scheme == "https"
+        assert a.transport is not None and a.transport.scheme == "https"
         context = ssl.create_default_context(cafile=ca.ca_path)
         chat = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": False}
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as http:
@@ -45,9 +45,9 @@ async def test_a_peer_from_another_ca_is_never_admitted(ca, tmp_path):
     async with Node(tls_node("member", ca)) as member:
         intruder_cfg = tls_node("intruder", stranger_ca, cluster={"seeds": [member.address]})
         async with Node(intruder_cfg) as intruder:
-            assert intruder._transport is not None
+            assert intruder.transport is not None
             await poll(
-                lambda: intruder._transport.stats.connect_failures >= 3,
+                lambda: intruder.transport.stats.connect_failures >= 3,
                 "the intruder's dials to fail",
             )
             assert set(states(member)) == {"member"}

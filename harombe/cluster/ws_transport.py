@@ -1,92 +1,40 @@
 """Peer websocket transport: carries membership frames between peers as binary messages.
 
 Frames are opaque bytes here; the membership core decodes, authenticates and counts them. Each
-destination gets one long-lived outbound connection fed by a bounded queue, and other peers
-connect to `GET /cluster/ws`. The protocol tolerates loss, so a frame that cannot go out promptly
-(queue full, peer unreachable) is dropped and counted rather than buffered.
+destination gets one long-lived outbound connection fed by a bounded queue (`ws_link.py`), and
+other peers connect to `GET /cluster/ws`. The protocol tolerates loss, so a frame that cannot
+go out promptly (queue full, peer unreachable) is dropped and counted rather than buffered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import Enum, StrEnum
 
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from harombe.cluster.backoff import backoff_delay
+from harombe.cluster.ws_link import (
+    PEER_HEADER,
+    DropReason,
+    LinkSettings,
+    LinkState,
+    OutboundLink,
+    TransportStats,
+)
 from harombe.ratelimited_log import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
-PEER_HEADER = "X-Harombe-Peer"
-"""Request header naming the connecting peer's address (informational, for logs)."""
-
-_CONNECT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
-_SEND_ERRORS = (aiohttp.ClientError, ConnectionError)
-
-
-class DropReason(StrEnum):
-    QUEUE_FULL = "queue_full"
-    """The destination's outbound queue was full (the peer is slower than we produce)."""
-    NOT_CONNECTED = "not_connected"
-    """The destination is unreachable and its connection is backing off."""
-    OVERSIZED = "oversized"
-    """Larger than `max_frame_bytes`; an inbound one also closes that connection."""
-    TEXT_FRAME = "text_frame"
-    """A text websocket message; peers only speak binary."""
-    PROTOCOL_ERROR = "protocol_error"
-    """A malformed websocket stream; the connection is closed."""
-    SEND_FAILED = "send_failed"
-    """The connection broke while this frame was being written."""
-    SELF = "self"
-    """Addressed to this node's own address."""
-    CLOSED = "closed"
-    """The transport was already closed."""
-    HANDLER_ERROR = "handler_error"
-    """`on_frame` raised (a bug in the receiver; logged)."""
-    SILENT = "silent"
-    """An inbound websocket sent no frame within `handshake_timeout`; it was closed."""
-    UNVERIFIED = "unverified"
-    """An inbound websocket sent frames within `handshake_timeout`, but none that `on_frame`
-    accepted as a cluster member's (bad MAC, wrong label, replayed); it was closed."""
-    TOO_MANY = "too_many"
-    """An inbound websocket beyond `max_inbound` was refused with 503."""
-
-
-@dataclass
-class TransportStats:
-    sent: int = 0
-    received: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    connects: int = 0
-    connect_failures: int = 0
-    heartbeat_timeouts: int = 0
-    dropped: Counter[str] = field(default_factory=Counter)
-
-
-class LinkState(Enum):
-    CONNECTING = "connecting"
-    """Dialling; frames queue up meanwhile."""
-    CONNECTED = "connected"
-    BACKOFF = "backoff"
-    """Waiting to redial after a failure; frames are dropped meanwhile."""
-
-
-@dataclass(eq=False)
-class _Link:
-    address: str
-    queue: asyncio.Queue[bytes]
-    state: LinkState = LinkState.CONNECTING
-    sent: int = 0
-    redial: asyncio.Event = field(default_factory=asyncio.Event)  # cuts a backoff short
+__all__ = [
+    "PEER_HEADER",
+    "DropReason",
+    "LinkState",
+    "TransportStats",
+    "WebSocketTransport",
+]
 
 
 class WebSocketTransport:
@@ -149,23 +97,28 @@ class WebSocketTransport:
         self.scheme = scheme
         self.stats = TransportStats()
         self._on_frame = on_frame
-        self._max_frame_bytes = max_frame_bytes
+        self._settings = LinkSettings(
+            local_address=local_address,
+            path=path,
+            scheme=scheme,
+            max_frame_bytes=max_frame_bytes,
+            connect_timeout=connect_timeout,
+            heartbeat=heartbeat,
+            reconnect_min=reconnect_min,
+            reconnect_max=reconnect_max,
+            max_connect_failures=max_connect_failures,
+            idle_timeout=idle_timeout,
+            queue_size=queue_size,
+        )
         self._session = session
         self._owns_session = session is None
-        self._connect_timeout = connect_timeout
-        self._heartbeat = heartbeat
-        self._reconnect_min = reconnect_min
-        self._reconnect_max = reconnect_max
-        self._max_connect_failures = max_connect_failures
-        self._idle_timeout = idle_timeout
         self._close_timeout = close_timeout
-        self._queue_size = queue_size
         self._max_inbound = max_inbound
         self._handshake_timeout = handshake_timeout
         self._refusals = RateLimitedLog(log, log_interval)
         self._rng = rng or random.Random()
-        self._links: dict[str, _Link] = {}
-        self._tasks: dict[_Link, asyncio.Task[None]] = {}
+        self._links: dict[str, OutboundLink] = {}
+        self._tasks: dict[OutboundLink, asyncio.Task[None]] = {}
         self._inbound: set[web.WebSocketResponse] = set()
         self._started = False
         self._closed = False
@@ -225,114 +178,35 @@ class WebSocketTransport:
     def _refusal(self, address: str, data: bytes) -> DropReason | None:
         if self._closed:
             return DropReason.CLOSED
-        if len(data) > self._max_frame_bytes:
+        if len(data) > self._settings.max_frame_bytes:
             return DropReason.OVERSIZED
         if address == self.local_address:
             return DropReason.SELF
         return None
 
-    def _open_link(self, address: str) -> _Link:
-        link = _Link(address, asyncio.Queue(self._queue_size))
+    def _open_link(self, address: str) -> OutboundLink:
+        assert self._session is not None
+        link = OutboundLink(
+            address,
+            self._settings,
+            session=self._session,
+            stats=self.stats,
+            read=self._read,
+            rng=self._rng,
+        )
         self._links[address] = link
-        task = asyncio.create_task(self._run_link(link), name=f"harombe-ws-link {address}")
+        task = asyncio.create_task(link.run(), name=f"harombe-ws-link {address}")
         self._tasks[link] = task
         task.add_done_callback(lambda t: self._link_done(link, t))
         return link
 
-    def _link_done(self, link: _Link, task: asyncio.Task[None]) -> None:
+    def _link_done(self, link: OutboundLink, task: asyncio.Task[None]) -> None:
         del self._tasks[link]
         if self._links.get(link.address) is link:
             del self._links[link.address]
-        self._drain(link, DropReason.NOT_CONNECTED)
+        link.drain(DropReason.NOT_CONNECTED)
         if not task.cancelled() and task.exception() is not None:
             log.error("link to %s failed", link.address, exc_info=task.exception())
-
-    def _drain(self, link: _Link, reason: DropReason) -> None:
-        while not link.queue.empty():
-            link.queue.get_nowait()
-            link.queue.task_done()
-            self.stats.dropped[reason] += 1
-
-    async def _run_link(self, link: _Link) -> None:
-        """Dial, pump the queue, redial with backoff; end when idle or after too many failures."""
-        failures = 0
-        while True:
-            link.state = LinkState.CONNECTING
-            try:
-                ws = await self._connect(link.address)
-            except _CONNECT_ERRORS as exc:
-                self.stats.connect_failures += 1
-                failures += 1
-                self._drain(link, DropReason.NOT_CONNECTED)
-                if failures >= self._max_connect_failures:
-                    log.debug("giving up on %s after %d failures: %r", link.address, failures, exc)
-                    return
-                link.state = LinkState.BACKOFF
-                delay = backoff_delay(failures, self._reconnect_min, self._reconnect_max, self._rng)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(link.redial.wait(), delay)
-                link.redial.clear()
-                continue
-            self.stats.connects += 1
-            link.state = LinkState.CONNECTED
-            sent_before = link.sent
-            idle = await self._pump(link, ws)
-            if idle:
-                return
-            # A connection that carried nothing counts as a failure, so a peer that accepts and
-            # hangs up at once is redialled with backoff, not in a tight loop.
-            failures = 0 if link.sent > sent_before else failures + 1
-            if failures >= self._max_connect_failures:
-                return
-
-    async def _connect(self, address: str) -> aiohttp.ClientWebSocketResponse:
-        assert self._session is not None
-        async with asyncio.timeout(self._connect_timeout):
-            return await self._session.ws_connect(
-                f"{self.scheme}://{address}{self.path}",
-                max_msg_size=self._max_frame_bytes,
-                heartbeat=self._heartbeat,
-                timeout=aiohttp.ClientWSTimeout(ws_close=self._connect_timeout),
-                headers={PEER_HEADER: self.local_address},
-            )
-
-    async def _pump(self, link: _Link, ws: aiohttp.ClientWebSocketResponse) -> bool:
-        """Write queued frames until the connection ends (False) or sits idle (True)."""
-        reader = asyncio.create_task(self._read(ws))
-        getter: asyncio.Task[bytes] | None = None
-        try:
-            while True:
-                getter = getter or asyncio.create_task(link.queue.get())
-                done, _ = await asyncio.wait(
-                    (getter, reader),
-                    timeout=self._idle_timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if reader in done:
-                    return False
-                if not done:
-                    return True
-                data = getter.result()
-                getter = None
-                try:
-                    await ws.send_bytes(data)
-                except _SEND_ERRORS:
-                    self.stats.dropped[DropReason.SEND_FAILED] += 1
-                    return False
-                finally:
-                    link.queue.task_done()
-                link.sent += 1
-                self.stats.sent += 1
-                self.stats.bytes_sent += len(data)
-        finally:
-            for task in (getter, reader):
-                if task is not None:
-                    task.cancel()
-            await asyncio.gather(*(t for t in (getter, reader) if t), return_exceptions=True)
-            if getter is not None and not getter.cancelled():
-                link.queue.task_done()
-                self.stats.dropped[DropReason.SEND_FAILED] += 1
-            await ws.close()
 
     # -- receiving ---------------------------------------------------------------------------
 
@@ -347,7 +221,9 @@ class WebSocketTransport:
                 headers={"Retry-After": "1"},
             )
         ws = web.WebSocketResponse(
-            max_msg_size=self._max_frame_bytes, heartbeat=self._heartbeat, compress=False
+            max_msg_size=self._settings.max_frame_bytes,
+            heartbeat=self._settings.heartbeat,
+            compress=False,
         )
         await ws.prepare(request)
         if self._closed:

@@ -22,6 +22,9 @@ text rather than start again, so the client sees one answer: partial + continuat
 alternative, an extra user turn asking to "continue where you stopped", works on every server
 but models often repeat or re-introduce the answer, which the client would see verbatim.
 
+Embeddings take a shorter path (`embeddings.py`): a node serving the named model, the next
+one on a node failure; no tier, no continuation.
+
 Every path ends in a complete answer or a `BackendError`: 404 unknown model, 503 (with
 `retry_after`) nothing usable or saturated, 504 deadline, 502 every attempt failed. Requests
 with `local_only` (forwarded by a peer: the hop header) are served by the local backend or
@@ -53,10 +56,11 @@ from harombe.inference.types import (
 from harombe.routing.balancer import Balancer
 from harombe.routing.breaker import BreakerBoard
 from harombe.routing.classifier import Classification, explain
+from harombe.routing.embeddings import route_embedding
 from harombe.routing.fit import PromptTooLargeError, calls_tools, fitted
 from harombe.routing.judge import Judge
 from harombe.routing.policy import Plan, is_virtual, make_plan
-from harombe.routing.route import ClusterModel, Embedded, RouteInfo, RouteOptions, UnavailableError
+from harombe.routing.route import ClusterModel, Embedded, RouteOptions, UnavailableError
 from harombe.routing.routed import DeadlineError, RoutedAnswer, Slot
 from harombe.routing.view import Candidate, ClusterView
 from harombe.settings.routing import RoutingConfig
@@ -213,61 +217,14 @@ class Dispatcher:
     async def embed(self, request: EmbedRequest, options: RouteOptions) -> Embedded:
         """Embeddings from a node serving the named model; the next one if a node fails."""
         limit = options.timeout or self.config.request_timeout
-        deadline = self.now() + limit
         if options.local_only:
-            local = Candidate(self.node_name, "", tier=self.local_tier() or 0, is_local=True)
-            return await self._embed_on(local, request, deadline, limit)
+            return await route_embedding(self, request, None, limit)
         if is_virtual(request.model):
             raise BackendError("embeddings need a real model name", status=400, retryable=False)
         assert request.model is not None  # not virtual
         plan = self._served_plan(request.model)
         request = dataclasses.replace(request, model=plan.model)
-        tried: set[str] = set()
-        failed: str | None = None  # the last node failure, for the error when none is left
-        while True:
-            try:
-                candidate = await self.next_node(plan, tried, deadline)
-            except UnavailableError as exc:
-                if failed is None:
-                    raise
-                message = f"every node tried failed (last: {failed}); {exc}"
-                raise BackendError(message, status=502, retryable=False) from exc
-            tried.add(candidate.name)
-            try:
-                return await self._embed_on(candidate, request, deadline, limit)
-            except BackendError as exc:
-                if not exc.retryable or len(tried) >= self.config.max_attempts:
-                    raise
-                failed = f"{candidate.name}: {exc}"
-                log.warning("node %s failed to embed: %s", candidate.name, exc)
-
-    async def _embed_on(
-        self, candidate: Candidate, request: EmbedRequest, deadline: float, limit: float
-    ) -> Embedded:
-        breaker = self.breaker_board.get(candidate.name)
-        breaker.on_start()
-        verdict: bool | None = None
-        started = self.now()
-        try:
-            with self.slot(candidate.name):
-                async with asyncio.timeout_at(deadline):
-                    result = await self.backend_for(candidate).embed(request)
-            verdict = True
-        except TimeoutError:
-            raise DeadlineError(limit) from None
-        except BackendError as exc:
-            verdict = False if exc.retryable else None
-            raise
-        finally:
-            if verdict is True:
-                breaker.on_success()
-            elif verdict is False:
-                breaker.on_failure()
-            else:
-                breaker.on_abandon()
-        route = RouteInfo(node=candidate.name, tier=candidate.tier, model=result.model)
-        route.total_s = self.now() - started
-        return Embedded(result, route)
+        return await route_embedding(self, request, plan, limit)
 
     async def models(self) -> list[ClusterModel]:
         """Every model some usable node serves, with the nodes serving and holding it; its

@@ -1,12 +1,11 @@
 """Peers in one process, each a real aiohttp server on 127.0.0.1 carrying the peer websocket,
-a Membership core and its runner, joined through seeds (no mDNS)."""
+its membership (`harombe.node.gossip.Gossip`, as in harombed), joined through seeds (no mDNS)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import random
-import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -17,8 +16,9 @@ from aiohttp import web
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import Membership
 from harombe.cluster.record import NodeRecord
-from harombe.cluster.runner import MembershipRunner
 from harombe.cluster.ws_transport import WebSocketTransport
+from harombe.node.gossip import Gossip
+from harombe.node.listen import bind_socket
 from support.cli_support import poll
 
 DEADLINE_S = 15.0
@@ -31,25 +31,19 @@ async def eventually(
     await poll(check, what, within)
 
 
-def _listening_socket(port: int) -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen()
-    sock.setblocking(False)
-    return sock
-
-
 @dataclass(eq=False)
 class Peer:
     name: str
     port: int
-    membership: Membership
-    runner: MembershipRunner
+    gossip: Gossip
     transport: WebSocketTransport
     web_runner: web.AppRunner
     received: deque[bytes] = field(default_factory=lambda: deque(maxlen=64))
     """The last frames this peer received, raw (for replay tests)."""
+
+    @property
+    def membership(self) -> Membership:
+        return self.gossip.membership
 
     @property
     def address(self) -> str:
@@ -102,16 +96,16 @@ class Cluster:
         keyring: Sequence[bytes] | None = None,
     ) -> Peer:
         loop = asyncio.get_running_loop()
-        sock = _listening_socket(port)
+        sock = bind_socket("127.0.0.1", port)
         port = sock.getsockname()[1]
         address = f"127.0.0.1:{port}"
         received: deque[bytes] = deque(maxlen=64)
-        runner_slot: list[MembershipRunner] = []
+        gossip_slot: list[Gossip] = []
 
         def on_frame(data: bytes) -> None:
             received.append(data)
-            if runner_slot:
-                runner_slot[0].receive(data)
+            if gossip_slot:
+                gossip_slot[0].receive(data)
 
         transport = WebSocketTransport(
             local_address=address,
@@ -126,33 +120,29 @@ class Cluster:
         await web_runner.setup()
         await web.SockSite(web_runner, sock).start()
         await transport.start()
-        membership = Membership(
+        gossip = Gossip(
             self.config,
             name=name,
             address=address,
             record=NodeRecord(name=name, address=address),
             send=transport.send,
-            now=loop.time(),
+            clock=loop.time,
             rng=random.Random(self._rng.random()),
             label=self.label,
             keyring=self.keyring if keyring is None else keyring,
             generation=next(self._generations),
             wall_clock=time.time,
         )
-        runner = MembershipRunner(membership)
-        runner_slot.append(runner)
-        runner.start()
-        peer = Peer(name, port, membership, runner, transport, web_runner, received)
+        gossip_slot.append(gossip)
+        gossip.start(seeds)
+        peer = Peer(name, port, gossip, transport, web_runner, received)
         self.peers.append(peer)
-        if seeds:
-            membership.join(list(seeds), loop.time())
-            runner.wake()
         return peer
 
     async def stop(self, peer: Peer, *, leave: bool) -> None:
         """Stop a peer: gracefully (`leave`) or as if its machine vanished."""
         self.peers.remove(peer)
-        await peer.runner.stop(leave=leave)
+        await peer.gossip.stop(leave=leave)
         await peer.transport.close()
         await peer.web_runner.cleanup()
 

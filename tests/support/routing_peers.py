@@ -1,9 +1,10 @@
 """Real harombe peers on loopback for the routing tests, without gossip.
 
-Each peer is a real aiohttp server running `make_app` + the cluster routes with a `Dispatcher`
-whose `StaticView` lists every peer; its local backend is an `OpenAIBackend` in front of its own
-`FakeOpenAI` (or any real OpenAI-compatible server, such as the llama.cpp fixture's). Peers
-forward to each other through `PeerBackend`, signed when the cluster has a key. What a peer
+Each peer is a real aiohttp server running harombed's API app (`harombe.node.app.api_app`) with
+a `Dispatcher` whose `StaticView` lists every peer; its local backend is an `OpenAIBackend` in
+front of its own `FakeOpenAI` (or any real OpenAI-compatible server, such as the llama.cpp
+fixture's). Peers forward to each other as harombed's do (`harombe.node.connect.PeerConnector`),
+signed when the cluster has a key. What a peer
 advertises of its models (context windows, tool calling) comes from its backend's model list,
 as in `harombed`.
 """
@@ -11,22 +12,21 @@ as in `harombed`.
 from __future__ import annotations
 
 import random
-import socket
 from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
 
-from harombe.api.app import make_app
-from harombe.api.cluster_api import add_cluster_routes
-from harombe.api.peer_auth import RequestSigner, RequestVerifier, peer_auth_middleware
+from harombe.api.peer_auth import peer_auth_middleware
 from harombe.inference.openai_compat import OpenAIBackend
-from harombe.inference.peer import PeerBackend
+from harombe.node.app import api_app, request_verifier
+from harombe.node.connect import PeerConnector, request_signer
 from harombe.routing.dispatch import Dispatcher
 from harombe.routing.fit import advertised
 from harombe.routing.view import Candidate, StaticView
 from harombe.settings.routing import RoutingConfig
 from sim.fake_openai import FakeOpenAI
+from support.cli_support import free_port
 
 
 @dataclass
@@ -106,7 +106,7 @@ class RoutingCluster:
     async def __aenter__(self) -> RoutingCluster:
         self.session = aiohttp.ClientSession()
         for peer in self.peers.values():
-            peer.port = _free_port()
+            peer.port = free_port()
             if peer.backend_url:
                 peer.backend = OpenAIBackend(
                     peer.backend_url, default_model=peer.models[0], session=self.session
@@ -118,12 +118,8 @@ class RoutingCluster:
                 view=peer.view,
                 config=self.config,
                 rng=random.Random(peer.name),
-                connect=lambda c, origin=peer.name: PeerBackend(
-                    c.address,
-                    session=self.session,
-                    origin=origin,
-                    destination=c.name,
-                    auth=RequestSigner(self.keyring, sender=origin) if self.keyring else None,
+                connect=PeerConnector(
+                    self.session, peer.name, request_signer(self.keyring, peer.name)
                 ),
             )
         for peer in self.peers.values():
@@ -134,13 +130,12 @@ class RoutingCluster:
     async def start_http(self, name: str) -> None:
         peer = self.peers[name]
         assert peer.dispatcher is not None
-        verifier = RequestVerifier(self.keyring, destination=name) if self.keyring else None
-        app = make_app(
+        verifier = request_verifier(self.keyring, name)
+        app = api_app(
             node_name=peer.name,
-            coordinator=peer.dispatcher,
+            dispatcher=peer.dispatcher,
             middlewares=[peer_auth_middleware(verifier)],
         )
-        add_cluster_routes(app, dispatcher=peer.dispatcher)
         peer.runner = web.AppRunner(app, shutdown_timeout=0.1, handler_cancellation=True)
         await peer.runner.setup()
         await web.TCPSite(peer.runner, "127.0.0.1", peer.port).start()
@@ -163,10 +158,3 @@ class RoutingCluster:
     def served(self) -> dict[str, int]:
         """Chat requests each peer's fake backend has received."""
         return {n: len(p.fake.requests) for n, p in self.peers.items() if p.fake is not None}
-
-
-def _free_port() -> int:
-    """A port free now on 127.0.0.1; the peer binds it right after (and again on restart)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
