@@ -2,8 +2,9 @@
 
 Four paths, each timed from the client's request to the last byte of the streamed answer:
 - direct: client → the backend (an OpenAI-compatible server);
-- relay: client → a bare aiohttp relay (`python -m sim.overhead relay`: passes the request and
-  the streamed bytes through, nothing else) → the backend: the floor for any Python proxy;
+- relay: client → a bare aiohttp relay (`python -m sim.bench.overhead relay`: passes the
+  request and the streamed bytes through, nothing else) → the backend: the floor for any
+  Python proxy;
 - peer: client → harombed → its own backend;
 - forwarded: client → harombed without a backend → the peer that has one → its backend.
 For each: latency of one request at a time (total and time to first token), throughput with 8
@@ -147,7 +148,8 @@ async def peers_for(backend_url: str, model: str) -> AsyncIterator[Paths]:
     """A bare relay and two harombed processes: one serving `backend_url`, one with no backend
     in front of it."""
     serving, entry, relay = _free_port(), _free_port(), _free_port()
-    relay_args = ["-m", "sim.overhead", "relay", "--port", str(relay), "--backend", backend_url]
+    relay_args = ["-m", "sim.bench.overhead", "relay", "--port", str(relay), "--backend",
+                  backend_url]  # fmt: skip
     common = ["-m", "harombe.cli.daemon", "--host", "127.0.0.1", "--no-mdns", "--log-level",
               "warning"]  # fmt: skip
     env_profile = ["--config", str(_bench_config())]
@@ -386,7 +388,7 @@ async def serve_relay(port: int, backend: str) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m sim.overhead")
+    parser = argparse.ArgumentParser(prog="python -m sim.bench.overhead")
     parser.add_argument("mode", nargs="?", choices=["bench", "relay"], default="bench")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--backend", default="")
