@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, aclosing
 from typing import Protocol
 
 from harombe.inference.types import (
@@ -193,10 +193,12 @@ class RoutedAnswer:
             route.node, route.tier = candidate.name, candidate.tier
             attempt = request if not delivered else _continuation(request, "".join(delivered))
             try:
-                async for chunk in self._stream(attempt, candidate, deadline):
-                    if chunk.content:
-                        delivered.append(chunk.content)
-                    yield chunk
+                # Closed here, not left to the garbage collector: its slot is freed at once.
+                async with aclosing(self._stream(attempt, candidate, deadline)) as chunks:
+                    async for chunk in chunks:
+                        if chunk.content:
+                            delivered.append(chunk.content)
+                        yield chunk
                 return
             except BackendError as exc:
                 if not exc.retryable and not isinstance(exc, ModelNotFoundError):
