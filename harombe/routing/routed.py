@@ -166,7 +166,9 @@ class RoutedAnswer:
             strategy = nodes.config.fallback_strategy
             plan = await nodes.judge.revise(plan, self._request.messages, strategy)
             route.classified_tier = plan.classified_tier
-        request = dataclasses.replace(self._request, model=plan.model)
+        request = self._request
+        if request.model != plan.model:
+            request = dataclasses.replace(request, model=plan.model)
         delivered: list[str] = []
         tried: set[str] = set()
         failed: tuple[str, str] | None = None  # (node, reason) of the last failure
