@@ -232,6 +232,23 @@ async def test_empty_chat_is_a_load_call(client: ollama.AsyncClient, api_backend
 # --- generate -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("path", "field"), [("/api/chat", "message"), ("/api/generate", "response")]
+)
+async def test_streamed_text_lines_are_whole_objects(api_url: str, http, path, field) -> None:
+    """Text lines (rendered from a template) carry exactly the fields Ollama sends."""
+    body = {"model": MODEL, "messages": USER, "prompt": "hi", "stream": True}
+    async with http.post(f"{api_url}{path}", json=body) as resp:
+        lines = await ndjson(resp)
+    texts = lines[:-1]
+    assert len(texts) == len(REPLY)
+    for line, piece in zip(texts, REPLY, strict=True):
+        datetime.fromisoformat(line["created_at"].replace("Z", "+00:00"))
+        text = {"role": "assistant", "content": piece} if field == "message" else piece
+        assert line == {"model": MODEL, "created_at": line["created_at"], field: text,
+                        "done": False}  # fmt: skip
+
+
 async def test_generate_whole_and_stream(client: ollama.AsyncClient, api_backend) -> None:
     whole = await client.generate(model=MODEL, prompt="hi", system="be brief")
     assert whole.response == ANSWER

@@ -112,6 +112,27 @@ async def test_stream_wire(api_url: str, http) -> None:
     assert events[-1]["harombe"]["model"] == MODEL
 
 
+@pytest.mark.parametrize("include_usage", [False, True])
+async def test_stream_text_events_are_whole_chunk_objects(
+    api_url: str, http, include_usage
+) -> None:
+    """Text chunks (rendered from a template) carry the same envelope and fields as the rest."""
+    body = {"model": MODEL, "messages": USER, "stream": True}
+    if include_usage:
+        body["stream_options"] = {"include_usage": True}
+    async with http.post(f"{api_url}/v1/chat/completions", json=body) as resp:
+        events = [json.loads(p) for p in sse_payloads(await resp.text())[:-1]]
+    envelope = {k: events[0][k] for k in ("id", "object", "created", "model")}
+    assert envelope["object"] == "chat.completion.chunk"
+    texts = [e for e in events if e["choices"] and "content" in e["choices"][0]["delta"]]
+    assert "".join(e["choices"][0]["delta"]["content"] for e in texts) == ANSWER
+    usage = {"usage": None} if include_usage else {}
+    for event in texts[1:]:
+        choice = {"index": 0, "delta": {"content": event["choices"][0]["delta"]["content"]},
+                  "logprobs": None, "finish_reason": None}  # fmt: skip
+        assert event == envelope | {"choices": [choice]} | usage
+
+
 async def test_tools_whole(client: openai.AsyncOpenAI, api_backend: ScriptedBackend) -> None:
     done = await client.chat.completions.create(
         model=MODEL, messages=USER, tools=[WEATHER_TOOL], tool_choice="auto"

@@ -17,10 +17,10 @@ from aiohttp import web
 
 from harombe.api.coalesce import StreamResponse, write_coalesced
 from harombe.api.errors import ApiError, internal_error
-from harombe.api.observe import observed
+from harombe.api.observe import Trace, current_trace
 from harombe.inference.peer_wire import HOP_HEADER
 from harombe.inference.types import BackendError, ChatChunk, ChatRequest, ToolCall
-from harombe.routing.route import Coordinator, RoutedStream, RouteInfo, RouteOptions
+from harombe.routing.route import Coordinator, RouteInfo, RouteOptions
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +56,35 @@ def route_headers(route: RouteInfo) -> dict[str, str]:
 
 
 class Answer:
-    """A routed answer whose first chunk has arrived; iterate it for all chunks."""
+    """A routed answer whose first chunk has arrived; iterate it for all chunks. What it sees
+    is noted in `trace` (the request's, see `observe`)."""
 
-    def __init__(self, route: RouteInfo, chunks: AsyncIterator[ChatChunk]) -> None:
+    def __init__(
+        self, route: RouteInfo, chunks: AsyncIterator[ChatChunk], trace: Trace | None = None
+    ) -> None:
         self.route = route
         self.opened_ns = time.monotonic_ns()
         self.first_chunk_ns: int | None = None
         self._chunks = chunks
+        self._trace = trace
         self._first: ChatChunk | None = None
 
     async def _next(self) -> ChatChunk | None:
         try:
-            return await anext(self._chunks)
+            chunk = await anext(self._chunks)
         except StopAsyncIteration:
             return None
         except BackendError as exc:
+            if self._trace is not None:
+                self._trace.failed_status = exc.status
             raise ApiError.from_backend(exc) from exc
         except Exception as exc:
+            if self._trace is not None:
+                self._trace.failed_status = 500
             raise internal_error(exc) from exc
+        if self._trace is not None:
+            self._trace.saw(chunk)
+        return chunk
 
     async def _start(self) -> None:
         self._first = await self._next()
@@ -95,21 +106,17 @@ async def open_answer(
 ) -> AsyncIterator[Answer]:
     """Route `chat` and wait for its first chunk; the coordinator's stream is closed on exit."""
     try:
-        stream = observed(coordinator.open(chat, options))
+        stream = coordinator.open(chat, options)
     except BackendError as exc:
         raise ApiError.from_backend(exc) from exc
-    async with aclosing(_iterate(stream)) as chunks:
-        answer = Answer(stream.route, chunks)
-        await answer._start()
-        yield answer
-
-
-async def _iterate(stream: RoutedStream) -> AsyncIterator[ChatChunk]:
-    """The stream's chunks, closing the stream's own iterator when this one is closed."""
+    trace = current_trace()
+    if trace is not None:
+        trace.route = stream.route
     chunks = aiter(stream)
     try:
-        async for chunk in chunks:
-            yield chunk
+        answer = Answer(stream.route, chunks, trace)
+        await answer._start()
+        yield answer
     finally:
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:

@@ -32,24 +32,30 @@ async def write_coalesced(response: web.StreamResponse, frames: AsyncIterator[by
     produced together. A failed write (the client gone) is raised here; so is the failure that
     ended `frames`, once the frames before it are written, and the response is then left open
     (for an error frame). `frames` is not closed."""
+    loop = asyncio.get_running_loop()
     queue: list[bytes] = []
     queued = 0
-    wake = asyncio.Event()
+    idle: asyncio.Future[None] | None = None  # the writer's, while it waits for frames
     room = asyncio.Event()
     room.set()
     finished = False
     failure: Exception | None = None
 
+    def wake() -> None:
+        if idle is not None and not idle.done():
+            idle.set_result(None)
+
     async def writer() -> None:
-        nonlocal queue, queued
+        nonlocal queue, queued, idle
         while True:
             if not queue:
                 if finished:
                     if failure is None:
                         await response.write_eof()
                     return
-                await wake.wait()
-                wake.clear()
+                idle = loop.create_future()
+                await idle
+                idle = None
                 continue
             batch, queue, queued = queue, [], 0
             room.set()
@@ -67,14 +73,14 @@ async def write_coalesced(response: web.StreamResponse, frames: AsyncIterator[by
                     break
                 queue.append(frame)
                 queued += len(frame)
-                wake.set()
+                wake()
                 if queued >= MAX_QUEUED_BYTES:
                     room.clear()
                     await _either(room, task)
         except Exception as exc:  # raised below, once what came before it is written
             failure = exc
         finished = True
-        wake.set()
+        wake()
         await task
     finally:
         if not task.done():

@@ -45,6 +45,21 @@ def _label(value: object) -> str:
     return "none" if value is None else str(value)
 
 
+class _Series:
+    """`metric.labels(*values)`, each series looked up once: `labels()` on every request cost
+    more than the rest of a finished request's bookkeeping."""
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._bound: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        series = self._bound.get(values)
+        if series is None:
+            series = self._bound[values] = self._metric.labels(*values)
+        return series
+
+
 class RequestMetrics:
     """What this peer coordinated, by serving node, tier, model, API and outcome."""
 
@@ -88,16 +103,21 @@ class RequestMetrics:
             registry=registry,
         )
 
+        self._requests = _Series(self.requests)
+        self._duration = _Series(self.duration)
+        self._ttft = _Series(self.ttft)
+        self._tokens = _Series(self.tokens)
+
     def finished(self, r: FinishedRequest) -> None:
         node, tier, model = _label(r.node), _label(r.tier), _label(r.model)
-        self.requests.labels(node, tier, model, r.api, r.outcome).inc()
-        self.duration.labels(r.api, tier).observe(r.duration_s)
+        self._requests(node, tier, model, r.api, r.outcome).inc()
+        self._duration(r.api, tier).observe(r.duration_s)
         if r.ttft_s is not None:
-            self.ttft.labels(r.api, tier).observe(r.ttft_s)
+            self._ttft(r.api, tier).observe(r.ttft_s)
         if r.tokens_in:
-            self.tokens.labels(node, model, "in").inc(r.tokens_in)
+            self._tokens(node, model, "in").inc(r.tokens_in)
         if r.tokens_out:
-            self.tokens.labels(node, model, "out").inc(r.tokens_out)
+            self._tokens(node, model, "out").inc(r.tokens_out)
         for reason in r.fallbacks:
             self.fallbacks.labels(reason).inc()
         if r.classified_tier is not None:

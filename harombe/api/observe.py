@@ -2,9 +2,9 @@
 
 The middleware opens a `Trace` for every answer request (Ollama, OpenAI, `/cluster/execute`)
 that a client sent — not the ones a peer forwarded here (hop header): those were coordinated,
-and are counted, by that peer. `open_answer` hands the routed stream to `observed()`, which
-notes the route, the first chunk, the final chunk's token counts and any failure. When the
-handler returns (or raises, or the client leaves) the middleware turns the trace into one
+and are counted, by that peer. The routed answer (`api.answer.Answer`) notes in the
+`current_trace()` the route, the first chunk, the final chunk's token counts and any failure.
+When the handler returns (or raises, or the client leaves) the middleware turns the trace into one
 `FinishedRequest` and tells every `RequestObserver`.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,8 +21,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from harombe.api.peer_auth import HOP_HEADER
-from harombe.inference.types import BackendError, ChatChunk
-from harombe.routing.route import RoutedStream, RouteInfo
+from harombe.inference.types import ChatChunk
+from harombe.routing.route import RouteInfo
 from harombe.stats.requests import FinishedRequest, fallback_reason
 
 ANSWER_PATHS = {
@@ -49,6 +49,12 @@ class Trace:
     first_chunk: float | None = None
     final: ChatChunk | None = None
     failed_status: int | None = None  # a BackendError's status, seen in the stream
+
+    def saw(self, chunk: ChatChunk) -> None:
+        if self.first_chunk is None:
+            self.first_chunk = time.monotonic()
+        if chunk.done:
+            self.final = chunk
 
     def outcome(self, status: int | None) -> str:
         """From what the stream saw and the HTTP status (None: the client left)."""
@@ -86,41 +92,9 @@ class Trace:
 _current: ContextVar[Trace | None] = ContextVar("harombe_request_trace", default=None)
 
 
-def observed(stream: RoutedStream) -> RoutedStream:
-    """`stream`, watched by the current request's trace (unchanged when there is none)."""
-    trace = _current.get()
-    if trace is None:
-        return stream
-    trace.route = stream.route
-    return _ObservedStream(stream, trace)
-
-
-class _ObservedStream:
-    def __init__(self, stream: RoutedStream, trace: Trace) -> None:
-        self.route = stream.route
-        self._stream = stream
-        self._trace = trace
-
-    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        trace = self._trace
-        chunks = aiter(self._stream)
-        try:
-            async for chunk in chunks:
-                if trace.first_chunk is None:
-                    trace.first_chunk = time.monotonic()
-                if chunk.done:
-                    trace.final = chunk
-                yield chunk
-        except BackendError as exc:
-            trace.failed_status = exc.status
-            raise
-        except Exception:
-            trace.failed_status = 500
-            raise
-        finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+def current_trace() -> Trace | None:
+    """The trace of the request being handled, if it is one the middleware observes."""
+    return _current.get()
 
 
 def observe_middleware(observers: Sequence[RequestObserver]) -> Middleware:

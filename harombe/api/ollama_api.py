@@ -72,6 +72,32 @@ def _generate_shape(content: str, tool_calls: list[ToolCall]) -> dict[str, Any]:
     return {"response": content}
 
 
+_MARK = "\x00harombe-field\x00"
+_MARK_JSON = _json.encode(_MARK)
+
+
+class _TextLines:
+    """The NDJSON lines of text chunks of one answer, rendered as pre-encoded bytes around the
+    encoded time and text: byte for byte what `_render` gives such a chunk, without building
+    and encoding the whole object per token."""
+
+    def __init__(self, shape: Shape) -> None:
+        self._shape = shape
+        self._around: dict[str, list[bytes] | None] = {}  # model → the bytes between the fields
+
+    def line(self, model: str, content: str) -> bytes | None:
+        """The line, or None when `model`'s name holds the mark (no template then)."""
+        around = self._around.get(model, ())
+        if around == ():
+            line = {"model": model, "created_at": _MARK, **self._shape(_MARK, []), "done": False}
+            parts = _dumps(line).split(_MARK_JSON)
+            around = self._around[model] = parts if len(parts) == 3 else None
+        if around is None:
+            return None
+        created = _json.encode(rfc3339_now())
+        return b"".join((around[0], created, around[1], _json.encode(content), around[2]))
+
+
 def _details(info: ModelInfo) -> dict[str, Any]:
     return {
         "parent_model": "",
@@ -161,7 +187,14 @@ class OllamaApi:
             return web.json_response(payload, headers=route_headers(answer.route))
 
     async def _frames(self, answer: Answer, requested: str, shape: Shape) -> AsyncIterator[bytes]:
+        text_lines = _TextLines(shape)
         async for chunk in answer:
+            if chunk.content and not chunk.tool_calls and not chunk.done:
+                model = chunk.model or answer.route.model or requested
+                yield text_lines.line(model, chunk.content) or _dumps(
+                    self._render(answer, chunk, requested, shape)
+                )
+                continue
             yield _dumps(self._render(answer, chunk, requested, shape))
             if chunk.done:
                 return

@@ -113,6 +113,41 @@ class _Completion:
         }
 
 
+def _delta_choice(delta: dict[str, Any]) -> dict[str, Any]:
+    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+
+
+_MARK = "\x00harombe-text\x00"
+_MARK_JSON = _json.encode(_MARK)
+
+
+class _ChunkEvents:
+    """The `chat.completion.chunk` events of one streamed completion. A chunk of text only,
+    nearly every one, is rendered as pre-encoded bytes around the encoded text: byte for byte
+    what `event` renders, without building and encoding the whole object per token."""
+
+    def __init__(self, completion: _Completion, include_usage: bool) -> None:
+        self._completion = completion
+        self._usage: dict[str, Any] = {"usage": None} if include_usage else {}
+        self._around_text: dict[str, list[bytes]] = {}  # model → the bytes before and after
+
+    def event(self, choices: list[dict[str, Any]], model: str | None, **extra: Any) -> bytes:
+        envelope = self._completion.envelope("chat.completion.chunk", model)
+        return _event(envelope | {"choices": choices} | self._usage | extra)
+
+    def text(self, content: str, model: str | None) -> bytes:
+        completion = self._completion
+        model = model or completion.answer.route.model or completion.requested
+        around = self._around_text.get(model)
+        if around is None:
+            template = self.event([_delta_choice({"content": _MARK})], model)
+            around = template.split(_MARK_JSON)
+            if len(around) != 2:  # the mark also in the model's name: no template
+                return self.event([_delta_choice({"content": content})], model)
+            self._around_text[model] = around
+        return around[0] + _json.encode(content) + around[1]
+
+
 class OpenAIApi:
     """Handlers for `/v1/*`; the coordinator comes from the app (`COORDINATOR_KEY`)."""
 
@@ -150,26 +185,24 @@ class OpenAIApi:
 
     @staticmethod
     async def _events(completion: _Completion, include_usage: bool) -> AsyncIterator[bytes]:
-        def chunk(choices: list[dict[str, Any]], model: str | None, **extra: Any) -> bytes:
-            usage = {"usage": None} if include_usage else {}
-            envelope = completion.envelope("chat.completion.chunk", model)
-            return _event(envelope | {"choices": choices} | usage | extra)
-
+        chunks = _ChunkEvents(completion, include_usage)
         final = ChatChunk(done=True, done_reason="stop")
         delta: dict[str, Any] = {"role": "assistant"}
         tools_called = 0
         async for piece in completion.answer:
-            if piece.content:
-                delta["content"] = piece.content
-            if piece.tool_calls:
-                delta["tool_calls"] = [
-                    _tool_call(c, tools_called + i) for i, c in enumerate(piece.tool_calls)
-                ]
-                tools_called += len(piece.tool_calls)
-            if delta:
-                choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
-                yield chunk([choice], piece.model)
-                delta = {}
+            if piece.content and not piece.tool_calls and not delta:
+                yield chunks.text(piece.content, piece.model)
+            else:
+                if piece.content:
+                    delta["content"] = piece.content
+                if piece.tool_calls:
+                    delta["tool_calls"] = [
+                        _tool_call(c, tools_called + i) for i, c in enumerate(piece.tool_calls)
+                    ]
+                    tools_called += len(piece.tool_calls)
+                if delta:
+                    yield chunks.event([_delta_choice(delta)], piece.model)
+                    delta = {}
             if piece.done:
                 final = piece
         finish = {
@@ -180,10 +213,10 @@ class OpenAIApi:
         }
         meta = {"harombe": completion.answer.route.as_dict()}
         if include_usage:
-            yield chunk([finish], final.model)
-            yield chunk([], final.model, usage=_usage(final), **meta)
+            yield chunks.event([finish], final.model)
+            yield chunks.event([], final.model, usage=_usage(final), **meta)
         else:
-            yield chunk([finish], final.model, **meta)
+            yield chunks.event([finish], final.model, **meta)
         yield b"data: [DONE]\n\n"
 
     async def completions(self, request: web.Request) -> web.StreamResponse:

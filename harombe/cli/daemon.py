@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harombe import __version__
+from harombe import __version__, event_loop
 from harombe.cli.common import Command, fail, load_or_exit, set_path
 from harombe.config import parse_address
 
@@ -107,7 +107,7 @@ def harombed(
     if cfg.backend.kind == "llamacpp" and cfg.backend.demo_model and not cfg.backend.gguf:
         typer.secho(DEMO_NOTE, fg="yellow", err=True)
     try:
-        asyncio.run(_serve(cfg))
+        event_loop.run(_serve(cfg))
     except OSError as exc:
         fail(str(exc), code=1)
     except ValueError as exc:

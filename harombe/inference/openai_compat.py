@@ -11,12 +11,13 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import msgspec
 
+from harombe.inference.openai_stream import DONE, StreamAssembler, decode_event, sse_events
 from harombe.inference.types import (
     BackendError,
     BackendHealth,
@@ -29,7 +30,6 @@ from harombe.inference.types import (
     ModelInfo,
     ModelNotFoundError,
     RequestRejected,
-    ToolCall,
 )
 from harombe.inference.wire import error_text, parse_object
 
@@ -38,14 +38,17 @@ DEFAULT_HEALTH_TIMEOUT = 5.0
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 STALE_CONNECTION_RETRIES = 2  # pooled connections found closed before one request gets through
 
+_json = msgspec.json.Encoder()
 _MODEL_MISSING = re.compile(r"model.*(not found|does not exist)|model_not_found", re.IGNORECASE)
 
 
 class OpenAIBackend:
     """Chat, model list and health against `{base_url}/v1/...`.
 
-    `timeout` is the seconds without progress (connecting, or between two reads of a stream)
-    after which a call is abandoned; a long answer that keeps streaming is never cut off.
+    `timeout` is the seconds without progress (connecting, or between two reads of an answer)
+    after which a call is abandoned; a long answer that keeps streaming is never cut off. A
+    chat stream's silences are bounded by its caller instead (routing's `first_token_timeout`
+    and `chunk_timeout`): a read timer here would be re-armed on every token.
     `health_timeout` bounds a health check, which must answer fast or count as unhealthy.
     `max_event_bytes` caps one server-sent event; a bigger one is treated as a broken stream.
     """
@@ -66,7 +69,9 @@ class OpenAIBackend:
         self.base_url = _api_root(base_url)
         self.default_model = default_model
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._json_headers = self._headers | {"Content-Type": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        self._stream_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout)
         self._health_timeout = aiohttp.ClientTimeout(total=health_timeout)
         self._max_event_bytes = max_event_bytes
         self._session = session
@@ -89,17 +94,17 @@ class OpenAIBackend:
         url = f"{self.base_url}/v1/chat/completions"
         async with (
             self._translate_errors(url),
-            await self._send("POST", url, self._timeout, json=body) as resp,
+            await self._send("POST", url, self._stream_timeout, body) as resp,
         ):
             if resp.status != 200:
                 raise _http_error(url, resp.status, await resp.text(), body.get("model"))
-            assembler = _StreamAssembler()
+            assembler = StreamAssembler()
             finished = False
-            async for data in _sse_events(resp.content, self._max_event_bytes, url):
-                if data == "[DONE]":  # read on to the response's end: the connection is reused
+            async for data in sse_events(resp.content, self._max_event_bytes, url):
+                if data == DONE:  # read on to the response's end: the connection is reused
                     finished = True
                     continue
-                chunk = assembler.feed(parse_object(data, url))
+                chunk = assembler.feed(decode_event(data, url))
                 if chunk is not None:
                     yield chunk
             if not finished and assembler.finish_reason is None:
@@ -117,7 +122,7 @@ class OpenAIBackend:
             body["dimensions"] = request.dimensions
         async with (
             self._translate_errors(url),
-            await self._send("POST", url, self._timeout, json=body) as resp,
+            await self._send("POST", url, self._timeout, body) as resp,
         ):
             text = await resp.text()
         if resp.status != 200:
@@ -164,25 +169,27 @@ class OpenAIBackend:
             return resp.status, await resp.text()
 
     async def _send(
-        self, method: str, url: str, limits: aiohttp.ClientTimeout, **kwargs: Any
+        self, method: str, url: str, limits: aiohttp.ClientTimeout, body: Any = None
     ) -> aiohttp.ClientResponse:
-        """Send, retrying on a fresh connection when a pooled one turns out to be closed.
+        """Send (`body`, if any, as JSON), retrying on a fresh connection when a pooled one turns
+        out to be closed.
 
         llama.cpp's server closes the connection after each streamed answer without saying so;
         a request sent right after one finds the socket dead before anything was delivered.
         """
+        headers, data = self._headers, None
+        if body is not None:
+            headers, data = self._json_headers, _json.encode(body)
         for _ in range(STALE_CONNECTION_RETRIES):
             try:
                 return await self._client().request(
-                    method, url, headers=self._headers, timeout=limits, **kwargs
+                    method, url, headers=headers, timeout=limits, data=data
                 )
             except aiohttp.ClientConnectorError:
                 raise
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
                 continue
-        return await self._client().request(
-            method, url, headers=self._headers, timeout=limits, **kwargs
-        )
+        return await self._client().request(method, url, headers=headers, timeout=limits, data=data)
 
     @asynccontextmanager
     async def _translate_errors(self, url: str) -> AsyncIterator[None]:
@@ -272,109 +279,6 @@ def _wire_message(message: Message) -> dict[str, Any]:
     if message.name is not None:
         wire["name"] = message.name
     return wire
-
-
-async def _sse_events(
-    content: aiohttp.StreamReader, max_bytes: int, url: str
-) -> AsyncIterator[str]:
-    """The `data` of each server-sent event; comments and other fields are skipped."""
-    buffer = bytearray()
-    data: list[str] = []
-    async for piece in content.iter_any():
-        buffer += piece
-        *lines, rest = buffer.split(b"\n")
-        buffer = bytearray(rest)
-        if len(buffer) > max_bytes:
-            raise BackendError(f"{url}: a stream event exceeds {max_bytes} bytes")
-        for raw in lines:
-            line = _decode(raw.rstrip(b"\r"), url)
-            if not line:
-                if data:
-                    yield "\n".join(data)
-                    data = []
-            elif line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif line.startswith("error:"):  # llama.cpp reports a failure mid-stream this way
-                raise BackendError(f"{url}: server reported an error: {error_text(line[6:])}")
-    tail = _decode(bytes(buffer).rstrip(b"\r"), url)
-    if tail.startswith("data:"):
-        data.append(tail[5:].removeprefix(" "))
-    if data:
-        yield "\n".join(data)
-
-
-def _decode(raw: bytes, url: str) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BackendError(f"{url}: malformed stream (not UTF-8)") from exc
-
-
-@dataclass
-class _PartialCall:
-    id: str | None = None
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _StreamAssembler:
-    """Turns chat.completion.chunk objects into ChatChunks; keeps what the final chunk needs."""
-
-    model: str | None = None
-    finish_reason: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    calls: dict[int, _PartialCall] = field(default_factory=dict)
-
-    def feed(self, payload: dict[str, Any]) -> ChatChunk | None:
-        self.model = payload.get("model") or self.model
-        usage = payload.get("usage")
-        if isinstance(usage, dict):
-            self.prompt_tokens = usage.get("prompt_tokens", self.prompt_tokens)
-            self.completion_tokens = usage.get("completion_tokens", self.completion_tokens)
-        choices = payload.get("choices") or []
-        if not choices or not isinstance(choices[0], dict):
-            return None
-        choice = choices[0]
-        self.finish_reason = choice.get("finish_reason") or self.finish_reason
-        delta = choice.get("delta") or {}
-        for fragment in delta.get("tool_calls") or []:
-            self._add_fragment(fragment)
-        content = delta.get("content")
-        if content:
-            return ChatChunk(content=content, model=self.model)
-        return None
-
-    def _add_fragment(self, fragment: dict[str, Any]) -> None:
-        call = self.calls.setdefault(int(fragment.get("index", len(self.calls))), _PartialCall())
-        call.id = fragment.get("id") or call.id
-        function = fragment.get("function") or {}
-        call.name += function.get("name") or ""
-        call.arguments.append(function.get("arguments") or "")
-
-    def final(self, url: str) -> ChatChunk:
-        return ChatChunk(
-            done=True,
-            done_reason=self.finish_reason,
-            tool_calls=[self._tool_call(self.calls[i], url) for i in sorted(self.calls)],
-            model=self.model,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-        )
-
-    @staticmethod
-    def _tool_call(call: _PartialCall, url: str) -> ToolCall:
-        text = "".join(call.arguments).strip() or "{}"
-        try:
-            arguments = json.loads(text)
-        except ValueError as exc:
-            raise BackendError(
-                f"{url}: tool call {call.name!r} has arguments that are not JSON: {text[:120]!r}"
-            ) from exc
-        if not isinstance(arguments, dict):
-            raise BackendError(f"{url}: tool call {call.name!r} arguments are not an object")
-        return ToolCall(name=call.name, arguments=arguments, id=call.id)
 
 
 def _http_error(url: str, status: int, text: str, model: str | None) -> BackendError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any, Protocol
 
 import aiohttp
@@ -50,7 +50,8 @@ class RequestSigner(Protocol):
 class PeerBackend:
     """`destination`: the peer's name (signatures are bound to it). `timeout`: seconds without
     progress (connecting, or between two reads) before a call is abandoned; routing applies its
-    own, shorter limits on top. `max_frame_bytes` bounds one chunk frame of the answer."""
+    own, shorter limits on top, and alone bounds the silences of a chat stream (a read timer
+    here would be re-armed on every chunk). `max_frame_bytes` bounds one chunk frame."""
 
     kind = "peer"
 
@@ -73,6 +74,7 @@ class PeerBackend:
         self._destination = destination
         self._auth = auth
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        self._stream_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout)
         self._max_frame_bytes = max_frame_bytes
 
     def _signed_headers(self) -> dict[str, str]:
@@ -94,18 +96,19 @@ class PeerBackend:
         async with (
             self._translate_errors(path),
             self._session.post(
-                self.base_url + path, data=body, headers=headers, timeout=self._timeout
+                self.base_url + path, data=body, headers=headers, timeout=self._stream_timeout
             ) as resp,
         ):
             if resp.status != 200 and resp.content_type != peer_wire.CONTENT_TYPE:
                 raise _http_error(self.address, resp.status, await resp.text(), request.model)
-            async for frame in self._frames(resp.content):
-                if frame.error is not None:
-                    raise self._reported(frame.error, request.model)
-                assert frame.chunk is not None
-                yield frame.chunk
-                if frame.chunk.done:
-                    return
+            async with aclosing(self._frames(resp.content)) as frames:
+                async for frame in frames:
+                    if frame.error is not None:
+                        raise self._reported(frame.error, request.model)
+                    assert frame.chunk is not None
+                    yield frame.chunk
+                    if frame.chunk.done:
+                        return
         raise BackendError(f"peer {self.address}: the stream ended before the answer was done")
 
     def _reported(self, error: peer_wire.ForwardError, model: str | None) -> BackendError:

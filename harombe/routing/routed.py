@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, aclosing
 from typing import Protocol
 
 from harombe.inference.types import (
@@ -23,7 +23,7 @@ from harombe.inference.types import (
     Message,
     ModelNotFoundError,
 )
-from harombe.routing.breaker import BreakerBoard
+from harombe.routing.breaker import Breaker, BreakerBoard
 from harombe.routing.judge import Judge
 from harombe.routing.policy import Plan, is_virtual
 from harombe.routing.route import RouteInfo, RouteOptions, Switch, UnavailableError
@@ -47,8 +47,9 @@ class Watchdog:
     limit) or when a wait must end sooner than it. Only a wait in progress is ever cancelled.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, task: asyncio.Task[object] | None) -> None:
         self._loop = asyncio.get_running_loop()
+        self._owner = task  # the task that waits (a stream is read by one task)
         self._task: asyncio.Task[object] | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._until = 0.0
@@ -58,8 +59,8 @@ class Watchdog:
     def start(self, until: float) -> None:
         """A wait begins that must end by `until` (loop time)."""
         self._until = until
-        self._task = asyncio.current_task()
-        self._cancelling = self._task.cancelling() if self._task else 0
+        self._task = task = self._owner
+        self._cancelling = task.cancelling() if task else 0
         if self._handle is None or self._handle.when() > until:
             if self._handle is not None:
                 self._handle.cancel()
@@ -149,19 +150,7 @@ class RoutedAnswer:
         )
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        return self._serve_local() if self._plan is None else self._run(self._plan)
-
-    async def _serve_local(self) -> AsyncIterator[ChatChunk]:
-        nodes = self._nodes
-        backend = nodes.local_backend()
-        request = self._request
-        if is_virtual(request.model):
-            request = dataclasses.replace(request, model=None)
-        self.route.node, self.route.tier = nodes.node_name, nodes.local_tier()
-        deadline = self._deadline()
-        with nodes.slot(nodes.node_name) as slot:
-            async for chunk in self._stream(backend, request, deadline, slot):
-                yield chunk
+        return self._stream(self._request, None) if self._plan is None else self._run(self._plan)
 
     def _deadline(self) -> float:
         self._t0 = self._nodes.now()
@@ -177,7 +166,9 @@ class RoutedAnswer:
             strategy = nodes.config.fallback_strategy
             plan = await nodes.judge.revise(plan, self._request.messages, strategy)
             route.classified_tier = plan.classified_tier
-        request = dataclasses.replace(self._request, model=plan.model)
+        request = self._request
+        if request.model != plan.model:
+            request = dataclasses.replace(request, model=plan.model)
         delivered: list[str] = []
         tried: set[str] = set()
         failed: tuple[str, str] | None = None  # (node, reason) of the last failure
@@ -204,10 +195,12 @@ class RoutedAnswer:
             route.node, route.tier = candidate.name, candidate.tier
             attempt = request if not delivered else _continuation(request, "".join(delivered))
             try:
-                async for chunk in self._attempt(candidate, attempt, deadline):
-                    if chunk.content:
-                        delivered.append(chunk.content)
-                    yield chunk
+                # Closed here, not left to the garbage collector: its slot is freed at once.
+                async with aclosing(self._stream(attempt, candidate, deadline)) as chunks:
+                    async for chunk in chunks:
+                        if chunk.content:
+                            delivered.append(chunk.content)
+                        yield chunk
                 return
             except BackendError as exc:
                 if not exc.retryable and not isinstance(exc, ModelNotFoundError):
@@ -222,80 +215,85 @@ class RoutedAnswer:
                     ) from exc
                 log.warning("node %s failed: %s", candidate.name, exc)
 
-    async def _attempt(
-        self, candidate: Candidate, request: ChatRequest, deadline: float
+    async def _stream(
+        self, request: ChatRequest, candidate: Candidate | None, deadline: float = 0.0
     ) -> AsyncIterator[ChatChunk]:
-        """One node's answer; the breaker hears the verdict: done (success), a node-side
-        failure, or nothing (a bad request, the deadline, the client gone)."""
-        nodes = self._nodes
-        breaker = nodes.breaker_board.get(candidate.name)
-        breaker.on_start()
-        heard = False  # whether the breaker has had its verdict
+        """One node's answer, its chunks up to the done one, within the time limits; BackendError
+        (retryable) when a limit other than the deadline runs out, the node is lost or the
+        stream ends early. The node's breaker hears the verdict: done (success), a node-side
+        failure, or nothing (a bad request, the deadline, the client gone). `candidate` None:
+        the local backend, unplanned (a request forwarded by a peer), no breaker."""
+        nodes, route, cfg = self._nodes, self.route, self._nodes.config
+        breaker: Breaker | None = None
+        if candidate is None:
+            if is_virtual(request.model):
+                request = dataclasses.replace(request, model=None)
+            node = route.node = nodes.node_name
+            route.tier = nodes.local_tier()
+            deadline = self._deadline()
+        else:
+            node = candidate.name
+            breaker = nodes.breaker_board.get(node)
+            breaker.on_start()
+        heard = breaker is None  # whether the breaker has had its verdict
         try:
-            with nodes.slot(candidate.name) as slot:
-                backend = nodes.backend_for(candidate)
-                async for chunk in self._stream(backend, request, deadline, slot):
-                    if chunk.done:  # before the client can see it: the verdict is in
-                        heard = True
-                        breaker.on_success()
-                    yield chunk
+            with nodes.slot(node) as slot:
+                backend = (
+                    nodes.local_backend() if candidate is None else nodes.backend_for(candidate)
+                )
+                chunks = aiter(backend.chat(request))
+                watchdog = slot.watchdog = Watchdog(asyncio.current_task())
+                first = True
+                try:
+                    while True:
+                        limit = cfg.first_token_timeout if first else cfg.chunk_timeout
+                        when = min(deadline, nodes.now() + limit)
+                        if slot.lost is not None:
+                            raise BackendError(f"{slot.node} {slot.lost}")
+                        watchdog.start(when)
+                        try:
+                            chunk = await anext(chunks)
+                        except StopAsyncIteration:
+                            raise BackendError("the answer ended before it was done") from None
+                        except asyncio.CancelledError:
+                            if not watchdog.owns(asyncio.current_task()):
+                                raise
+                            if slot.lost is not None:
+                                raise BackendError(f"{slot.node} {slot.lost}") from None
+                            if when >= deadline:
+                                raise DeadlineError(self._timeout()) from None
+                            what = "no first token" if first else "no progress"
+                            raise BackendError(f"{what} within {limit:g}s") from None
+                        finally:
+                            watchdog.stop()
+                        if first:
+                            first = False
+                            if route.first_token_s is None:
+                                route.first_token_s = nodes.now() - self._t0
+                        if chunk.model:
+                            route.model = chunk.model
+                        if chunk.done:
+                            route.total_s = nodes.now() - self._t0
+                            if breaker is not None and not heard:  # before the client sees it
+                                heard = True
+                                breaker.on_success()
+                            yield chunk
+                            return
+                        yield chunk
+                finally:
+                    watchdog.close()
+                    slot.watchdog = None
+                    aclose = getattr(chunks, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
         except BackendError as exc:
-            if exc.retryable and not heard:
+            if breaker is not None and exc.retryable and not heard:
                 heard = True
                 breaker.on_failure()
             raise
         finally:
-            if not heard:
+            if breaker is not None and not heard:
                 breaker.on_abandon()
-
-    async def _stream(
-        self, backend: Backend, request: ChatRequest, deadline: float, slot: Slot
-    ) -> AsyncIterator[ChatChunk]:
-        """`backend`'s chunks up to the done one, within the time limits; BackendError (retryable)
-        when a limit other than the deadline runs out, the node is lost or the stream ends early."""
-        nodes, route, cfg = self._nodes, self.route, self._nodes.config
-        chunks = aiter(backend.chat(request))
-        watchdog = slot.watchdog = Watchdog()
-        first = True
-        try:
-            while True:
-                limit = cfg.first_token_timeout if first else cfg.chunk_timeout
-                when = min(deadline, nodes.now() + limit)
-                if slot.lost is not None:
-                    raise BackendError(f"{slot.node} {slot.lost}")
-                watchdog.start(when)
-                try:
-                    chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    raise BackendError("the answer ended before it was done") from None
-                except asyncio.CancelledError:
-                    if not watchdog.owns(asyncio.current_task()):
-                        raise
-                    if slot.lost is not None:
-                        raise BackendError(f"{slot.node} {slot.lost}") from None
-                    if when >= deadline:
-                        raise DeadlineError(self._timeout()) from None
-                    what = "no first token" if first else "no progress"
-                    raise BackendError(f"{what} within {limit:g}s") from None
-                finally:
-                    watchdog.stop()
-                if first:
-                    first = False
-                    if route.first_token_s is None:
-                        route.first_token_s = nodes.now() - self._t0
-                if chunk.model:
-                    route.model = chunk.model
-                if chunk.done:
-                    route.total_s = nodes.now() - self._t0
-                yield chunk
-                if chunk.done:
-                    return
-        finally:
-            watchdog.close()
-            slot.watchdog = None
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
 
 def _continuation(request: ChatRequest, partial: str) -> ChatRequest:
