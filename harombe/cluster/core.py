@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harombe.cluster.awareness import Awareness
+from harombe.cluster.columns import MemberIds
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.drops import DropLog
 from harombe.cluster.members import Member, MemberTable, MemberView
@@ -51,7 +52,9 @@ class Core:
         *,
         rng: random.Random,
         records: RecordCache,
+        ids: MemberIds | None = None,
     ) -> None:
+        """`ids`: the member id registry the table uses (default: one of its own)."""
         self.config = config
         self.name = me.name
         self.me = me
@@ -59,7 +62,7 @@ class Core:
         self.rng = rng
         self.records = records
         self.timers = Timers()
-        self.table = MemberTable(me, rng)
+        self.table = MemberTable(me, rng, ids)
         self.awareness = Awareness(config.awareness_max_multiplier)
         self.stats = MembershipStats()
         self.drops = DropLog(self.stats.dropped, config.drop_log_interval, lambda: self.now)
@@ -70,7 +73,7 @@ class Core:
         self.on_record: list[Callable[[MemberView], None]] = []
 
     def view(self, m: Member) -> MemberView:
-        return m.view(m is self.me)
+        return m.view(m == self.me)
 
     def changed(self, m: Member, prev: MemberState | None) -> None:
         self._notify(self.on_change, self.view(m), prev)

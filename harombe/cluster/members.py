@@ -1,22 +1,29 @@
 """The members one node knows: per-member state, read-only views, and the table holding them.
 
 The table keeps what every part of the protocol asks of it cheaply: a member by name, the
-peers (everyone but this node) in a list for O(1) random picks, counts by state, and the
-round-robin probe order, into which a new member goes at a random place (SWIM's randomised
-round-robin: each member probed once per round, a newcomer within the current round).
+peers (everyone but this node) in an array of ids for O(1) random picks, counts by state, and
+the round-robin probe order, into which a new member goes at a random place (SWIM's
+randomised round-robin: each member probed once per round, a newcomer within the current
+round). The members themselves are rows of columns (columns.py); a `Member` is a small handle
+on one row, made when asked for, so that a node holding ten thousand members holds no object
+per member.
 """
 
 from __future__ import annotations
 
-import collections
 import random
-import sys
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 
+from harombe.cluster.columns import ABSENT, STATES, MemberColumns, MemberIds
+from harombe.cluster.messages import DigestEntry
 from harombe.cluster.record import NodeRecord
 from harombe.cluster.state import MemberState, precedence
 from harombe.cluster.suspicion import Suspicion
+
+_ALIVE = MemberState.ALIVE.value
 
 
 @dataclass
@@ -37,116 +44,369 @@ class MemberView:
     record_version: int = 0
 
 
-@dataclass(slots=True, eq=False)
 class Member:
-    """One member as this node sees it. A node holds one per member of the cluster, so this is
-    kept small: slots, no optional state that most members never have (a suspicion's timer
-    lives in the suspicion), and names and addresses interned (`interned`), so that the
-    simulator's thousands of peers share one string per member instead of one each."""
+    """One member as this node sees it: a handle on its row of a table's columns. Reading or
+    setting a field reads or writes the row; two handles on the same row are equal.
 
-    name: str
-    address: str
-    gen: int
-    inc: int
-    state: MemberState
-    state_since: float
-    record: NodeRecord | None
-    rv: int
-    last_update: float
-    rtt: float | None = None
-    suspicion: Suspicion | None = None
+    Built from fields, a member belongs to no table (a row of its own) until a table `add`s
+    it, which moves its row into the table's columns and points this handle there."""
+
+    __slots__ = ("_c", "_i")
+
+    def __init__(
+        self, name: str, address: str, gen: int, inc: int, state: MemberState,
+        state_since: float, record: NodeRecord | None, rv: int, last_update: float,
+        rtt: float | None = None, suspicion: Suspicion | None = None,
+    ) -> None:  # fmt: skip
+        columns = MemberColumns(MemberIds())
+        i = columns.ids.id(name)
+        columns.put(i, address, gen, inc, state, state_since, record, rv, last_update)
+        self._c = columns
+        self._i = i
+        self.rtt = rtt
+        self.suspicion = suspicion
 
     @classmethod
-    def interned(
-        cls, name: str, address: str, gen: int, inc: int, state: MemberState, now: float,
-        record: NodeRecord | None, rv: int,
-    ) -> Member:  # fmt: skip
-        """A member first heard of at `now`, its strings shared with every other holder."""
-        return cls(sys.intern(name), sys.intern(address), gen, inc, state, now, record, rv, now)
+    def at(cls, columns: MemberColumns, i: int) -> Member:
+        m = object.__new__(cls)
+        m._c = columns
+        m._i = i
+        return m
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Member) and other._i == self._i and other._c is self._c
+
+    def __hash__(self) -> int:
+        return hash((id(self._c), self._i))
+
+    def __repr__(self) -> str:
+        return f"Member({self.name!r}, {self.state.label}, gen={self.gen}, inc={self.inc})"
+
+    @property
+    def id(self) -> int:
+        return self._i
+
+    @property
+    def name(self) -> str:
+        return self._c.ids.names[self._i]
+
+    @property
+    def address(self) -> str:
+        return self._c.address[self._i]
+
+    @address.setter
+    def address(self, value: str) -> None:
+        self._c.address[self._i] = value
+
+    @property
+    def gen(self) -> int:
+        return self._c.gen[self._i]
+
+    @gen.setter
+    def gen(self, value: int) -> None:
+        self._c.touch(self._i)
+        self._c.gen[self._i] = value
+
+    @property
+    def inc(self) -> int:
+        return self._c.inc[self._i]
+
+    @inc.setter
+    def inc(self, value: int) -> None:
+        self._c.touch(self._i)
+        self._c.inc[self._i] = value
+
+    @property
+    def rv(self) -> int:
+        return self._c.rv[self._i]
+
+    @rv.setter
+    def rv(self, value: int) -> None:
+        self._c.touch(self._i)
+        self._c.rv[self._i] = value
+
+    @property
+    def state(self) -> MemberState:
+        return STATES[self._c.state[self._i]]
+
+    @state.setter
+    def state(self, value: MemberState) -> None:
+        self._c.touch(self._i)
+        self._c.state[self._i] = value.value
+
+    @property
+    def state_since(self) -> float:
+        return self._c.since[self._i]
+
+    @state_since.setter
+    def state_since(self, value: float) -> None:
+        self._c.since[self._i] = value
+
+    @property
+    def last_update(self) -> float:
+        return self._c.updated[self._i]
+
+    @last_update.setter
+    def last_update(self, value: float) -> None:
+        self._c.updated[self._i] = value
+
+    @property
+    def record(self) -> NodeRecord | None:
+        return self._c.record[self._i]
+
+    @record.setter
+    def record(self, value: NodeRecord | None) -> None:
+        self._c.record[self._i] = value
+
+    @property
+    def rtt(self) -> float | None:
+        return self._c.rtt.get(self._i)
+
+    @rtt.setter
+    def rtt(self, value: float | None) -> None:
+        if value is None:
+            self._c.rtt.pop(self._i, None)
+        else:
+            self._c.rtt[self._i] = value
+
+    @property
+    def suspicion(self) -> Suspicion | None:
+        return self._c.suspicion.get(self._i)
+
+    @suspicion.setter
+    def suspicion(self, value: Suspicion | None) -> None:
+        if value is None:
+            self._c.suspicion.pop(self._i, None)
+        else:
+            self._c.suspicion[self._i] = value
 
     @property
     def key(self) -> tuple[int, int]:
         return precedence(self.gen, self.inc)
 
     def view(self, is_self: bool) -> MemberView:
+        c, i = self._c, self._i
         return MemberView(
-            name=self.name,
+            name=c.ids.names[i],
             address=self.address,
-            state=self.state,
-            incarnation=self.inc,
-            record=self.record,
-            rtt=self.rtt,
-            state_since=self.state_since,
-            last_update=self.last_update,
+            state=STATES[c.state[i]],
+            incarnation=c.inc[i],
+            record=c.record[i],
+            rtt=c.rtt.get(i),
+            state_since=c.since[i],
+            last_update=c.updated[i],
             is_self=is_self,
-            generation=self.gen,
-            record_version=self.rv,
+            generation=c.gen[i],
+            record_version=c.rv[i],
         )
 
 
-class MemberTable:
-    def __init__(self, me: Member, rng: random.Random) -> None:
-        self.me = me
-        self._rng = rng
-        self._members: dict[str, Member] = {me.name: me}
-        self.peers: list[Member] = []
-        """Every member but this node, in no particular order."""
-        self._counts: collections.Counter[MemberState] = collections.Counter({me.state: 1})
-        self.probe_order: list[str] = []
-        """Names in this probe round's order (probing reshuffles it when a round ends)."""
+class Peers:
+    """Every member of a table but its own node, in no particular order (a read-only
+    sequence of handles over the table's array of ids)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: MemberTable) -> None:
+        self._table = table
 
     def __len__(self) -> int:
-        return len(self._members)
+        return len(self._table.peer_ids)
 
-    def __contains__(self, name: str) -> bool:
-        return name in self._members
+    def __getitem__(self, k: int) -> Member:
+        return Member.at(self._table.columns, self._table.peer_ids[k])
 
     def __iter__(self) -> Iterator[Member]:
-        return iter(self._members.values())
+        columns = self._table.columns
+        return (Member.at(columns, i) for i in self._table.peer_ids)
+
+
+class MemberTable:
+    def __init__(self, me: Member, rng: random.Random, ids: MemberIds | None = None) -> None:
+        """`ids`: the registry of member ids (default: one of this table's own)."""
+        self.columns = MemberColumns(MemberIds() if ids is None else ids)
+        self._rng = rng
+        self.peer_ids = array("i")
+        """Ids of every member but this node, in no particular order."""
+        self.peers = Peers(self)
+        self._counts = [0] * len(STATES)
+        self.probe_order: list[str] = []
+        """Names in this probe round's order (probing reshuffles it when a round ends)."""
+        self._attach(me)
+        self.me = me
+        self._counts[me.state.value] += 1
+
+    def __len__(self) -> int:
+        return len(self.peer_ids) + 1
+
+    def __contains__(self, name: str) -> bool:
+        return self.find_id(name) is not None
+
+    def __iter__(self) -> Iterator[Member]:
+        columns = self.columns
+        return (Member.at(columns, i) for i in self.ids())
+
+    def find_id(self, name: str) -> int | None:
+        """The id of member `name`, None if this table does not hold it."""
+        c = self.columns
+        i = c.ids.index.get(name)
+        if i is None or i >= len(c.state) or c.state[i] == ABSENT:
+            return None
+        return i
 
     def get(self, name: str) -> Member | None:
-        return self._members.get(name)
+        i = self.find_id(name)
+        return None if i is None else Member.at(self.columns, i)
+
+    def stale(self, name: str, gen: int, inc: int, rv: int) -> bool:
+        """Whether an alive claim about `name` at (gen, inc, rv) tells nothing new: we hold
+        that generation at that incarnation and record version or newer."""
+        c = self.columns
+        i = c.ids.index.get(name)
+        return (
+            i is not None
+            and i < len(c.state)
+            and c.state[i] != ABSENT
+            and gen == c.gen[i]
+            and inc <= c.inc[i]
+            and rv <= c.rv[i]
+        )
 
     def count(self, state: MemberState) -> int:
-        return self._counts[state]
+        return self._counts[state.value]
 
     @property
     def live(self) -> int:
         """Members alive or suspect, this node included."""
-        return self._counts[MemberState.ALIVE] + self._counts[MemberState.SUSPECT]
+        return self._counts[MemberState.ALIVE.value] + self._counts[MemberState.SUSPECT.value]
+
+    def _attach(self, m: Member) -> None:
+        """Move `m`'s row into this table's columns and point `m` there."""
+        c = self.columns
+        i = c.ids.id(m.name)
+        rtt, suspicion = m.rtt, m.suspicion
+        c.put(i, m.address, m.gen, m.inc, m.state, m.state_since, m.record, m.rv, m.last_update)
+        m._c, m._i = c, i
+        m.rtt, m.suspicion = rtt, suspicion
 
     def add(self, m: Member) -> None:
-        self._members[m.name] = m
-        self.peers.append(m)
-        self._counts[m.state] += 1
+        self._attach(m)
+        self._enter(m)
+
+    def insert(
+        self, name: str, address: str, gen: int, inc: int, state: MemberState, now: float,
+        record: NodeRecord | None, rv: int,
+    ) -> Member:  # fmt: skip
+        """A member first heard of at `now`, added; its strings shared with every holder."""
+        c = self.columns
+        m = Member.at(c, c.ids.id(name))
+        c.put(m.id, address, gen, inc, state, now, record, rv, now)
+        self._enter(m)
+        return m
+
+    def _enter(self, m: Member) -> None:
+        self.peer_ids.append(m.id)
+        self._counts[m.state.value] += 1
         order = self.probe_order
         order.insert(int(self._rng.random() * (len(order) + 1)), m.name)
 
     def remove(self, m: Member) -> None:
-        """Forget a member (rare: a tombstone's end). O(members): no index per member is kept
-        for it, as that would cost every member memory on every node."""
-        del self._members[m.name]
-        self.peers.remove(m)
-        self._counts[m.state] -= 1
+        """Forget a member (rare: a tombstone's end). O(members) for the peer array."""
+        self._counts[m.state.value] -= 1
+        self.peer_ids.remove(m.id)
+        self.columns.clear(m.id)
 
     def moved(self, prev: MemberState, state: MemberState) -> None:
         """Keep the counts by state right when a member goes from `prev` to `state`."""
-        self._counts[prev] -= 1
-        self._counts[state] += 1
+        self._counts[prev.value] -= 1
+        self._counts[state.value] += 1
 
     def sample(
         self, k: int, ok: Callable[[Member], bool], exclude: Member | None = None
     ) -> list[Member]:
         """Up to k distinct random peers satisfying ok (O(k) on large clusters)."""
-        peers = self.peers
+        ids = self.peer_ids
+        columns = self.columns
         rng = self._rng
-        if len(peers) > 4 * k + 8:
-            picked: dict[str, Member] = {}
+        skip = -1 if exclude is None else exclude.id
+        if len(ids) > 4 * k + 8:
+            picked: dict[int, Member] = {}
             for _ in range(4 * k):
-                m = peers[int(rng.random() * len(peers))]
-                if m is not exclude and ok(m):
-                    picked[m.name] = m
+                i = ids[int(rng.random() * len(ids))]
+                if i != skip and ok(m := Member.at(columns, i)):
+                    picked[i] = m
                     if len(picked) == k:
                         return list(picked.values())
-        candidates = [m for m in peers if m is not exclude and ok(m)]
+        candidates = [m for i in ids if i != skip and ok(m := Member.at(columns, i))]
         return rng.sample(candidates, min(k, len(candidates)))
+
+    def ids(self) -> Iterator[int]:
+        """Ids of every member, this node's first."""
+        return chain((self.me.id,), self.peer_ids)
+
+    def digest(self) -> Iterator[DigestEntry]:
+        """A digest entry per member (push/pull)."""
+        return self.columns.digest(self.ids())
+
+    def digest_sum(self) -> int:
+        """The sum of the digest entries' hashes (columns.entry_hash), modulo 2^128."""
+        return self.columns.digest_sum()
+
+    def adopt(self, snapshot: MemberSnapshot) -> None:
+        """Learn every member of `snapshot` at once, as alive messages about each would teach
+        them (first heard of at the snapshot's time) but at the cost of copying arrays. This
+        node's own row stays its own. Only for a table that knows no one else yet."""
+        if len(self) > 1:
+            raise ValueError("only a table that knows no other member can adopt a snapshot")
+        me = self.me
+        mine = (me.address, me.gen, me.inc, me.state, me.state_since, me.record, me.rv,
+                me.last_update)  # fmt: skip
+        self.columns.copy_rows(snapshot.columns)
+        self.columns.put(me.id, *mine)
+        peers = array("i", snapshot.ids)
+        order = snapshot.order
+        turn = int(self._rng.random() * len(order))
+        order = order[turn:] + order[:turn]
+        if snapshot.columns.holds(me.id):
+            peers.remove(me.id)
+            order.remove(me.name)
+        self.peer_ids = peers
+        self.probe_order = order
+        self._counts = [0] * len(STATES)
+        self._counts[_ALIVE] = len(peers)
+        self._counts[me.state.value] += 1
+
+
+class MemberSnapshot:
+    """The alive members of one table, frozen, for other tables of the same id registry to
+    adopt (`MemberTable.adopt`): the simulator's converged start hands one to every peer,
+    which then copies arrays instead of handling an alive message per member. Rows and the
+    records they refer to are shared, never copied per adopter.
+
+    Every adopter starts its first probe round at a random place of one shuffled order
+    (`order`): the rounds of different adopters are rotations of one another, which spreads
+    the probes of a round over the members as independent shuffles would, at the cost of a
+    slice instead of a shuffle per adopter."""
+
+    __slots__ = ("columns", "ids", "order")
+
+    def __init__(self, table: MemberTable, rng: random.Random, now: float) -> None:
+        """The alive members of `table` as first heard of at `now`; `rng` shuffles the
+        probe order."""
+        source = table.columns
+        columns = self.columns = MemberColumns(source.ids)
+        columns.grow(len(source))
+        alive = [m.id for m in table if m.state is MemberState.ALIVE]
+        for i in alive:
+            columns.put(
+                i, source.address[i], source.gen[i], source.inc[i], MemberState.ALIVE, now,
+                source.record[i], source.rv[i], now,
+            )  # fmt: skip
+        columns.digest_sum()
+        self.ids = array("i", alive)
+        """Ids of the members, in the source table's order."""
+        self.order = [source.ids.names[i] for i in alive]
+        rng.shuffle(self.order)
+
+    def __len__(self) -> int:
+        return len(self.ids)

@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from harombe.cluster.codec import Envelope, FrameCodec, FrameError
+from harombe.cluster.columns import MemberIds
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.core import Core, MembershipStats
 from harombe.cluster.dissemination import Dissemination
-from harombe.cluster.members import Member, MemberView
+from harombe.cluster.members import Member, MemberSnapshot, MemberView
 from harombe.cluster.messages import (
     Ack,
     Alive,
@@ -79,12 +80,14 @@ class Membership:
         keyring: Sequence[bytes] = (),
         wall_clock: Callable[[], float] | None = None,
         records: RecordCache | None = None,
+        ids: MemberIds | None = None,
     ) -> None:
         """`send(address, data)` is best effort and may drop. `generation` orders this run
         of the node after its earlier ones (harombed: its start time in ms). `wall_clock`
         stamps frames for the replay check, required with a keyring; peers' clocks must agree
         within `config.replay_window`. `records`: where decoded records are kept (default: a
-        cache of this node's own); instances in one process may share one."""
+        cache of this node's own); instances in one process may share one, and likewise
+        `ids`, the registry of member ids (columns.MemberIds)."""
         _check_record(record, name, address, config.max_record_bytes)
         if keyring and wall_clock is None:
             raise ValueError("a keyed membership needs a wall_clock for its replay stamps")
@@ -95,7 +98,7 @@ class Membership:
         records = RecordCache() if records is None else records
         own = records.put(name, generation, 1, quantize(record, config.load_digits))
         me = Member(name, address, generation, 0, MemberState.ALIVE, now, own, 1, now)
-        core = self._core = Core(config, me, rng=rng or random.Random(), records=records)
+        core = self._core = Core(config, me, rng=rng or random.Random(), records=records, ids=ids)
         self.stats = core.stats
         self.on_change = core.on_change
         self.on_record = core.on_record
@@ -227,6 +230,20 @@ class Membership:
         self._advance(now)
         for alive in members:
             self._states.handle_alive(None, alive, rebroadcast=False)
+
+    def snapshot(self, now: float) -> MemberSnapshot:
+        """The members this node holds alive, for nodes sharing its id registry to
+        `adopt_snapshot` (the simulator's converged start)."""
+        self._advance(now)
+        return MemberSnapshot(self._core.table, self._core.rng, self._core.now)
+
+    def adopt_snapshot(self, snapshot: MemberSnapshot, now: float) -> None:
+        """Take every member of `snapshot` as alive, as `adopt` would, without handling a
+        message per member and without telling on_change listeners (the caller knows what
+        the node learnt: every member of the snapshot). Only for a node that knows no other
+        member yet; ValueError otherwise."""
+        self._advance(now)
+        self._core.table.adopt(snapshot)
 
     def leave(self, now: float) -> None:
         """Graceful leave: broadcast LEFT, stop probing. Others mark us LEFT, not DEAD."""

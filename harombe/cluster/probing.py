@@ -67,7 +67,7 @@ class Prober:
                     return None
             m = table.get(table.probe_order[self._pos])
             self._pos += 1
-            if m is not None and not m.state.gone and m is not table.me:
+            if m is not None and not m.state.gone and m != table.me:
                 return m
         return None
 
@@ -115,7 +115,7 @@ class Prober:
             missed = probe.expected_nacks - probe.nacks if probe.expected_nacks else 1
             core.awareness.apply(max(missed, 0))
             target = probe.target
-            if core.table.get(target.name) is target and not target.state.gone:
+            if core.table.get(target.name) == target and not target.state.gone:
                 self._suspect(Suspect(target.name, target.gen, target.inc, core.name))
         self.tick()
 

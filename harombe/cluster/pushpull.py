@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 from harombe.cluster.codec import Envelope
+from harombe.cluster.columns import STATES, MemberColumns
 from harombe.cluster.core import Core
 from harombe.cluster.dissemination import Dissemination, raw_record
-from harombe.cluster.members import Member
 from harombe.cluster.messages import (
     Alive,
     DigestEntry,
@@ -100,10 +100,29 @@ def compare(mine: Mapping[str, DigestEntry], pp: PushPull) -> tuple[list[str], t
     return give, tuple(want)
 
 
+SUM_TAG = b"\x01"
+"""First byte of a summary hash that is a sum of entry hashes (`summary_hash`): 17 bytes in
+all, so that it differs from the 16-byte `digest_hash` older peers send and expect. An older
+peer handed one finds it unequal to its own and answers with its digest, as on any change."""
+
+
 def digest_hash(entries: Iterable[DigestEntry]) -> bytes:
-    """A 16-byte hash of a whole digest, the same for the same entries in any order."""
+    """A 16-byte hash of a whole digest, the same for the same entries in any order: what
+    peers before `summary_hash` send (it costs a sort of every member)."""
     ordered = sorted(entries, key=_name)
     return hashlib.blake2b(encode(ordered), digest_size=16).digest()
+
+
+def summary_hash(digest_sum: int) -> bytes:
+    """The summary hash of a table whose entry hashes add up to `digest_sum`
+    (`MemberTable.digest_sum`, kept up to date as members change)."""
+    return SUM_TAG + digest_sum.to_bytes(16, "big")
+
+
+def _sync_entry(c: MemberColumns, i: int) -> SyncEntry:
+    record = raw_record(c.record[i])
+    return SyncEntry(c.ids.names[i], c.address[i], c.gen[i], c.inc[i], STATES[c.state[i]],
+                     c.rv[i], record)  # fmt: skip
 
 
 def _name(entry: DigestEntry) -> str:
@@ -154,22 +173,14 @@ class StateExchange:
         delay = self._joins[addr] = min(delay * 2, core.config.pushpull_interval)
         core.timers.at(core.now + delay, self._join_retry, addr)
 
-    @staticmethod
-    def _digest(m: Member) -> DigestEntry:
-        return DigestEntry(m.name, m.gen, m.inc, m.state, m.rv)
-
     def _send_digest(self, addr: str) -> None:
-        digest = (self._digest(m) for m in self._core.table)
-        for msg in digest_messages(digest, self.chunk_budget):
+        for msg in digest_messages(self._core.table.digest(), self.chunk_budget):
             self._out.send(addr, [msg])
 
     def _send_entries(self, addr: str, names: Iterable[str]) -> None:
         table = self._core.table
-        entries = [
-            SyncEntry(m.name, m.address, m.gen, m.inc, m.state, m.rv, raw_record(m.record))
-            for name in names
-            if (m := table.get(name))
-        ]
+        c = table.columns
+        entries = [_sync_entry(c, i) for name in names if (i := table.find_id(name)) is not None]
         # Always answer (an empty Sync at least), so a joiner knows its seed is there.
         for chunk in chunked(entries, self.chunk_budget) if entries else [[]]:
             self._out.send(addr, [Sync(tuple(chunk))])
@@ -181,21 +192,26 @@ class StateExchange:
         core.timers.at(core.now + core.config.pushpull_period(core.table.live), self._tick)
         peers = core.table.sample(1, lambda m: m.state is MemberState.ALIVE)
         if peers:
-            self._out.send(peers[0].address, [Summary(len(core.table), self._digest_hash())])
-
-    def _digest_hash(self) -> bytes:
-        return digest_hash(self._digest(m) for m in self._core.table)
+            summary = Summary(len(core.table), summary_hash(core.table.digest_sum()))
+            self._out.send(peers[0].address, [summary])
 
     def handle_summary(self, env: Envelope, summary: Summary) -> None:
-        if summary.members != len(self._core.table) or summary.hash != self._digest_hash():
+        if summary.members != len(self._core.table) or summary.hash != self._hash_like(summary):
             self._send_digest(env.addr)
+
+    def _hash_like(self, summary: Summary) -> bytes:
+        """Our hash, of the kind `summary` carries (an older peer's is a `digest_hash`)."""
+        table = self._core.table
+        if len(summary.hash) == len(SUM_TAG) + 16 and summary.hash.startswith(SUM_TAG):
+            return summary_hash(table.digest_sum())
+        return digest_hash(table.digest())
 
     def _exchange(self, addr: str) -> None:
         if not self._core.leaving:
             self._send_digest(addr)
 
     def handle_pushpull(self, env: Envelope, pp: PushPull) -> None:
-        mine = {m.name: self._digest(m) for m in self._core.table}
+        mine = {e.name: e for e in self._core.table.digest()}
         give, want = compare(mine, pp)
         self._send_entries(env.addr, give)
         if want:
@@ -232,7 +248,7 @@ class StateExchange:
                 # The sender's claim, not ours: it must not count as our own confirmation.
                 states.on_suspect(Suspect(e.name, e.gen, e.inc, env.sender))
             m = table.get(e.name)
-            if m is not None and m is not core.me and m.gen == e.gen and e.rv > m.rv:
+            if m is not None and m != core.me and m.gen == e.gen and e.rv > m.rv:
                 states.set_record(m, e.rv, states.resolve(e.name, e.gen, e.rv, e.record))
         if len(table) > known and not core.leaving:
             self._out.broadcast_self()

@@ -69,12 +69,12 @@ class StateMachine:
         and validated first, so that a malformed one spoils the whole frame (ValueError)
         before anything in it is handled. Versions we hold already are never decoded.
         Call done() once the frame is handled."""
-        get = self._core.table.get
+        stale = self._core.table.stale
         news: list[Message] = []
         try:
             for msg in env.msgs:
                 if type(msg) is Alive:
-                    if old_news(get(msg.name), msg):
+                    if stale(msg.name, msg.gen, msg.inc, msg.rv):
                         continue
                     self._vet(msg.name, msg.gen, msg.rv, msg.record)
                 elif type(msg) is Sync:
@@ -127,7 +127,7 @@ class StateMachine:
             m.suspicion = None
         if state is ALIVE:
             self._told.pop(m.name, None)
-        if state.gone and m is not core.me:
+        if state.gone and m != core.me:
             core.timers.at(core.now + core.config.tombstone_timeout, self._reap, m, core.now)
         core.changed(m, prev)
 
@@ -154,8 +154,7 @@ class StateMachine:
         if m is None:
             record = self.resolve(a.name, a.gen, a.rv, a.record)
             rv = a.rv if record is not None else 0
-            m = Member.interned(a.name, a.addr, a.gen, a.inc, ALIVE, core.now, record, rv)
-            core.table.add(m)
+            m = core.table.insert(a.name, a.addr, a.gen, a.inc, ALIVE, core.now, record, rv)
             core.changed(m, None)
             if rebroadcast:
                 self._out.broadcast(a.name, self._relayed(a, m))
@@ -188,7 +187,7 @@ class StateMachine:
     def handle_load(self, env: Envelope, msg: Load) -> None:
         core = self._core
         m = core.table.get(msg.name)
-        if m is None or m is core.me or msg.gen != m.gen or msg.rv <= m.rv:
+        if m is None or m == core.me or msg.gen != m.gen or msg.rv <= m.rv:
             return
         if m.record is None or m.rv < msg.base:
             # We missed a change of more than load: fetch the whole record from the relay.
@@ -233,7 +232,7 @@ class StateMachine:
             return
         if m.state is not ALIVE:
             return
-        if m is core.me:
+        if m == core.me:
             self.refute(s.gen, s.inc)
             return
         m.gen, m.inc = s.gen, s.inc
@@ -314,7 +313,7 @@ class StateMachine:
         m = core.table.get(d.name)
         if m is None or d.gen > m.gen or precedence(d.gen, d.inc) < m.key or m.state.gone:
             return
-        if m is core.me:
+        if m == core.me:
             self.refute(d.gen, d.inc)
             return
         m.gen, m.inc = d.gen, d.inc
@@ -354,6 +353,6 @@ class StateMachine:
 
     def _reap(self, m: Member, since: float) -> None:
         table = self._core.table
-        if table.get(m.name) is m and m.state.gone and m.state_since == since:
+        if table.get(m.name) == m and m.state.gone and m.state_since == since:
             table.remove(m)
             self._told.pop(m.name, None)
