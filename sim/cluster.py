@@ -12,6 +12,7 @@ import random
 from collections.abc import Coroutine
 from typing import Any
 
+from harombe.cluster.columns import MemberIds
 from harombe.cluster.record_cache import RecordCache
 from sim.backends import HardwareProfile
 from sim.network import Network
@@ -44,6 +45,8 @@ class SimCluster:
         """Every peer's membership timer, on one loop handle."""
         self.records = RecordCache()
         """Decoded records, shared by every peer: one copy of each record version."""
+        self.member_ids = MemberIds()
+        """Member ids, shared by every peer: one id per name in all their tables."""
         self.peers: dict[str, SimPeer] = {}
         self.stopped: set[str] = set()
         self._by_address: dict[str, SimPeer] = {}
@@ -89,12 +92,19 @@ class SimCluster:
             await asyncio.sleep(1.0 / self.spec.join_rate)
 
     def _start_converged(self) -> None:
+        """The first peer learns every other from its announcement, as a join would teach
+        it; every other peer adopts a snapshot of what the first one holds."""
         peers = [self._create() for _ in range(self.spec.peers)]
-        alive = [peer.announcement() for peer in peers]
-        now = self.loop.time()
         for peer in peers:
             self.observer.started(peer.name)
-            peer.membership.adopt(alive, now)
+        now = self.loop.time()
+        first, rest = peers[0], peers[1:]
+        first.membership.adopt([peer.announcement() for peer in rest], now)
+        snapshot = first.membership.snapshot(now)
+        for peer in rest:
+            peer.membership.adopt_snapshot(snapshot, now)
+        self.observer.adopted([peer.name for peer in rest], [peer.name for peer in peers])
+        for peer in peers:
             peer.start([])
 
     def _create(self) -> SimPeer:

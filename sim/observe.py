@@ -125,6 +125,18 @@ class MembershipObserver:
             self._watch.setdefault(name, []).append(d)
         return d
 
+    def adopted(self, observers: list[str], subjects: list[str]) -> None:
+        """Each of `observers` came to hold every one of `subjects` alive at once, knowing
+        none of them before (a converged start): what on_change would count, without a call
+        per pair."""
+        watching = [o for o in observers if o in self.running]
+        subject_set = set(subjects)
+        for o in watching:
+            self.live_view[o] += len(subjects) - (o in subject_set)
+        observer_set = set(watching)
+        for s in subjects:
+            self._seen_live_add(s, len(watching) - (s in observer_set))
+
     # -- callbacks from every peer --------------------------------------------------------------
 
     def on_change(self, observer: str, view: MemberView, previous: MemberState | None) -> None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import aclosing
 from typing import Any, Protocol
 
+from harombe.cluster.columns import MemberIds
 from harombe.cluster.messages import Alive
 from harombe.cluster.record import NodeRecord
 from harombe.cluster.record_cache import RecordCache
@@ -47,6 +48,7 @@ class PeerHost(Protocol):
     observer: MembershipObserver
     timers: TimerQueue
     records: RecordCache
+    member_ids: MemberIds
 
     def peer_at(self, address: str) -> SimPeer | None: ...
 
@@ -88,6 +90,7 @@ class SimPeer:
             generation=generation,
             wall_clock=loop.time,
             records=cluster.records,
+            ids=cluster.member_ids,
             call_at=cluster.timers.call_at,
             measure_loop_lag=False,
         )

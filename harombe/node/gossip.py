@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Sequence
 
+from harombe.cluster.columns import MemberIds
 from harombe.cluster.config import MembershipConfig
 from harombe.cluster.membership import Membership, MemberView
 from harombe.cluster.record import NodeRecord
@@ -38,6 +39,7 @@ class Gossip:
         keyring: Sequence[bytes] = (),
         wall_clock: Callable[[], float] | None = None,
         records: RecordCache | None = None,
+        ids: MemberIds | None = None,
         call_at: CallAt | None = None,
         measure_loop_lag: bool = True,
     ) -> None:
@@ -55,6 +57,7 @@ class Gossip:
             keyring=keyring,
             wall_clock=wall_clock,
             records=records,
+            ids=ids,
         )
         self.runner = MembershipRunner(
             self.membership, measure_loop_lag=measure_loop_lag, call_at=call_at
