@@ -31,7 +31,8 @@ ABSENT = -1
 """State code of a row no member occupies."""
 
 STATES = tuple(MemberState)
-"""Member states by their code (`MemberState.value`)."""
+"""Member states by their code, `MemberState._value_` (read directly on hot paths: the
+`value` property costs a Python call)."""
 
 DigestRow = tuple[int, int, int, int]
 """(generation, incarnation, state code, record version): what a digest entry says of a row."""
@@ -153,7 +154,8 @@ class MemberColumns:
             self.rtt.pop(i, None)
         if self.suspicion:
             self.suspicion.pop(i, None)
-        self.state[i] = state.value
+        code = state._value_
+        self.state[i] = code
         self.gen[i] = gen
         self.inc[i] = inc
         self.rv[i] = rv
@@ -163,7 +165,7 @@ class MemberColumns:
         self.record[i] = record
         if fresh and i not in self._dirty:
             self._digest = (
-                self._digest + entry_hash(self.ids.names[i], (gen, inc, state.value, rv))
+                self._digest + entry_hash(self.ids.names[i], (gen, inc, code, rv))
             ) & _HASH_MASK
 
     def clear(self, i: int) -> None:
@@ -221,5 +223,8 @@ class MemberColumns:
 
     def digest(self, ids: Iterable[int]) -> Iterator[DigestEntry]:
         """The digest entries of rows `ids` (occupied ones)."""
-        names, gen, inc, state, rv = self.ids.names, self.gen, self.inc, self.state, self.rv
-        return (DigestEntry(names[i], gen[i], inc[i], STATES[state[i]], rv[i]) for i in ids)
+        ids = list(ids)
+        states = map(STATES.__getitem__, map(self.state.__getitem__, ids))
+        fields = (self.ids.names, self.gen, self.inc, None, self.rv)
+        columns = [states if f is None else map(f.__getitem__, ids) for f in fields]
+        return map(DigestEntry, *columns)

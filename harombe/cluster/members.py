@@ -24,6 +24,7 @@ from harombe.cluster.state import MemberState, precedence
 from harombe.cluster.suspicion import Suspicion
 
 _ALIVE = MemberState.ALIVE.value
+_SUSPECT = MemberState.SUSPECT.value
 
 
 @dataclass
@@ -132,7 +133,7 @@ class Member:
     @state.setter
     def state(self, value: MemberState) -> None:
         self._c.touch(self._i)
-        self._c.state[self._i] = value.value
+        self._c.state[self._i] = value._value_
 
     @property
     def state_since(self) -> float:
@@ -225,6 +226,7 @@ class MemberTable:
     def __init__(self, me: Member, rng: random.Random, ids: MemberIds | None = None) -> None:
         """`ids`: the registry of member ids (default: one of this table's own)."""
         self.columns = MemberColumns(MemberIds() if ids is None else ids)
+        self._index = self.columns.ids.index
         self._rng = rng
         self.peer_ids = array("i")
         """Ids of every member but this node, in no particular order."""
@@ -234,7 +236,7 @@ class MemberTable:
         """Names in this probe round's order (probing reshuffles it when a round ends)."""
         self._attach(me)
         self.me = me
-        self._counts[me.state.value] += 1
+        self._counts[me.state._value_] += 1
 
     def __len__(self) -> int:
         return len(self.peer_ids) + 1
@@ -248,11 +250,11 @@ class MemberTable:
 
     def find_id(self, name: str) -> int | None:
         """The id of member `name`, None if this table does not hold it."""
-        c = self.columns
-        i = c.ids.index.get(name)
-        if i is None or i >= len(c.state) or c.state[i] == ABSENT:
+        i = self._index.get(name)
+        if i is None:
             return None
-        return i
+        state = self.columns.state
+        return i if i < len(state) and state[i] != ABSENT else None
 
     def get(self, name: str) -> Member | None:
         i = self.find_id(name)
@@ -261,24 +263,27 @@ class MemberTable:
     def stale(self, name: str, gen: int, inc: int, rv: int) -> bool:
         """Whether an alive claim about `name` at (gen, inc, rv) tells nothing new: we hold
         that generation at that incarnation and record version or newer."""
+        i = self._index.get(name)
+        if i is None:
+            return False
         c = self.columns
-        i = c.ids.index.get(name)
-        return (
-            i is not None
-            and i < len(c.state)
-            and c.state[i] != ABSENT
-            and gen == c.gen[i]
-            and inc <= c.inc[i]
-            and rv <= c.rv[i]
-        )
+        try:
+            return c.state[i] != ABSENT and gen == c.gen[i] and inc <= c.inc[i] and rv <= c.rv[i]
+        except IndexError:
+            return False
+
+    def version(self, name: str) -> tuple[int, int] | None:
+        """(generation, record version) of member `name`; None if we do not hold it."""
+        i = self.find_id(name)
+        return None if i is None else (self.columns.gen[i], self.columns.rv[i])
 
     def count(self, state: MemberState) -> int:
-        return self._counts[state.value]
+        return self._counts[state._value_]
 
     @property
     def live(self) -> int:
         """Members alive or suspect, this node included."""
-        return self._counts[MemberState.ALIVE.value] + self._counts[MemberState.SUSPECT.value]
+        return self._counts[_ALIVE] + self._counts[_SUSPECT]
 
     def _attach(self, m: Member) -> None:
         """Move `m`'s row into this table's columns and point `m` there."""
@@ -291,7 +296,7 @@ class MemberTable:
 
     def add(self, m: Member) -> None:
         self._attach(m)
-        self._enter(m)
+        self._enter(m.id, m.state)
 
     def insert(
         self, name: str, address: str, gen: int, inc: int, state: MemberState, now: float,
@@ -299,27 +304,27 @@ class MemberTable:
     ) -> Member:  # fmt: skip
         """A member first heard of at `now`, added; its strings shared with every holder."""
         c = self.columns
-        m = Member.at(c, c.ids.id(name))
-        c.put(m.id, address, gen, inc, state, now, record, rv, now)
-        self._enter(m)
-        return m
+        i = c.ids.id(name)
+        c.put(i, address, gen, inc, state, now, record, rv, now)
+        self._enter(i, state)
+        return Member.at(c, i)
 
-    def _enter(self, m: Member) -> None:
-        self.peer_ids.append(m.id)
-        self._counts[m.state.value] += 1
+    def _enter(self, i: int, state: MemberState) -> None:
+        self.peer_ids.append(i)
+        self._counts[state._value_] += 1
         order = self.probe_order
-        order.insert(int(self._rng.random() * (len(order) + 1)), m.name)
+        order.insert(int(self._rng.random() * (len(order) + 1)), self.columns.ids.names[i])
 
     def remove(self, m: Member) -> None:
         """Forget a member (rare: a tombstone's end). O(members) for the peer array."""
-        self._counts[m.state.value] -= 1
+        self._counts[m.state._value_] -= 1
         self.peer_ids.remove(m.id)
         self.columns.clear(m.id)
 
     def moved(self, prev: MemberState, state: MemberState) -> None:
         """Keep the counts by state right when a member goes from `prev` to `state`."""
-        self._counts[prev.value] -= 1
-        self._counts[state.value] += 1
+        self._counts[prev._value_] -= 1
+        self._counts[state._value_] += 1
 
     def sample(
         self, k: int, ok: Callable[[Member], bool], exclude: Member | None = None
@@ -374,7 +379,7 @@ class MemberTable:
         self.probe_order = order
         self._counts = [0] * len(STATES)
         self._counts[_ALIVE] = len(peers)
-        self._counts[me.state.value] += 1
+        self._counts[me.state._value_] += 1
 
 
 class MemberSnapshot:

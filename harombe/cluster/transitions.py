@@ -46,12 +46,6 @@ ALIVE, SUSPECT, DEAD, LEFT = (
 )
 
 
-def old_news(m: Member | None, a: Alive) -> bool:
-    """Whether `a` tells nothing new about member `m`: true of most alive messages a peer
-    receives, since every peer relays each one several times."""
-    return m is not None and a.gen == m.gen and a.inc <= m.inc and a.rv <= m.rv
-
-
 class StateMachine:
     def __init__(self, core: Core, out: Dissemination) -> None:
         self._core = core
@@ -65,10 +59,10 @@ class StateMachine:
 
     def news(self, env: Envelope) -> list[Message]:
         """The frame's messages less the alive messages that are old news (most gossip a
-        peer receives), with every record we will store (a version newer than ours) decoded
-        and validated first, so that a malformed one spoils the whole frame (ValueError)
-        before anything in it is handled. Versions we hold already are never decoded.
-        Call done() once the frame is handled."""
+        peer receives, since every peer relays each one several times), with every record we
+        will store (a version newer than ours) decoded and validated first, so that a
+        malformed one spoils the whole frame (ValueError) before anything in it is handled.
+        Versions we hold already are never decoded. Call done() once the frame is handled."""
         stale = self._core.table.stale
         news: list[Message] = []
         try:
@@ -92,8 +86,8 @@ class StateMachine:
     def _vet(self, name: str, gen: int, rv: int, raw: Raw) -> None:
         if raw == NO_RECORD or name == self._core.name:
             return
-        m = self._core.table.get(name)
-        if m is None or gen > m.gen or (gen == m.gen and rv > m.rv):
+        held = self._core.table.version(name)
+        if held is None or gen > held[0] or (gen == held[0] and rv > held[1]):
             self._vetted[(name, gen, rv)] = self._core.records.decode(name, gen, rv, raw)
 
     def resolve(self, name: str, gen: int, rv: int, raw: Raw) -> NodeRecord | None:
@@ -142,9 +136,9 @@ class StateMachine:
     def handle_alive(self, env: Envelope | None, a: Alive, *, rebroadcast: bool = True) -> None:
         """`rebroadcast` False for push/pull state that is likely old news (handle_sync)."""
         core = self._core
-        m = core.table.get(a.name)
-        if old_news(m, a):
+        if core.table.stale(a.name, a.gen, a.inc, a.rv):
             return
+        m = core.table.get(a.name)
         if a.name == core.name:
             self._alive_about_self(a)
             return
