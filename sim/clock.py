@@ -14,6 +14,7 @@ advance while it runs.
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -64,6 +65,20 @@ class VirtualLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._now
+
+    def next_due(self) -> float:
+        """When the loop itself next has work: now when callbacks are ready, else its
+        earliest timer (cancelled ones included), inf with none."""
+        if self._ready:  # type: ignore[attr-defined]
+            return self._now
+        scheduled = self._scheduled  # type: ignore[attr-defined]
+        return scheduled[0]._when if scheduled else math.inf
+
+    def skip_to(self, when: float) -> None:
+        """Move the clock on to `when`, for a caller that runs its own timers up to the
+        loop's next work (`next_due`), as the loop would run them, without an iteration of
+        the loop per timer."""
+        self._now = max(self._now, when)
 
     def advance_to_next_timer(self, timeout: float) -> None:
         """Jump to the earliest scheduled timer (exactly, so no float residue delays it)."""

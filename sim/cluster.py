@@ -29,11 +29,14 @@ class SimCluster:
         self.loop = loop
         self.spec = spec
         self.rng = random.Random(spec.seed)
+        self.timers = TimerQueue(loop)
+        """Every peer's membership timer and the network's, on one loop handle."""
         self.network = Network(
             loop,
             random.Random(spec.seed + 1),
             link=spec.link,
             max_frame_bytes=spec.membership.max_frame_bytes,
+            call_at=self.timers.call_at,
         )
         _, ceiling = spec.membership.suspicion_bounds(spec.peers)
         self.observer = MembershipObserver(
@@ -41,8 +44,6 @@ class SimCluster:
             grace=ceiling + 2 * spec.membership.probe_interval,
             fraction=spec.dissemination_fraction,
         )
-        self.timers = TimerQueue(loop)
-        """Every peer's membership timer, on one loop handle."""
         self.records = RecordCache()
         """Decoded records, shared by every peer: one copy of each record version."""
         self.member_ids = MemberIds()

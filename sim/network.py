@@ -16,9 +16,22 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 Receiver = Callable[[str, bytes], None]
 """on_receive(source_address, frame)"""
+
+
+class Handle(Protocol):
+    """What the network needs of the handle a `call_at` returns."""
+
+    def when(self) -> float: ...
+
+    def cancel(self) -> None: ...
+
+
+CallAt = Callable[[float, Callable[[], None]], Handle]
+"""`call_at(when, callback)`, the shape of `loop.call_at` without arguments."""
 
 
 @dataclass
@@ -58,8 +71,11 @@ class Network:
         *,
         link: LinkProfile | None = None,
         max_frame_bytes: int = 1 << 20,
+        call_at: CallAt | None = None,
     ) -> None:
+        """`call_at`: how the network schedules its wake-up (default: the loop's)."""
         self.loop = loop
+        self._call_at: CallAt = call_at or loop.call_at
         self.rng = rng
         self.default_link = link or LinkProfile()
         self.max_frame_bytes = max_frame_bytes
@@ -75,7 +91,7 @@ class Network:
         """Frames on the wire, a heap by arrival time (then send order): one loop timer for
         all of them instead of one per frame keeps the loop's own heap small."""
         self._sent = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Handle | None = None
 
     # -- endpoints -------------------------------------------------------------------------
 
@@ -197,7 +213,7 @@ class Network:
         if timer is None or at < timer.when():
             if timer is not None:
                 timer.cancel()
-            self._timer = self.loop.call_at(at, self._land)
+            self._timer = self._call_at(at, self._land)
 
     def _land(self) -> None:
         """Hand over every frame that has arrived by now, in arrival order."""

@@ -7,6 +7,11 @@ tuples, compared in C and never down to the timer, and holds a single loop handl
 earliest one, re-armed only when the earliest moves. Equal deadlines run in the order they were
 scheduled, so a run stays deterministic. A timer never runs before its deadline: the loop runs
 handles up to its clock resolution early, which sent runners through ticks with nothing due.
+
+On the virtual loop (`sim.clock.VirtualLoop`) a pass does not stop at the first timer in the
+future: while the loop itself has nothing to do before it (no ready callback, no earlier or
+equal loop timer), the queue moves the clock on and runs it, as the loop would have run it
+next, but without a loop iteration, a `TimerHandle` and a re-arm per timer.
 """
 
 from __future__ import annotations
@@ -80,13 +85,18 @@ class TimerQueue:
         self._handle = None
         self._firing = True
         heap = self._heap
-        now = self._loop.time()
+        loop = self._loop
+        skip_to = getattr(loop, "skip_to", None)
+        now = loop.time()
         try:
             while heap:
                 when, _, timer = heap[0]
                 callback, args = timer._callback, timer._args
                 if callback is not None and when > now:
-                    break
+                    if skip_to is None or when >= loop.next_due():  # type: ignore[attr-defined]
+                        break
+                    skip_to(when)
+                    now = when
                 heapq.heappop(heap)
                 if callback is None:
                     continue

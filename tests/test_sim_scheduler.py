@@ -46,6 +46,28 @@ def test_a_timer_never_runs_before_its_deadline() -> None:
     assert run(main) == [(1.0 + 1e-12, "a")]
 
 
+def test_timers_and_loop_callbacks_interleave_by_time_whoever_holds_them() -> None:
+    """The queue runs its later timers in one pass only up to the loop's next work: a loop
+    timer, or a callback a timer made ready, comes first whenever it is due first."""
+
+    async def main() -> Fired:
+        loop = asyncio.get_running_loop()
+        queue, fired = TimerQueue(loop), []
+        record = _recorder(loop, fired)
+        for i in range(1, 6):
+            queue.call_at(float(i), record, f"q{i}")
+        loop.call_at(2.5, record, "loop2.5")
+        queue.call_at(3.5, lambda: loop.call_soon(record, "soon3.5"))
+        queue.call_at(3.5, record, "q3.5")
+        await asyncio.sleep(10)
+        return fired
+
+    assert run(main) == [
+        (1.0, "q1"), (2.0, "q2"), (2.5, "loop2.5"), (3.0, "q3"), (3.5, "q3.5"),
+        (3.5, "soon3.5"), (4.0, "q4"), (5.0, "q5"),
+    ]  # fmt: skip
+
+
 def test_a_cancelled_timer_never_fires() -> None:
     async def main() -> tuple[Fired, bool, int]:
         loop = asyncio.get_running_loop()
