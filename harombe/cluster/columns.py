@@ -37,6 +37,9 @@ STATES = tuple(MemberState)
 DigestRow = tuple[int, int, int, int]
 """(generation, incarnation, state code, record version): what a digest entry says of a row."""
 
+_SPARE_ROWS = 16
+"""Empty rows a table grows by beyond what it needs (plus 1/64 of its size)."""
+
 _HASH_BITS = 128
 _HASH_MASK = (1 << _HASH_BITS) - 1
 
@@ -123,22 +126,24 @@ class MemberColumns:
         return i < len(self.state) and self.state[i] != ABSENT
 
     def grow(self, size: int) -> None:
-        """Room for ids below `size`, every id given so far and an eighth more (new rows
-        empty), so that a registry growing one name at a time costs few resizes."""
+        """Room for ids below `size`, every id given so far and a few more (new rows empty),
+        so that a registry growing one name at a time costs few resizes. Each column is
+        copied into one of the exact size: extending in place would leave it a sixteenth
+        larger than needed, in every table of a simulator growing by one member."""
         have = len(self.state)
-        more = max(size, len(self.ids), have + have // 8) - have
+        more = max(size, len(self.ids), have + _SPARE_ROWS + have // 64) - have
         if more <= 0:
             return
-        self.state.extend(array("b", [ABSENT]) * more)
+        self.state = self.state + array("b", [ABSENT]) * more
         zeros = array("q", [0]) * more
-        self.gen.extend(zeros)
-        self.inc.extend(zeros)
-        self.rv.extend(zeros)
+        self.gen = self.gen + zeros
+        self.inc = self.inc + zeros
+        self.rv = self.rv + zeros
         times = array("d", [0.0]) * more
-        self.since.extend(times)
-        self.updated.extend(times)
-        self.address.extend([""] * more)
-        self.record.extend([None] * more)
+        self.since = self.since + times
+        self.updated = self.updated + times
+        self.address = self.address + [""] * more
+        self.record = self.record + [None] * more
 
     def put(
         self, i: int, address: str, gen: int, inc: int, state: MemberState, since: float,
