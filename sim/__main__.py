@@ -19,12 +19,13 @@ from sim.plot import PlotUnavailable, plot_report
 from sim.scenarios import SCENARIOS, Params, run_scenario
 
 MAX_PEERS = 10_000
-ENTRY_BYTES = 440
-"""Memory per (peer, member) pair: every peer holds every other one (measured: 0.44 GB peak
+ENTRY_BYTES = 360
+"""Memory per (peer, member) pair: every peer holds every other one (measured: 0.36 GB peak
 for 1,000 peers, start-up included), so a run needs about peers² × this."""
-CONVERGED_ENTRY_BYTES = 220
+CONVERGED_ENTRY_BYTES = 100
 """The same with --converged-start, which skips the join storm's transient memory (measured:
-205 bytes a pair from 1,000 to 3,000 peers)."""
+about 100 bytes a pair of peak RSS from 2,000 to 3,000 peers, member tables stored by
+column)."""
 
 
 def _parser() -> argparse.ArgumentParser:

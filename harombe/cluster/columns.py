@@ -58,9 +58,6 @@ class MemberIds:
     def __len__(self) -> int:
         return len(self.names)
 
-    def find(self, name: str) -> int | None:
-        return self.index.get(name)
-
     def id(self, name: str) -> int:
         """The id of `name`, given one (and the name interned) if it has none yet."""
         i = self.index.get(name)
