@@ -16,21 +16,14 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+
+from harombe.cluster.runner import TimerHandle
 
 Receiver = Callable[[str, bytes], None]
 """on_receive(source_address, frame)"""
 
 
-class Handle(Protocol):
-    """What the network needs of the handle a `call_at` returns."""
-
-    def when(self) -> float: ...
-
-    def cancel(self) -> None: ...
-
-
-CallAt = Callable[[float, Callable[[], None]], Handle]
+CallAt = Callable[[float, Callable[[], None]], TimerHandle]
 """`call_at(when, callback)`, the shape of `loop.call_at` without arguments."""
 
 
@@ -91,7 +84,7 @@ class Network:
         """Frames on the wire, a heap by arrival time (then send order): one loop timer for
         all of them instead of one per frame keeps the loop's own heap small."""
         self._sent = 0
-        self._timer: Handle | None = None
+        self._timer: TimerHandle | None = None
 
     # -- endpoints -------------------------------------------------------------------------
 
