@@ -22,6 +22,8 @@ async def read_body(request: web.Request) -> bytes:
     `limits.body_timeout`."""
     limits = request.app.get(LIMITS_KEY) or LimitsConfig()
     try:
+        if request.content.is_eof():  # it came whole with the headers: nothing to wait for
+            return await request.read()
         async with asyncio.timeout(limits.body_timeout):
             return await request.read()
     except web.HTTPRequestEntityTooLarge:
