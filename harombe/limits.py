@@ -40,6 +40,13 @@ class LimitsConfig(BaseModel):
         gt=0,
         description="Seconds an idle keep-alive connection stays open between requests.",
     )
+    lingering_timeout: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds the rest of an unread body is read and dropped after an early "
+        "refusal (401, 408, 413, 503), so the client sees the answer rather than a reset; "
+        "then the connection is closed. 0 closes at once.",
+    )
     max_connections: int = Field(
         default=512,
         ge=1,

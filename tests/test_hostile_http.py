@@ -256,3 +256,16 @@ async def test_a_websocket_sending_only_forged_frames_is_closed_after_the_handsh
             assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
         assert node.transport.stats.dropped["unverified"] == 1
         assert node.membership.stats.dropped["unauthenticated"] >= 1
+
+
+@pytest.mark.parametrize(("lingering", "closed"), [(0.2, True), (30.0, False)])
+async def test_an_unread_body_is_dropped_for_the_lingering_timeout_then_closed(lingering, closed):
+    """After a 413 with the body unsent, the connection waits `limits.lingering_timeout` for the
+    rest (so the client can read the answer), then closes."""
+    async with peer(max_body_bytes=1024, lingering_timeout=lingering) as node:
+        reader, writer = await raw(node)
+        writer.write(b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n{")
+        status, _ = await response_of(reader)
+        assert status == 413
+        assert await closed_within(reader, 3.0) is closed
+        writer.close()

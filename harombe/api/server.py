@@ -110,6 +110,7 @@ class HttpServer:
                 self._sock,
                 ssl_context=self._ssl_context,
                 keepalive_timeout=self.guard.limits.keepalive_timeout,
+                lingering_time=self.guard.limits.lingering_timeout,
             )
         except BaseException:
             await self._runner.cleanup()
