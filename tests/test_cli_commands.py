@@ -381,3 +381,23 @@ async def test_status_survives_hostile_names(trio, cfg_file):
     console = Console(record=True, width=200)
     console.print(peers_table(status))
     assert "[bold red]evil[/]" in console.export_text()
+
+
+def test_peers_shows_a_draining_node_apart_from_an_excluded_one():
+    from rich.console import Console
+
+    from harombe.cli.peers import peers_table
+
+    def row(name: str, **flags: bool) -> dict:
+        return {"name": name, "state": "alive", "tier": 0, "address": "127.0.0.1:1", **flags}
+
+    status = {
+        "node": "a",
+        "nodes": [row("a"), row("b", excluded=True), row("c", excluded=True, draining=True)],
+    }
+    console = Console(record=True, width=200)
+    console.print(peers_table(status))
+    lines = {line.split()[0]: line for line in console.export_text().splitlines() if line.strip()}
+    assert "(" not in lines["a"]
+    assert "alive (excluded)" in lines["b"]
+    assert "alive (draining)" in lines["c"] and "excluded" not in lines["c"]

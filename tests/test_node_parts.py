@@ -195,10 +195,20 @@ async def test_status_rows_show_each_member_with_its_breaker_and_no_stale_utilis
     await eventually(lambda: _state(a, "b") == "alive")
     b.publish(NodeRecord("b", "127.0.0.1:2", models=["m"], capacity=4, active=1))
     await eventually(lambda: (r := a.membership.get("b").record) and r.active == 1)
+    sampler = UtilisationSampler(Probe(), interval=60.0)
+    now = asyncio.get_running_loop().time()
+    rows = cluster_status(a.membership.members(), now=now, breakers={}, sampler=sampler)
+    assert {r["name"]: (r["excluded"], r["draining"]) for r in rows} == {
+        "a": (False, False),
+        "b": (False, False),
+    }
+    b.publish(NodeRecord("b", "127.0.0.1:2", models=["m"], capacity=4, active=1, excluded=["b"]))
+    await eventually(lambda: (r := a.membership.get("b").record) and r.excluded == ["b"])
+    rows = cluster_status(a.membership.members(), now=now, breakers={}, sampler=sampler)
+    assert {r["name"]: (r["excluded"], r["draining"]) for r in rows}["b"] == (True, True)
     await b.stop(leave=True)
     await eventually(lambda: _state(a, "b") == "left")
 
-    sampler = UtilisationSampler(Probe(), interval=60.0)
     now = asyncio.get_running_loop().time()
     rows = cluster_status(a.membership.members(), now=now, breakers={"b": "open"}, sampler=sampler)
     by_name = {row["name"]: row for row in rows}

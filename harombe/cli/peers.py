@@ -45,7 +45,9 @@ def peers_table(status: dict[str, Any]) -> Table:
         wraps = column in ("name", "address", "models")
         table.add_column(column, no_wrap=not wraps, overflow="fold", min_width=4 if wraps else None)
     for node in nodes:
-        state = str(node.get("state", "?")) + (" (excluded)" if node.get("excluded") else "")
+        state = str(node.get("state", "?")) + (
+            " (draining)" if node.get("draining") else " (excluded)" if node.get("excluded") else ""
+        )
         rtt = node.get("rtt_ms")
         name = str(node.get("name", "?")) + (" *" if node.get("self") else "")
         if node.get("via"):  # a plain inference server, reached through a peer

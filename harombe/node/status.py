@@ -20,7 +20,8 @@ def cluster_status(
     sampler: UtilisationSampler,
 ) -> list[dict[str, Any]]:
     """`now` on the membership's clock; `breakers` name → state (closed when absent);
-    `sampler` is this peer's own utilisation (a peer's comes from its record)."""
+    `sampler` is this peer's own utilisation (a peer's comes from its record). A member whose
+    own record excludes it is draining (only a draining peer excludes itself)."""
     excluded = excluded_names(members)
     nodes = []
     for m in members:
@@ -52,6 +53,7 @@ def cluster_status(
                 "utilisation": _utilisation(sampler, m.is_self, m.state.label, rec),
                 "utilisation_age_s": _utilisation_age(sampler, m.is_self, now - m.last_update),
                 "excluded": m.name in excluded,
+                "draining": bool(rec and m.name in rec.excluded),
             }
         )
     return nodes + sponsored_status(members, excluded, breakers)
