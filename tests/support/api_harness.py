@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from harombe.inference.types import (
     Backend,
@@ -144,29 +145,29 @@ class ScriptedBackend:
         return None
 
 
+def one_node(node: str, tier: int, backend: Backend, models: list[str]) -> dict[str, Any]:
+    """A Dispatcher's arguments for a one-node cluster: `backend` serves `models` and every
+    request."""
+    local = Candidate(node, "127.0.0.1:0", tier=tier, models=models, loaded=models, is_local=True)
+    return {
+        "node_name": node,
+        "local_backend": backend,
+        "view": StaticView([local]),
+        "connect": lambda candidate: backend,
+    }
+
+
 def local_dispatcher(node: str, tier: int, backend: Backend, models: list[str]) -> Dispatcher:
     """A one-node cluster: every request is served by `backend`, which serves `models`."""
-    local = Candidate(node, "127.0.0.1:0", tier=tier, models=models, loaded=models, is_local=True)
-    return Dispatcher(
-        node_name=node,
-        local_backend=backend,
-        view=StaticView([local]),
-        connect=lambda candidate: backend,
-    )
+    return Dispatcher(**one_node(node, tier, backend, models))
 
 
 class RecordingCoordinator(Dispatcher):
     """A one-node dispatcher over the scripted backend, remembering the route options given."""
 
     def __init__(self, backend: ScriptedBackend) -> None:
-        local = Candidate(
-            NODE, "127.0.0.1:0", tier=TIER, models=[MODEL], loaded=[MODEL], is_local=True
-        )
         super().__init__(
-            node_name=NODE,
-            local_backend=backend,
-            view=StaticView([local]),
-            connect=lambda c: backend,
+            **one_node(NODE, TIER, backend, [MODEL]),
             config=RoutingConfig(breaker_failure_threshold=1_000),  # the tests fail it on purpose
         )
         self.options: list[RouteOptions] = []
