@@ -9,7 +9,6 @@ backend.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import socket
@@ -44,6 +43,7 @@ from harombe.node.app import api_app, edge_middlewares, request_verifier
 from harombe.node.connect import PeerConnector, request_signer
 from harombe.node.discovery import Discovery
 from harombe.node.gossip import Gossip
+from harombe.node.lifecycle import Stacked
 from harombe.node.listen import advertise_host, bind_socket, peer_transport
 from harombe.node.monitoring import Monitoring, utilisation_sampler
 from harombe.node.record import LocalRecord, ServedModels
@@ -62,10 +62,11 @@ HTTP_SHUTDOWN_S = 0.1
 (`limits.drain_timeout`) has already waited for them; what is left is cut."""
 
 
-class Node:
+class Node(Stacked):
     """One running peer. Use as `async with Node(config) as node:`."""
 
     def __init__(self, config: HarombeConfig) -> None:
+        super().__init__()
         self.config = config
         self.name = config.node.name
         self.address = ""  # host:port once the HTTP server is bound
@@ -81,7 +82,6 @@ class Node:
         self.verifier: RequestVerifier | None = None  # of forwarded requests' signatures
         self._sponsored: SponsoredNodes | None = None
         self._key_log = KeyMismatchLog()
-        self._stack = contextlib.AsyncExitStack()
         self._stopped = asyncio.Event()
         self.drain = Drain()
         mon = config.monitoring
@@ -91,17 +91,6 @@ class Node:
     @property
     def membership(self) -> Membership | None:
         return self.gossip.membership if self.gossip else None
-
-    async def __aenter__(self) -> Node:
-        try:
-            await self._start()
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._stack.aclose()
 
     async def _start(self) -> None:
         cfg = self.config

@@ -4,19 +4,18 @@ joining until it sees one alive (with a one-off report of which seeds answer).""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Any
 
 import aiohttp
 
 from harombe.cluster.discovery import MdnsDiscovery, SeedJoiner
 from harombe.config import HarombeConfig
 from harombe.node.gossip import Gossip
+from harombe.node.lifecycle import Stacked
 from harombe.node.tasks import cancel_task
 from harombe.peer_log import report_seeds
 
 
-class Discovery:
+class Discovery(Stacked):
     """An async context manager: started on entry as configured, stopped in reverse on exit."""
 
     def __init__(
@@ -28,27 +27,16 @@ class Discovery:
         port: int,
         session: aiohttp.ClientSession,
     ) -> None:
+        super().__init__()
         self.config = config
         self.gossip = gossip
         self.host = host
         self.port = port
         self.session = session
-        self._stack = contextlib.AsyncExitStack()
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
-
-    async def __aenter__(self) -> Discovery:
-        try:
-            await self._start()
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._stack.aclose()
 
     def on_discovered(self, address: str) -> None:
         if address != self.address:
