@@ -11,7 +11,7 @@ from harombe.inference.types import Message
 from harombe.routing import classify, explain
 from harombe.routing.classifier import Classification, chat, train
 from harombe.routing.classifier.features import FEATURE_NAMES, measure
-from harombe.routing.crossval import cross_validate, fold_of
+from harombe.routing.crossval import cross_validate, fold_of, leave_one_set_out, predict
 from harombe.routing.devset import (
     evaluate,
     expand_messages,
@@ -90,7 +90,7 @@ def test_load_records_rejects_bad_lines(tmp_path: Path) -> None:
 
 def test_train_write_reproduces_weights_py() -> None:
     """`python -m harombe.routing.classifier.train --write` regenerates weights.py exactly."""
-    fitted = train.fit(train.examples(load_records(DATA / "dev.jsonl")))
+    fitted = train.fit(train.examples(train.training_records()))
     assert train.render(fitted) == train.WEIGHTS_FILE.read_text(encoding="utf-8")
     assert set(fitted.weights) == set(FEATURE_NAMES)
 
@@ -126,39 +126,25 @@ def assert_scores(name: str, exact: float, simple_kept: float, n: int) -> None:
     assert metrics.under_routing_2_to_0 == 0.0, format_report(metrics, name)
 
 
-def test_dev_set_as_achieved() -> None:
-    """The set the weights are fitted on."""
-    assert_scores("dev.jsonl", exact=0.956, simple_kept=0.97, n=300)
-
-
-def test_heldout_set_as_achieved() -> None:
-    """Written apart from dev by the rubric; never used for fitting (docs/routing.md says
-    which feature changes came after its first scoring)."""
-    assert_scores("heldout.jsonl", exact=0.869, simple_kept=0.903, n=153)
-
-
-def test_third_set_as_achieved() -> None:
-    """Written and committed before the classifier was rebuilt; never used for fitting."""
-    assert_scores("third.jsonl", exact=0.941, simple_kept=0.975, n=120)
-
-
-def test_fourth_set_as_achieved() -> None:
-    """Written and committed before the second round of feature changes, scored after it."""
-    assert_scores("fourth.jsonl", exact=0.944, simple_kept=0.966, n=90)
-
-
-def test_fifth_set_as_achieved() -> None:
-    """Written and committed before the last feature change, then scored once."""
-    assert_scores("fifth.jsonl", exact=0.95, simple_kept=0.95, n=60)
-
-
 @pytest.mark.parametrize(
-    ("name", "exact", "n"),
-    [("sanity.jsonl", 0.978, 92), ("sanity2.jsonl", 0.972, 74), ("sanity3.jsonl", 0.938, 65)],
+    ("name", "exact", "simple_kept", "n"),
+    [
+        ("dev", 0.926, 0.97, 300),
+        ("sanity", 0.989, 0.97, 92),
+        ("sanity2", 0.959, 0.928, 74),
+        ("sanity3", 0.923, 0.92, 65),
+        ("heldout", 0.921, 0.923, 153),
+        ("third", 0.975, 1.0, 120),
+        ("fourth", 0.955, 1.0, 90),
+        ("fifth", 0.966, 0.95, 60),
+        ("sixth", 0.966, 0.983, 180),
+        ("seventh", 0.866, 0.9, 150),
+    ],
 )
-def test_fresh_prompt_sets(name: str, exact: float, n: int) -> None:
-    """Prompts on other topics written for the earlier rules (the features were tuned on them)."""
-    assert_scores(name, exact=exact, simple_kept=0.92, n=n)
+def test_training_sets_as_fitted(name: str, exact: float, simple_kept: float, n: int) -> None:
+    """The sets the weights are fitted on (docs/routing.md says when each was first scored)."""
+    assert name in train.TRAINING_SETS
+    assert_scores(f"{name}.jsonl", exact=exact, simple_kept=simple_kept, n=n)
 
 
 def test_folds_partition_the_records() -> None:
@@ -168,13 +154,38 @@ def test_folds_partition_the_records() -> None:
     assert fold == fold_of(23, 5, seed=16)
 
 
-def test_cross_validation_on_dev_as_achieved() -> None:
+def test_evaluation_set_as_scored_once() -> None:
+    """Written by the rubric by someone who never saw the classifier, scored once with these
+    weights and never fitted on (docs/routing.md): a floor under the figure, not a target."""
+    assert train.EVALUATION_SET == "eighth" and "eighth" not in train.TRAINING_SETS
+    assert_scores("eighth.jsonl", exact=0.84, simple_kept=0.86, n=150)
+
+
+def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
-    metrics = cross_validate(load_records(DATA / "dev.jsonl"), folds=5)
-    assert metrics.n == 300 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.933, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.97
+    metrics = cross_validate(train.training_records(), folds=5)
+    assert metrics.n == 1284 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.927, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.954
     assert metrics.under_routing_2_to_0 == 0.0
+
+
+def test_leaving_one_set_out_fits_on_the_others_only() -> None:
+    """Each set is scored by weights fitted on the other sets, never on itself."""
+    dev = load_records(DATA / "dev.jsonl")
+    sets = {"a": dev[:100], "b": dev[100:200], "c": dev[200:]}
+    held_out = leave_one_set_out(sets)
+    for name, records in sets.items():
+        others = [r for other, rs in sets.items() if other != name for r in rs]
+        model = train.fit(train.examples(others))
+        expected = [predict(model, e) for e in train.examples(records)]
+        right = sum(p == r["tier"] for p, r in zip(expected, records, strict=True))
+        assert held_out[name].accuracy == right / len(records)
+    in_sample = train.fit(train.examples(sets["a"]))
+    fitted_on_a = [predict(in_sample, e) for e in train.examples(sets["a"])]
+    assert held_out["a"].accuracy < sum(
+        p == r["tier"] for p, r in zip(fitted_on_a, sets["a"], strict=True)
+    ) / len(sets["a"])
 
 
 # --- the features, family by family -------------------------------------------------------------
@@ -222,16 +233,24 @@ def test_size_features() -> None:
         ("Démontrez que racine de 2 est irrationnel.", "prove"),
         ("Beweise, dass es unendlich viele Primzahlen gibt.", "prove"),
         ("证明根号二是无理数。", "prove"),
+        ("Dimostra che ogni grafo planare è colorabile con 5 colori.", "prove"),
+        ("Demonstre que a soma de dois ímpares é par.", "prove"),
         ("Design a booking system for a clinic.", "design"),
         ("Diseña un sistema de reservas.", "design"),
         ("Conçois un système de réservation.", "design"),
         ("Entwirf ein Buchungssystem.", "design"),
         ("设计一个预订系统。", "design"),
+        ("Progetta un sistema di prenotazione.", "design"),
+        ("Projete a arquitetura de um sistema de votação.", "design"),
         ("Compare trains and buses for commuting.", "compare"),
         ("Compara el tren y el autobús.", "compare"),
         ("Comparez le train et le bus.", "compare"),
         ("Vergleiche Zug und Bus.", "compare"),
         ("比较火车和公共汽车。", "compare"),
+        ("Scrivi una lettera al mio padrone di casa.", "write"),
+        ("Escreva um e-mail para o meu senhorio.", "write"),
+        ("Riassumi questo rapporto.", "analyse"),
+        ("Spiega come funzionano le maree.", "explain"),
         ("Summarise this report.", "analyse"),
         ("Resume este informe.", "analyse"),
         ("Résume ce rapport.", "analyse"),
@@ -315,15 +334,62 @@ def test_maths_features() -> None:
         ("Open todo.txt and tell me how many lines it has.", 1, 1),
         ("Who designed the Sydney Opera House?", 1, 1),
         ("Why does ice float? Explain it in depth.", 0, 0),
-        ("What would you change in this design? Rewrite it.", 1, 0),
+        ("What would you change in this design? Rewrite it.", 0, 0),  # the request closes
+        ("Where is Lima? Thank you very much for your help.", 1, 1),
         ("Write a haiku about rain.", 0, 0),
         ("¿Cuál es la capital de Perú?", 1, 1),
         ("珠穆朗玛峰有多高？", 1, 1),
+        # a dash introduces the question, as a colon does
+        ("We chatted about gardens and I couldn't remember - how long do tulips last?", 1, 1),
+        # a short answer asked for: explaining in one sentence is a lookup, a piece of work not
+        ("Explain what a haiku is in one sentence.", 0, 1),
+        ("Is this safe in the dishwasher? Short answer please.", 0, 1),
+        ("Write a cover letter for me in one line.", 0, 0),
+        ("Explica qué es un haiku en una frase.", 0, 1),
+        # a definition: the words name a thing, they do not ask for it
+        ("What is a system design interview?", 1, 1),
+        ("What is the best design for a sharded rate limiter that handles bursts?", 1, 0),
+        # a comparison of two magnitudes asks for one fact
+        ("Can you compare 5/8 and 0.6 and tell me which is bigger?", 1, 1),
+        ("Compare Postgres and MySQL and tell me which is better.", 1, 0),
+        # Italian, Portuguese, German questions, and a question opened by a preposition
+        ("Qual è il vulcano attivo più alto d'Europa?", 1, 1),
+        ("Quantos jogadores de cada time ficam em quadra no vôlei?", 1, 1),
+        ("Stimmt es, dass die Berliner Mauer 1989 gefallen ist?", 0, 1),
+        ("In which year did they set up the plots?", 1, 1),
+        ("I just need one number: about how many glasses are in a 750 ml bottle?", 1, 1),
+        ("Which organelle does photosynthesis? Just the name please.", 1, 1),
+        ("How do you say 'I'm allergic to peanuts' in Italian?", 1, 1),
     ],
 )
 def test_question_shape(text: str, wh: int, lookup: int) -> None:
     measured = values(text)
     assert (measured["wh_question"], measured["lookup_question"]) == (wh, lookup)
+
+
+def test_a_named_thing_is_not_a_task() -> None:
+    """A definition's words, a magnitude comparison and an agent noun ask for nothing."""
+    definition = values("What is a system design interview?")
+    assert definition["asks_design"] == definition["hard_task"] == definition["task_breadth"] == 0
+    assert values("Quick comparison: which is longer, a marathon or 40 km?")["asks_compare"] == 0
+    assert values("Compare a marathon and 40 km.")["asks_compare"] == 1
+    assert values("How many stars did the reviewer give?")["asks_analyse"] == 0
+    assert values("Review my essay.")["asks_analyse"] == 1
+
+
+def test_narration_around_a_lookup_question_asks_for_nothing() -> None:
+    """Around a lookup question only questions and requests count; words of work in the
+    story around it ("my mind went completely blank") do not."""
+    chatty = values(
+        "My nephew asked me what a group of crows is called, and my mind went completely blank. "
+        "I'm not asking you to plan anything: what is a group of crows called?"
+    )
+    assert chatty["lookup_question"] == 1
+    assert chatty["asks_scale"] == chatty["asks_plan"] == chatty["task_breadth"] == 0
+    asked = values("Write a function that reverses a list. What is its time complexity?")
+    assert asked["lookup_question"] == 1 and asked["asks_write"] == 1  # a request still counts
+    lead = values("Design the research program: which studies, in what order, how many people?")
+    assert lead["asks_design"] == 1 and lead["hard_task"] == 1  # so does one that introduces it
 
 
 def test_quoted_words_are_not_the_task() -> None:

@@ -1,14 +1,15 @@
-"""k-fold cross-validation of the classifier on a labelled set (normally dev.jsonl).
+"""Cross-validation of the classifier: how it does on records its weights were not fitted on.
 
-The records are shuffled (seeded) into `folds` folds; for each fold the weights and cut points
-are fitted afresh (`train.fit`) on the other folds and the fold is classified with them. The
-metrics are those of these out-of-fold predictions over all the records.
+`cross_validate`: the records are shuffled (seeded) into `folds` folds; for each fold the
+weights and cut points are fitted afresh (`train.fit`) on the other folds and the fold is
+classified with them. `leave_one_set_out`: each labelled set is classified by weights fitted on
+the other sets only, which also asks whether the fit carries to another writer's wording.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harombe.routing.classifier.features import FEATURE_NAMES
@@ -43,5 +44,20 @@ def cross_validate(records: Sequence[dict[str, Any]], folds: int = 5, seed: int 
         for i, example in enumerate(measured):
             if fold[i] == k:
                 predicted[i] = predict(model, example)
+    return _scored(records, predicted)
+
+
+def leave_one_set_out(sets: Mapping[str, Sequence[dict[str, Any]]]) -> dict[str, Metrics]:
+    """Each set's metrics under weights fitted on all the other sets."""
+    measured = {name: examples(records) for name, records in sets.items()}
+    out = {}
+    for name, records in sets.items():
+        model = fit([e for other, exs in measured.items() if other != name for e in exs])
+        out[name] = _scored(records, [predict(model, example) for example in measured[name]])
+    return out
+
+
+def _scored(records: Sequence[dict[str, Any]], predicted: Sequence[int]) -> Metrics:
+    """The metrics of `predicted`, one tier per record in order."""
     answers = iter(predicted)  # asked once per record, in order
     return evaluate(records, lambda _messages: next(answers))

@@ -1,10 +1,10 @@
 """Closed word lists per task family: how a request says what it asks for.
 
 Each family is a handful of verbs and phrases of asking ("prove", "design", "compare",
-"summarise"...) in English, Spanish, French, German and Chinese, matched as word starts in the
-lower-cased instruction. They name kinds of task, never topics: the classifier's weights
-(`weights.py`) decide what each family is worth. All families are one regex, so the
-instruction is scanned once.
+"summarise"...) in English, Spanish, French, German, Italian, Portuguese and Chinese, matched
+as word starts in the lower-cased instruction. They name kinds of task, never topics: the
+classifier's weights (`weights.py`) decide what each family is worth. All families are one
+regex, so the instruction is scanned once.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ FAMILIES: dict[str, tuple[str, str]] = {
     # name: (word starts, matched after a word boundary; CJK fragments, matched anywhere)
     "design": (
         r"how would you (?:build|design|architect|scale)|(?<!the )(?<!study )(?<!graphic )"
-        r"(?<!web )design(?!er)|architect|"
-        r"diseñ|arquitectura|conçoi|concevoir|concevez|entwirf|entwerf|architektur",
+        r"(?<!web )design(?!er| studio| agency| firm| school| question)|architect|"
+        r"diseñ|arquitectura|conçoi|concevoir|concevez|entwirf|entwerf|architektur|"
+        r"progett(?:a|are|ate|azione)\b|architettur|projete|projetar|arquitetur",
         "设计|架构",
     ),
     "prove": (
-        r"prove|(?:a|the|formal|rigorous|your) proof|proof (?:that|of (?:the|this|why))|derive|"
+        r"prove|(?:a|the|formal|rigorous|your) (?:\w+ )?proof|proof (?:that|of (?:the|this|why))|"
+        r"derive|dimostr|demonstre|demonstrar|"
         r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
         r"preuve|beweis|zeige,? dass|leite .{0,20}her|find all|determine all|for which|"
         r"encuentra todos|trouve[rz]? tous|finde alle",
@@ -32,12 +34,14 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"synthes|across (?:all|them|these|those|every|each|several|multiple)|"
         r"across (?:the )?(?:services|systems|teams|sources|documents|reports|papers|studies)|"
         r"common (?:pattern|theme)|recurring|conflicting|consolidat|"
-        r"reconcil|contradict|meta-?analy|literature|síntesis|sintetiz|synthès|zusammenführ",
+        r"reconcil|contradict|meta-?analy|literature|síntesis|sintetiz|synthès|zusammenführ|"
+        r"sintesi|síntese",
         "综合|汇总|归纳",
     ),
     "plan": (
         r"plan\b|plans\b|planning|roadmap|programme|strategy|itinerary|timeline|milestone|"
-        r"schedule|curriculum|planific|planifi|planung|zeitplan|calendrier|cronograma",
+        r"schedule|curriculum|planific|planifi|planung|zeitplan|calendrier|cronograma|"
+        r"pianific|planej",
         "计划|规划|日程",
     ),
     "research": (
@@ -48,66 +52,71 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "scale": (
         r"migrat|refactor|monolith|codebase|end-to-end|complete|comprehensive|entire|whole|"
-        r"full\b|million|billion|thousands|every (?:module|file|service|test|call site)|"
+        r"million|billion|thousands|every (?:module|file|service|test|call site)|"
         r"all (?:the )?(?:modules|files|services|tests|call sites)|completo|complet|"
-        r"vollständig|gesamte",
+        r"vollständig|gesamte|intero|inteiro|millon|milion|milhõ",
         "完整|全面|千万|百万",
     ),
     "assumptions": (
         r"assum|scenario|sensitivity|risk|threat|uncertaint|supuest|escenario|hypothèse|scénario|"
-        r"risque|annahme|szenario|risiko",
+        r"risque|annahme|szenario|risiko|ipotes|scenari|rischi|hipótes|cenári|risco",
         "风险|情景",
     ),
     "compare": (
-        r"compar|versus|vs\b|pros and cons|trade-?offs?|weigh|better|which is (?:best|better)|"
+        r"compar|versus|vs\b(?! code)|pros and cons|trade-?offs?|weigh|better|"
+        r"which is (?:best|better)|"
         r"what you'?d (?:pick|choose)|which (?:one )?(?:should|would)|"
         r"should i (?:buy|use|choose|pick|go)|or should|vergleich|comparez|compara|ventajas|"
-        r"avantages|vor- und nachteile",
+        r"avantages|vor- und nachteile|vantaggi|vantagens",
         "比较|对比|利弊|优缺点",
     ),
     "write": (
         r"write|draft|compose|create|generate|put together|come up with|escrib|redact|"
-        r"rédig|écri|schreib|verfass|erstell",
+        r"rédig|écri|schreib|verfass|erstell|scriv|escrev|redig",
         "写|起草|撰写|编写",
     ),
     "code_deliverable": (
         r"function|script|query|regex|regular expression|class\b|program\b|unit tests?|tests\b|"
-        r"implement|snippet|función|fonction|funktion|programm",
-        "函数|代码|脚本|程序",
+        r"implement|snippet|función|fonction|funktion|programm|funzion|funç",
+        "函数|脚本|程序",
     ),
     "analyse": (
-        r"summar|analy[sz]|critiq|extract|assess|evaluat|review|proofread|improve|edit\b|"
+        r"summar|analy[sz]|critiq|extract|assess|evaluat|review(?!er)|proofread|improve|edit\b|"
         r"key points|checklist|turn (?:this|it|these) into|resum|résum|zusammenfass|analys|"
-        r"bewert|évalu|evalú",
+        r"bewert|évalu|evalú|riassum|analizz|valut|analis|avali",
         "总结|分析|概括|评估",
     ),
     "debug": (
-        r"debug|fix|bug|what'?s wrong|what'?s going on|what is going on|broken|doesn'?t work|"
+        r"debug|fix|bugs?\b|buggy|what'?s wrong|what'?s going on|what is going on|broken|"
+        r"doesn'?t work|"
         r"error|hangs|crash|race|leak|"
-        r"arregl|corrige|répare|behebe|fehler",
+        r"arregl|corrige|répare|behebe|fehler|correggi|errore|corrija|conserte",
         "修复|错误|调试",
     ),
     "explain": (
-        r"explain|describe|how does|how do|how can|why|walk me through|teach|illustrate|"
-        r"explica|expliqu|erklär|beschreib|pourquoi|por qué|warum",
+        r"explain|describe|how does|how do(?! (?:you|i|we) (?:say|pronounce|spell))|how can|why|"
+        r"walk me through|teach|illustrate|"
+        r"explica|expliqu|erklär|beschreib|pourquoi|por qué|warum|spieg|perché|por que\b|"
+        r"come funziona|como funciona",
         "解释|说明|为什么|怎么",
     ),
     "depth": (
         r"in depth|in detail|detailed|step by step|with (?:an |a )?examples?|worked example|"
         r"example|analogy|thorough|rigorous|justify|show (?:your|the|all) (?:reasoning|steps|work)|"
         r"reason step by step|step-by-step|en detalle|en détail|ausführlich|"
-        r"exemple|ejemplo|beispiel",
+        r"exemple|ejemplo|beispiel|in dettaglio|esempi|em detalhe|exemplo",
         "详细|例子|举例",
     ),
     "transform": (
         r"translat|rephrase|reword|rewrite|paraphrase|shorten|shorter|simplify|convert|spell|"
-        r"plural|synonym|antonym|pronounce|how do you say|make (?:this|it) sound|traduc|tradui|"
-        r"übersetz|umformulier|reescrib|réécri",
+        r"plural|synonym|antonym|pronounce|how do you say|make (?:this|it) sound|rename|"
+        r"more (?:formal|polite|casual|professional)|less formal|traduc|"
+        r"tradui|tradu[zr]|übersetz|umformulier|reescrib|réécri|riscriv|reescrev",
         "翻译|改写|换算",
     ),
     "enumerate": (
         r"list\b|name (?:a |an |one |two |three |four |five |\d|some |the )|"
-        r"give me (?:a few|\d|some)|enumera|nenne|cite\b",
+        r"give me (?:a few|\d|some)|enumera|nenne|cite\b|elenc|liste\b",
         "列出|列举",
     ),
     "meaning": (
@@ -117,18 +126,19 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "greeting": (
         r"hi\b|hello|hey\b|good (?:morning|evening|afternoon)|thanks|thank you|hola|bonjour|"
-        r"salut|hallo|guten (?:morgen|tag)",
+        r"salut|hallo|guten (?:morgen|tag)|ciao|buongiorno|grazie|olá|obrigad|bom dia",
         "你好|谢谢",
     ),
     "constraint": (
         r"must|without|at most|at least|no more than|only\b|budget|deadline|minimum|maximum|"
         r"within|under\b|never|exactly|limit|no \w+ (?:within|before|after)|"
-        r"debe|sin\b|doit|sans\b|muss|ohne|höchstens|mindestens",
+        r"debe|sin\b|doit|sans\b|muss|ohne|höchstens|mindestens|deve\b|senza|almeno|sem\b|"
+        r"pelo menos",
         "必须|不超过|至少|预算",
     ),
     "sequence": (
         r"and then|then\b|also\b|finally|after that|next,|luego|después|ensuite|puis|dann\b|"
-        r"danach|außerdem",
+        r"danach|außerdem|poi\b|inoltre|depois|também",
         "然后|接着|最后|并且",
     ),
 }
@@ -149,13 +159,18 @@ _CUE_RE = re.compile(
     )
 )
 
-WH_RE = re.compile(  # a question word opening a sentence
-    r"(?:[^,:?]{1,60}[,:]\s+)?(?:what|who|whom|whose|when|where|which|"
+WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so", "in" ...)
+    r"(?:[^,:?]{1,60}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|then|just|about|roughly|"
+    r"approximately)\b,?\s+)?"
+    r"(?:(?:in|at|on|for|from|to|by|with|of|en|em|a|de|di|da|por|para|um|im|am|zu|bis|ab|seit)"
+    r"\s+)?(?:what|whats|who|whom|whose|when|where|which|"
     r"how do (?:you|i|we) (?:say|pronounce|spell|write)|"
     r"how (?:many|much|long|old|far|tall|high|big|fast|often|wide|deep|heavy)|"
     r"qu[ée]|qui[ée]n|cu[áa]ndo|d[óo]nde|cu[áa]l|cu[áa]nto|"
     r"quel|quelle|qui|quand|o[ùu]|combien|wer|wann|wo|welche|"
-    r"wie (?:viele?|hoch|lang|alt|weit|spät)|was (?:ist|sind|bedeutet|heißt))\b",
+    r"wie (?:viele?|hoch|lang|alt|weit|spät)|was (?:ist|sind|bedeutet|heißt)|"
+    r"chi|che cosa|cosa|quando|dove|quale|quali|quant[oiae]|qual|quais|quem|o que|onde|"
+    r"quant[oa]s|como se diz|come si dice|cómo se dice|comment dit-on)\b",
 )
 EMBEDDED_WH_RE = re.compile(  # "tell me how many ...", "look up who won ..."
     r"\b(?:tell me|look up|find out|check|know|wondering)\s+(?:what|who|when|where|which|"
@@ -163,7 +178,25 @@ EMBEDDED_WH_RE = re.compile(  # "tell me how many ...", "look up who won ..."
 )
 YES_NO_RE = re.compile(
     r"(?:[^,:?]{1,30}[,:]\s+)?(?:is|are|was|were|does|do|did|can|could|has|have|will|would|should|"
-    r"est-ce|es|ist|sind|kann|hat)\b",
+    r"est-ce|es|ist|sind|kann|hat|stimmt)\b",
+)
+REQUEST_RE = re.compile(  # a sentence that asks something of the reader
+    r"\b(?:please|can you|could you|would you|will you|i need you|i want you|i'd like you|"
+    r"help me|bitte|por favor|peux-tu|pouvez-vous|per favore|puoi|você pode|pode)\b|请|帮"
+)
+ANSWER_LENGTH_RE = re.compile(  # a short answer asked for: the question is a lookup
+    r"\bin (?:one|a|a single|a short|two|a few) (?:short )?(?:sentence|line|word)s?\b|"
+    r"\bone[- ]word answer|\byes or no\b|\bshort answer\b|"
+    r"\bjust the (?:name|number|answer|date|year|word)\b|\ben una (?:frase|palabra)|"
+    r"\ben une (?:phrase|ligne)|\bin einem satz|一句话"
+)
+DEFINITION_RE = re.compile(  # "what is a system design interview?": the words name a thing
+    r"(?:what(?:'s| is| are)|qu'est-ce qu'une?|qué es una?|was ist eine?) (?:an? )?"
+    r"[\w'-]+(?: [\w'-]+){0,3}\?$"
+)
+MAGNITUDE_RE = re.compile(  # "which is bigger?": a comparison that asks for one fact
+    r"\bwhich (?:one |number )?is (?:the )?(?:bigger|larger|smaller|greater|higher|lower|"
+    r"longer|shorter|heavier|lighter|older|younger|taller)\b"
 )
 CJK_QUESTION_RE = re.compile(r"(?:什么|谁|哪|几|多少|多高|多长|多大|吗)[^。]{0,6}[？?]?$")
 NUMBER_RE = re.compile(
@@ -199,6 +232,11 @@ def _asked(low: str) -> Iterator[str]:
         rest = _PAST_RE.match(low, m.end())
         if m.lastgroup and not (rest and rest.end() - m.end() <= 2 and m.group()[-1].isalpha()):
             yield m.lastgroup
+
+
+def opens_with_cue(low: str) -> bool:
+    """Whether lower-cased text `low` opens with a family's word: "write ...", "compare ..."."""
+    return _CUE_RE.match(low) is not None
 
 
 def cue_counts(low: str) -> Counter[str]:

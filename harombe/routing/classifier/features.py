@@ -11,6 +11,7 @@ on every weight (`train.L2`) treats them alike. `FEATURES` names them, in the or
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -30,10 +31,11 @@ from harombe.routing.classifier.chat import (
 FAMILY_CAP = 1  # a family's words count once: the family is asked for or not
 ASKING_BITS_CAP = 7  # an instruction beyond ~128 words is long, whatever its length
 PAYLOAD_BITS_CAP = 12  # beyond ~4,000 pasted words the context rule decides
-AFTERTHOUGHT_WORDS = 6  # a last sentence this short after a question does not replace it
+AFTERTHOUGHT_WORDS = 8  # a last sentence this short after a question does not replace it
 SHORT_QUESTION_WORDS = 15  # a closing question up to this long can be a lookup
 SHORT_HARD_WORDS = 20  # a tier-2 kind of task asked this briefly is still tier 2
 PASTED_WORDS = 60  # a payload from this size is a pasted text to work on
+BRIEF_ASKS = frozenset({"explain"})  # what an answer of one sentence can still be asked to do
 
 FEATURES: dict[str, str] = {
     # size and inputs
@@ -66,10 +68,13 @@ FEATURES: dict[str, str] = {
     "non_english": "the instruction is not in English",
 }
 FEATURE_NAMES = tuple(FEATURES)
+_CLAUSE_BREAK_RE = re.compile(r":(?=\s)|\s[-–—]\s")  # what follows introduces the question
 _LANGUAGE_HINTS = (
     ("es", "¿¡ñ", frozenset("el los las una por para qué cómo cuál es de del y".split())),
     ("fr", "çœ", frozenset("le les une des du est pour je tu vous et quel quelle".split())),
     ("de", "äöüß", frozenset("der die das und ist ich ein eine bitte für wie nicht".split())),
+    ("it", "", frozenset("il gli che è di per sono una non mi ho perché".split())),
+    ("pt", "ãõ", frozenset("o os as um uma não é que de para meu minha você".split())),
 )
 
 
@@ -108,46 +113,73 @@ def _listed_items(ask: str) -> int:
     return items
 
 
-def _read_sentences(ask: str) -> tuple[Counter[str], int, int]:
-    """The cues of the instruction (`cues.cue_counts`, sentence by sentence: one scan), and the
-    words of its sentences that ask (a question, a task or constraint word) and of the rest."""
-    counts: Counter[str] = Counter()
+def _read_sentences(ask: str) -> list[tuple[str, Counter[str]]]:
+    """The instruction's sentences, each with its cues (`cues.cue_counts`): one scan."""
+    return [(sentence, cues.cue_counts(sentence.lower())) for sentence in sentences(ask)]
+
+
+def _word_counts(read: list[tuple[str, Counter[str]]]) -> tuple[int, int]:
+    """Words of the sentences that ask (a question, a task or constraint word) and of the
+    rest."""
     asking = other = 0
-    for sentence in sentences(ask):
-        found = cues.cue_counts(sentence.lower())
-        counts.update(found)
+    for sentence, found in read:
         asks = any(f in cues.PRODUCING or f == "constraint" for f in found)
         if asks or sentence.endswith(("?", "？", ":")):
             asking += n_words(sentence)
         else:
             other += n_words(sentence)
-    return counts, asking, other
+    return asking, other
+
+
+def _requests(text: str) -> bool:
+    """Whether text asks something of the reader: a request ("can you", "please"), or it
+    opens with a task word ("Write ...", "Design the study: ...")."""
+    low = text.lower().lstrip()
+    return cues.REQUEST_RE.search(low) is not None or cues.opens_with_cue(low)
+
+
+def _around_lookup(read: list[tuple[str, Counter[str]]], closing: str) -> Counter[str]:
+    """The cues that still ask when the closing is a lookup question: those of questions and
+    requests, and of what introduces the closing if it requests; narration is background."""
+    counts: Counter[str] = Counter()
+    for sentence, found in read:
+        if closing in sentence:
+            lead = sentence[: sentence.rfind(closing)]
+            if _requests(lead):
+                counts += cues.cue_counts(lead.lower())
+        elif sentence.endswith(("?", "？", ":")) or _requests(sentence):
+            counts += found
+    return counts
 
 
 def _closing(ask: str) -> str:
     """The closing question: the last sentence (or the question just before a short remark
-    like "Just curious."), from its last colon or "¿" ("one thing: what is ...?")."""
+    that asks for no work, like "Just curious."), from its last colon, dash or "¿" ("one
+    thing: what is ...?", "I couldn't remember - how many ...?")."""
     parts = sentences(ask) or [""]
     last = parts[-1]
-    if len(parts) > 1 and not last.endswith(("?", "？")) and n_words(last) <= AFTERTHOUGHT_WORDS:
+    remark = n_words(last) <= AFTERTHOUGHT_WORDS and not cues.asks_for_work(last.lower())
+    if len(parts) > 1 and not last.endswith(("?", "？")) and remark:
         if parts[-2].endswith(("?", "？")):
             last = parts[-2]
     if (at := last.rfind("¿")) > 0:
         last = last[at:]
-    _, colon, after = last.rpartition(":")
-    return after.strip() if colon and n_words(after) >= 3 else last
+    after = _CLAUSE_BREAK_RE.split(last)[-1]
+    return after.strip() if after != last and n_words(after) >= 3 else last
 
 
-def _question_shape(closing: str, asked: set[str]) -> dict[str, float]:
+def _question_shape(closing: str, asked: set[str], brief: bool) -> dict[str, float]:
     """Whether the closing sentence is a wh-question, and a lookup: a short wh- or yes/no
-    question that asks for no piece of work and holds no maths notation."""
+    question that asks for no piece of work, or anything but a piece of work asked to be
+    answered in a sentence or a word (`brief`), holding no maths notation."""
     low = closing.lower().lstrip("¿¡ ")
     wh = any(rx.match(low) for rx in (cues.WH_RE, cues.EMBEDDED_WH_RE)) or bool(
         cues.CJK_QUESTION_RE.search(low) or cues.EMBEDDED_WH_RE.search(low)
     )
     yes_no = not wh and cues.YES_NO_RE.match(low) is not None
     short = n_words(closing) <= SHORT_QUESTION_WORDS
-    lookup = (wh or yes_no) and short and not asked and not cues.MATH_RE.search(low)
+    question = (wh or yes_no) and short and not asked
+    lookup = (question or (brief and asked <= BRIEF_ASKS)) and not cues.MATH_RE.search(low)
     return {"wh_question": wh, "lookup_question": lookup}
 
 
@@ -157,21 +189,35 @@ def measure(messages: Any) -> Measured:
     est_tokens = sum(len(text) for _, text in turns) / CHARS_PER_TOKEN
     task = split_task(final_turn(turns))
     low = task.ask.lower()
-    counts, asking_words, context_words = _read_sentences(task.ask)
+    read = _read_sentences(task.ask)
+    counts = sum((found for _, found in read), Counter())
+    asking_words, context_words = _word_counts(read)
     closing = _closing(task.ask)
-    closing_asks = {f for f in cues.cue_counts(closing.lower()) if f in cues.WORK}
-    hard = any(counts[n] for n in cues.HARD)
-    payload_bits = min(_log(task.payload_words), PAYLOAD_BITS_CAP) / 4
-    work = any(counts[n] for n in cues.PRODUCING)
-    shape = _question_shape(closing, closing_asks)
+    closing_low = closing.lower()
+    closing_cues = cues.cue_counts(closing_low)
+    if cues.DEFINITION_RE.match(closing_low):  # "what is a system design interview?"
+        counts -= closing_cues
+        closing_cues.clear()
+    magnitude = cues.MAGNITUDE_RE.search(closing_low) is not None
+    if magnitude:  # "compare 5/8 and 0.6: which is bigger?" asks for one fact
+        del closing_cues["compare"]
+    closing_asks = {f for f in closing_cues if f in cues.WORK}
+    shape = _question_shape(closing, closing_asks, cues.ANSWER_LENGTH_RE.search(low) is not None)
     quantities = len(cues.NUMBER_RE.findall(low))
     is_question = closing.endswith(("?", "？")) or shape["wh_question"]
     no_code = not (task.code_blocks or task.code_lines)
     word_problem = quantities >= 3 and is_question and no_code and task.ask_words > 25
     if word_problem:  # a question over a setup of quantities is a problem, not a lookup
         shape["lookup_question"] = False
+    if shape["lookup_question"]:  # background around one question asks for nothing
+        counts = _around_lookup(read, closing) + closing_cues
+    if magnitude:
+        del counts["compare"]
     if shape["lookup_question"] and not any(counts[n] for n in cues.WORK):
         asking_words, context_words = n_words(closing), 0  # chatter around one question
+    hard = any(counts[n] for n in cues.HARD)
+    payload_bits = min(_log(task.payload_words), PAYLOAD_BITS_CAP) / 4
+    work = any(counts[n] for n in cues.PRODUCING)
     values: dict[str, float] = {
         "asking_words": min(_log(asking_words), ASKING_BITS_CAP) / 4,
         "context_words": _log(context_words) / 4,
