@@ -29,6 +29,20 @@ def test_events_come_out_whole_however_the_bytes_are_split(size):
     assert split([STREAM[i : i + size] for i in range(0, len(STREAM), size)]) == EVENTS
 
 
+ONE_LINE_EVENTS = [b'{"a":1}', b"", b'{"b": "x\\ny"}', b"[DONE]"]
+ONE_LINE_STREAM = b"".join(b"data: " + e + b"\n\n" for e in ONE_LINE_EVENTS)
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 9, len(ONE_LINE_STREAM)])
+def test_one_line_events_come_out_whole_however_the_bytes_are_split(size):
+    pieces = [ONE_LINE_STREAM[i : i + size] for i in range(0, len(ONE_LINE_STREAM), size)]
+    assert split(pieces) == ONE_LINE_EVENTS
+
+
+def test_a_line_ending_in_cr_before_a_bare_blank_line_loses_its_cr():
+    assert split([b"data: x\r\n\ndata: y\n\r\n"]) == [b"x", b"y"]
+
+
 def test_the_last_event_counts_without_its_blank_line():
     assert split([b'data: {"a":1}\n\ndata: [DONE]\r']) == [b'{"a":1}', b"[DONE]"]
     assert split([b"data: [DONE]\n"]) == [b"[DONE]"]

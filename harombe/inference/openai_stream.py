@@ -86,6 +86,11 @@ class EventSplitter:
         data = self._data
         start = 0
         while (end := buffer.find(b"\n", start)) >= 0:
+            if not data and buffer.startswith(b"\n\n", end) and buffer.startswith(b"data: ", start):
+                if not buffer.endswith(b"\r", start, end):  # a one-line event, nearly every one
+                    yield buffer[start + 6 : end]
+                    start = end + 2
+                    continue
             line = buffer[start:end]
             start = end + 1
             if line.endswith(b"\r"):
