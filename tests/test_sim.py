@@ -279,6 +279,15 @@ def test_bench_registry_prints_markdown(capsys: pytest.CaptureFixture) -> None:
         main(["nope"])
 
 
+def test_the_answer_path_bench_times_both_backends(capsys: pytest.CaptureFixture) -> None:
+    from sim.bench import main
+
+    assert main(["answer-path", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "| an OpenAI-compatible server | " in out and "| another peer | " in out
+    assert out.count(" µs") == 6
+
+
 def test_a_converged_start_needs_no_joins_and_still_detects_crashes() -> None:
     params = Params(peers=40, duration=20, converged_start=True)
     report = run_scenario(SCENARIOS["scale"], params)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from dataclasses import replace
 
 from aiohttp import web
@@ -69,11 +69,11 @@ class Answer:
         self._trace = trace
         self._first: ChatChunk | None = None
 
-    async def _next(self) -> ChatChunk | None:
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """The coordinator's failures as the client's errors, noted in the trace."""
         try:
-            chunk = await anext(self._chunks)
-        except StopAsyncIteration:
-            return None
+            yield
         except BackendError as exc:
             if self._trace is not None:
                 self._trace.failed_status = exc.status
@@ -82,22 +82,30 @@ class Answer:
             if self._trace is not None:
                 self._trace.failed_status = 500
             raise internal_error(exc) from exc
-        if self._trace is not None:
-            self._trace.saw(chunk)
-        return chunk
 
     async def _start(self) -> None:
-        self._first = await self._next()
+        with self._failures():
+            self._first = await anext(self._chunks, None)
         self.first_chunk_ns = time.monotonic_ns()
+        if self._first is not None and self._trace is not None:
+            self._trace.saw(self._first)
 
     async def __aiter__(self) -> AsyncIterator[ChatChunk]:
         """The answer's chunks up to and including the one marked done (or the stream's end)."""
-        chunk, self._first = self._first, None
-        while chunk is not None:
-            yield chunk
-            if chunk.done:
-                return
-            chunk = await self._next()
+        first, self._first = self._first, None
+        if first is None:
+            return
+        yield first
+        if first.done:
+            return
+        trace = self._trace
+        with self._failures():  # the stream's: nothing is thrown in at a `yield` here
+            async for chunk in self._chunks:
+                if trace is not None:
+                    trace.saw(chunk)
+                yield chunk
+                if chunk.done:
+                    return
 
 
 @asynccontextmanager

@@ -17,7 +17,10 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from harombe.inference.openai_stream import DONE, StreamAssembler, decode_event, sse_events
+from harombe.inference.openai_stream import (
+    EventSplitter,
+    StreamAssembler,
+)
 from harombe.inference.types import (
     BackendError,
     BackendHealth,
@@ -98,18 +101,18 @@ class OpenAIBackend:
         ):
             if resp.status != 200:
                 raise _http_error(url, resp.status, await resp.text(), body.get("model"))
-            assembler = StreamAssembler()
-            finished = False
-            async for data in sse_events(resp.content, self._max_event_bytes, url):
-                if data == DONE:  # read on to the response's end: the connection is reused
-                    finished = True
-                    continue
-                chunk = assembler.feed(decode_event(data, url))
-                if chunk is not None:
+            assembler = StreamAssembler(url)
+            events = EventSplitter(self._max_event_bytes, url)
+            async for piece in resp.content.iter_any():
+                for data in events.feed(piece):
+                    if (chunk := assembler.take(data)) is not None:
+                        yield chunk
+            for data in events.end():
+                if (chunk := assembler.take(data)) is not None:
                     yield chunk
-            if not finished and assembler.finish_reason is None:
+            if not assembler.finished and assembler.finish_reason is None:
                 raise BackendError(f"{url}: the stream ended before the answer was complete")
-            yield assembler.final(url)
+            yield assembler.final()
 
     async def embed(self, request: EmbedRequest) -> EmbedResult:
         """`/v1/embeddings`; inputs beyond the context window fail there (no truncation)."""

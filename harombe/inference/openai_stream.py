@@ -8,11 +8,10 @@ lines, no JSON decoded into dicts and read back key by key.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import msgspec
 
 from harombe.inference.types import BackendError, ChatChunk, ToolCall
@@ -70,16 +69,28 @@ def decode_event(data: bytes, where: str) -> ChunkEvent:
     return event
 
 
-async def sse_events(
-    content: aiohttp.StreamReader, max_bytes: int, url: str
-) -> AsyncIterator[bytes]:
-    """The `data` of each server-sent event; comments and other fields are skipped."""
-    buffer = b""
-    data: list[bytes] = []
-    async for piece in content.iter_any():
-        buffer = buffer + piece if buffer else piece
+class EventSplitter:
+    """The `data` of each server-sent event, cut from the stream's bytes as they arrive however
+    they are split (`feed` each piece, `end` at the stream's end); comments and other fields are
+    skipped. BackendError on an event over `max_bytes`, or on an `error:` line (llama.cpp
+    reports a failure mid-stream this way) once the events before it are handed out."""
+
+    def __init__(self, max_bytes: int, url: str) -> None:
+        self._max_bytes = max_bytes
+        self._url = url
+        self._rest = b""  # the start of a line not complete yet
+        self._data: list[bytes] = []  # the data lines of an event not complete yet
+
+    def feed(self, piece: bytes) -> Iterator[bytes]:
+        buffer = self._rest + piece if self._rest else piece
+        data = self._data
         start = 0
         while (end := buffer.find(b"\n", start)) >= 0:
+            if not data and buffer.startswith(b"\n\n", end) and buffer.startswith(b"data: ", start):
+                if not buffer.endswith(b"\r", start, end):  # a one-line event, nearly every one
+                    yield buffer[start + 6 : end]
+                    start = end + 2
+                    continue
             line = buffer[start:end]
             start = end + 1
             if line.endswith(b"\r"):
@@ -87,20 +98,23 @@ async def sse_events(
             if not line:
                 if data:
                     yield data[0] if len(data) == 1 else b"\n".join(data)
-                    data = []
+                    data.clear()
             elif line.startswith(b"data:"):
                 data.append(line[6:] if line.startswith(b"data: ") else line[5:])
-            elif line.startswith(b"error:"):  # llama.cpp reports a failure mid-stream this way
+            elif line.startswith(b"error:"):
                 text = line[6:].decode("utf-8", "replace")
-                raise BackendError(f"{url}: server reported an error: {error_text(text)}")
-        buffer = buffer[start:]
-        if len(buffer) > max_bytes:
-            raise BackendError(f"{url}: a stream event exceeds {max_bytes} bytes")
-    tail = buffer.rstrip(b"\r")
-    if tail.startswith(b"data:"):
-        data.append(tail[6:] if tail.startswith(b"data: ") else tail[5:])
-    if data:
-        yield b"\n".join(data)
+                raise BackendError(f"{self._url}: server reported an error: {error_text(text)}")
+        self._rest = buffer[start:]
+        if len(self._rest) > self._max_bytes:
+            raise BackendError(f"{self._url}: a stream event exceeds {self._max_bytes} bytes")
+
+    def end(self) -> Iterator[bytes]:
+        """The last event, when the stream ends without the blank line after it."""
+        tail = self._rest.rstrip(b"\r")
+        if tail.startswith(b"data:"):
+            self._data.append(tail[6:] if tail.startswith(b"data: ") else tail[5:])
+        if self._data:
+            yield b"\n".join(self._data)
 
 
 @dataclass
@@ -112,13 +126,23 @@ class _PartialCall:
 
 @dataclass
 class StreamAssembler:
-    """Turns chunk events into ChatChunks; keeps what the final chunk needs."""
+    """Turns the events of the answer from `url` into ChatChunks; keeps what the final chunk
+    needs, and whether the stream's closing `[DONE]` came (`finished`)."""
 
+    url: str
+    finished: bool = False
     model: str | None = None
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     calls: dict[int, _PartialCall] = field(default_factory=dict)
+
+    def take(self, data: bytes) -> ChatChunk | None:
+        """One event's data; the chunk it makes, if any."""
+        if data == DONE:  # the caller reads on to the response's end: the connection is reused
+            self.finished = True
+            return None
+        return self.feed(decode_event(data, self.url))
 
     def feed(self, event: ChunkEvent) -> ChatChunk | None:
         if event.model:
@@ -151,11 +175,11 @@ class StreamAssembler:
         call.name += function.name or ""
         call.arguments.append(function.arguments or "")
 
-    def final(self, url: str) -> ChatChunk:
+    def final(self) -> ChatChunk:
         return ChatChunk(
             done=True,
             done_reason=self.finish_reason,
-            tool_calls=[self._tool_call(self.calls[i], url) for i in sorted(self.calls)],
+            tool_calls=[self._tool_call(self.calls[i], self.url) for i in sorted(self.calls)],
             model=self.model,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,

@@ -8,10 +8,9 @@ destination peer (see `harombe.api.peer_auth`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import aiohttp
@@ -101,14 +100,20 @@ class PeerBackend:
         ):
             if resp.status != 200 and resp.content_type != peer_wire.CONTENT_TYPE:
                 raise _http_error(self.address, resp.status, await resp.text(), request.model)
-            async with aclosing(self._frames(resp.content)) as frames:
-                async for frame in frames:
-                    if frame.error is not None:
-                        raise self._reported(frame.error, request.model)
-                    assert frame.chunk is not None
-                    yield frame.chunk
-                    if frame.chunk.done:
-                        return
+            reader = peer_wire.FrameReader(self._max_frame_bytes)
+            try:
+                async for piece in resp.content.iter_any():
+                    for frame in reader.feed(piece):
+                        if frame.error is not None:
+                            raise self._reported(frame.error, request.model)
+                        assert frame.chunk is not None
+                        yield frame.chunk
+                        if frame.chunk.done:
+                            return
+            except peer_wire.WireError as exc:
+                raise BackendError(f"peer {self.address}: {exc}") from None
+            if reader.cut_short:
+                raise BackendError(f"peer {self.address}: a frame was cut short")
         raise BackendError(f"peer {self.address}: the stream ended before the answer was done")
 
     def _reported(self, error: peer_wire.ForwardError, model: str | None) -> BackendError:
@@ -121,28 +126,6 @@ class PeerBackend:
         if not 400 <= error.status < 500:
             message = f"peer {self.address}: {message}"
         return BackendError(message, status=error.status, retryable=error.retryable)
-
-    async def _frames(self, content: aiohttp.StreamReader) -> AsyncIterator[peer_wire.Frame]:
-        while True:
-            try:
-                header = await content.readexactly(peer_wire.HEADER_BYTES)
-            except asyncio.IncompleteReadError as exc:
-                if exc.partial:
-                    raise BackendError(f"peer {self.address}: a frame was cut short") from None
-                return
-            length = peer_wire.frame_length(header)
-            if length > self._max_frame_bytes:
-                raise BackendError(
-                    f"peer {self.address}: a frame of {length}B exceeds {self._max_frame_bytes}B"
-                )
-            try:
-                data = await content.readexactly(length)
-            except asyncio.IncompleteReadError:
-                raise BackendError(f"peer {self.address}: a frame was cut short") from None
-            try:
-                yield peer_wire.decode_frame(data)
-            except peer_wire.WireError as exc:
-                raise BackendError(f"peer {self.address}: {exc}") from None
 
     async def embed(self, request: EmbedRequest) -> EmbedResult:
         """Through the peer's `/api/embed` (which also takes token arrays from a peer)."""

@@ -7,8 +7,9 @@ later) travels without per-field code and nothing is re-derived on the other sid
 
 The answer is a sequence of frames, each a 4-byte big-endian length then one msgpack `Frame`:
 either a chunk or a typed error (`status`, `message`, `retryable`) sent in-band, after which the
-stream ends. Length-prefixed frames cost one `readexactly` per chunk and no scanning for
-separators; msgpack cannot contain an unescaped length field the way NDJSON must escape newlines.
+stream ends. Length-prefixed frames are cut from the bytes as they arrive (`FrameReader`) with
+no scanning for separators; msgpack cannot contain an unescaped length field the way NDJSON must
+escape newlines.
 
 Versions (`VERSION_HEADER`): a peer speaks `PROTOCOL_VERSION` and accepts requests from one
 version back. Adding a field with a default keeps the version: msgspec skips fields it does not
@@ -91,10 +92,6 @@ def _framed(payload: bytes) -> bytes:
     return _LENGTH.pack(len(payload)) + payload
 
 
-def frame_length(header: bytes) -> int:
-    return _LENGTH.unpack(header)[0]
-
-
 HEADER_BYTES = _LENGTH.size
 
 
@@ -106,6 +103,43 @@ def decode_frame(data: bytes) -> Frame:
     if (frame.chunk is None) == (frame.error is None):
         raise WireError("a frame carries exactly one of a chunk or an error")
     return frame
+
+
+class FrameReader:
+    """The frames of an answer from its bytes as they arrive, however they are split: `feed`
+    returns the frames completed so far. WireError on a frame longer than `max_frame_bytes`
+    (said by its length, before its bytes are awaited) or not decodable."""
+
+    def __init__(self, max_frame_bytes: int) -> None:
+        self._max_frame_bytes = max_frame_bytes
+        self._rest = bytearray()  # the start of a frame not complete yet
+
+    @property
+    def cut_short(self) -> bool:
+        """Whether the start of a frame is held: at the stream's end, that frame was cut."""
+        return bool(self._rest)
+
+    def feed(self, data: bytes) -> list[Frame]:
+        buffer: bytes | bytearray = data
+        if self._rest:
+            self._rest += data
+            buffer = self._rest
+        frames: list[Frame] = []
+        start, size = 0, len(buffer)
+        while size - start >= HEADER_BYTES:
+            (length,) = _LENGTH.unpack_from(buffer, start)
+            if length > self._max_frame_bytes:
+                raise WireError(f"a frame of {length}B exceeds {self._max_frame_bytes}B")
+            end = start + HEADER_BYTES + length
+            if end > size:
+                break
+            frames.append(decode_frame(buffer[start + HEADER_BYTES : end]))
+            start = end
+        if buffer is self._rest:
+            del self._rest[:start]
+        elif start < size:
+            self._rest += buffer[start:]
+        return frames
 
 
 def version_problem(header: str | None) -> str | None:

@@ -230,6 +230,15 @@ def overhead(options: Options) -> str:
     return asyncio.run(run_overhead(50 if options.quick else 300))
 
 
+@benchmark("answer-path")
+def answer_path(options: Options) -> str:
+    """harombe's own CPU per routed answer, in one process without sockets."""
+    from harombe import event_loop
+    from sim.bench.answer_path import run_answer_path
+
+    return event_loop.run(run_answer_path(options.quick))  # harombed's loop
+
+
 @benchmark("loopback")
 def loopback(options: Options) -> str:
     """Detection, join and traffic of real harombed processes on loopback."""
