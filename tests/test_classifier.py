@@ -129,16 +129,17 @@ def assert_scores(name: str, exact: float, simple_kept: float, n: int) -> None:
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n"),
     [
-        ("dev", 0.926, 0.97, 300),
-        ("sanity", 0.989, 0.97, 92),
-        ("sanity2", 0.959, 0.928, 74),
-        ("sanity3", 0.923, 0.92, 65),
-        ("heldout", 0.921, 0.923, 153),
-        ("third", 0.975, 1.0, 120),
-        ("fourth", 0.955, 1.0, 90),
-        ("fifth", 0.966, 0.95, 60),
-        ("sixth", 0.966, 0.983, 180),
-        ("seventh", 0.866, 0.9, 150),
+        ("dev", 0.943, 0.98, 300),
+        ("sanity", 0.999, 0.999, 92),
+        ("sanity2", 0.999, 0.999, 74),
+        ("sanity3", 0.969, 0.999, 65),
+        ("heldout", 0.941, 0.961, 153),
+        ("third", 0.991, 0.999, 120),
+        ("fourth", 0.977, 0.999, 90),
+        ("fifth", 0.983, 0.95, 60),
+        ("sixth", 0.983, 0.983, 180),
+        ("seventh", 0.933, 0.919, 150),
+        ("eighth", 0.926, 0.899, 150),
     ],
 )
 def test_training_sets_as_fitted(name: str, exact: float, simple_kept: float, n: int) -> None:
@@ -157,16 +158,16 @@ def test_folds_partition_the_records() -> None:
 def test_evaluation_set_as_scored_once() -> None:
     """Written by the rubric by someone who never saw the classifier, scored once with these
     weights and never fitted on (docs/routing.md): a floor under the figure, not a target."""
-    assert train.EVALUATION_SET == "eighth" and "eighth" not in train.TRAINING_SETS
-    assert_scores("eighth.jsonl", exact=0.84, simple_kept=0.86, n=150)
+    assert train.EVALUATION_SET == "ninth" and "ninth" not in train.TRAINING_SETS
+    assert_scores("ninth.jsonl", exact=0.879, simple_kept=0.799, n=150)
 
 
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 1284 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.927, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.954
+    assert metrics.n == 1434 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.953, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.964
     assert metrics.under_routing_2_to_0 == 0.0
 
 
@@ -281,6 +282,9 @@ def test_size_features() -> None:
         ("Migrate the whole codebase to Python 3.", "scale"),
         ("State your assumptions and the risks.", "assumptions"),
         ("List three rivers in Spain.", "enumerate"),
+        ("Happy new year!!", "greeting"),
+        ("morning!! just finished my first ever 10k run", "greeting"),
+        ("Rank these five laptops by battery life.", "compare"),
     ],
 )
 def test_task_families(text: str, family: str) -> None:
@@ -293,6 +297,15 @@ def test_tier_2_kinds_of_task_and_breadth() -> None:
     assert values("Write an email to Sam.")["hard_task"] == 0
     assert values("Propose a study with hypotheses and a methodology.")["hard_task"] == 1
     assert values("Who designed the Sydney Opera House?")["hard_task"] == 0  # a fact, past tense
+    for system in (
+        "Implement Multi-Paxos in Java with leader leases.",
+        "Build a Game Boy emulator in Rust.",
+        "Write a terminal text editor in C with an undo tree.",
+        "用 Go 实现一个支持快照隔离的键值存储引擎。",
+    ):
+        assert values(system)["builds_system"] == 1, system
+    assert values("Write a Python function that parses an ISO date.")["builds_system"] == 0
+    assert values("Which engine does this car have?")["builds_system"] == 0
     assert values("Summarise the report and compare it with last year's.")["task_breadth"] == 2
 
 
@@ -360,6 +373,13 @@ def test_maths_features() -> None:
         ("I just need one number: about how many glasses are in a 750 ml bottle?", 1, 1),
         ("Which organelle does photosynthesis? Just the name please.", 1, 1),
         ("How do you say 'I'm allergic to peanuts' in Italian?", 1, 1),
+        # openers before the question word; a question about a fault asks for a fix
+        ("Gracias, solo una cosa: ¿cuántos gramos de harina son una taza?", 1, 1),
+        ("yes, until what time are you open on sunday?", 1, 1),
+        ("so many butterflies?? anyway who wrote One Hundred Years of Solitude", 1, 1),
+        ("My C function to reverse a string segfaults. What's wrong?", 1, 0),
+        # a tier-2 kind of task heading a question: the question is the task's subject
+        ("Research plan: does low-dose aspirin help older runners?", 0, 0),
     ],
 )
 def test_question_shape(text: str, wh: int, lookup: int) -> None:
@@ -375,6 +395,10 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("Compare a marathon and 40 km.")["asks_compare"] == 1
     assert values("How many stars did the reviewer give?")["asks_analyse"] == 0
     assert values("Review my essay.")["asks_analyse"] == 1
+    assert values("Search for reviews of three e-bikes.")["asks_analyse"] == 0
+    assert values("Top customers per region, ties broken by id.")["asks_debug"] == 0
+    assert values("The build is broken after the upgrade.")["asks_debug"] == 1
+    assert values("Explain Bayes with a test of 90% sensitivity.")["asks_assumptions"] == 0
 
 
 def test_narration_around_a_lookup_question_asks_for_nothing() -> None:

@@ -24,6 +24,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "prove": (
         r"prove|(?:a|the|formal|rigorous|your) (?:\w+ )?proof|proof (?:that|of (?:the|this|why))|"
+        r"with (?:a |full |formal )?proofs?\b|"
         r"derive|dimostr|demonstre|demonstrar|"
         r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
         r"preuve|beweis|zeige,? dass|leite .{0,20}her|find all|determine all|for which|"
@@ -33,7 +34,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "synthesise": (
         r"synthes|across (?:all|them|these|those|every|each|several|multiple)|"
         r"across (?:the )?(?:services|systems|teams|sources|documents|reports|papers|studies)|"
-        r"common (?:pattern|theme)|recurring|conflicting|consolidat|"
+        r"common (?:patterns?|themes?|gaps?|issues?|problems?|threads?|findings?|causes?|ground)|"
+        r"in common|recurring|conflicting|consolidat|"
         r"reconcil|contradict|meta-?analy|literature|síntesis|sintetiz|synthès|zusammenführ|"
         r"sintesi|síntese",
         "综合|汇总|归纳",
@@ -47,24 +49,26 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "research": (
         r"research (?:plan|program|programme|agenda|design|proposal|questions?|study)|"
         r"hypothes|methodolog|(?:plan|programa|proyecto) de investigación|"
-        r"(?:plan|programme|projet) de recherche|forschungs(?:plan|design|frage|programm)",
+        r"(?:plan|programme|projet) de recherche|forschungs(?:plan|design|frage|programm)|"
+        r"plano de pesquisa|projeto de pesquisa|(?:piano|progetto) di ricerca",
         "研究计划|研究方案|研究设计|假设",
     ),
     "scale": (
-        r"migrat|refactor|monolith|codebase|end-to-end|complete|comprehensive|entire|whole|"
+        r"migrat|refactor|monolith|codebase|end-to-end|complete|comprehensive|entire|"
         r"million|billion|thousands|every (?:module|file|service|test|call site)|"
         r"all (?:the )?(?:modules|files|services|tests|call sites)|completo|complet|"
+        r"from scratch|production[- ]ready|full[- ]featured|fully[- ]functional|"
         r"vollständig|gesamte|intero|inteiro|millon|milion|milhõ",
         "完整|全面|千万|百万",
     ),
     "assumptions": (
-        r"assum|scenario|sensitivity|risk|threat|uncertaint|supuest|escenario|hypothèse|scénario|"
-        r"risque|annahme|szenario|risiko|ipotes|scenari|rischi|hipótes|cenári|risco",
-        "风险|情景",
+        r"assumption|assuming|scenario|sensitivity analys|threat|uncertaint|supuest|escenario|"
+        r"hypothèse|scénario|annahme|szenario|ipotes|scenari|hipótes|cenári",
+        "情景",
     ),
     "compare": (
-        r"compar|versus|vs\b(?! code)|pros and cons|trade-?offs?|weigh|better|"
-        r"which is (?:best|better)|"
+        r"compar|rank\b|ranking|prioriti[sz]|versus|vs\b(?! code)|pros and cons|trade-?offs?|"
+        r"weigh|better|which is (?:best|better)|"
         r"what you'?d (?:pick|choose)|which (?:one )?(?:should|would)|"
         r"should i (?:buy|use|choose|pick|go)|or should|vergleich|comparez|compara|ventajas|"
         r"avantages|vor- und nachteile|vantaggi|vantagens",
@@ -81,13 +85,14 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "函数|脚本|程序",
     ),
     "analyse": (
-        r"summar|analy[sz]|critiq|extract|assess|evaluat|review(?!er)|proofread|improve|edit\b|"
+        r"summar|analy[sz]|critiq|extract|assess|evaluat|review(?!ers?\b|s\b)|proofread|improve|edit\b|"
         r"key points|checklist|turn (?:this|it|these) into|resum|résum|zusammenfass|analys|"
         r"bewert|évalu|evalú|riassum|analizz|valut|analis|avali",
         "总结|分析|概括|评估",
     ),
     "debug": (
-        r"debug|fix|bugs?\b|buggy|what'?s wrong|what'?s going on|what is going on|broken|"
+        r"debug|fix|bugs?\b|buggy|what'?s wrong|what'?s going on|what is going on|"
+        r"broken(?! (?:by|down|into|up))|segfault|traceback|stack trace|exception|"
         r"doesn'?t work|"
         r"error|hangs|crash|race|leak|"
         r"arregl|corrige|répare|behebe|fehler|correggi|errore|corrija|conserte",
@@ -125,7 +130,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "意思|定义|含义",
     ),
     "greeting": (
-        r"hi\b|hello|hey\b|good (?:morning|evening|afternoon)|thanks|thank you|hola|bonjour|"
+        r"hi\b|hello|hey\b|(?:good )?(?:morning|evening|afternoon)\b|thanks|thank you|cheers|"
+        r"happy (?:new year|birthday|holidays|friday)|merry|congrat|hola|bonjour|"
         r"salut|hallo|guten (?:morgen|tag)|ciao|buongiorno|grazie|olá|obrigad|bom dia",
         "你好|谢谢",
     ),
@@ -161,12 +167,13 @@ _CUE_RE = re.compile(
 
 WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so", "in" ...)
     r"(?:[^,:?]{1,60}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|then|just|about|roughly|"
-    r"approximately)\b,?\s+)?"
-    r"(?:(?:in|at|on|for|from|to|by|with|of|en|em|a|de|di|da|por|para|um|im|am|zu|bis|ab|seit)"
+    r"approximately|anyway|anyhow|btw|also|oh|hmm|yes|no|sorry)\b,?\s+)?"
+    r"(?:(?:in|at|on|for|from|to|by|with|of|until|till|since|before|after|en|em|a|de|di|da|"
+    r"por|para|hasta|um|im|am|zu|bis|ab|seit)"
     r"\s+)?(?:what|whats|who|whom|whose|when|where|which|"
     r"how do (?:you|i|we) (?:say|pronounce|spell|write)|"
     r"how (?:many|much|long|old|far|tall|high|big|fast|often|wide|deep|heavy)|"
-    r"qu[ée]|qui[ée]n|cu[áa]ndo|d[óo]nde|cu[áa]l|cu[áa]nto|"
+    r"qu[ée]|qui[ée]n|cu[áa]ndo|d[óo]nde|cu[áa]l|cu[áa]nt[oa]s?|"
     r"quel|quelle|qui|quand|o[ùu]|combien|wer|wann|wo|welche|"
     r"wie (?:viele?|hoch|lang|alt|weit|spät)|was (?:ist|sind|bedeutet|heißt)|"
     r"chi|che cosa|cosa|quando|dove|quale|quali|quant[oiae]|qual|quais|quem|o que|onde|"
@@ -191,8 +198,8 @@ ANSWER_LENGTH_RE = re.compile(  # a short answer asked for: the question is a lo
     r"\ben une (?:phrase|ligne)|\bin einem satz|一句话"
 )
 DEFINITION_RE = re.compile(  # "what is a system design interview?": the words name a thing
-    r"(?:what(?:'s| is| are)|qu'est-ce qu'une?|qué es una?|was ist eine?) (?:an? )?"
-    r"[\w'-]+(?: [\w'-]+){0,3}\?$"
+    r"(?:what(?:'s| is| are)|qu'est-ce qu'une?|qué es una?|was ist eine?) "
+    r"(?!wrong|going on)(?:an? )?[\w'-]+(?: [\w'-]+){0,3}\?$"
 )
 MAGNITUDE_RE = re.compile(  # "which is bigger?": a comparison that asks for one fact
     r"\bwhich (?:one |number )?is (?:the )?(?:bigger|larger|smaller|greater|higher|lower|"
@@ -205,18 +212,30 @@ NUMBER_RE = re.compile(
 )
 MANY_RE = re.compile(
     r"(?:\b(?:[3-9]|\d{2,}|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
-    r"twenty|dozens?|several|many|multiple|all|every|each|these|those|our|the)\s+(?:\w+\s+){0,2}?"
+    r"twenty|dozens?|several|many|multiple|all|every|each|these|those|our|the)\s+"
+    r"(?:[\w-]+\s+){0,2}?"
     r"(?:papers|studies|reports|documents|files|articles|transcripts|interviews|proposals|"
     r"sources|trials|postmortems|memos|logs|modules|services|repositories|chapters|datasets|"
-    r"contracts|vendors|reviews|surveys)\b)|[三四五六七八九十几多][篇份个]"
+    r"contracts|vendors|reviews|surveys|summaries|notes|questionnaires|responses|essays|"
+    r"submissions|applications)\b)|[三四五六七八九十几多][篇份个]"
 )
 MATH_RE = re.compile(
     r"[≥≤≠√∑∏∫∞ℝℕℤℚ²³⁴ⁿ→∀∃≡]|\b[a-z]\([a-z]\)|\b[a-z]_\{?\w|\^\w|\bn!|\b[a-z]\s*[<>=]\s*\w"
 )
 MATH_TERMS_RE = re.compile(
     r"\b(?:integers?|real numbers?|reals|such that|primes?|divisible|modulo|polynomials?|"
+    r"variance|asymptotic\w*|recurrences?|permutations?|expected value|"
     r"inequalit(?:y|ies)|sequences?|converges?|irrational|subsets?|theorem|lemma|"
     r"equations?|solutions?|vertices|edges|infinitely)\b|整数|素数|方程"
+)
+SYSTEM_RE = re.compile(  # "write a compiler", "implement a B+ tree storage engine": a system
+    r"\b(?:build|implement|write|create|develop|code|make|construi|implementa|écri[st]|baue|"
+    r"entwickle|implementiere|schreibe?)\w*\s+(?:me\s+|us\s+)?(?:[\w+#/-]+[\s-]){0,5}?"
+    r"(?:engine|emulator|(?:text |code )?editor|renderer|compiler|interpreter|database|"
+    r"key-value store|kv store|kernel|operating system|file ?system|runtime|virtual machine|"
+    r"consensus|paxos|raft|debugger|browser|orchestrator|motor|moteur|compilateur|compilador|"
+    r"intérprete|datenbank)\b|"
+    r"(?:实现|构建|开发|编写|写)[^。，]{0,20}(?:引擎|编译器|解释器|数据库|模拟器|操作系统|内核)"
 )
 LIST_LINE_RE = re.compile(r"^\s*(?:[-*•|]|\d+[.)])\s", re.M)
 ITEM_SEP_RE = re.compile(r"[,;，；、:]")

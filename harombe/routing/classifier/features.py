@@ -33,6 +33,7 @@ ASKING_BITS_CAP = 7  # an instruction beyond ~128 words is long, whatever its le
 PAYLOAD_BITS_CAP = 12  # beyond ~4,000 pasted words the context rule decides
 AFTERTHOUGHT_WORDS = 8  # a last sentence this short after a question does not replace it
 SHORT_QUESTION_WORDS = 15  # a closing question up to this long can be a lookup
+HEADING_WORDS = 4  # "Research plan: does X help Y?": a tier-2 kind of task heading a question
 SHORT_HARD_WORDS = 20  # a tier-2 kind of task asked this briefly is still tier 2
 PASTED_WORDS = 60  # a payload from this size is a pasted text to work on
 BRIEF_ASKS = frozenset({"explain"})  # what an answer of one sentence can still be asked to do
@@ -52,6 +53,7 @@ FEATURES: dict[str, str] = {
     "pasted_task": f"a piece of work asked of {PASTED_WORDS} or more pasted words",
     # constraints and deliverables
     "listed_items": "log2(1 + list lines and comma-separated items in the instruction) / 3",
+    "builds_system": "a system to build: an engine, a compiler, an emulator, a database ...",
     "constraints": "constraint words (must, without, at most, budget ...), at most 6, / 3",
     "sequence": "multi-part markers (and then, also, finally ...), at most 3, / 2",
     "questions": "question marks in the instruction, at most 3, / 2",
@@ -138,16 +140,24 @@ def _requests(text: str) -> bool:
     return cues.REQUEST_RE.search(low) is not None or cues.opens_with_cue(low)
 
 
+def _lead(read: list[tuple[str, Counter[str]]], closing: str) -> str:
+    """What introduces the closing question in its sentence: "Research plan: " in "Research
+    plan: does X help Y?"."""
+    for sentence, _ in read:
+        if closing in sentence:
+            return sentence[: sentence.rfind(closing)]
+    return ""
+
+
 def _around_lookup(read: list[tuple[str, Counter[str]]], closing: str) -> Counter[str]:
     """The cues that still ask when the closing is a lookup question: those of questions and
     requests, and of what introduces the closing if it requests; narration is background."""
     counts: Counter[str] = Counter()
+    lead = _lead(read, closing)
+    if _requests(lead):
+        counts += cues.cue_counts(lead.lower())
     for sentence, found in read:
-        if closing in sentence:
-            lead = sentence[: sentence.rfind(closing)]
-            if _requests(lead):
-                counts += cues.cue_counts(lead.lower())
-        elif sentence.endswith(("?", "？", ":")) or _requests(sentence):
+        if closing not in sentence and (sentence.endswith(("?", "？", ":")) or _requests(sentence)):
             counts += found
     return counts
 
@@ -158,7 +168,9 @@ def _closing(ask: str) -> str:
     thing: what is ...?", "I couldn't remember - how many ...?")."""
     parts = sentences(ask) or [""]
     last = parts[-1]
-    remark = n_words(last) <= AFTERTHOUGHT_WORDS and not cues.asks_for_work(last.lower())
+    low = last.lower()
+    remark = n_words(last) <= AFTERTHOUGHT_WORDS and not cues.asks_for_work(low)
+    remark = remark and not cues.WH_RE.match(low)  # "... anyway who wrote it" asks itself
     if len(parts) > 1 and not last.endswith(("?", "？")) and remark:
         if parts[-2].endswith(("?", "？")):
             last = parts[-2]
@@ -207,7 +219,11 @@ def measure(messages: Any) -> Measured:
     is_question = closing.endswith(("?", "？")) or shape["wh_question"]
     no_code = not (task.code_blocks or task.code_lines)
     word_problem = quantities >= 3 and is_question and no_code and task.ask_words > 25
-    if word_problem:  # a question over a setup of quantities is a problem, not a lookup
+    lead = _lead(read, closing)
+    heading = n_words(lead) <= HEADING_WORDS and any(
+        f in cues.HARD for f in cues.cue_counts(lead.lower())
+    )
+    if word_problem or heading:  # a problem over quantities, or a task headed by its kind
         shape["lookup_question"] = False
     if shape["lookup_question"]:  # background around one question asks for nothing
         counts = _around_lookup(read, closing) + closing_cues
@@ -230,6 +246,7 @@ def measure(messages: Any) -> Measured:
         "work_on_payload": payload_bits if work else 0.0,
         "pasted_task": float(work and task.payload_words >= PASTED_WORDS),
         "listed_items": _log(_listed_items(task.ask)) / 3,
+        "builds_system": float(cues.SYSTEM_RE.search(low) is not None),
         "constraints": min(counts["constraint"], 6) / 3,
         "sequence": min(counts["sequence"], 3) / 2,
         "questions": min(low.count("?") + low.count("？"), 3) / 2,

@@ -7,83 +7,85 @@ tier. Features: `features.py`.
 
 WEIGHTS = {
     # log2(1 + words of the instruction's sentences that ask) / 4
-    "asking_words": 2.206,
+    "asking_words": 2.832,
     # log2(1 + words of its other sentences: background, chatter) / 4
-    "context_words": 1.077,
+    "context_words": 1.488,
     # log2(1 + earlier turns of the conversation) / 2
-    "history_turns": -0.013,
+    "history_turns": 0.192,
     # several inputs named: 'ten papers', 'these reports', 'all modules'
-    "many_documents": 1.742,
+    "many_documents": 1.834,
     # a word of the 'design' family
-    "asks_design": 2.343,
+    "asks_design": 2.432,
     # a word of the 'prove' family
-    "asks_prove": 1.621,
+    "asks_prove": 0.642,
     # a word of the 'synthesise' family
-    "asks_synthesise": 1.045,
+    "asks_synthesise": 1.375,
     # a word of the 'plan' family
-    "asks_plan": 0.977,
+    "asks_plan": 1.402,
     # a word of the 'scale' family
-    "asks_scale": 4.089,
+    "asks_scale": 5.501,
     # a word of the 'assumptions' family
-    "asks_assumptions": 3.774,
+    "asks_assumptions": 6.407,
     # a word of the 'compare' family
-    "asks_compare": 0.236,
+    "asks_compare": 0.272,
     # a word of the 'write' family
-    "asks_write": -0.856,
+    "asks_write": -0.968,
     # a word of the 'code_deliverable' family
-    "asks_code_deliverable": -0.338,
+    "asks_code_deliverable": -0.709,
     # a word of the 'analyse' family
-    "asks_analyse": -0.193,
+    "asks_analyse": -0.414,
     # a word of the 'debug' family
-    "asks_debug": -0.830,
+    "asks_debug": -0.766,
     # a word of the 'explain' family
-    "asks_explain": -1.091,
+    "asks_explain": -1.021,
     # a word of the 'depth' family
-    "asks_depth": 0.827,
+    "asks_depth": 0.969,
     # a word of the 'transform' family
-    "asks_transform": -2.202,
+    "asks_transform": -1.871,
     # a word of the 'enumerate' family
-    "asks_enumerate": -1.404,
+    "asks_enumerate": -0.972,
     # a word of the 'meaning' family
-    "asks_meaning": -2.322,
+    "asks_meaning": -2.575,
     # a word of the 'greeting' family
-    "asks_greeting": -2.659,
+    "asks_greeting": -2.003,
     # distinct task families asked for (write, analyse, compare, prove ...)
-    "task_breadth": 1.469,
+    "task_breadth": 1.643,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
-    "hard_task": 3.385,
+    "hard_task": 3.834,
     # a tier-2 family asked in at most 20 words
-    "short_hard_task": 2.945,
+    "short_hard_task": 2.389,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
-    "work_on_payload": -1.211,
+    "work_on_payload": -1.088,
     # a piece of work asked of 60 or more pasted words
-    "pasted_task": -1.047,
+    "pasted_task": -1.350,
     # log2(1 + list lines and comma-separated items in the instruction) / 3
-    "listed_items": 2.424,
+    "listed_items": 1.766,
+    # a system to build: an engine, a compiler, an emulator, a database ...
+    "builds_system": 5.504,
     # constraint words (must, without, at most, budget ...), at most 6, / 3
-    "constraints": 0.932,
+    "constraints": 1.308,
     # multi-part markers (and then, also, finally ...), at most 3, / 2
-    "sequence": 0.439,
+    "sequence": 1.223,
     # question marks in the instruction, at most 3, / 2
-    "questions": -2.164,
+    "questions": -2.101,
     # a fenced code block is present
-    "code_block": 0.847,
+    "code_block": 0.886,
     # log2(1 + code lines) / 4
-    "code_lines": 0.703,
+    "code_lines": 0.515,
     # maths symbols and variables, at most 4, / 2
-    "math_notation": 1.703,
+    "math_notation": 1.677,
     # maths terms (integer, prime, such that ...), at most 4, / 2
-    "math_terms": 2.719,
+    "math_terms": 3.257,
     # a setup with 3 or more quantities closed by a question, no code
-    "word_problem": -0.097,
+    "word_problem": -0.510,
     # the closing sentence opens with a question word (what, who, when ...)
-    "wh_question": -0.241,
+    "wh_question": -0.133,
     # a short wh- or yes/no closing question asking for no piece of work
-    "lookup_question": -3.557,
+    "lookup_question": -3.761,
     # a lookup question over 60 or more words of payload
-    "pasted_lookup": -1.140,
+    "pasted_lookup": -1.076,
     # the instruction is not in English
-    "non_english": -0.502,
+    "non_english": -0.321,
 }
-MEDIUM_AT = 0.773  # task score from which a request is tier 1
-COMPLEX_AT = 7.133  # ... and tier 2
+MEDIUM_AT = 1.469  # task score from which a request is tier 1
+COMPLEX_AT = 8.233  # ... and tier 2
