@@ -129,17 +129,18 @@ def assert_scores(name: str, exact: float, simple_kept: float, n: int) -> None:
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n"),
     [
-        ("dev", 0.943, 0.98, 300),
+        ("dev", 0.936, 0.98, 300),
         ("sanity", 0.999, 0.999, 92),
         ("sanity2", 0.999, 0.999, 74),
         ("sanity3", 0.969, 0.999, 65),
         ("heldout", 0.941, 0.961, 153),
         ("third", 0.991, 0.999, 120),
-        ("fourth", 0.977, 0.999, 90),
+        ("fourth", 0.988, 0.999, 90),
         ("fifth", 0.983, 0.95, 60),
         ("sixth", 0.983, 0.983, 180),
-        ("seventh", 0.933, 0.919, 150),
-        ("eighth", 0.926, 0.899, 150),
+        ("seventh", 0.939, 0.939, 150),
+        ("eighth", 0.933, 0.899, 150),
+        ("ninth", 0.933, 0.939, 150),
     ],
 )
 def test_training_sets_as_fitted(name: str, exact: float, simple_kept: float, n: int) -> None:
@@ -158,16 +159,16 @@ def test_folds_partition_the_records() -> None:
 def test_evaluation_set_as_scored_once() -> None:
     """Written by the rubric by someone who never saw the classifier, scored once with these
     weights and never fitted on (docs/routing.md): a floor under the figure, not a target."""
-    assert train.EVALUATION_SET == "ninth" and "ninth" not in train.TRAINING_SETS
-    assert_scores("ninth.jsonl", exact=0.879, simple_kept=0.799, n=150)
+    assert train.EVALUATION_SET == "tenth" and "tenth" not in train.TRAINING_SETS
+    assert_scores("tenth.jsonl", exact=0.866, simple_kept=0.949, n=120)
 
 
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 1434 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.953, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.964
+    assert metrics.n == 1584 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.952, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.966
     assert metrics.under_routing_2_to_0 == 0.0
 
 
@@ -283,6 +284,8 @@ def test_size_features() -> None:
         ("State your assumptions and the risks.", "assumptions"),
         ("List three rivers in Spain.", "enumerate"),
         ("Happy new year!!", "greeting"),
+        ("任意の自然数 n について、n^5 − n が 30 で割り切れることを証明してください。", "prove"),
+        ("Piano di migrazione a microservizi in 18 mesi.", "scale"),
         ("morning!! just finished my first ever 10k run", "greeting"),
         ("Rank these five laptops by battery life.", "compare"),
     ],
@@ -380,6 +383,14 @@ def test_maths_features() -> None:
         ("My C function to reverse a string segfaults. What's wrong?", 1, 0),
         # a tier-2 kind of task heading a question: the question is the task's subject
         ("Research plan: does low-dose aspirin help older runners?", 0, 0),
+        ("Quick architecture question: in a Gothic cathedral, what is a flying buttress?", 1, 1),
+        ("Dumb question but how long is a marathon in miles, exactly?", 1, 1),
+        ("Comment on dit « invoice » en français : c'est « facture » ou « addition » ?", 0, 1),
+        ("「ありがとう」をもっと丁寧に言うと、どう言えばいいですか？", 1, 1),
+        # brevity asked for in other words
+        ("why does `x` print false in JS? one line answer", 0, 1),
+        ("just tell me the normal resting heart rate for an adult, no lecture please", 0, 1),
+        ("Explain, briefly, what TTL stands for. Just the expansion, nothing else.", 0, 1),
     ],
 )
 def test_question_shape(text: str, wh: int, lookup: int) -> None:

@@ -20,7 +20,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"(?<!web )design(?!er| studio| agency| firm| school| question)|architect|"
         r"diseñ|arquitectura|conçoi|concevoir|concevez|entwirf|entwerf|architektur|"
         r"progett(?:a|are|ate|azione)\b|architettur|projete|projetar|arquitetur",
-        "设计|架构",
+        "设计|架构|設計",
     ),
     "prove": (
         r"prove|(?:a|the|formal|rigorous|your) (?:\w+ )?proof|proof (?:that|of (?:the|this|why))|"
@@ -29,7 +29,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
         r"preuve|beweis|zeige,? dass|leite .{0,20}her|find all|determine all|for which|"
         r"encuentra todos|trouve[rz]? tous|finde alle",
-        "证明|推导",
+        "证明|推导|証明",
     ),
     "synthesise": (
         r"synthes|across (?:all|them|these|those|every|each|several|multiple)|"
@@ -54,7 +54,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "研究计划|研究方案|研究设计|假设",
     ),
     "scale": (
-        r"migrat|refactor|monolith|codebase|end-to-end|complete|comprehensive|entire|"
+        r"migra[tcrzç]|refactor|monolith|codebase|end-to-end|complete|comprehensive|entire|"
         r"million|billion|thousands|every (?:module|file|service|test|call site)|"
         r"all (?:the )?(?:modules|files|services|tests|call sites)|completo|complet|"
         r"from scratch|production[- ]ready|full[- ]featured|fully[- ]functional|"
@@ -72,7 +72,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"what you'?d (?:pick|choose)|which (?:one )?(?:should|would)|"
         r"should i (?:buy|use|choose|pick|go)|or should|vergleich|comparez|compara|ventajas|"
         r"avantages|vor- und nachteile|vantaggi|vantagens",
-        "比较|对比|利弊|优缺点",
+        "比较|对比|利弊|优缺点|比較",
     ),
     "write": (
         r"write|draft|compose|create|generate|put together|come up with|escrib|redact|"
@@ -88,7 +88,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"summar|analy[sz]|critiq|extract|assess|evaluat|review(?!ers?\b|s\b)|proofread|improve|edit\b|"
         r"key points|checklist|turn (?:this|it|these) into|resum|résum|zusammenfass|analys|"
         r"bewert|évalu|evalú|riassum|analizz|valut|analis|avali",
-        "总结|分析|概括|评估",
+        "总结|分析|概括|评估|要約",
     ),
     "debug": (
         r"debug|fix|bugs?\b|buggy|what'?s wrong|what'?s going on|what is going on|"
@@ -103,7 +103,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"walk me through|teach|illustrate|"
         r"explica|expliqu|erklär|beschreib|pourquoi|por qué|warum|spieg|perché|por que\b|"
         r"come funziona|como funciona",
-        "解释|说明|为什么|怎么",
+        "解释|说明|为什么|怎么|説明",
     ),
     "depth": (
         r"in depth|in detail|detailed|step by step|with (?:an |a )?examples?|worked example|"
@@ -117,7 +117,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"plural|synonym|antonym|pronounce|how do you say|make (?:this|it) sound|rename|"
         r"more (?:formal|polite|casual|professional)|less formal|traduc|"
         r"tradui|tradu[zr]|übersetz|umformulier|reescrib|réécri|riscriv|reescrev",
-        "翻译|改写|换算",
+        "翻译|改写|换算|翻訳",
     ),
     "enumerate": (
         r"list\b|name (?:a |an |one |two |three |four |five |\d|some |the )|"
@@ -167,7 +167,8 @@ _CUE_RE = re.compile(
 
 WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so", "in" ...)
     r"(?:[^,:?]{1,60}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|then|just|about|roughly|"
-    r"approximately|anyway|anyhow|btw|also|oh|hmm|yes|no|sorry)\b,?\s+)?"
+    r"approximately|anyway|anyhow|btw|also|oh|hmm|yes|no|sorry|"
+    r"(?:\w+\s+){0,2}(?:question|q)(?:\s+but)?)\b[,:-]?\s+)?"
     r"(?:(?:in|at|on|for|from|to|by|with|of|until|till|since|before|after|en|em|a|de|di|da|"
     r"por|para|hasta|um|im|am|zu|bis|ab|seit)"
     r"\s+)?(?:what|whats|who|whom|whose|when|where|which|"
@@ -177,7 +178,8 @@ WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so",
     r"quel|quelle|qui|quand|o[ùu]|combien|wer|wann|wo|welche|"
     r"wie (?:viele?|hoch|lang|alt|weit|spät)|was (?:ist|sind|bedeutet|heißt)|"
     r"chi|che cosa|cosa|quando|dove|quale|quali|quant[oiae]|qual|quais|quem|o que|onde|"
-    r"quant[oa]s|como se diz|come si dice|cómo se dice|comment dit-on)\b",
+    r"quant[oa]s|como se diz|come si dice|cómo se dice|comment (?:dit-on|on dit|dire)|"
+    r"wie sagt man)\b",
 )
 EMBEDDED_WH_RE = re.compile(  # "tell me how many ...", "look up who won ..."
     r"\b(?:tell me|look up|find out|check|know|wondering)\s+(?:what|who|when|where|which|"
@@ -185,27 +187,31 @@ EMBEDDED_WH_RE = re.compile(  # "tell me how many ...", "look up who won ..."
 )
 YES_NO_RE = re.compile(
     r"(?:[^,:?]{1,30}[,:]\s+)?(?:is|are|was|were|does|do|did|can|could|has|have|will|would|should|"
-    r"est-ce|es|ist|sind|kann|hat|stimmt)\b",
+    r"est-ce|c'est|es|ist|sind|kann|hat|stimmt)\b",
 )
 REQUEST_RE = re.compile(  # a sentence that asks something of the reader
     r"\b(?:please|can you|could you|would you|will you|i need you|i want you|i'd like you|"
     r"help me|bitte|por favor|peux-tu|pouvez-vous|per favore|puoi|você pode|pode)\b|请|帮"
 )
 ANSWER_LENGTH_RE = re.compile(  # a short answer asked for: the question is a lookup
-    r"\bin (?:one|a|a single|a short|two|a few) (?:short )?(?:sentence|line|word)s?\b|"
-    r"\bone[- ]word answer|\byes or no\b|\bshort answer\b|"
-    r"\bjust the (?:name|number|answer|date|year|word)\b|\ben una (?:frase|palabra)|"
-    r"\ben une (?:phrase|ligne)|\bin einem satz|一句话"
+    r"\b(?:in )?(?:one|a single|a short|two|a few) (?:short )?(?:sentence|line|word)s?\b|"
+    r"\bin a (?:short )?(?:sentence|line|word)\b|\bone[- ](?:word|line)(?: answer)?\b|"
+    r"\byes or no\b|\bshort answer\b|\bbriefly\b|\bnothing else\b|\bno lecture|"
+    r"\bno explanation|\bdon'?t explain|\bkeep it short|"
+    r"\bjust the (?:name|number|answer|date|year|word|expansion|range|figure|value)\b|"
+    r"\ben una (?:frase|palabra)|\ben une (?:phrase|ligne)|\bin einem satz|一句话"
 )
 DEFINITION_RE = re.compile(  # "what is a system design interview?": the words name a thing
-    r"(?:what(?:'s| is| are)|qu'est-ce qu'une?|qué es una?|was ist eine?) "
+    r"(?:[^,:?]{1,60}, )?(?:what(?:'s| is| are)|qu'est-ce qu'une?|qué es una?|was ist eine?) "
     r"(?!wrong|going on)(?:an? )?[\w'-]+(?: [\w'-]+){0,3}\?$"
 )
 MAGNITUDE_RE = re.compile(  # "which is bigger?": a comparison that asks for one fact
     r"\bwhich (?:one |number )?is (?:the )?(?:bigger|larger|smaller|greater|higher|lower|"
     r"longer|shorter|heavier|lighter|older|younger|taller)\b"
 )
-CJK_QUESTION_RE = re.compile(r"(?:什么|谁|哪|几|多少|多高|多长|多大|吗)[^。]{0,6}[？?]?$")
+CJK_QUESTION_RE = re.compile(
+    r"(?:什么|谁|哪|几|多少|多高|多长|多大|吗)[^。]{0,6}[？?]?$|(?:ですか|ますか|でしょうか)[？?]?$"
+)
 NUMBER_RE = re.compile(
     r"(?<![\w.])\d[\d,]*(?:\.\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|"
     r"twelve|fifteen|twenty|hundred|thousand|twice|half|double|dozen)\b"

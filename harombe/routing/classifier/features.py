@@ -220,9 +220,9 @@ def measure(messages: Any) -> Measured:
     no_code = not (task.code_blocks or task.code_lines)
     word_problem = quantities >= 3 and is_question and no_code and task.ask_words > 25
     lead = _lead(read, closing)
-    heading = n_words(lead) <= HEADING_WORDS and any(
-        f in cues.HARD for f in cues.cue_counts(lead.lower())
-    )
+    lead_low = lead.lower().strip()
+    heading = n_words(lead) <= HEADING_WORDS and cues.opens_with_cue(lead_low)
+    heading = heading and any(f in cues.HARD for f in cues.cue_counts(lead_low))
     if word_problem or heading:  # a problem over quantities, or a task headed by its kind
         shape["lookup_question"] = False
     if shape["lookup_question"]:  # background around one question asks for nothing
