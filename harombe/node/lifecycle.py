@@ -4,17 +4,19 @@ leaving closes them in reverse order, and a start that fails half way closes wha
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 from typing import Any, Self
 
 
-class Stacked:
+class Stacked(ABC):
     """Subclasses start their parts in `_start`, pushing each one's cleanup on `_stack`."""
 
     def __init__(self) -> None:
         self._stack = contextlib.AsyncExitStack()
 
+    @abstractmethod
     async def _start(self) -> None:
-        raise NotImplementedError
+        """Start the parts, pushing each one's cleanup on `self._stack`."""
 
     async def __aenter__(self) -> Self:
         try:

@@ -13,19 +13,16 @@ inputs at a fixed cost.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from harombe.routing.classifier import classify
 from harombe.routing.classifier.train import (
     EVALUATION_SET,
     TRAINING_SETS,
     set_path,
-    training_records,
 )
 from harombe.routing.crossval import cross_validate, leave_one_set_out
 from harombe.routing.devset import Metrics, evaluate, format_report, load_records
 
-DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "routing"
 SIZES = (1_024, 8_192, 65_536, 1_048_576, 4_194_304)
 QUESTION = "\n\nSummarize the text above and critique its main argument."
 
@@ -33,7 +30,7 @@ QUESTION = "\n\nSummarize the text above and critique its main argument."
 def prose(size: int) -> str:
     """`size` characters of the dev set's own prompts, as paragraphs, then a real task."""
     texts = [
-        str(m.get("content", "")) for r in load_records(DATA / "dev.jsonl") for m in r["messages"]
+        str(m.get("content", "")) for r in load_records(set_path("dev")) for m in r["messages"]
     ]
     corpus = "\n\n".join(texts)
     body = (corpus * (size // len(corpus) + 1))[: max(0, size - len(QUESTION))]
@@ -75,7 +72,7 @@ def run_classifier_bench(quick: bool) -> str:
     sets = {name: load_records(set_path(name)) for name in TRAINING_SETS}
     fitted = {name: evaluate(records, classify) for name, records in sets.items()}
     held_out = leave_one_set_out(sets)
-    pooled = cross_validate(training_records(), folds=5)
+    pooled = cross_validate([record for records in sets.values() for record in records], folds=5)
     evaluation = evaluate(load_records(set_path(EVALUATION_SET)), classify)
     out = [
         "### Query classifier: exact / simple kept on tier 0 / complex sent to tier 0",

@@ -149,13 +149,15 @@ def _lead(read: list[tuple[str, Counter[str]]], closing: str) -> str:
     return ""
 
 
-def _around_lookup(read: list[tuple[str, Counter[str]]], closing: str) -> Counter[str]:
+def _around_lookup(
+    read: list[tuple[str, Counter[str]]], closing: str, lead: str, lead_cues: Counter[str]
+) -> Counter[str]:
     """The cues that still ask when the closing is a lookup question: those of questions and
-    requests, and of what introduces the closing if it requests; narration is background."""
+    requests, and of what introduces the closing (`lead`) if it requests; narration is
+    background."""
     counts: Counter[str] = Counter()
-    lead = _lead(read, closing)
     if _requests(lead):
-        counts += cues.cue_counts(lead.lower())
+        counts += lead_cues
     for sentence, found in read:
         if closing not in sentence and (sentence.endswith(("?", "？", ":")) or _requests(sentence)):
             counts += found
@@ -220,13 +222,13 @@ def measure(messages: Any) -> Measured:
     no_code = not (task.code_blocks or task.code_lines)
     word_problem = quantities >= 3 and is_question and no_code and task.ask_words > 25
     lead = _lead(read, closing)
-    lead_low = lead.lower().strip()
-    heading = n_words(lead) <= HEADING_WORDS and cues.opens_with_cue(lead_low)
-    heading = heading and any(f in cues.HARD for f in cues.cue_counts(lead_low))
+    lead_cues = cues.cue_counts(lead.lower())
+    heading = n_words(lead) <= HEADING_WORDS and cues.opens_with_cue(lead.lower().strip())
+    heading = heading and any(f in cues.HARD for f in lead_cues)
     if word_problem or heading:  # a problem over quantities, or a task headed by its kind
         shape["lookup_question"] = False
     if shape["lookup_question"]:  # background around one question asks for nothing
-        counts = _around_lookup(read, closing) + closing_cues
+        counts = _around_lookup(read, closing, lead, lead_cues) + closing_cues
     if magnitude:
         del counts["compare"]
     if shape["lookup_question"] and not any(counts[n] for n in cues.WORK):
