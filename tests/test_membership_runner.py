@@ -124,3 +124,19 @@ async def test_runner_must_be_started_before_use():
     runner = MembershipRunner(m)
     with pytest.raises(RuntimeError):
         runner.receive(b"")
+
+
+def test_rescheduling_a_tick_already_due_on_uvloop():
+    """uvloop's `call_at` for a deadline already reached returns a handle without `when()`;
+    scheduling again before it runs (two wakes, or a wake and then a leave) must not need it."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def wake_twice_then_leave() -> MemberState | None:
+        net = LoopNet()
+        a = net.start("a", [])  # start() and the wake after join both schedule at "now"
+        a.wake()
+        a.wake()
+        await a.stop(leave=True, timeout=1.0)
+        return states(a, "a")
+
+    assert uvloop.run(wake_twice_then_leave()) == LEFT

@@ -20,9 +20,11 @@ from support.routing_peers import RoutingCluster
 
 from harombe.daemon import Node
 from harombe.routing.config import RoutingConfig
+from harombe.routing.routed import Watchdog
 from sim.fake_openai import FakeOpenAI, Reply
 
 CANCEL_DEADLINE_S = 1.0  # the requirement: the backend request is cancelled within a second
+WAIT_FOR_CUT_S = 5.0  # a wait whose deadline has passed is cut long before this
 QUESTION = [{"role": "user", "content": "Tell me a long story."}]
 
 
@@ -135,3 +137,26 @@ async def stream_while(url: str, after_two_lines) -> list[dict]:  # type: ignore
                 if len(lines) == 2:
                     assert after_two_lines()
     return lines
+
+
+def test_a_watchdog_rearmed_for_a_deadline_already_past_on_uvloop() -> None:
+    """uvloop's `call_at` for a deadline already reached returns a handle without `when()`; a
+    second wait that must end sooner re-arms the one timer without needing it, and the wait is
+    still cut."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def wait_past_deadlines() -> bool:
+        task = asyncio.current_task()
+        dog = Watchdog(task)
+        now = asyncio.get_running_loop().time()
+        dog.start(now - 1.0)
+        dog.start(now - 2.0)
+        try:
+            await asyncio.sleep(WAIT_FOR_CUT_S)
+        except asyncio.CancelledError:
+            return dog.owns(task)
+        finally:
+            dog.close()
+        return False
+
+    assert uvloop.run(wait_past_deadlines())

@@ -15,9 +15,9 @@ from harombe.cluster.membership import Membership
 
 
 class TimerHandle(Protocol):
-    """What the runner needs of the handle a `call_at` returns."""
+    """What the runner needs of the handle a `call_at` returns (not `when()`: uvloop's handle
+    for a deadline already past has none)."""
 
-    def when(self) -> float: ...
     def cancel(self) -> None: ...
     def cancelled(self) -> bool: ...
 
@@ -39,6 +39,7 @@ class MembershipRunner:
         self._call_at = call_at
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: TimerHandle | None = None
+        self._handle_at = 0.0  # its deadline: uvloop's handle for a past one has no when()
         self._left: asyncio.Event | None = None
         self._stopped = False
 
@@ -90,12 +91,13 @@ class MembershipRunner:
     def _schedule(self, deadline: float) -> None:
         handle = self._handle
         if handle is not None and not handle.cancelled():
-            if handle.when() <= deadline:
+            if self._handle_at <= deadline:
                 return
             handle.cancel()
         assert self._loop is not None
         call_at = self._call_at or self._loop.call_at
         self._handle = call_at(deadline, self._run, deadline)
+        self._handle_at = deadline
 
     def _run(self, scheduled: float) -> None:
         assert self._loop is not None

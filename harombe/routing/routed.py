@@ -51,7 +51,8 @@ class Watchdog:
         self._loop = asyncio.get_running_loop()
         self._owner = task  # the task that waits (a stream is read by one task)
         self._task: asyncio.Task[object] | None = None
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: asyncio.Handle | None = None
+        self._handle_at = 0.0  # its deadline: uvloop's handle for a past one has no when()
         self._until = 0.0
         self._cancelling = 0
         self._fired = False
@@ -61,10 +62,11 @@ class Watchdog:
         self._until = until
         self._task = task = self._owner
         self._cancelling = task.cancelling() if task else 0
-        if self._handle is None or self._handle.when() > until:
+        if self._handle is None or self._handle_at > until:
             if self._handle is not None:
                 self._handle.cancel()
             self._handle = self._loop.call_at(until, self._check)
+            self._handle_at = until
 
     def stop(self) -> None:
         self._task = None
@@ -92,6 +94,7 @@ class Watchdog:
             return  # no wait in progress: the next `start` arms it again
         if self._loop.time() < self._until:
             self._handle = self._loop.call_at(self._until, self._check)
+            self._handle_at = self._until
         else:
             self.fire()
 
