@@ -129,18 +129,19 @@ def assert_scores(name: str, exact: float, simple_kept: float, n: int) -> None:
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n"),
     [
-        ("dev", 0.936, 0.98, 300),
+        ("dev", 0.956, 0.99, 300),
         ("sanity", 0.999, 0.999, 92),
         ("sanity2", 0.999, 0.999, 74),
         ("sanity3", 0.969, 0.999, 65),
         ("heldout", 0.941, 0.961, 153),
         ("third", 0.991, 0.999, 120),
-        ("fourth", 0.988, 0.999, 90),
+        ("fourth", 0.977, 0.999, 90),
         ("fifth", 0.983, 0.95, 60),
         ("sixth", 0.983, 0.983, 180),
-        ("seventh", 0.939, 0.939, 150),
-        ("eighth", 0.933, 0.899, 150),
-        ("ninth", 0.933, 0.939, 150),
+        ("seventh", 0.953, 0.959, 150),
+        ("eighth", 0.926, 0.939, 150),
+        ("ninth", 0.966, 0.959, 150),
+        ("tenth", 0.991, 0.999, 120),
     ],
 )
 def test_training_sets_as_fitted(name: str, exact: float, simple_kept: float, n: int) -> None:
@@ -156,19 +157,25 @@ def test_folds_partition_the_records() -> None:
     assert fold == fold_of(23, 5, seed=16)
 
 
-def test_evaluation_set_as_scored_once() -> None:
-    """Written by the rubric by someone who never saw the classifier, scored once with these
+@pytest.mark.parametrize(
+    ("name", "exact", "simple_kept", "n"),
+    [("eleventh", 0.926, 0.959, 150), ("twelfth", 0.893, 0.839, 150)],
+)
+def test_evaluation_sets_as_scored_once(
+    name: str, exact: float, simple_kept: float, n: int
+) -> None:
+    """Written by the rubric by people who never saw the classifier, scored once with these
     weights and never fitted on (docs/routing.md): a floor under the figure, not a target."""
-    assert train.EVALUATION_SET == "tenth" and "tenth" not in train.TRAINING_SETS
-    assert_scores("tenth.jsonl", exact=0.866, simple_kept=0.949, n=120)
+    assert name in train.EVALUATION_SETS and name not in train.TRAINING_SETS
+    assert_scores(f"{name}.jsonl", exact=exact, simple_kept=simple_kept, n=n)
 
 
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 1584 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.952, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.966
+    assert metrics.n == 1704 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.962, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.972
     assert metrics.under_routing_2_to_0 == 0.0
 
 
@@ -288,6 +295,12 @@ def test_size_features() -> None:
         ("Piano di migrazione a microservizi in 18 mesi.", "scale"),
         ("morning!! just finished my first ever 10k run", "greeting"),
         ("Rank these five laptops by battery life.", "compare"),
+        # a system's service levels name a design to make
+        ("How do we keep p99 under 50 ms and survive a full region outage?", "design"),
+        ("Formulate this as an integer programming model.", "design"),
+        ("Find the common failure modes and the research gaps.", "synthesise"),
+        ("Replace the logger in every module of the repo.", "scale"),
+        ("What does 'idempotent' mean in HTTP?", "meaning"),
     ],
 )
 def test_task_families(text: str, family: str) -> None:
@@ -391,6 +404,24 @@ def test_maths_features() -> None:
         ("why does `x` print false in JS? one line answer", 0, 1),
         ("just tell me the normal resting heart rate for an adult, no lecture please", 0, 1),
         ("Explain, briefly, what TTL stands for. Just the expansion, nothing else.", 0, 1),
+        # narration after a question does not replace it; a statement is no yes/no question
+        (
+            "Comment dit-on « wrench » en français ? Je suis plombier et mon apprenti est anglais.",
+            1,
+            1,
+        ),
+        (
+            "can you explain modes with examples?? i play guitar, can read chords but no theory",
+            0,
+            0,
+        ),
+        ("need a bash script that tars /srv nightly. should exit non-zero if tar fails", 0, 0),
+        ("should i bring a jacket to Lisbon in May", 0, 1),
+        (
+            "Explain the offside rule properly - not the one-line version - with three examples.",
+            0,
+            0,
+        ),
     ],
 )
 def test_question_shape(text: str, wh: int, lookup: int) -> None:
@@ -410,6 +441,20 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("Top customers per region, ties broken by id.")["asks_debug"] == 0
     assert values("The build is broken after the upgrade.")["asks_debug"] == 1
     assert values("Explain Bayes with a test of 90% sensitivity.")["asks_assumptions"] == 0
+    # an average, a clause and a column are not a definition, a scope or a ranking to do
+    assert values("Why is my groupby giving NaN for the mean?")["asks_meaning"] == 0
+    assert values("The union agreement means no redundancies before Q3.")["asks_meaning"] == 0
+    assert values("Print 'done' after every file is uploaded.")["asks_scale"] == 0
+    assert values("Add a column with each customer's rank in their country.")["asks_compare"] == 0
+    # a plan or a logo to design is a plan or a drawing, not a system
+    assert values("Design me a 6-week plan to run 5k.")["asks_design"] == 0
+    assert values("Design a logo for my bakery.")["asks_design"] == 0
+    assert values("Design a sharded rate limiter.")["asks_design"] == 1
+    # units are not maths notation
+    assert values("Pour a slab 6 m x 4 m, about 2.4 m³ of concrete.")["math_notation"] == 0
+    assert values("Solve x² + 3x = 4.")["math_notation"] > 0
+    # a function to write is one piece of work, not two
+    assert values("Write a function that adds two numbers.")["task_breadth"] == 1
 
 
 def test_narration_around_a_lookup_question_asks_for_nothing() -> None:

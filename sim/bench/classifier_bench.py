@@ -4,7 +4,7 @@ Accuracy: the routing sets in `tests/data/routing/` scored with the README's met
 weights are fitted on the training sets (`train.TRAINING_SETS`), so their own scores show the
 fit; what it does on unseen prompts shows in 5-fold cross-validation over the training sets,
 in each set scored by weights fitted on the others (leave one set out), and on the evaluation
-set (`train.EVALUATION_SET`), written by someone who never saw the classifier and never fitted.
+sets (`train.EVALUATION_SETS`), written by people who never saw the classifier, never fitted.
 Cost: wall time of `classify` on one user turn of pasted prose from 1 KB to 4 MB (the dev
 set's own texts repeated), mean and worst of several runs: the bounded sample keeps very long
 inputs at a fixed cost.
@@ -15,11 +15,7 @@ from __future__ import annotations
 import time
 
 from harombe.routing.classifier import classify
-from harombe.routing.classifier.train import (
-    EVALUATION_SET,
-    TRAINING_SETS,
-    set_path,
-)
+from harombe.routing.classifier.train import EVALUATION_SETS, TRAINING_SETS, set_path
 from harombe.routing.crossval import cross_validate, leave_one_set_out
 from harombe.routing.devset import Metrics, evaluate, format_report, load_records
 
@@ -73,18 +69,22 @@ def run_classifier_bench(quick: bool) -> str:
     fitted = {name: evaluate(records, classify) for name, records in sets.items()}
     held_out = leave_one_set_out(sets)
     pooled = cross_validate([record for records in sets.values() for record in records], folds=5)
-    evaluation = evaluate(load_records(set_path(EVALUATION_SET)), classify)
+    unseen = {name: load_records(set_path(name)) for name in EVALUATION_SETS}
+    evaluations = {name: evaluate(records, classify) for name, records in unseen.items()}
+    both = " and ".join(EVALUATION_SETS)
+    evaluation = evaluate([r for records in unseen.values() for r in records], classify)
     out = [
         "### Query classifier: exact / simple kept on tier 0 / complex sent to tier 0",
         "",
         "| set | records | exact | simple kept | complex → tier 0 |",
         "|---|---|---|---|---|",
-        _row(f"**{EVALUATION_SET} (evaluation only, never fitted)**", evaluation),
+        _row(f"**{both}, pooled (evaluation only, never fitted)**", evaluation),
+        *(_row(f"{name} (evaluation only)", m) for name, m in evaluations.items()),
         _row("5-fold cross-validation over the training sets", pooled),
         *(_row(f"{name}, fitted on the other sets", m) for name, m in held_out.items()),
         *(_row(f"{name} (training)", m) for name, m in fitted.items()),
         "",
-        format_report(evaluation, f"Query classifier ({EVALUATION_SET} set, evaluation only)"),
+        format_report(evaluation, f"Query classifier ({both}, pooled: evaluation only)"),
         "",
         format_report(pooled, "Query classifier (5-fold cross-validation over the training sets)"),
         "",

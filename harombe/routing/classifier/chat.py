@@ -47,7 +47,9 @@ _CODE_LINE_RE = re.compile(
 )
 _INSTRUCTION_RE = re.compile(  # a paragraph that asks: a question, a request, an imperative
     r"[?？]|\b(?:please|can you|could you|would you|i need|i want|i'd like|help me|here is|"
-    r"here are|here's|below is|attached|bitte|por favor|peux-tu|pouvez-vous)\b|请|帮",
+    r"here are|here's|"
+    r"below|the following|pasting|pasted|attached|tell me|give me|let me know|"
+    r"bitte|por favor|peux-tu|pouvez-vous)\b|请|帮",
     re.I,
 )
 
@@ -126,7 +128,8 @@ def _is_instruction(text: str) -> bool:
     word, or it introduces what follows (a colon)."""
     if _INSTRUCTION_RE.search(text) or text.rstrip().endswith(":"):
         return True
-    return n_words(text) <= EDGE_FIRST_WORDS and asks_for_work(text[:OPENING_CHARS].lower())
+    opening = text[:OPENING_CHARS].lower()
+    return n_words(text) <= EDGE_FIRST_WORDS and asks_for_work(opening, also=("enumerate",))
 
 
 def _edges(body: str, paras: list[str], words: int) -> str:

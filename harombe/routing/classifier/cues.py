@@ -17,7 +17,15 @@ FAMILIES: dict[str, tuple[str, str]] = {
     # name: (word starts, matched after a word boundary; CJK fragments, matched anywhere)
     "design": (
         r"how would you (?:build|design|architect|scale)|(?<!the )(?<!study )(?<!graphic )"
-        r"(?<!web )design(?!er| studio| agency| firm| school| question)|architect|"
+        r"(?<!web )design(?!er| studio| agency| firm| school| question|"
+        r"(?: (?:me|us))?(?: (?:a|an|the|my|our))?(?: [\w-]+){0,2} "
+        r"(?:plan|schedule|routine|workout|menu|logo|poster|flyer|card|itinerary|label)s?\b)|"
+        r"architect|"
+        r"p9[59]\b|p99\.9|zero[- ]downtime|high[- ]availability|fault[- ]toleran|"
+        r"no (?:data|write|message) loss|"
+        r"survives? (?:a|an|the|any) (?:[\w-]+ ){0,2}(?:outage|failure|partition)|"
+        r"formulat\w* (?:(?:this|it|the problem) )?as (?:an? )?(?:[\w-]+ ){0,2}"
+        r"(?:model|program|problem)|"
         r"diseñ|arquitectura|conçoi|concevoir|concevez|entwirf|entwerf|architektur|"
         r"progett(?:a|are|ate|azione)\b|architettur|projete|projetar|arquitetur",
         "设计|架构|設計",
@@ -35,7 +43,9 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"synthes|across (?:all|them|these|those|every|each|several|multiple)|"
         r"across (?:the )?(?:services|systems|teams|sources|documents|reports|papers|studies)|"
         r"common (?:patterns?|themes?|gaps?|issues?|problems?|threads?|findings?|causes?|ground)|"
-        r"in common|recurring|conflicting|consolidat|"
+        r"(?:find|identify|spot|highlight|list) (?:the )?(?:common|shared|recurring)|"
+        r"(?:research|knowledge|evidence) gaps?|gaps? in the (?:literature|research|evidence)|"
+        r"(?:what|which) gaps|in common|recurring|conflicting|consolidat|"
         r"reconcil|contradict|meta-?analy|literature|síntesis|sintetiz|synthès|zusammenführ|"
         r"sintesi|síntese",
         "综合|汇总|归纳",
@@ -51,12 +61,14 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"hypothes|methodolog|(?:plan|programa|proyecto) de investigación|"
         r"(?:plan|programme|projet) de recherche|forschungs(?:plan|design|frage|programm)|"
         r"plano de pesquisa|projeto de pesquisa|(?:piano|progetto) di ricerca",
-        "研究计划|研究方案|研究设计|假设",
+        "研究计划|研究方案|研究设计|研究假设",
     ),
     "scale": (
         r"migra[tcrzç]|refactor|monolith|codebase|end-to-end|complete|comprehensive|entire|"
-        r"million|billion|thousands|every (?:module|file|service|test|call site)|"
-        r"all (?:the )?(?:modules|files|services|tests|call sites)|completo|complet|"
+        r"million|billion|thousands|"
+        r"(?:every|all(?: the)?) (?:module|file|service|test|call site)s?\b"
+        r"(?! (?:is|are|has|have|was|gets))|"
+        r"completo|complet|"
         r"from scratch|production[- ]ready|full[- ]featured|fully[- ]functional|"
         r"vollständig|gesamte|intero|inteiro|millon|milion|milhõ",
         "完整|全面|千万|百万",
@@ -67,7 +79,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "情景",
     ),
     "compare": (
-        r"compar|rank\b|ranking|prioriti[sz]|versus|vs\b(?! code)|pros and cons|trade-?offs?|"
+        r"compar|rank (?:these|them|those|the|my|our|all|each|every)\b|ranking|prioriti[sz]|"
+        r"versus|vs\b(?! code)|pros and cons|trade-?offs?|"
         r"weigh|better|which is (?:best|better)|"
         r"what you'?d (?:pick|choose)|which (?:one )?(?:should|would)|"
         r"should i (?:buy|use|choose|pick|go)|or should|vergleich|comparez|compara|ventajas|"
@@ -125,12 +138,14 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "列出|列举",
     ),
     "meaning": (
-        r"mean\b|means\b|meaning|definition|define|stand for|stands for|significa|signifie|"
+        r"(?:what|que|does|do|did)\b[^.?!,]{0,40}?\bmean\b|what\b[^.?!,]{0,40}?\bmeans\b|"
+        r"mean by\b|meaning|definition|define|stand for|stands for|significa|signifie|"
         r"bedeutet|bedeutung",
         "意思|定义|含义",
     ),
     "greeting": (
-        r"hi\b|hello|hey\b|(?:good )?(?:morning|evening|afternoon)\b|thanks|thank you|cheers|"
+        r"hi\b|hello|hey\b|good (?:morning|evening|afternoon)\b|"
+        r"(?<![a-z,] )(?:morning|evening|afternoon)\b|thanks|thank you|cheers|"
         r"happy (?:new year|birthday|holidays|friday)|merry|congrat|hola|bonjour|"
         r"salut|hallo|guten (?:morgen|tag)|ciao|buongiorno|grazie|olá|obrigad|bom dia",
         "你好|谢谢",
@@ -155,6 +170,9 @@ and multi-part markers are counted)."""
 WORK = ("design", "prove", "synthesise", "plan", "research", "compare", "write",
         "code_deliverable", "analyse", "debug", "explain")  # fmt: skip
 """The families that ask for a piece of work (the others describe its shape or size)."""
+SAME_WORK = {"code_deliverable": "write"}
+"""Families that name one piece of work together: "write a function" is one task."""
+SHAPING = ("depth", "enumerate")  # families that shape an answer asked for: examples, a list
 HARD = ("design", "prove", "synthesise", "research")  # the rubric's tier-2 kinds of task
 PRODUCING = (*WORK, "transform")  # ... or for something to be done to a text
 
@@ -166,7 +184,7 @@ _CUE_RE = re.compile(
 )
 
 WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so", "in" ...)
-    r"(?:[^,:?]{1,60}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|then|just|about|roughly|"
+    r"(?P<lead>[^,:?]{1,60}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|then|just|about|roughly|"
     r"approximately|anyway|anyhow|btw|also|oh|hmm|yes|no|sorry|"
     r"(?:\w+\s+){0,2}(?:question|q)(?:\s+but)?)\b[,:-]?\s+)?"
     r"(?:(?:in|at|on|for|from|to|by|with|of|until|till|since|before|after|en|em|a|de|di|da|"
@@ -186,8 +204,17 @@ EMBEDDED_WH_RE = re.compile(  # "tell me how many ...", "look up who won ..."
     r"whether|if|how (?:many|much|long|old))\b"
 )
 YES_NO_RE = re.compile(
-    r"(?:[^,:?]{1,30}[,:]\s+)?(?:is|are|was|were|does|do|did|can|could|has|have|will|would|should|"
+    r"(?P<lead>[^,:?]{1,30}[,:]\s+)?(?:is|are|was|were|does|do|did|can|could|has|have|will|would|"
+    r"should|"
     r"est-ce|c'est|es|ist|sind|kann|hat|stimmt)\b",
+)
+YES_NO_SUBJECT_RE = re.compile(  # "should i ...", "is it ...": without a '?', a question
+    r"\s+(?:i|you|we|it|this|that|these|those|there|he|she|they|the|a|an|my|your|our|their|"
+    r"his|her|its|ich|du|man|das|der|die|es)\b"
+)
+NARRATION_RE = re.compile(  # a sentence that tells rather than asks: "I play guitar ..."
+    r"(?:i|i'm|i've|i'd|we|we're|my|our|it|it's|this|that|there|he|she|they|like|just|je|j'|"
+    r"ich|wir|es|c'est|das|yo|mi|mon|ma|eu|io)\b"
 )
 REQUEST_RE = re.compile(  # a sentence that asks something of the reader
     r"\b(?:please|can you|could you|would you|will you|i need you|i want you|i'd like you|"
@@ -195,7 +222,8 @@ REQUEST_RE = re.compile(  # a sentence that asks something of the reader
 )
 ANSWER_LENGTH_RE = re.compile(  # a short answer asked for: the question is a lookup
     r"\b(?:in )?(?:one|a single|a short|two|a few) (?:short )?(?:sentence|line|word)s?\b|"
-    r"\bin a (?:short )?(?:sentence|line|word)\b|\bone[- ](?:word|line)(?: answer)?\b|"
+    r"\bin a (?:short )?(?:sentence|line|word)\b|"
+    r"(?<!not the )(?<!not a )\bone[- ](?:word|line)(?: answer)?\b|"
     r"\byes or no\b|\bshort answer\b|\bbriefly\b|\bnothing else\b|\bno lecture|"
     r"\bno explanation|\bdon'?t explain|\bkeep it short|"
     r"\bjust the (?:name|number|answer|date|year|word|expansion|range|figure|value)\b|"
@@ -226,7 +254,7 @@ MANY_RE = re.compile(
     r"submissions|applications)\b)|[三四五六七八九十几多][篇份个]"
 )
 MATH_RE = re.compile(
-    r"[≥≤≠√∑∏∫∞ℝℕℤℚ²³⁴ⁿ→∀∃≡]|\b[a-z]\([a-z]\)|\b[a-z]_\{?\w|\^\w|\bn!|\b[a-z]\s*[<>=]\s*\w"
+    r"[≥≤≠√∑∏∫∞ℝℕℤℚ⁴ⁿ→∀∃≡]|(?<!\bm)(?<!\bcm)(?<!\bmm)(?<!\bkm)(?<!\bft)(?<!\bin)[²³]|\b[a-z]\([a-z]\)|\b[a-z]_\{?\w|\^\w|\bn!|\b[a-z]\s*[<>=]\s*\w"
 )
 MATH_TERMS_RE = re.compile(
     r"\b(?:integers?|real numbers?|reals|such that|primes?|divisible|modulo|polynomials?|"
@@ -264,11 +292,19 @@ def opens_with_cue(low: str) -> bool:
     return _CUE_RE.match(low) is not None
 
 
+def opens_question(rx: re.Pattern[str], low: str) -> re.Match[str] | None:
+    """`rx` (`WH_RE`, `YES_NO_RE`) matched at the start of `low`, unless the clause before the
+    question word asks for something: "give examples of queries where it helps" is a request."""
+    m = rx.match(low)
+    lead = m and m.group("lead")
+    return None if lead and asks_for_work(lead, also=SHAPING) else m
+
+
 def cue_counts(low: str) -> Counter[str]:
     """How often each family's words occur in lower-cased text `low` (one scan)."""
     return Counter(_asked(low))
 
 
-def asks_for_work(low: str) -> bool:
-    """Whether lower-cased text `low` has a word of a family in `PRODUCING`."""
-    return any(family in PRODUCING for family in _asked(low))
+def asks_for_work(low: str, also: tuple[str, ...] = ()) -> bool:
+    """Whether lower-cased text `low` has a word of a family in `PRODUCING` (or in `also`)."""
+    return any(family in PRODUCING or family in also for family in _asked(low))

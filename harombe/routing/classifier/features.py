@@ -32,6 +32,7 @@ FAMILY_CAP = 1  # a family's words count once: the family is asked for or not
 ASKING_BITS_CAP = 7  # an instruction beyond ~128 words is long, whatever its length
 PAYLOAD_BITS_CAP = 12  # beyond ~4,000 pasted words the context rule decides
 AFTERTHOUGHT_WORDS = 8  # a last sentence this short after a question does not replace it
+TRAILING_REMARKS = 2  # ... nor up to this many sentences that ask nothing (no request either)
 SHORT_QUESTION_WORDS = 15  # a closing question up to this long can be a lookup
 HEADING_WORDS = 4  # "Research plan: does X help Y?": a tier-2 kind of task heading a question
 SHORT_HARD_WORDS = 20  # a tier-2 kind of task asked this briefly is still tier 2
@@ -70,6 +71,7 @@ FEATURES: dict[str, str] = {
     "non_english": "the instruction is not in English",
 }
 FEATURE_NAMES = tuple(FEATURES)
+_ASIDE_RE = re.compile(r"\([^()]*\)")  # "(in general, not the one I saw)" lengthens no question
 _CLAUSE_BREAK_RE = re.compile(r":(?=\s)|\s[-–—]\s")  # what follows introduces the question
 _LANGUAGE_HINTS = (
     ("es", "¿¡ñ", frozenset("el los las una por para qué cómo cuál es de del y".split())),
@@ -164,18 +166,31 @@ def _around_lookup(
     return counts
 
 
+def _remark(sentence: str) -> bool:
+    """Whether a sentence after a question asks nothing itself: no question mark, no work,
+    no question word ("... anyway who wrote it" asks); if long, narration that requests
+    nothing ("Just curious.", "I play guitar but can't read music")."""
+    low = sentence.lower()
+    asks = cues.asks_for_work(low, also=cues.SHAPING) or cues.opens_question(cues.WH_RE, low)
+    if asks or sentence.endswith(("?", "？")):
+        return False
+    if n_words(sentence) <= AFTERTHOUGHT_WORDS:
+        return True
+    return cues.NARRATION_RE.match(low) is not None and not _requests(sentence)
+
+
 def _closing(ask: str) -> str:
-    """The closing question: the last sentence (or the question just before a short remark
-    that asks for no work, like "Just curious."), from its last colon, dash or "¿" ("one
-    thing: what is ...?", "I couldn't remember - how many ...?")."""
+    """The closing question: the last sentence, or the question before up to
+    `TRAILING_REMARKS` remarks (`_remark`), from its last colon, dash or "¿" ("one thing: what
+    is ...?", "I couldn't remember - how many ...?")."""
     parts = sentences(ask) or [""]
     last = parts[-1]
-    low = last.lower()
-    remark = n_words(last) <= AFTERTHOUGHT_WORDS and not cues.asks_for_work(low)
-    remark = remark and not cues.WH_RE.match(low)  # "... anyway who wrote it" asks itself
-    if len(parts) > 1 and not last.endswith(("?", "？")) and remark:
-        if parts[-2].endswith(("?", "？")):
-            last = parts[-2]
+    for back in range(1, min(TRAILING_REMARKS, len(parts) - 1) + 1):
+        if not _remark(parts[-back]):
+            break
+        if parts[-back - 1].endswith(("?", "？")):
+            last = parts[-back - 1]
+            break
     if (at := last.rfind("¿")) > 0:
         last = last[at:]
     after = _CLAUSE_BREAK_RE.split(last)[-1]
@@ -187,11 +202,16 @@ def _question_shape(closing: str, asked: set[str], brief: bool) -> dict[str, flo
     question that asks for no piece of work, or anything but a piece of work asked to be
     answered in a sentence or a word (`brief`), holding no maths notation."""
     low = closing.lower().lstrip("¿¡ ")
-    wh = any(rx.match(low) for rx in (cues.WH_RE, cues.EMBEDDED_WH_RE)) or bool(
-        cues.CJK_QUESTION_RE.search(low) or cues.EMBEDDED_WH_RE.search(low)
+    wh = bool(
+        cues.opens_question(cues.WH_RE, low)
+        or cues.EMBEDDED_WH_RE.search(low)
+        or cues.CJK_QUESTION_RE.search(low)
     )
-    yes_no = not wh and cues.YES_NO_RE.match(low) is not None
-    short = n_words(closing) <= SHORT_QUESTION_WORDS
+    yes_no_at = None if wh else cues.opens_question(cues.YES_NO_RE, low)
+    yes_no = yes_no_at is not None and (
+        low.rstrip().endswith(("?", "？")) or cues.YES_NO_SUBJECT_RE.match(low, yes_no_at.end())
+    )
+    short = n_words(_ASIDE_RE.sub("", closing)) <= SHORT_QUESTION_WORDS
     question = (wh or yes_no) and short and not asked
     lookup = (question or (brief and asked <= BRIEF_ASKS)) and not cues.MATH_RE.search(low)
     return {"wh_question": wh, "lookup_question": lookup}
@@ -209,7 +229,8 @@ def measure(messages: Any) -> Measured:
     closing = _closing(task.ask)
     closing_low = closing.lower()
     closing_cues = cues.cue_counts(closing_low)
-    if cues.DEFINITION_RE.match(closing_low):  # "what is a system design interview?"
+    definition = cues.DEFINITION_RE.match(closing_low) and not closing_cues["compare"]
+    if definition:  # "what is a system design interview?", not "what are the trade-offs?"
         counts -= closing_cues
         closing_cues.clear()
     magnitude = cues.MAGNITUDE_RE.search(closing_low) is not None
@@ -242,7 +263,7 @@ def measure(messages: Any) -> Measured:
         "history_turns": _log(max(0, sum(role != "system" for role, _ in turns) - 1)) / 2,
         "many_documents": float(cues.MANY_RE.search(low) is not None),
         **{f"asks_{n}": float(min(counts[n], FAMILY_CAP)) for n in cues.ASK_FAMILIES},
-        "task_breadth": float(sum(counts[n] > 0 for n in cues.WORK)),
+        "task_breadth": float(len({cues.SAME_WORK.get(n, n) for n in cues.WORK if counts[n]})),
         "hard_task": float(hard),
         "short_hard_task": float(hard and asking_words + context_words <= SHORT_HARD_WORDS),
         "work_on_payload": payload_bits if work else 0.0,
