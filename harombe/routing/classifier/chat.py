@@ -41,10 +41,14 @@ _QUOTE_RE = re.compile(  # every alternative starts with its quote mark: a fast 
 _PARA_RE = re.compile(r"\n\s*\n")
 _SENT_RE = re.compile(r"(?<=[.?!。？！])\s+|\n+")
 _CODE_LINE_RE = re.compile(
-    r"^\s*(?:def |class |import |from \w+ import|function |const |let |var |for\s*\(|"
-    r"#include|public |private |func |fn |SELECT |if\s*\(|while\s*\(|return\b)|[;{}]\s*$",
+    r"^[^\S\n]*(?:def |class |import |from \w+ import|function |const |let |var |"
+    r"for[^\S\n]*\(|#include|public |private |func |fn |SELECT |if[^\S\n]*\(|"
+    r"while[^\S\n]*\(|return\b)|[;{}][^\S\n]*$|"
+    r"^[^\S\n]*[\w.]+\([^()\n]*\)[^\S\n]*$",  # a signature or a table's columns: t(id, total)
     re.M,
 )
+"""A code-like line; `[^\\S\\n]` (a space but no newline) keeps every match on one line."""
+UNFENCED_CODE_LINES = 2  # this many code-like lines in a row are masked as a fenced block
 _INSTRUCTION_RE = re.compile(  # a paragraph that asks: a question, a request, an imperative
     r"[?？]|\b(?:please|can you|could you|would you|i need|i want|i'd like|help me|here is|"
     r"here are|here's|"
@@ -185,6 +189,32 @@ def bounded_sample(body: str) -> tuple[str, float]:
     return sample, len(body) / len(sample)
 
 
+def _mask_code_lines(body: str) -> tuple[str, int]:
+    """`body` with each run of `UNFENCED_CODE_LINES` or more code-like lines (blank lines may
+    sit between them) masked as a block, as a fenced one is: code pasted without a fence has
+    no sentences to read. Also the number of code-like lines."""
+    code: list[int] = []  # the code-like lines' numbers, in order
+    line, seen = 0, 0
+    for hit in _CODE_LINE_RE.finditer(body):
+        line += body.count("\n", seen, hit.start())  # counted in C
+        seen = hit.start()
+        if not code or code[-1] != line:
+            code.append(line)
+    if len(code) < UNFENCED_CODE_LINES:
+        return body, len(code)
+    lines = body.split("\n")
+    runs: list[list[int]] = []  # [first, last, code-like lines]
+    for n in code:
+        if runs and not any(lines[k].strip() for k in range(runs[-1][1] + 1, n)):
+            runs[-1][1:] = [n, runs[-1][2] + 1]
+        else:
+            runs.append([n, n, 1])
+    for first, last, count in reversed(runs):
+        if count >= UNFENCED_CODE_LINES:
+            lines[first : last + 1] = ["", "[code]", ""]
+    return "\n".join(lines), len(code)
+
+
 def split_task(task: str) -> Task:
     """The final user turn taken apart; a long one by way of `bounded_sample`."""
     body, has_attachment = _strip_attachments(task)
@@ -192,7 +222,8 @@ def split_task(task: str) -> Task:
     code_blocks = _FENCE_RE.findall(body)
     body = _FENCE_RE.sub("\n\n[code]\n\n", body)
     code_lines = sum(block.count("\n") for block in code_blocks)
-    code_lines += len(_CODE_LINE_RE.findall(body))
+    body, unfenced = _mask_code_lines(body)
+    code_lines += unfenced
     inline_code = _INLINE_CODE_RE.search(body) is not None
     body = _INLINE_CODE_RE.sub(" `code` ", body)
     words_before = n_words(body)

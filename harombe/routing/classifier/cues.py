@@ -1,7 +1,8 @@
 """Closed word lists per task family: how a request says what it asks for.
 
 Each family is a handful of verbs and phrases of asking ("prove", "design", "compare",
-"summarise"...) in English, Spanish, French, German, Italian, Portuguese and Chinese, matched
+"summarise"...) in English, Spanish, French, German, Italian, Portuguese and Chinese (and, in
+`MORE_LANGUAGES`, Russian, Polish, Turkish, Dutch, Swedish and Korean), matched
 as word starts in the lower-cased instruction. They name kinds of task, never topics: the
 classifier's weights (`weights.py`) decide what each family is worth. All families are one
 regex, so the instruction is scanned once.
@@ -32,7 +33,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "prove": (
         r"prove|(?:a|the|formal|rigorous|your) (?:\w+ )?proof|proof (?:that|of (?:the|this|why))|"
-        r"with (?:a |full |formal )?proofs?\b|"
+        r"with (?:a |full |formal )?proofs?\b|(?:both|these|those|two|three|all|the) proofs\b|"
+        r"argue (?:rigorously |formally |carefully )?(?:that|why)\b|"
         r"derive|dimostr|demonstre|demonstrar|"
         r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
         r"preuve|beweis|zeige,? dass|leite .{0,20}her|find all|determine all|for which|"
@@ -42,7 +44,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "synthesise": (
         r"synthes|across (?:all|them|these|those|every|each|several|multiple)|"
         r"across (?:the )?(?:services|systems|teams|sources|documents|reports|papers|studies)|"
-        r"common (?:patterns?|themes?|gaps?|issues?|problems?|threads?|findings?|causes?|ground)|"
+        r"(?<!most )(?<!more )common (?:patterns?|themes?|gaps?|issues?|problems?|threads?|"
+        r"findings?|causes?|ground)|"
         r"(?:find|identify|spot|highlight|list) (?:the )?(?:common|shared|recurring)|"
         r"(?:research|knowledge|evidence) gaps?|gaps? in the (?:literature|research|evidence)|"
         r"(?:what|which) gaps|in common|recurring|conflicting|consolidat|"
@@ -98,7 +101,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "函数|脚本|程序",
     ),
     "analyse": (
-        r"summar|analy[sz]|critiq|extract|assess|evaluat|review(?!ers?\b|s\b)|proofread|improve|edit\b|"
+        r"summar|analy[sz]|critiq|extract|assess|evaluat(?!e to|es to|ing to)|"
+        r"review(?!ers?\b|s\b)|proofread|improve|edit\b|"
         r"key points|checklist|turn (?:this|it|these) into|resum|résum|zusammenfass|analys|"
         r"bewert|évalu|evalú|riassum|analizz|valut|analis|avali",
         "总结|分析|概括|评估|要約",
@@ -108,7 +112,12 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"broken(?! (?:by|down|into|up))|segfault|traceback|stack trace|exception|"
         r"doesn'?t work|"
         r"error|hangs|crash|race|leak|"
-        r"arregl|corrige|répare|behebe|fehler|correggi|errore|corrija|conserte",
+        r"(?:type|value|key|index|attribute|name|runtime|syntax|reference|import|recursion|"
+        r"assertion|zerodivision|memory|overflow|nullpointer|illegalargument|illegalstate|"
+        r"classcast|arrayindexoutofbounds|concurrentmodification|filenotfound|stackoverflow|"
+        r"outofmemory)(?:error|exception)|"
+        r"arregl|corrige|répare|behebe|fehler|correggi|sistem(?:o|a|are)\b|errore|corrija|"
+        r"conserte",
         "修复|错误|调试",
     ),
     "explain": (
@@ -139,7 +148,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "meaning": (
         r"(?:what|que|does|do|did)\b[^.?!,]{0,40}?\bmean\b|what\b[^.?!,]{0,40}?\bmeans\b|"
-        r"mean by\b|meaning|definition|define|stand for|stands for|significa|signifie|"
+        r"mean by\b|meaning|definition|define(?! how)|stand for|stands for|significa|signifie|"
         r"bedeutet|bedeutung",
         "意思|定义|含义",
     ),
@@ -163,6 +172,83 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "然后|接着|最后|并且",
     ),
 }
+MORE_LANGUAGES: dict[str, tuple[str, str]] = {
+    # the same families in Russian, Polish, Turkish, Dutch, Swedish and Korean (and German's
+    # split verb "fasse ... zusammen"), joined to `FAMILIES` below
+    "design": (
+        r"спроектир|проектировани|архитектур|zaprojektuj|tasarla|mimari|ontwerp|"
+        r"utforma|designa",
+        "설계|아키텍처",
+    ),
+    "prove": (
+        r"докаж|доказательств|udowodnij|wykaż|dowód|kanıtla|ispatla|bewijs|"
+        r"toon aan dat|bevisa",
+        "증명",
+    ),
+    "synthesise": (r"обобщ|синтез|syntez|sentez|syntes", "종합"),
+    "plan": (r"план\b|планир|расписани|harmonogram|planı|planla|schema\b", "계획"),
+    "research": (
+        r"план исследовани|plan badań|araştırma planı|araştırma tasarımı|"
+        r"onderzoeksplan|onderzoeksopzet|forskningsplan",
+        "연구 계획|연구계획",
+    ),
+    "scale": (
+        r"миграц|рефактор|migracj|refaktor|migratie|volledig|migrer|fullständig",
+        "마이그레이션|리팩터",
+    ),
+    "compare": (r"сравн|porówn|karşılaştır|vergelijk|jämför", "비교|장단점"),
+    "write": (r"напиш|составь|сочини|napisz|zredaguj|schrijf|skriv", "작성|써 주|써줘"),
+    "code_deliverable": (r"функци|скрипт|funkcj|skrypt|fonksiyon|functie", "함수|스크립트"),
+    "analyse": (
+        r"проанализир|анализ|резюмир|перескаж|кратко излож|przeanalizuj|streść|"
+        r"podsumuj|oceń|özetle|değerlendir|samenvat|vat\b[^.?!]{0,60}\bsamen\b|"
+        r"analyseer|beoordeel|sammanfatta|analysera|utvärdera|"
+        r"fass(?:e|t|en)?\b[^.?!]{0,60}\bzusammen\b",
+        "요약|분석|평가",
+    ),
+    "debug": (
+        r"исправ|ошибк|отлад|napraw|popraw|błąd|błęd|düzelt|hata|repareer|foutmelding|"
+        r"fixa|felet",
+        "오류|에러|버그|디버그",
+    ),
+    "explain": (
+        r"объясн|почему|как работает|wyjaśnij|wytłumacz|dlaczego|jak działa|açıkla|"
+        r"neden\b|leg\b[^.?!]{0,40}\buit\b|uitleg|waarom|hoe werkt|förklara|varför|"
+        r"hur fungerar",
+        "설명|왜",
+    ),
+    "depth": (
+        r"подробн|пример|szczegółow|przykład|ayrıntılı|detaylı|örnek|gedetailleerd|"
+        r"voorbeeld|detaljerat|ingående|exempel",
+        "자세히|예시|예를",
+    ),
+    "transform": (r"переведи|перевод|перефразир|przetłumacz|çevir|vertaal|översätt", "번역"),
+    "enumerate": (r"перечисл|назови|wymień|listele|noem|nämn", "나열"),
+    "meaning": (
+        r"означает|значит|значение|znaczy|oznacza|znaczenie|anlamı|ne demek|"
+        r"betekent|betekenis|betyder|betydelse",
+        "뜻|의미",
+    ),
+    "greeting": (
+        r"привет|здравствуй|спасибо|cześć|dzień dobry|dziękuję|dzięki|merhaba|"
+        r"teşekkür|goedemorgen|bedankt|dank je|hej\b|tack\b",
+        "안녕|감사",
+    ),
+    "constraint": (
+        r"должн|не более|не менее|без\b|бюджет|musi|najwyżej|co najmniej|budżet|"
+        r"en fazla|en az|bütçe|olmadan|moet|zonder|hoogstens|minstens|måste|utan\b|"
+        r"högst|minst\b",
+        "이하|이상|예산|반드시",
+    ),
+    "sequence": (
+        r"затем|потом|также|następnie|potem|również|sonra|ayrıca|daarna|vervolgens|"
+        r"därefter|också",
+        "그다음|또한",
+    ),
+}
+for _name, (_latin, _cjk) in MORE_LANGUAGES.items():
+    _base_latin, _base_cjk = FAMILIES[_name]
+    FAMILIES[_name] = (f"{_base_latin}|{_latin}", f"{_base_cjk}|{_cjk}")
 FAMILY_NAMES = tuple(FAMILIES)
 ASK_FAMILIES = tuple(n for n in FAMILY_NAMES if n not in ("research", "constraint", "sequence"))
 """The families that are a feature each (research only counts towards `HARD`; constraints
@@ -172,19 +258,24 @@ WORK = ("design", "prove", "synthesise", "plan", "research", "compare", "write",
 """The families that ask for a piece of work (the others describe its shape or size)."""
 SAME_WORK = {"code_deliverable": "write"}
 """Families that name one piece of work together: "write a function" is one task."""
+BRIEF_ASKS = frozenset({"explain"})  # what an answer of one sentence can still be asked to do
 SHAPING = ("depth", "enumerate")  # families that shape an answer asked for: examples, a list
 HARD = ("design", "prove", "synthesise", "research")  # the rubric's tier-2 kinds of task
 PRODUCING = (*WORK, "transform")  # ... or for something to be done to a text
 
+_CJK_AHEAD = "(?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af])"
+"""Guards each family's CJK fragments: one class test, not every fragment, at other letters."""
 _CUE_RE = re.compile(
     "|".join(
-        f"(?P<{name}>\\b(?:{latin})|{cjk})" if cjk else f"(?P<{name}>\\b(?:{latin}))"
+        f"(?P<{name}>\\b(?:{latin})|{_CJK_AHEAD}(?:{cjk}))"
+        if cjk
+        else f"(?P<{name}>\\b(?:{latin}))"
         for name, (latin, cjk) in FAMILIES.items()
     )
 )
 
 WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so", "in" ...)
-    r"(?P<lead>[^,:?]{1,60}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|then|just|about|roughly|"
+    r"(?P<lead>[^,:?]{1,60}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|then|just|about|roughly|tl;?dr|"
     r"approximately|anyway|anyhow|btw|also|oh|hmm|yes|no|sorry|"
     r"(?:\w+\s+){0,2}(?:question|q)(?:\s+but)?)\b[,:-]?\s+)?"
     r"(?:(?:in|at|on|for|from|to|by|with|of|until|till|since|before|after|en|em|a|de|di|da|"
@@ -197,14 +288,17 @@ WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so",
     r"wie (?:viele?|hoch|lang|alt|weit|spät)|was (?:ist|sind|bedeutet|heißt)|"
     r"chi|che cosa|cosa|quando|dove|quale|quali|quant[oiae]|qual|quais|quem|o que|onde|"
     r"quant[oa]s|como se diz|come si dice|cómo se dice|comment (?:dit-on|on dit|dire)|"
-    r"wie sagt man)\b",
+    r"wie sagt man|что|кто|когда|где|какой|какая|какое|какие|сколько|kto|kiedy|gdzie|jaki|"
+    r"jaka|jakie|ile|który|która|hangi|kaç|nerede|wat|wie|wanneer|waar|welke|welk|hoeveel|"
+    r"vad|vem|när|vilken|vilket|vilka|hur (?:många|mycket|lång|gammal))\b",
 )
 EMBEDDED_WH_RE = re.compile(  # "tell me how many ...", "look up who won ..."
     r"\b(?:tell me|look up|find out|check|know|wondering)\s+(?:what|who|when|where|which|"
     r"whether|if|how (?:many|much|long|old))\b"
 )
 YES_NO_RE = re.compile(
-    r"(?P<lead>[^,:?]{1,30}[,:]\s+)?(?:is|are|was|were|does|do|did|can|could|has|have|will|would|"
+    r"(?P<lead>[^,:?]{1,30}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|then|also|sorry)\s+)?"
+    r"(?:is|are|was|were|does|do|did|can|could|has|have|will|would|"
     r"should|"
     r"est-ce|c'est|es|ist|sind|kann|hat|stimmt)\b",
 )
@@ -225,6 +319,8 @@ ANSWER_LENGTH_RE = re.compile(  # a short answer asked for: the question is a lo
     r"\bin a (?:short )?(?:sentence|line|word)\b|"
     r"(?<!not the )(?<!not a )\bone[- ](?:word|line)(?: answer)?\b|"
     r"\byes or no\b|\bshort answer\b|\bbriefly\b|\bnothing else\b|\bno lecture|"
+    r"\b(?:[1-9]|1\d|20|one|two|three|four|five|six|seven|eight|nine|ten) words? "
+    r"(?:max|maximum|or less|or fewer|tops)\b|"
     r"\bno explanation|\bdon'?t explain|\bkeep it short|"
     r"\bjust the (?:name|number|answer|date|year|word|expansion|range|figure|value)\b|"
     r"\ben una (?:frase|palabra)|\ben une (?:phrase|ligne)|\bin einem satz|一句话"
@@ -238,7 +334,8 @@ MAGNITUDE_RE = re.compile(  # "which is bigger?": a comparison that asks for one
     r"longer|shorter|heavier|lighter|older|younger|taller)\b"
 )
 CJK_QUESTION_RE = re.compile(
-    r"(?:什么|谁|哪|几|多少|多高|多长|多大|吗)[^。]{0,6}[？?]?$|(?:ですか|ますか|でしょうか)[？?]?$"
+    r"(?:什么|谁|哪|几|多少|多高|多长|多大|吗)[^。]{0,6}[？?]?$|(?:ですか|ますか|でしょうか)[？?]?$|"
+    r"(?:까|나요|가요|죠)[？?]$"
 )
 NUMBER_RE = re.compile(
     r"(?<![\w.])\d[\d,]*(?:\.\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|"
@@ -275,15 +372,21 @@ LIST_LINE_RE = re.compile(r"^\s*(?:[-*•|]|\d+[.)])\s", re.M)
 ITEM_SEP_RE = re.compile(r"[,;，；、:]")
 
 
-_PAST_RE = re.compile(r"[a-z]*?e?d\b")  # the rest of a word that is a past tense: design|ed
+_PAST_RE = re.compile(r"(?:[a-z]*?e?d|e?n)\b")  # the rest of a past form: design|ed, prove|n
+_MENTION_RE = re.compile(  # "the past participle of prove", "the word 'design'"
+    r"\b(?:participle|tense|form|spelling|plural|synonym|antonym|word|verb|term)(?: of)? $"
+)
+MENTION_CHARS = 16  # how far before a cue `_MENTION_RE` looks
 
 
 def _asked(low: str) -> Iterator[str]:
-    """The family of each cue in `low`, except verbs in the past tense: "who designed it?"
-    asks for a fact, not a design."""
+    """The family of each cue in `low`, except verbs in the past tense ("who designed it?"
+    asks for a fact, not a design) and words mentioned ("the past participle of prove")."""
     for m in _CUE_RE.finditer(low):
         rest = _PAST_RE.match(low, m.end())
-        if m.lastgroup and not (rest and rest.end() - m.end() <= 2 and m.group()[-1].isalpha()):
+        if not m.lastgroup or (rest and rest.end() - m.end() <= 2 and m.group()[-1].isalpha()):
+            continue
+        if not _MENTION_RE.search(low, max(0, m.start() - MENTION_CHARS), m.start()):
             yield m.lastgroup
 
 

@@ -37,7 +37,6 @@ SHORT_QUESTION_WORDS = 15  # a closing question up to this long can be a lookup
 HEADING_WORDS = 4  # "Research plan: does X help Y?": a tier-2 kind of task heading a question
 SHORT_HARD_WORDS = 20  # a tier-2 kind of task asked this briefly is still tier 2
 PASTED_WORDS = 60  # a payload from this size is a pasted text to work on
-BRIEF_ASKS = frozenset({"explain"})  # what an answer of one sentence can still be asked to do
 
 FEATURES: dict[str, str] = {
     # size and inputs
@@ -79,7 +78,12 @@ _LANGUAGE_HINTS = (
     ("de", "äöüß", frozenset("der die das und ist ich ein eine bitte für wie nicht".split())),
     ("it", "", frozenset("il gli che è di per sono una non mi ho perché".split())),
     ("pt", "ãõ", frozenset("o os as um uma não é que de para meu minha você".split())),
+    ("pl", "ąęłńśźż", frozenset("jest nie się na że czy jak mam".split())),
+    ("tr", "ğış", frozenset("bir ve bu için ne nasıl mı mi".split())),
+    ("nl", "", frozenset("het een van en niet wat ik je voor zijn".split())),
+    ("sv", "å", frozenset("och att det som jag är inte för på".split())),
 )
+_CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
 
 
 @dataclass
@@ -101,6 +105,8 @@ def _language(ask: str) -> str:
     """The instruction's language, from its script, letters and commonest short words."""
     if CJK_RE.search(ask):
         return "zh"
+    if _CYRILLIC_RE.search(ask):
+        return "ru"
     low = ask.lower()
     words = set(low.split())
     for lang, letters, common in _LANGUAGE_HINTS:
@@ -202,18 +208,20 @@ def _question_shape(closing: str, asked: set[str], brief: bool) -> dict[str, flo
     question that asks for no piece of work, or anything but a piece of work asked to be
     answered in a sentence or a word (`brief`), holding no maths notation."""
     low = closing.lower().lstrip("¿¡ ")
-    wh = bool(
-        cues.opens_question(cues.WH_RE, low)
-        or cues.EMBEDDED_WH_RE.search(low)
-        or cues.CJK_QUESTION_RE.search(low)
-    )
+    wh_at = cues.opens_question(cues.WH_RE, low)
+    wh = bool(wh_at or cues.EMBEDDED_WH_RE.search(low) or cues.CJK_QUESTION_RE.search(low))
     yes_no_at = None if wh else cues.opens_question(cues.YES_NO_RE, low)
     yes_no = yes_no_at is not None and (
-        low.rstrip().endswith(("?", "？")) or cues.YES_NO_SUBJECT_RE.match(low, yes_no_at.end())
+        low.rstrip().endswith(("?", "？"))
+        or (not yes_no_at.group("lead") and cues.YES_NO_SUBJECT_RE.match(low, yes_no_at.end()))
     )
-    short = n_words(_ASIDE_RE.sub("", closing)) <= SHORT_QUESTION_WORDS
+    opened = wh_at or yes_no_at  # "If I sell it for £24, how much is the VAT?": from "how"
+    lead = opened.group("lead") if opened else None
+    clause = lead is not None and not cues.WH_RE.match(lead)  # "what works, what's weak ..."
+    question_text = low[opened.end("lead") :] if opened and clause else low
+    short = n_words(_ASIDE_RE.sub("", question_text)) <= SHORT_QUESTION_WORDS
     question = (wh or yes_no) and short and not asked
-    lookup = (question or (brief and asked <= BRIEF_ASKS)) and not cues.MATH_RE.search(low)
+    lookup = (question or (brief and asked <= cues.BRIEF_ASKS)) and not cues.MATH_RE.search(low)
     return {"wh_question": wh, "lookup_question": lookup}
 
 
@@ -229,27 +237,35 @@ def measure(messages: Any) -> Measured:
     closing = _closing(task.ask)
     closing_low = closing.lower()
     closing_cues = cues.cue_counts(closing_low)
-    definition = cues.DEFINITION_RE.match(closing_low) and not closing_cues["compare"]
-    if definition:  # "what is a system design interview?", not "what are the trade-offs?"
-        counts -= closing_cues
-        closing_cues.clear()
+    if not closing_cues["compare"]:  # "what are the trade-offs?" asks for a comparison
+        # "what is a system design interview?", "what does UX stand for in UX design?": the
+        # words name a thing (a meaning asked keeps its own cue)
+        named = closing_cues if cues.DEFINITION_RE.match(closing_low) else Counter()
+        if closing_cues["meaning"]:
+            named = Counter({f: n for f, n in closing_cues.items() if f != "meaning"})
+        counts -= named
+        closing_cues -= named
     magnitude = cues.MAGNITUDE_RE.search(closing_low) is not None
     if magnitude:  # "compare 5/8 and 0.6: which is bigger?" asks for one fact
         del closing_cues["compare"]
     closing_asks = {f for f in closing_cues if f in cues.WORK}
-    shape = _question_shape(closing, closing_asks, cues.ANSWER_LENGTH_RE.search(low) is not None)
+    lead = _lead(read, closing)
+    lead_cues = cues.cue_counts(lead.lower())
+    requested = _around_lookup(read, closing, lead, lead_cues) + closing_cues
+    brief = cues.ANSWER_LENGTH_RE.search(low) is not None and all(
+        f in cues.BRIEF_ASKS for f in requested if f in cues.WORK
+    )  # "explain it in one sentence", not "review it, redraft it, explain each change in a line"
+    shape = _question_shape(closing, closing_asks, brief)
     quantities = len(cues.NUMBER_RE.findall(low))
     is_question = closing.endswith(("?", "？")) or shape["wh_question"]
     no_code = not (task.code_blocks or task.code_lines)
     word_problem = quantities >= 3 and is_question and no_code and task.ask_words > 25
-    lead = _lead(read, closing)
-    lead_cues = cues.cue_counts(lead.lower())
     heading = n_words(lead) <= HEADING_WORDS and cues.opens_with_cue(lead.lower().strip())
     heading = heading and any(f in cues.HARD for f in lead_cues)
     if word_problem or heading:  # a problem over quantities, or a task headed by its kind
         shape["lookup_question"] = False
     if shape["lookup_question"]:  # background around one question asks for nothing
-        counts = _around_lookup(read, closing, lead, lead_cues) + closing_cues
+        counts = requested
     if magnitude:
         del counts["compare"]
     if shape["lookup_question"] and not any(counts[n] for n in cues.WORK):
