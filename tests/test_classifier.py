@@ -3,13 +3,14 @@ set, the features family by family, the bounded cost, and inputs of every shape.
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from harombe.inference.types import Message
 from harombe.routing import classify, explain
-from harombe.routing.classifier import Classification, chat, train
+from harombe.routing.classifier import Classification, chat, cues, scan, train
 from harombe.routing.classifier.features import FEATURE_NAMES, measure
 from harombe.routing.crossval import cross_validate, fold_of, leave_one_set_out, predict
 from harombe.routing.devset import (
@@ -130,29 +131,33 @@ def assert_scores(
 
 
 @pytest.mark.parametrize(
-    ("name", "exact", "simple_kept", "n"),
+    ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.963, 0.999, 300),
-        ("sanity", 0.999, 0.999, 92),
-        ("sanity2", 0.999, 0.999, 74),
-        ("sanity3", 0.969, 0.999, 65),
-        ("heldout", 0.954, 0.960, 153),
-        ("third", 0.991, 0.999, 120),
-        ("fourth", 0.977, 0.999, 90),
-        ("fifth", 0.983, 0.949, 60),
-        ("sixth", 0.983, 0.982, 180),
-        ("seventh", 0.960, 0.959, 150),
-        ("eighth", 0.933, 0.939, 150),
-        ("ninth", 0.966, 0.979, 150),
-        ("tenth", 0.991, 0.999, 120),
-        ("eleventh", 0.966, 0.979, 150),
-        ("twelfth", 0.973, 0.939, 150),
+        ("dev", 0.963, 0.999, 300, 0.0),
+        ("sanity", 0.999, 0.999, 92, 0.0),
+        ("sanity2", 0.999, 0.999, 74, 0.0),
+        ("sanity3", 0.953, 0.999, 65, 0.0),
+        ("heldout", 0.954, 0.961, 153, 0.0),
+        ("third", 0.991, 0.999, 120, 0.0),
+        ("fourth", 0.977, 0.999, 90, 0.0),
+        ("fifth", 0.983, 0.950, 60, 0.0),
+        ("sixth", 0.977, 0.983, 180, 0.0),
+        ("seventh", 0.946, 0.960, 150, 0.0),
+        ("eighth", 0.926, 0.920, 150, 0.0),
+        ("ninth", 0.966, 0.980, 150, 0.0),
+        ("tenth", 0.991, 0.999, 120, 0.0),
+        ("eleventh", 0.980, 0.980, 150, 0.0),
+        ("twelfth", 0.980, 0.960, 150, 0.0),
+        ("thirteenth", 0.900, 0.860, 150, 0.04),
+        ("fourteenth", 0.960, 0.960, 150, 0.0),
     ],
 )
-def test_training_sets_as_fitted(name: str, exact: float, simple_kept: float, n: int) -> None:
+def test_training_sets_as_fitted(
+    name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
+) -> None:
     """The sets the weights are fitted on (docs/routing.md says when each was first scored)."""
     assert name in train.TRAINING_SETS
-    assert_scores(f"{name}.jsonl", exact=exact, simple_kept=simple_kept, n=n)
+    assert_scores(f"{name}.jsonl", exact, simple_kept, n, complex_to_0)
 
 
 def test_folds_partition_the_records() -> None:
@@ -164,7 +169,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("thirteenth", 0.826, 0.739, 150, 0.08), ("fourteenth", 0.893, 0.819, 150, 0.0)],
+    [("fifteenth", 0.853, 0.819, 150, 0.02), ("sixteenth", 0.859, 0.819, 150, 0.0)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -178,10 +183,10 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 2004 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.968, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.977
-    assert metrics.under_routing_2_to_0 == 0.0
+    assert metrics.n == 2304 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.960, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.970
+    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
 def test_leaving_one_set_out_fits_on_the_others_only() -> None:
@@ -361,7 +366,24 @@ def test_code_pasted_without_a_fence_is_read_as_code() -> None:
     assert "public class" not in task.ask and task.code_lines >= 5
     assert task.payload_words >= 1  # a block at the very end is masked, not dropped
     schema = measure(user("Tables:\norders(id, customer_id, total)\nusers(id, name)\n\nTop 5?"))
-    assert "orders(" not in schema.task.ask and schema.task.code_lines == 2
+    assert "orders(" not in schema.task.ask and schema.task.code_lines >= 2
+    compose = "Which port is web on?\n\nservices:\n  web:\n    image: nginx:1.25\n    ports:\n"
+    compose += '      - "8081:80"\n'
+    assert measure(user(compose)).task.ask == "Which port is web on?"
+
+
+def test_the_instruction_is_found_around_a_paste() -> None:
+    """A long instruction followed by code alone is the instruction; after a question about a
+    pasted text, the text's last paragraph is not an instruction for saying "please"."""
+    instruction = "Convert this project to TypeScript. " + "Keep the CLI and add tests. " * 12
+    code = "\n\n// db.js\nconst db = require('db');\nexports.all = function () {\n  return 1;\n};"
+    assert "TypeScript" in chat.split_task(instruction + "Show all files." + code).ask
+    newsletter = (
+        "hi - what day do the flu clinics start?\n\n"
+        + "The practice had a busy summer and thanks patients. " * 30
+        + "\n\nClosures. For urgent help please call 111."
+    )
+    assert chat.split_task(newsletter).ask == "hi - what day do the flu clinics start?"
 
 
 def test_code_features() -> None:
@@ -461,6 +483,12 @@ def test_maths_features() -> None:
         ("Review this clause and redraft it for my client. Explain each change in a line.", 0, 0),
         ("love it. give it a title, three words max", 0, 1),
         ("tl;dr what's a Roth IRA", 1, 1),
+        # tag questions, sums, magnitudes after a comparison word, two openers
+        ("standard autoclave cycle for liquids is 121 C, right?", 0, 1),
+        ("17% of 2,340 = ?", 1, 1),
+        ("compare 3/8 and 5/16, which is bigger?", 1, 1),
+        ("ok so what pressure do I put in the front tyres?", 1, 1),
+        ("C homework, just say the output of this loop", 0, 1),
     ],
 )
 def test_question_shape(text: str, wh: int, lookup: int) -> None:
@@ -501,6 +529,13 @@ def test_a_named_thing_is_not_a_task() -> None:
     # a meaning asked: the other words name things
     stand_for = values("What does UX stand for in UX design?")
     assert stand_for["asks_meaning"] == 1 and stand_for["asks_design"] == 0
+    # "completely", "would you believe it", a planning application, times and thousands
+    assert values("My mind went completely blank. What's the word?")["asks_scale"] == 0
+    assert values("Add a dentist appointment on Thursday at 3:30pm.")["listed_items"] == 0
+    assert values("How long is a planning application consultation?")["asks_plan"] == 0
+    assert values("Identify the gaps no study addresses.")["asks_synthesise"] == 1
+    assert values("Below are nine abstracts. Compare them.")["many_documents"] == 1
+    assert values("Build a model of how rainfall affects yields.")["asks_analyse"] == 1
     # a function to write is one piece of work, not two
     assert values("Write a function that adds two numbers.")["task_breadth"] == 1
 
@@ -532,6 +567,25 @@ def test_language() -> None:
         == "de"
     )
     assert values("What is the capital of Peru?")["non_english"] == 0
+
+
+def test_the_cue_scanner_finds_what_the_plain_alternation_finds() -> None:
+    """`scan.CueScanner` files the families' alternatives by first letter; on every prompt of
+    the labelled sets and on mixed-script text it matches exactly what one regex would."""
+    reference = re.compile(scan.reference_pattern(cues.FAMILIES))
+    texts = [
+        str(m["content"]).lower()
+        for name in (*train.TRAINING_SETS, *train.EVALUATION_SETS)
+        for r in load_records(DATA / f"{name}.jsonl")
+        for m in r["messages"]
+    ]
+    texts += ["设计一个系统，然后 compare 两个方案", "докажите, что x_design", "a_prove prove"]
+    for text in texts:
+        expected = [(m.lastgroup, m.span()) for m in reference.finditer(text)]
+        assert [(m.lastgroup, m.span()) for m in cues.CUES.finditer(text)] == expected, text
+    assert cues.CUES.match("x_prove", 2) is None and cues.CUES.match("prove it") is not None
+    with pytest.raises(ValueError, match="begins"):
+        scan.first_letters(r"\w+ing")
 
 
 # --- cost: long inputs are read as a bounded sample ---------------------------------------------

@@ -43,8 +43,10 @@ _SENT_RE = re.compile(r"(?<=[.?!。？！])\s+|\n+")
 _CODE_LINE_RE = re.compile(
     r"^[^\S\n]*(?:def |class |import |from \w+ import|function |const |let |var |"
     r"for[^\S\n]*\(|#include|public |private |func |fn |SELECT |if[^\S\n]*\(|"
-    r"while[^\S\n]*\(|return\b)|[;{}][^\S\n]*$|"
-    r"^[^\S\n]*[\w.]+\([^()\n]*\)[^\S\n]*$",  # a signature or a table's columns: t(id, total)
+    r"while[^\S\n]*\(|return\b|//|/\*)|[;{}][^\S\n]*$|"
+    r"^[^\S\n]*[\w.]+\([^\n]*\)[^\S\n]*$|"  # a signature or a table's columns: t(id, total)
+    r"^[^\S\n]*(?:- )?[\w.-]+:(?:[^\S\n]+\S+)?[^\S\n]*$|"  # YAML: "image: postgres:16"
+    r"^[^\S\n]*- [^\s]+[^\S\n]*$",  # ... and "- dbdata:/data"
     re.M,
 )
 """A code-like line; `[^\\S\\n]` (a space but no newline) keeps every match on one line."""
@@ -132,15 +134,39 @@ def _is_instruction(text: str) -> bool:
     word, or it introduces what follows (a colon)."""
     if _INSTRUCTION_RE.search(text) or text.rstrip().endswith(":"):
         return True
-    opening = text[:OPENING_CHARS].lower()
-    return n_words(text) <= EDGE_FIRST_WORDS and asks_for_work(opening, also=("enumerate",))
+    return n_words(text) <= EDGE_FIRST_WORDS and any(_opens_task(s) for s in sentences(text))
+
+
+def _asks(text: str) -> bool:
+    """Whether a paragraph of any length asks: a request or a sentence opening with a task."""
+    return _INSTRUCTION_RE.search(text) is not None or any(_opens_task(s) for s in sentences(text))
+
+
+def _opens_task(text: str) -> bool:
+    """Whether text opens with a task word ("Summarise ...", "from this chat, make a list")."""
+    return asks_for_work(text[:OPENING_CHARS].lower(), also=("enumerate",))
+
+
+def _asks_again(tail: str) -> bool:
+    """Whether a last paragraph asks something after a first one that asked a question: a
+    question, a task or a colon of its own (a pasted text's "please call 111" is not)."""
+    return "?" in tail or "？" in tail or tail.rstrip().endswith(":") or _opens_task(tail)
+
+
+def _cut(paragraph: str) -> str:
+    """A paragraph, or for a long one its first and last two sentences."""
+    if n_words(paragraph) <= EDGE_LAST_WORDS:
+        return paragraph
+    parts = sentences(paragraph)
+    return "\n".join(parts[:2] + parts[-2:])
 
 
 def _edges(body: str, paras: list[str], words: int) -> str:
     """The instruction part of a turn: all of a short one, the edges of a long one.
 
-    The first paragraph counts if it is short and reads as an instruction, the last one if it
-    reads as one or nothing else does (cut to its last sentences when long).
+    The first paragraph counts if it is short and reads as an instruction (or, cut when long,
+    if only code follows), the last one if it reads as one (after a first paragraph that asked
+    a question: if it asks again) or nothing else does (cut to its last sentences when long).
     """
     if len(paras) <= 1:
         if words <= SINGLE_PARAGRAPH_ASK_WORDS:
@@ -153,11 +179,14 @@ def _edges(body: str, paras: list[str], words: int) -> str:
             _is_instruction(p) for p in paras[1:]
         )  # "What's the main finding in this abstract?" and the abstract
         return head if pasted_after_question else body
-    head = head if n_words(head) <= EDGE_FIRST_WORDS and _is_instruction(head) else ""
     tail = paras[-1]
+    if not sentences(tail) and _asks(head):  # the instruction, then code alone
+        return _cut(head)
+    head = head if n_words(head) <= EDGE_FIRST_WORDS and _is_instruction(head) else ""
     if n_words(tail) > EDGE_LAST_WORDS:
         tail = "\n".join(sentences(tail)[-2:])
-    if head and not _is_instruction(tail):
+    asks = _asks_again(tail) if head.endswith(("?", "？")) else _is_instruction(tail)
+    if head and not asks:
         return head
     return f"{head}\n\n{tail}" if head else tail
 

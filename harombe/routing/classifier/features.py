@@ -209,11 +209,22 @@ def _question_shape(closing: str, asked: set[str], brief: bool) -> dict[str, flo
     answered in a sentence or a word (`brief`), holding no maths notation."""
     low = closing.lower().lstrip("¿¡ ")
     wh_at = cues.opens_question(cues.WH_RE, low)
-    wh = bool(wh_at or cues.EMBEDDED_WH_RE.search(low) or cues.CJK_QUESTION_RE.search(low))
+    embedded = cues.EMBEDDED_WH_RE.search(low)
+    wh = bool(
+        wh_at
+        or embedded
+        or cues.CJK_QUESTION_RE.search(low)
+        or cues.MAGNITUDE_RE.search(low)  # "compare 3/8 and 5/16, which is bigger?"
+        or cues.CALCULATION_RE.match(low)  # "17% of 2,340 = ?"
+    )
     yes_no_at = None if wh else cues.opens_question(cues.YES_NO_RE, low)
-    yes_no = yes_no_at is not None and (
+    yes_no = (yes_no_at is not None or cues.TAG_QUESTION_RE.search(low) is not None) and (
         low.rstrip().endswith(("?", "？"))
-        or (not yes_no_at.group("lead") and cues.YES_NO_SUBJECT_RE.match(low, yes_no_at.end()))
+        or bool(
+            yes_no_at
+            and not yes_no_at.group("lead")
+            and cues.YES_NO_SUBJECT_RE.match(low, yes_no_at.end())
+        )
     )
     opened = wh_at or yes_no_at  # "If I sell it for £24, how much is the VAT?": from "how"
     lead = opened.group("lead") if opened else None
@@ -268,8 +279,9 @@ def measure(messages: Any) -> Measured:
         counts = requested
     if magnitude:
         del counts["compare"]
-    if shape["lookup_question"] and not any(counts[n] for n in cues.WORK):
-        asking_words, context_words = n_words(closing), 0  # chatter around one question
+    chatter = shape["lookup_question"] and not any(counts[n] for n in cues.WORK)
+    if chatter:  # chatter around one question: only the question counts
+        asking_words, context_words = n_words(closing), 0
     hard = any(counts[n] for n in cues.HARD)
     payload_bits = min(_log(task.payload_words), PAYLOAD_BITS_CAP) / 4
     work = any(counts[n] for n in cues.PRODUCING)
@@ -284,7 +296,7 @@ def measure(messages: Any) -> Measured:
         "short_hard_task": float(hard and asking_words + context_words <= SHORT_HARD_WORDS),
         "work_on_payload": payload_bits if work else 0.0,
         "pasted_task": float(work and task.payload_words >= PASTED_WORDS),
-        "listed_items": _log(_listed_items(task.ask)) / 3,
+        "listed_items": _log(_listed_items(closing if chatter else task.ask)) / 3,
         "builds_system": float(cues.SYSTEM_RE.search(low) is not None),
         "constraints": min(counts["constraint"], 6) / 3,
         "sequence": min(counts["sequence"], 3) / 2,

@@ -7,85 +7,85 @@ tier. Features: `features.py`.
 
 WEIGHTS = {
     # log2(1 + words of the instruction's sentences that ask) / 4
-    "asking_words": 2.197,
+    "asking_words": 2.420,
     # log2(1 + words of its other sentences: background, chatter) / 4
     "context_words": 1.067,
     # log2(1 + earlier turns of the conversation) / 2
-    "history_turns": -0.207,
+    "history_turns": -0.144,
     # several inputs named: 'ten papers', 'these reports', 'all modules'
-    "many_documents": 2.099,
+    "many_documents": 1.878,
     # a word of the 'design' family
-    "asks_design": 1.973,
+    "asks_design": 2.374,
     # a word of the 'prove' family
-    "asks_prove": 0.813,
+    "asks_prove": 1.311,
     # a word of the 'synthesise' family
-    "asks_synthesise": 1.392,
+    "asks_synthesise": 1.396,
     # a word of the 'plan' family
-    "asks_plan": 1.461,
+    "asks_plan": 2.029,
     # a word of the 'scale' family
-    "asks_scale": 6.082,
+    "asks_scale": 5.867,
     # a word of the 'assumptions' family
-    "asks_assumptions": 6.801,
+    "asks_assumptions": 6.704,
     # a word of the 'compare' family
-    "asks_compare": -0.232,
+    "asks_compare": 0.095,
     # a word of the 'write' family
-    "asks_write": -1.001,
+    "asks_write": -0.786,
     # a word of the 'code_deliverable' family
-    "asks_code_deliverable": 0.083,
+    "asks_code_deliverable": 0.072,
     # a word of the 'analyse' family
-    "asks_analyse": -0.519,
+    "asks_analyse": -0.424,
     # a word of the 'debug' family
-    "asks_debug": -1.112,
+    "asks_debug": -0.842,
     # a word of the 'explain' family
-    "asks_explain": -1.312,
+    "asks_explain": -1.030,
     # a word of the 'depth' family
-    "asks_depth": 0.978,
+    "asks_depth": 0.951,
     # a word of the 'transform' family
-    "asks_transform": -1.942,
+    "asks_transform": -2.025,
     # a word of the 'enumerate' family
-    "asks_enumerate": -1.050,
+    "asks_enumerate": -0.850,
     # a word of the 'meaning' family
-    "asks_meaning": -2.553,
+    "asks_meaning": -2.541,
     # a word of the 'greeting' family
-    "asks_greeting": -2.504,
+    "asks_greeting": -2.515,
     # distinct task families asked for (write, analyse, compare, prove ...)
-    "task_breadth": 2.132,
+    "task_breadth": 1.679,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
-    "hard_task": 4.205,
+    "hard_task": 4.211,
     # a tier-2 family asked in at most 20 words
-    "short_hard_task": 2.761,
+    "short_hard_task": 2.424,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
-    "work_on_payload": -1.241,
+    "work_on_payload": -0.622,
     # a piece of work asked of 60 or more pasted words
-    "pasted_task": -1.884,
+    "pasted_task": -0.906,
     # log2(1 + list lines and comma-separated items in the instruction) / 3
-    "listed_items": 2.717,
+    "listed_items": 1.872,
     # a system to build: an engine, a compiler, an emulator, a database ...
-    "builds_system": 5.815,
+    "builds_system": 5.973,
     # constraint words (must, without, at most, budget ...), at most 6, / 3
-    "constraints": 1.065,
+    "constraints": 1.184,
     # multi-part markers (and then, also, finally ...), at most 3, / 2
-    "sequence": 1.032,
+    "sequence": 0.367,
     # question marks in the instruction, at most 3, / 2
-    "questions": -2.193,
+    "questions": -2.744,
     # a fenced code block is present
-    "code_block": 1.214,
+    "code_block": 0.781,
     # log2(1 + code lines) / 4
-    "code_lines": 0.041,
+    "code_lines": 0.999,
     # maths symbols and variables, at most 4, / 2
-    "math_notation": 1.336,
+    "math_notation": 1.250,
     # maths terms (integer, prime, such that ...), at most 4, / 2
-    "math_terms": 3.859,
+    "math_terms": 3.658,
     # a setup with 3 or more quantities closed by a question, no code
-    "word_problem": -0.555,
+    "word_problem": -0.344,
     # the closing sentence opens with a question word (what, who, when ...)
-    "wh_question": 0.275,
+    "wh_question": 0.283,
     # a short wh- or yes/no closing question asking for no piece of work
-    "lookup_question": -5.380,
+    "lookup_question": -4.263,
     # a lookup question over 60 or more words of payload
-    "pasted_lookup": -0.750,
+    "pasted_lookup": -1.164,
     # the instruction is not in English
-    "non_english": -0.153,
+    "non_english": 0.057,
 }
-MEDIUM_AT = 1.202  # task score from which a request is tier 1
-COMPLEX_AT = 8.900  # ... and tier 2
+MEDIUM_AT = 1.257  # task score from which a request is tier 1
+COMPLEX_AT = 8.528  # ... and tier 2
