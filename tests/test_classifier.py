@@ -133,23 +133,25 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.963, 0.999, 300, 0.0),
-        ("sanity", 0.999, 0.999, 92, 0.0),
-        ("sanity2", 0.999, 0.999, 74, 0.0),
-        ("sanity3", 0.953, 0.999, 65, 0.0),
-        ("heldout", 0.954, 0.961, 153, 0.0),
-        ("third", 0.991, 0.999, 120, 0.0),
-        ("fourth", 0.977, 0.999, 90, 0.0),
-        ("fifth", 0.983, 0.950, 60, 0.0),
-        ("sixth", 0.977, 0.983, 180, 0.0),
-        ("seventh", 0.946, 0.960, 150, 0.0),
-        ("eighth", 0.926, 0.920, 150, 0.0),
-        ("ninth", 0.966, 0.980, 150, 0.0),
-        ("tenth", 0.991, 0.999, 120, 0.0),
-        ("eleventh", 0.980, 0.980, 150, 0.0),
-        ("twelfth", 0.980, 0.960, 150, 0.0),
-        ("thirteenth", 0.900, 0.860, 150, 0.04),
-        ("fourteenth", 0.960, 0.960, 150, 0.0),
+        ("dev", 0.963, 0.999, 300, 0.00),
+        ("sanity", 0.999, 0.999, 92, 0.00),
+        ("sanity2", 0.999, 0.999, 74, 0.00),
+        ("sanity3", 0.953, 0.999, 65, 0.00),
+        ("heldout", 0.941, 0.961, 153, 0.00),
+        ("third", 0.983, 0.999, 120, 0.00),
+        ("fourth", 0.977, 0.999, 90, 0.00),
+        ("fifth", 0.983, 0.950, 60, 0.00),
+        ("sixth", 0.977, 0.983, 180, 0.00),
+        ("seventh", 0.960, 0.980, 150, 0.00),
+        ("eighth", 0.933, 0.920, 150, 0.00),
+        ("ninth", 0.960, 0.980, 150, 0.00),
+        ("tenth", 0.983, 0.999, 120, 0.00),
+        ("eleventh", 0.980, 0.980, 150, 0.00),
+        ("twelfth", 0.980, 0.960, 150, 0.00),
+        ("thirteenth", 0.913, 0.900, 150, 0.04),
+        ("fourteenth", 0.960, 0.960, 150, 0.00),
+        ("fifteenth", 0.873, 0.840, 150, 0.00),
+        ("sixteenth", 0.900, 0.880, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -169,7 +171,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("fifteenth", 0.853, 0.819, 150, 0.02), ("sixteenth", 0.859, 0.819, 150, 0.0)],
+    [("seventeenth", 0.875, 0.875, 120, 0.05), ("eighteenth", 0.933, 0.975, 120, 0.0)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -183,9 +185,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 2304 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.960, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.970
+    assert metrics.n == 2604 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.949, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.957
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
@@ -321,6 +323,8 @@ def test_size_features() -> None:
         ("Fasse den Bericht in drei Sätzen zusammen.", "analyse"),
         ("Now write both proofs out fully.", "prove"),
         ("Why do I get a TypeError on line 3?", "debug"),
+        ("Every finite integral domain is a field - proof please.", "prove"),
+        ("Go through the whole repo and port it to Python 3.", "scale"),
     ],
 )
 def test_task_families(text: str, family: str) -> None:
@@ -338,6 +342,7 @@ def test_tier_2_kinds_of_task_and_breadth() -> None:
         "Build a Game Boy emulator in Rust.",
         "Write a terminal text editor in C with an undo tree.",
         "用 Go 实现一个支持快照隔离的键值存储引擎。",
+        "Implement, in Python, a complete interpreter for the grammar below.",
     ):
         assert values(system)["builds_system"] == 1, system
     assert values("Write a Python function that parses an ISO date.")["builds_system"] == 0
@@ -489,6 +494,7 @@ def test_maths_features() -> None:
         ("compare 3/8 and 5/16, which is bigger?", 1, 1),
         ("ok so what pressure do I put in the front tyres?", 1, 1),
         ("C homework, just say the output of this loop", 0, 1),
+        ("is 221 prime", 0, 1),
     ],
 )
 def test_question_shape(text: str, wh: int, lookup: int) -> None:

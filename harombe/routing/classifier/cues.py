@@ -35,7 +35,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "prove": (
         r"prove|(?:a|the|formal|rigorous|your) (?:\w+ )?proof|proof (?:that|of (?:the|this|why))|"
-        r"with (?:a |full |formal )?proofs?\b|(?:both|these|those|two|three|all|the) proofs\b|"
+        r"with (?:a |full |formal )?proofs?\b|proof,? (?:please|pls)\b|"
+        r"(?:both|these|those|two|three|all|the) proofs\b|"
         r"argue (?:rigorously |formally |carefully )?(?:that|why)\b|"
         r"derive|dimostr|demonstre|demonstrar|"
         r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
@@ -72,7 +73,9 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "研究计划|研究方案|研究设计|研究假设",
     ),
     "scale": (
-        r"migra[tcrzç]|refactor|monolith|codebase|end-to-end|complete(?!ly)|comprehensive|entire|"
+        r"migra[tcrzç]|refactor|monolith|codebase|"
+        r"whole (?:repo|repository|project|codebase|monorepo)\b|end-to-end|complete(?!ly)|"
+        r"comprehensive|entire|"
         r"million|billion|thousands|"
         r"(?:every|all(?: the)?) (?:module|file|service|test|call site)s?\b"
         r"(?! (?:is|are|has|have|was|gets))|"
@@ -308,7 +311,7 @@ CALCULATION_RE = re.compile(r"^[\d\s.,%+\-*/×÷x()^]*(?:of|in)?[\d\s.,%+\-*/×�
 """A sum to work out: "17% of 2,340 = ?"."""
 YES_NO_SUBJECT_RE = re.compile(  # "should i ...", "is it ...": without a '?', a question
     r"\s+(?:i|you|we|it|this|that|these|those|there|he|she|they|the|a|an|my|your|our|their|"
-    r"his|her|its|ich|du|man|das|der|die|es)\b"
+    r"his|her|its|ich|du|man|das|der|die|es|\d+)\b"
 )
 NARRATION_RE = re.compile(  # a sentence that tells rather than asks: "I play guitar ..."
     r"(?:i|i'm|i've|i'd|we|we're|my|our|it|it's|this|that|there|he|she|they|like|just|"
@@ -369,7 +372,7 @@ MATH_TERMS_RE = re.compile(
 )
 SYSTEM_RE = re.compile(  # "write a compiler", "implement a B+ tree storage engine": a system
     r"\b(?:build|implement|write|create|develop|code|make|construi|implementa|écri[st]|baue|"
-    r"entwickle|implementiere|schreibe?)\w*\s+(?:me\s+|us\s+)?(?:[\w+#/-]+[\s-]){0,5}?"
+    r"entwickle|implementiere|schreibe?)\w*,?\s+(?:me\s+|us\s+)?(?:[\w+#/-]+,?[\s-]){0,5}?"
     r"(?:engine|emulator|(?:text |code )?editor|renderer|compiler|interpreter|database|"
     r"key-value store|kv store|kernel|operating system|file ?system|runtime|virtual machine|"
     r"consensus|paxos|raft|debugger|browser|orchestrator|motor|moteur|compilateur|compilador|"
