@@ -130,15 +130,18 @@ def _strip_attachments(text: str) -> tuple[str, bool]:
 
 
 def _is_instruction(text: str) -> bool:
-    """Whether a paragraph asks for something: a question, a request, it opens with a task
-    word, or it introduces what follows (a colon)."""
-    if _INSTRUCTION_RE.search(text) or text.rstrip().endswith(":"):
+    """Whether a paragraph asks for something: it introduces what follows (a colon), or it
+    `_asks` (a long one only by a question or a request: a pasted text's sentences may open
+    with a task word)."""
+    if text.rstrip().endswith(":"):
         return True
-    return n_words(text) <= EDGE_FIRST_WORDS and any(_opens_task(s) for s in sentences(text))
+    if n_words(text) <= EDGE_FIRST_WORDS:
+        return _asks(text)
+    return _INSTRUCTION_RE.search(text) is not None
 
 
 def _asks(text: str) -> bool:
-    """Whether a paragraph of any length asks: a request or a sentence opening with a task."""
+    """Whether a paragraph asks: a question, a request or a sentence opening with a task."""
     return _INSTRUCTION_RE.search(text) is not None or any(_opens_task(s) for s in sentences(text))
 
 
