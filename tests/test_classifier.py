@@ -133,25 +133,27 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.963, 0.999, 300, 0.00),
+        ("dev", 0.956, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.953, 0.999, 65, 0.00),
-        ("heldout", 0.941, 0.961, 153, 0.00),
+        ("heldout", 0.934, 0.961, 153, 0.00),
         ("third", 0.983, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
-        ("sixth", 0.977, 0.983, 180, 0.00),
+        ("sixth", 0.966, 0.983, 180, 0.00),
         ("seventh", 0.960, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.960, 0.980, 150, 0.00),
+        ("ninth", 0.966, 0.980, 150, 0.00),
         ("tenth", 0.983, 0.999, 120, 0.00),
         ("eleventh", 0.980, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
-        ("thirteenth", 0.913, 0.900, 150, 0.04),
+        ("thirteenth", 0.920, 0.900, 150, 0.04),
         ("fourteenth", 0.960, 0.960, 150, 0.00),
-        ("fifteenth", 0.873, 0.840, 150, 0.00),
-        ("sixteenth", 0.900, 0.880, 150, 0.00),
+        ("fifteenth", 0.893, 0.840, 150, 0.00),
+        ("sixteenth", 0.913, 0.880, 150, 0.00),
+        ("seventeenth", 0.916, 0.900, 120, 0.00),
+        ("eighteenth", 0.975, 0.999, 120, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -171,7 +173,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("seventeenth", 0.875, 0.875, 120, 0.05), ("eighteenth", 0.933, 0.975, 120, 0.0)],
+    [("nineteenth", 0.920, 0.940, 150, 0.0), ("twentieth", 0.866, 0.840, 150, 0.02)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -185,9 +187,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 2604 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.949, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.957
+    assert metrics.n == 2844 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.952, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.960
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
@@ -325,6 +327,9 @@ def test_size_features() -> None:
         ("Why do I get a TypeError on line 3?", "debug"),
         ("Every finite integral domain is a field - proof please.", "prove"),
         ("Go through the whole repo and port it to Python 3.", "scale"),
+        ("show the reals are uncountable", "prove"),
+        ("Briefly: use Gauss's method on these three observations. Show each step.", "depth"),
+        ("Where the jobs clash, propose how to resolve it.", "plan"),
     ],
 )
 def test_task_families(text: str, family: str) -> None:
@@ -343,6 +348,7 @@ def test_tier_2_kinds_of_task_and_breadth() -> None:
         "Write a terminal text editor in C with an undo tree.",
         "用 Go 实现一个支持快照隔离的键值存储引擎。",
         "Implement, in Python, a complete interpreter for the grammar below.",
+        "Write a Barnes-Hut n-body simulator in Rust for 100k bodies.",
     ):
         assert values(system)["builds_system"] == 1, system
     assert values("Write a Python function that parses an ISO date.")["builds_system"] == 0
@@ -389,6 +395,19 @@ def test_the_instruction_is_found_around_a_paste() -> None:
         + "\n\nClosures. For urgent help please call 111."
     )
     assert chat.split_task(newsletter).ask == "hi - what day do the flu clinics start?"
+    # ... nor for a word of work inside a sentence ("one of my better sessions"); it asks again
+    # by opening a sentence with a task word, after at most a short lead
+    log = "Critique this log: what's missing?\n\n" + "Clear skies, saw M31 and M42. " * 30
+    assert chat.split_task(log + "\n\nOverall: one of my better sessions.").ask.count("\n") == 0
+    assert "summarise" in chat.split_task(log + "\n\nAlso, summarise it in a line.").ask
+    # a question word opens a question without its mark; a first paragraph of up to 120 words
+    # that requests is the instruction
+    report = "Post-incident review: INC-7\nReview meeting: 9 May.\n\n" + "It failed. " * 200
+    assert "who was paged" in chat.split_task(report + "\n\nwho was paged").ask
+    long_request = "We have five versions of the policy and they contradict each other. " * 7
+    long_request += "I need you to reconcile them into one."
+    pasted = "\n\n".join("Version {v}: wash hands often, wipe the chairs." for v in "ABCDEFGH")
+    assert "reconcile" in chat.split_task(long_request + "\n\n" + pasted * 4).ask
 
 
 def test_code_features() -> None:
@@ -495,6 +514,13 @@ def test_maths_features() -> None:
         ("ok so what pressure do I put in the front tyres?", 1, 1),
         ("C homework, just say the output of this loop", 0, 1),
         ("is 221 prime", 0, 1),
+        # a choice between two things; brevity asked with every step shown is no lookup
+        ("So, botanically speaking: fruit or vegetable?", 1, 1),
+        (
+            "Briefly: use Gauss's method to find the orbit from three points. Show each step.",
+            0,
+            0,
+        ),
     ],
 )
 def test_question_shape(text: str, wh: int, lookup: int) -> None:
@@ -542,6 +568,14 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("Identify the gaps no study addresses.")["asks_synthesise"] == 1
     assert values("Below are nine abstracts. Compare them.")["many_documents"] == 1
     assert values("Build a model of how rainfall affects yields.")["asks_analyse"] == 1
+    # a supplier is no proof, a Dutch schedule no English schema, a garage no text to convert
+    assert values("Escribe un correo a nuestro proveedor.")["asks_prove"] == 0
+    assert values("Compare PostgreSQL and MongoDB: schema changes, ops.")["asks_plan"] == 0
+    assert values("Help us plan it: converting the garage into a bedroom.")["asks_transform"] == 0
+    assert values("Convert 5 miles to km.")["asks_transform"] == 1
+    assert values("Reconcile the five versions of the policy.")["many_documents"] == 1
+    # "why??" is one question
+    assert values("why does this log 'done' first??")["questions"] == values("why?")["questions"]
     # a function to write is one piece of work, not two
     assert values("Write a function that adds two numbers.")["task_breadth"] == 1
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from harombe.routing.classifier.cues import asks_for_work
+from harombe.routing.classifier.cues import WH_RE, asks_for_work, opens_with_work
 
 CHARS_PER_TOKEN = 4
 
@@ -26,9 +26,13 @@ SAMPLE_WINDOW_CHARS = 192  # ... of this many characters each
 
 WHOLE_ASK_WORDS = 80  # a turn of several paragraphs up to this long is all instruction
 SINGLE_PARAGRAPH_ASK_WORDS = 250  # ... and of one paragraph (a list of constraints, say)
-EDGE_FIRST_WORDS = 60  # longer turns: the first paragraph counts when at most this long
+EDGE_FIRST_WORDS = 60  # a paragraph up to this long asks by any task word; longer, by a
+# question or a request (`_is_instruction`)
+EDGE_LONG_FIRST_WORDS = 120  # longer turns: the first paragraph counts when at most this long
 EDGE_LAST_WORDS = 120  # ... and the last paragraph when at most this long (else its end)
 OPENING_CHARS = 40  # a paragraph that opens with a task word ("Summarise ...") is an instruction
+_LEAD_RE = re.compile(r"(?:[^,:.?!]{1,30}[,:]|then|also|now|and|so|finally|next)\s+")
+"""What may come before the task word of a request: "Also, summarise it", "then write ..."."""
 
 CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _DOC_OPEN, _DOC_CLOSE = "<attached_document>", "</attached_document>"
@@ -41,15 +45,13 @@ _QUOTE_RE = re.compile(  # every alternative starts with its quote mark: a fast 
 _PARA_RE = re.compile(r"\n\s*\n")
 _SENT_RE = re.compile(r"(?<=[.?!。？！])\s+|\n+")
 _CODE_LINE_RE = re.compile(
-    r"^[^\S\n]*(?:def |class |import |from \w+ import|function |const |let |var |"
-    r"for[^\S\n]*\(|#include|public |private |func |fn |SELECT |if[^\S\n]*\(|"
-    r"while[^\S\n]*\(|return\b|//|/\*)|[;{}][^\S\n]*$|"
-    r"^[^\S\n]*[\w.]+\([^\n]*\)[^\S\n]*$|"  # a signature or a table's columns: t(id, total)
-    r"^[^\S\n]*(?:- )?[\w.-]+:(?:[^\S\n]+\S+)?[^\S\n]*$|"  # YAML: "image: postgres:16"
-    r"^[^\S\n]*- [^\s]+[^\S\n]*$",  # ... and "- dbdata:/data"
-    re.M,
+    r"\s*(?:def |class |import |from \w+ import|function |const |let |var |for\s*\(|#include|"
+    r"public |private |func |fn |SELECT |if\s*\(|while\s*\(|return\b|//|/\*)|.*[;{}]\s*$|"
+    r"\s*[\w.]+\(.*\)\s*$|"  # a signature or a table's columns: t(id, total)
+    r"\s*(?:- )?[\w.-]+:(?:\s+\S+)?\s*$|"  # YAML: "image: postgres:16"
+    r"\s*- \S+\s*$"  # ... and "- dbdata:/data"
 )
-"""A code-like line; `[^\\S\\n]` (a space but no newline) keeps every match on one line."""
+"""A code-like line, matched from the start of one line (no newline in it)."""
 UNFENCED_CODE_LINES = 2  # this many code-like lines in a row are masked as a fenced block
 _INSTRUCTION_RE = re.compile(  # a paragraph that asks: a question, a request, an imperative
     r"[?？]|\b(?:please|can you|could you|would you|i need|i want|i'd like|help me|here is|"
@@ -141,8 +143,13 @@ def _is_instruction(text: str) -> bool:
 
 
 def _asks(text: str) -> bool:
-    """Whether a paragraph asks: a question, a request or a sentence opening with a task."""
-    return _INSTRUCTION_RE.search(text) is not None or any(_opens_task(s) for s in sentences(text))
+    """Whether a paragraph asks: a question (a question word may open one without its mark),
+    a request or a sentence opening with a task."""
+    return (
+        _INSTRUCTION_RE.search(text) is not None
+        or WH_RE.match(text.lower()) is not None
+        or any(_opens_task(s) for s in sentences(text))
+    )
 
 
 def _opens_task(text: str) -> bool:
@@ -152,8 +159,19 @@ def _opens_task(text: str) -> bool:
 
 def _asks_again(tail: str) -> bool:
     """Whether a last paragraph asks something after a first one that asked a question: a
-    question, a task or a colon of its own (a pasted text's "please call 111" is not)."""
-    return "?" in tail or "？" in tail or tail.rstrip().endswith(":") or _opens_task(tail)
+    question, a colon of its own, or a sentence that opens with a task word, after at most a
+    short lead ("Also, summarise it"; a pasted text's "Overall: one of my better sessions" or
+    "please call 111" is not)."""
+    if "?" in tail or "？" in tail or tail.rstrip().endswith(":"):
+        return True
+    for sentence in sentences(tail):
+        low = sentence.lower()
+        lead = _LEAD_RE.match(low)
+        if opens_with_work(low, also=("enumerate",)) or (
+            lead and opens_with_work(low[lead.end() :], also=("enumerate",))
+        ):
+            return True
+    return False
 
 
 def _cut(paragraph: str) -> str:
@@ -167,7 +185,7 @@ def _cut(paragraph: str) -> str:
 def _edges(body: str, paras: list[str], words: int) -> str:
     """The instruction part of a turn: all of a short one, the edges of a long one.
 
-    The first paragraph counts if it is short and reads as an instruction (or, cut when long,
+    The first paragraph counts if it is not long and reads as an instruction (or, cut when long,
     if only code follows), the last one if it reads as one (after a first paragraph that asked
     a question: if it asks again) or nothing else does (cut to its last sentences when long).
     """
@@ -185,7 +203,7 @@ def _edges(body: str, paras: list[str], words: int) -> str:
     tail = paras[-1]
     if not sentences(tail) and _asks(head):  # the instruction, then code alone
         return _cut(head)
-    head = head if n_words(head) <= EDGE_FIRST_WORDS and _is_instruction(head) else ""
+    head = head if n_words(head) <= EDGE_LONG_FIRST_WORDS and _is_instruction(head) else ""
     if n_words(tail) > EDGE_LAST_WORDS:
         tail = "\n".join(sentences(tail)[-2:])
     asks = _asks_again(tail) if head.endswith(("?", "？")) else _is_instruction(tail)
@@ -225,16 +243,10 @@ def _mask_code_lines(body: str) -> tuple[str, int]:
     """`body` with each run of `UNFENCED_CODE_LINES` or more code-like lines (blank lines may
     sit between them) masked as a block, as a fenced one is: code pasted without a fence has
     no sentences to read. Also the number of code-like lines."""
-    code: list[int] = []  # the code-like lines' numbers, in order
-    line, seen = 0, 0
-    for hit in _CODE_LINE_RE.finditer(body):
-        line += body.count("\n", seen, hit.start())  # counted in C
-        seen = hit.start()
-        if not code or code[-1] != line:
-            code.append(line)
+    lines = body.split("\n")
+    code = [n for n, line in enumerate(lines) if _CODE_LINE_RE.match(line)]
     if len(code) < UNFENCED_CODE_LINES:
         return body, len(code)
-    lines = body.split("\n")
     runs: list[list[int]] = []  # [first, last, code-like lines]
     for n in code:
         if runs and not any(lines[k].strip() for k in range(runs[-1][1] + 1, n)):
@@ -251,8 +263,9 @@ def split_task(task: str) -> Task:
     """The final user turn taken apart; a long one by way of `bounded_sample`."""
     body, has_attachment = _strip_attachments(task)
     body, scale = bounded_sample(body)
-    code_blocks = _FENCE_RE.findall(body)
-    body = _FENCE_RE.sub("\n\n[code]\n\n", body)
+    code_blocks = _FENCE_RE.findall(body) if "```" in body else []  # str.find is much faster
+    if code_blocks:
+        body = _FENCE_RE.sub("\n\n[code]\n\n", body)
     code_lines = sum(block.count("\n") for block in code_blocks)
     body, unfenced = _mask_code_lines(body)
     code_lines += unfenced
@@ -260,9 +273,9 @@ def split_task(task: str) -> Task:
     body = _INLINE_CODE_RE.sub(" `code` ", body)
     words_before = n_words(body)
     body, quotes = _QUOTE_RE.subn(" 'quote' ", body)
-    quoted_words = words_before - n_words(body) + quotes  # each quote became one word
-    paras = [p.strip() for p in _PARA_RE.split(body) if p.strip()]
     words = n_words(body)
+    quoted_words = words_before - words + quotes  # each quote became one word
+    paras = [p.strip() for p in _PARA_RE.split(body) if p.strip()]
     ask = _edges(body, paras, words).strip()
     ask_words = n_words(ask)
     return Task(

@@ -34,12 +34,15 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "设计|架构|設計",
     ),
     "prove": (
-        r"prove|(?:a|the|formal|rigorous|your) (?:\w+ )?proof|proof (?:that|of (?:the|this|why))|"
+        r"prove(?!e)|(?:a|the|formal|rigorous|your) (?:\w+ )?proof|"
+        r"proof (?:that|of (?:the|this|why))|"
         r"with (?:a |full |formal )?proofs?\b|proof,? (?:please|pls)\b|"
         r"(?:both|these|those|two|three|all|the) proofs\b|"
         r"argue (?:rigorously |formally |carefully )?(?:that|why)\b|"
         r"derive|dimostr|demonstre|demonstrar|"
         r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
+        r"show (?:the |every |all |no |each )?[\w-]+ (?:is|are) (?:not )?"
+        r"[\w-]+(?:able|ible|ite|ous|al)\b|"  # "show the reals are uncountable"
         r"preuve|beweis|zeige,? dass|leite .{0,20}her|find all|determine all|for which|"
         r"encuentra todos|trouve[rz]? tous|finde alle",
         "证明|推导|証明",
@@ -60,7 +63,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "plan": (
         r"plan\b|plans\b|planning(?! application| permission| department| office| consent)|"
-        r"roadmap|programme|strategy|itinerary|timeline|milestone|"
+        r"roadmap|programme|strategy|itinerary|timeline|milestone|propose\b|"
         r"schedule|curriculum|planific|planifi|planung|zeitplan|calendrier|cronograma|"
         r"pianific|planej",
         "计划|规划|日程",
@@ -138,20 +141,21 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "depth": (
         r"in depth|in detail|detailed|step by step|with (?:an |a )?examples?|worked example|"
-        r"example|analogy|thorough|rigorous|justify|show (?:your|the|all) (?:reasoning|steps|work)|"
+        r"example|analogy|thorough|rigorous|justify|"
+        r"show (?:your|the|all|each|every) (?:reasoning|steps?|work|working)\b|"
         r"reason step by step|step-by-step|en detalle|en détail|ausführlich|"
         r"exemple|ejemplo|beispiel|in dettaglio|esempi|em detalhe|exemplo",
         "详细|例子|举例",
     ),
     "transform": (
-        r"translat|rephrase|reword|rewrite|paraphrase|shorten|shorter|simplify|convert|spell|"
+        r"translat|rephrase|reword|rewrite|paraphrase|shorten|shorter|simplify|convert(?!ing)|spell|"
         r"plural|synonym|antonym|pronounce|how do you say|make (?:this|it) sound|rename|"
         r"more (?:formal|polite|casual|professional)|less formal|traduc|"
         r"tradui|tradu[zr]|übersetz|umformulier|reescrib|réécri|riscriv|reescrev",
         "翻译|改写|换算|翻訳",
     ),
     "enumerate": (
-        r"list\b|name (?:a |an |one |two |three |four |five |\d|some |the )|"
+        r"list\b|make (?:me )?a list\b|name (?:a |an |one |two |three |four |five |\d|some |the )|"
         r"give me (?:a few|\d|some)|enumera|nenne|cite\b|elenc|liste\b",
         "列出|列举",
     ),
@@ -195,7 +199,7 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "증명",
     ),
     "synthesise": (r"обобщ|синтез|syntez|sentez|syntes", "종합"),
-    "plan": (r"план\b|планир|расписани|harmonogram|planı|planla|schema\b", "계획"),
+    "plan": (r"план\b|планир|расписани|harmonogram|planı|planla", "계획"),
     "research": (
         r"план исследовани|plan badań|araştırma planı|araştırma tasarımı|"
         r"onderzoeksplan|onderzoeksopzet|forskningsplan",
@@ -307,6 +311,8 @@ TAG_QUESTION_RE = re.compile(  # "... is 121 C, right?": a yes/no question by it
     r"(?:,|\s)\s*(?:right|correct|yes|no|true|yeah|isn'?t it|aren'?t they|don'?t they|"
     r"doesn'?t it|oder|non|verdad|vero|né)\s*[?？]$"
 )
+ALTERNATIVE_RE = re.compile(r"^(?:[\w'-]+ ){0,3}or(?: [\w'-]+){1,3}\s*[?？]$")
+"""A choice between two things, closing a question: "fruit or vegetable?", "left or right?"."""
 CALCULATION_RE = re.compile(r"^[\d\s.,%+\-*/×÷x()^]*(?:of|in)?[\d\s.,%+\-*/×÷x()^]*=\s*\?$")
 """A sum to work out: "17% of 2,340 = ?"."""
 YES_NO_SUBJECT_RE = re.compile(  # "should i ...", "is it ...": without a '?', a question
@@ -359,7 +365,7 @@ MANY_RE = re.compile(
     r"sources|trials|postmortems|memos|logs|modules|services|repositories|chapters|datasets|"
     r"contracts|vendors|reviews|surveys|summaries|notes|questionnaires|responses|essays|"
     r"submissions|applications|abstracts|excerpts|guidelines|policies|emails|tickets|threads|"
-    r"quotes)\b)|[三四五六七八九十几多][篇份个]"
+    r"quotes|versions|drafts)\b)|[三四五六七八九十几多][篇份个]"
 )
 MATH_RE = re.compile(
     r"[≥≤≠√∑∏∫∞ℝℕℤℚ⁴ⁿ→∀∃≡]|(?<!\bm)(?<!\bcm)(?<!\bmm)(?<!\bkm)(?<!\bft)(?<!\bin)[²³]|\b[a-z]\([a-z]\)|\b[a-z]_\{?\w|\^\w|\bn!|\b[a-z]\s*[<>=]\s*\w"
@@ -376,7 +382,7 @@ SYSTEM_RE = re.compile(  # "write a compiler", "implement a B+ tree storage engi
     r"(?:engine|emulator|(?:text |code )?editor|renderer|compiler|interpreter|database|"
     r"key-value store|kv store|kernel|operating system|file ?system|runtime|virtual machine|"
     r"consensus|paxos|raft|debugger|browser|orchestrator|motor|moteur|compilateur|compilador|"
-    r"intérprete|datenbank)\b|"
+    r"intérprete|datenbank|simulator|simulador|simulateur)\b|"
     r"(?:实现|构建|开发|编写|写)[^。，]{0,20}(?:引擎|编译器|解释器|数据库|模拟器|操作系统|内核)"
 )
 LIST_LINE_RE = re.compile(r"^\s*(?:[-*•|]|\d+[.)])\s", re.M)
@@ -425,6 +431,13 @@ def opens_question(rx: re.Pattern[str], low: str) -> re.Match[str] | None:
     m = rx.match(low)
     lead = m and m.group("lead")
     return None if lead and asks_for_work(lead, also=SHAPING) else m
+
+
+def opens_with_work(low: str, also: tuple[str, ...] = ()) -> bool:
+    """Whether lower-cased text `low` opens with a word of a family in `PRODUCING` (or in
+    `also`)."""
+    m = CUES.match(low)
+    return m is not None and (m.lastgroup in PRODUCING or m.lastgroup in also)
 
 
 def cue_counts(low: str) -> Counter[str]:

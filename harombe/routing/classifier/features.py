@@ -84,6 +84,7 @@ _LANGUAGE_HINTS = (
     ("sv", "å", frozenset("och att det som jag är inte för på".split())),
 )
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
+_QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
 
 
 @dataclass
@@ -216,6 +217,7 @@ def _question_shape(closing: str, asked: set[str], brief: bool) -> dict[str, flo
         or cues.CJK_QUESTION_RE.search(low)
         or cues.MAGNITUDE_RE.search(low)  # "compare 3/8 and 5/16, which is bigger?"
         or cues.CALCULATION_RE.match(low)  # "17% of 2,340 = ?"
+        or cues.ALTERNATIVE_RE.match(low)  # "botanically speaking: fruit or vegetable?"
     )
     yes_no_at = None if wh else cues.opens_question(cues.YES_NO_RE, low)
     yes_no = (yes_no_at is not None or cues.TAG_QUESTION_RE.search(low) is not None) and (
@@ -263,9 +265,12 @@ def measure(messages: Any) -> Measured:
     lead = _lead(read, closing)
     lead_cues = cues.cue_counts(lead.lower())
     requested = _around_lookup(read, closing, lead, lead_cues) + closing_cues
-    brief = cues.ANSWER_LENGTH_RE.search(low) is not None and all(
-        f in cues.BRIEF_ASKS for f in requested if f in cues.WORK
-    )  # "explain it in one sentence", not "review it, redraft it, explain each change in a line"
+    brief = (
+        all(f in cues.BRIEF_ASKS for f in requested if f in cues.WORK)
+        and not counts["depth"]
+        and cues.ANSWER_LENGTH_RE.search(low) is not None  # the costliest test last
+    )  # "explain it in one sentence", not "review it, redraft it, explain each change in a
+    # line" nor "briefly: ... show each step"
     shape = _question_shape(closing, closing_asks, brief)
     quantities = len(cues.NUMBER_RE.findall(low))
     is_question = closing.endswith(("?", "？")) or shape["wh_question"]
@@ -300,7 +305,7 @@ def measure(messages: Any) -> Measured:
         "builds_system": float(cues.SYSTEM_RE.search(low) is not None),
         "constraints": min(counts["constraint"], 6) / 3,
         "sequence": min(counts["sequence"], 3) / 2,
-        "questions": min(low.count("?") + low.count("？"), 3) / 2,
+        "questions": min(len(_QUESTION_MARKS_RE.findall(low)), 3) / 2,
         "code_block": float(task.code_blocks > 0),
         "code_lines": _log(task.code_lines) / 4,
         "math_notation": min(len(cues.MATH_RE.findall(low)), 4) / 2,
