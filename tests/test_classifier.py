@@ -141,19 +141,21 @@ def assert_scores(
         ("third", 0.983, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
-        ("sixth", 0.966, 0.983, 180, 0.00),
+        ("sixth", 0.977, 0.999, 180, 0.00),
         ("seventh", 0.960, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.966, 0.980, 150, 0.00),
+        ("ninth", 0.973, 0.980, 150, 0.00),
         ("tenth", 0.983, 0.999, 120, 0.00),
         ("eleventh", 0.980, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
-        ("thirteenth", 0.920, 0.900, 150, 0.04),
+        ("thirteenth", 0.926, 0.920, 150, 0.04),
         ("fourteenth", 0.960, 0.960, 150, 0.00),
         ("fifteenth", 0.893, 0.840, 150, 0.00),
         ("sixteenth", 0.913, 0.880, 150, 0.00),
-        ("seventeenth", 0.916, 0.900, 120, 0.00),
-        ("eighteenth", 0.975, 0.999, 120, 0.00),
+        ("seventeenth", 0.925, 0.900, 120, 0.00),
+        ("eighteenth", 0.983, 0.999, 120, 0.00),
+        ("nineteenth", 0.946, 0.940, 150, 0.00),
+        ("twentieth", 0.940, 0.940, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -173,7 +175,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("nineteenth", 0.920, 0.940, 150, 0.0), ("twentieth", 0.866, 0.840, 150, 0.02)],
+    [("twentyfirst", 0.873, 0.880, 150, 0.0), ("twentysecond", 0.953, 0.920, 150, 0.0)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -187,9 +189,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 2844 and metrics.invalid == 0
+    assert metrics.n == 3144 and metrics.invalid == 0
     assert metrics.accuracy >= 0.952, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.960
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.959
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
@@ -330,6 +332,13 @@ def test_size_features() -> None:
         ("show the reals are uncountable", "prove"),
         ("Briefly: use Gauss's method on these three observations. Show each step.", "depth"),
         ("Where the jobs clash, propose how to resolve it.", "plan"),
+        # revising in other languages, a summary asked as "tl;dr", 汇总, Japanese
+        ("Pode revisar este parágrafo da minha dissertação?", "analyse"),
+        ("tl;dr please", "analyse"),
+        ("帮我写一个函数，按月份汇总金额。", "analyse"),
+        ("家族旅行の旅程を作ってください。", "plan"),
+        ("this logs an empty array. what am I doing wrong?", "debug"),
+        ("that worked! can you redo it with pandas?", "write"),
     ],
 )
 def test_task_families(text: str, family: str) -> None:
@@ -378,6 +387,8 @@ def test_code_pasted_without_a_fence_is_read_as_code() -> None:
     assert task.payload_words >= 1  # a block at the very end is masked, not dropped
     schema = measure(user("Tables:\norders(id, customer_id, total)\nusers(id, name)\n\nTop 5?"))
     assert "orders(" not in schema.task.ask and schema.task.code_lines >= 2
+    calls = measure(user("Why is total wrong?\n\nrows = db.load(user)\nlines = [r for r in rows]"))
+    assert calls.task.ask == "Why is total wrong?" and calls.task.code_lines == 2
     compose = "Which port is web on?\n\nservices:\n  web:\n    image: nginx:1.25\n    ports:\n"
     compose += '      - "8081:80"\n'
     assert measure(user(compose)).task.ask == "Which port is web on?"
@@ -406,6 +417,8 @@ def test_the_instruction_is_found_around_a_paste() -> None:
     assert "who was paged" in chat.split_task(report + "\n\nwho was paged").ask
     long_request = "We have five versions of the policy and they contradict each other. " * 7
     long_request += "I need you to reconcile them into one."
+    rule = "Paste:\n\n" + "The ward was busy. " * 80 + "\n\n---\nwhat is the name of the manager"
+    assert chat.split_task(rule).ask == "Paste:\n\nwhat is the name of the manager"
     pasted = "\n\n".join("Version {v}: wash hands often, wipe the chairs." for v in "ABCDEFGH")
     assert "reconcile" in chat.split_task(long_request + "\n\n" + pasted * 4).ask
 
@@ -516,6 +529,12 @@ def test_maths_features() -> None:
         ("is 221 prime", 0, 1),
         # a choice between two things; brevity asked with every step shown is no lookup
         ("So, botanically speaking: fruit or vegetable?", 1, 1),
+        # a short interjection before the clause; brevity asked of a design; a request that
+        # lists its questions; "que" is "that" outside a question
+        ("Anyway, so I never forget again, what's the default Postgres port?", 1, 1),
+        ("Briefly: design the sync protocol - CRDT choice, and how you'd compact history.", 0, 0),
+        ("Honest critique please: what works, what drags, and which part you'd cut?", 1, 0),
+        ("Escríbeme un correo. Tono cordial, que no suene a excusa.", 0, 0),
         (
             "Briefly: use Gauss's method to find the orbit from three points. Show each step.",
             0,
@@ -575,6 +594,16 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("Convert 5 miles to km.")["asks_transform"] == 1
     assert values("Reconcile the five versions of the policy.")["many_documents"] == 1
     # "why??" is one question
+    # "completely" is no size, a year no quantity, a fix declined no fix, a name in capitals no
+    # cue (unless the whole text shouts)
+    assert values("It was a completely different date. Who was right?")["asks_scale"] == 0
+    story = "In 1987, or 1991, the wall fell, said two of my 30 pupils. What year was it?"
+    assert values(story)["word_problem"] == 0
+    assert (
+        values("Which line did this blow up on? Don't need a fix, just where.")["asks_debug"] == 0
+    )
+    assert values("In one sentence, what does Postgres's ANALYZE command do?")["asks_analyse"] == 0
+    assert values("ANALYZE THIS REPORT")["asks_analyse"] == 1
     assert values("why does this log 'done' first??")["questions"] == values("why?")["questions"]
     # a function to write is one piece of work, not two
     assert values("Write a function that adds two numbers.")["task_breadth"] == 1

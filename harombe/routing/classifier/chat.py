@@ -31,8 +31,6 @@ EDGE_FIRST_WORDS = 60  # a paragraph up to this long asks by any task word; long
 EDGE_LONG_FIRST_WORDS = 120  # longer turns: the first paragraph counts when at most this long
 EDGE_LAST_WORDS = 120  # ... and the last paragraph when at most this long (else its end)
 OPENING_CHARS = 40  # a paragraph that opens with a task word ("Summarise ...") is an instruction
-_LEAD_RE = re.compile(r"(?:[^,:.?!]{1,30}[,:]|then|also|now|and|so|finally|next)\s+")
-"""What may come before the task word of a request: "Also, summarise it", "then write ..."."""
 
 CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _DOC_OPEN, _DOC_CLOSE = "<attached_document>", "</attached_document>"
@@ -43,15 +41,22 @@ _QUOTE_RE = re.compile(  # every alternative starts with its quote mark: a fast 
     r"„([^“]{1,300}?)“|「([^」]{1,300}?)」"
 )
 _PARA_RE = re.compile(r"\n\s*\n")
+_CAPS_RE = re.compile(r"\b[A-Z]{4,}\b")
+_LOWER_RE = re.compile(r"[a-z]")
+_RULE_RE = re.compile(r"^[^\S\n]*([-*_=~])(?:[^\S\n]*\1){2,}[^\S\n]*$", re.M)
+"""A horizontal rule ("---") between a paste and the question: a paragraph break, no text."""
+_RULES = ("---", "***", "___", "===", "~~~")  # looked for first: `str.find` is much faster
 _SENT_RE = re.compile(r"(?<=[.?!。？！])\s+|\n+")
 _CODE_LINE_RE = re.compile(
     r"\s*(?:def |class |import |from \w+ import|function |const |let |var |for\s*\(|#include|"
-    r"public |private |func |fn |SELECT |if\s*\(|while\s*\(|return\b|//|/\*)|.*[;{}]\s*$|"
+    r"public |private |func |fn |SELECT |if\s*\(|while\s*\(|return\b|//|/\*)|"
     r"\s*[\w.]+\(.*\)\s*$|"  # a signature or a table's columns: t(id, total)
     r"\s*(?:- )?[\w.-]+:(?:\s+\S+)?\s*$|"  # YAML: "image: postgres:16"
     r"\s*- \S+\s*$"  # ... and "- dbdata:/data"
 )
 """A code-like line, matched from the start of one line (no newline in it)."""
+_ASSIGNMENT_RE = re.compile(r"\s*[\w.]+(?:\[.*\])?\s*[-+*/]?=\s*(?:[\w.]+\(.*\)|[\[{].*[\]}])\s*$")
+"""... or an assignment of a call or a literal: "rows = db.load(user)" (tried on lines with "=")."""
 UNFENCED_CODE_LINES = 2  # this many code-like lines in a row are masked as a fenced block
 _INSTRUCTION_RE = re.compile(  # a paragraph that asks: a question, a request, an imperative
     r"[?？]|\b(?:please|can you|could you|would you|i need|i want|i'd like|help me|here is|"
@@ -164,14 +169,7 @@ def _asks_again(tail: str) -> bool:
     "please call 111" is not)."""
     if "?" in tail or "？" in tail or tail.rstrip().endswith(":"):
         return True
-    for sentence in sentences(tail):
-        low = sentence.lower()
-        lead = _LEAD_RE.match(low)
-        if opens_with_work(low, also=("enumerate",)) or (
-            lead and opens_with_work(low[lead.end() :], also=("enumerate",))
-        ):
-            return True
-    return False
+    return any(opens_with_work(s.lower(), also=("enumerate",)) for s in sentences(tail))
 
 
 def _cut(paragraph: str) -> str:
@@ -244,7 +242,13 @@ def _mask_code_lines(body: str) -> tuple[str, int]:
     sit between them) masked as a block, as a fenced one is: code pasted without a fence has
     no sentences to read. Also the number of code-like lines."""
     lines = body.split("\n")
-    code = [n for n, line in enumerate(lines) if _CODE_LINE_RE.match(line)]
+    code = [
+        n
+        for n, line in enumerate(lines)
+        if _CODE_LINE_RE.match(line)
+        or line.rstrip().endswith((";", "{", "}"))
+        or ("=" in line and _ASSIGNMENT_RE.match(line))
+    ]
     if len(code) < UNFENCED_CODE_LINES:
         return body, len(code)
     runs: list[list[int]] = []  # [first, last, code-like lines]
@@ -275,8 +279,12 @@ def split_task(task: str) -> Task:
     body, quotes = _QUOTE_RE.subn(" 'quote' ", body)
     words = n_words(body)
     quoted_words = words_before - words + quotes  # each quote became one word
+    if any(rule in body for rule in _RULES):
+        body = _RULE_RE.sub("\n", body)
     paras = [p.strip() for p in _PARA_RE.split(body) if p.strip()]
     ask = _edges(body, paras, words).strip()
+    if _LOWER_RE.search(ask):  # names in capitals ("Postgres's ANALYZE"), unless all shout
+        ask = _CAPS_RE.sub("CAPS", ask)
     ask_words = n_words(ask)
     return Task(
         ask=ask,

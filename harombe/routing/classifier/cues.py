@@ -59,14 +59,14 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"(?:what|which) gaps|in common|recurring|conflicting|consolidat|"
         r"reconcil|contradict|meta-?anal|literature|síntesis|sintetiz|synthès|zusammenführ|"
         r"sintesi|síntese",
-        "综合|汇总|归纳",
+        "综合|归纳",
     ),
     "plan": (
         r"plan\b|plans\b|planning(?! application| permission| department| office| consent)|"
         r"roadmap|programme|strategy|itinerary|timeline|milestone|propose\b|"
         r"schedule|curriculum|planific|planifi|planung|zeitplan|calendrier|cronograma|"
         r"pianific|planej",
-        "计划|规划|日程",
+        "计划|规划|日程|計画|旅程|予定表|スケジュール",
     ),
     "research": (
         r"research (?:plan|program|programme|agenda|design|proposal|questions?|study)|"
@@ -82,7 +82,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"million|billion|thousands|"
         r"(?:every|all(?: the)?) (?:module|file|service|test|call site)s?\b"
         r"(?! (?:is|are|has|have|was|gets))|"
-        r"completo|complet|"
+        r"completo|complet(?!e?ly)|"
         r"from scratch|production[- ]ready|full[- ]featured|fully[- ]functional|"
         r"vollständig|gesamte|intero|inteiro|millon|milion|milhõ",
         "完整|全面|千万|百万",
@@ -102,9 +102,10 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "比较|对比|利弊|优缺点|比較",
     ),
     "write": (
-        r"write|draft|compose|create|generate|put together|come up with|escrib|redact|"
+        r"write|draft|compose|create|generate|put together|come up with|redo\b|rework|"
+        r"escrib|redact|"
         r"rédig|écri|schreib|verfass|erstell|scriv|escrev|redig",
-        "写|起草|撰写|编写",
+        "写|起草|撰写|编写|書いて|作って|作成",
     ),
     "code_deliverable": (
         r"function|script|query|regex|regular expression|class\b|program\b|unit tests?|tests\b|"
@@ -115,12 +116,15 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"summar|analy[sz]|critiq|build (?:a |an )?(?:[\w-]+ )?(?:model|regression)\b|"
         r"extract|assess|evaluat(?!e to|es to|ing to)|"
         r"review(?!ers?\b|s\b)|proofread|improve|edit\b|"
-        r"key points|checklist|turn (?:this|it|these) into|resum|résum|zusammenfass|analys|"
-        r"bewert|évalu|evalú|riassum|analizz|valut|analis|avali",
-        "总结|分析|概括|评估|要約",
+        r"key points|checklist|turn (?:this|that|it|these|those) into|"
+        r"resum|résum|zusammenfass|analys|"
+        r"bewert|évalu|evalú|riassum|analizz|valut|analis|avali|revis(?:a|ar|e|em)\b|révis|"
+        r"rivedi|tl;?dr\W*(?:please|pls|plz)?\W*$",
+        "总结|汇总|分析|概括|评估|要約",
     ),
     "debug": (
         r"debug|fix|bugs?\b|buggy|what'?s wrong|what'?s going on|what is going on|"
+        r"(?:am i|are we|is it) doing wrong|did i do wrong|"
         r"broken(?! (?:by|down|into|up))|segfault|traceback|stack trace|exception|"
         r"doesn'?t work|"
         r"error|hangs|crash|race|leak|"
@@ -177,7 +181,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"within|under\b|never|exactly|limit|no \w+ (?:within|before|after)|"
         r"debe|sin\b|doit|sans\b|muss|ohne|höchstens|mindestens|deve\b|senza|almeno|sem\b|"
         r"pelo menos",
-        "必须|不超过|至少|预算",
+        "必须|不超过|至少|预算|以内|予算",
     ),
     "sequence": (
         r"and then|then\b|also\b|finally|after that|next,|luego|después|ensuite|puis|dann\b|"
@@ -280,7 +284,8 @@ CUES = CueScanner(FAMILIES)
 """Every family's words, matched as `scan.reference_pattern(FAMILIES)` would match them."""
 
 WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so", "in" ...)
-    r"(?P<lead>[^,:?]{1,60}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|then|just|about|roughly|tl;?dr|"
+    r"(?P<lead>(?:[^,:?\s]{1,15}[,:]\s+)?[^,:?]{1,60}[,:]\s+)?"  # "anyway, so I never forget, "
+    r"(?:(?:so|and|but|ok|okay|well|then|just|about|roughly|tl;?dr|"
     r"approximately|anyway|anyhow|btw|also|oh|hmm|yes|no|sorry|"
     r"(?:\w+\s+){0,2}(?:question|q)(?:\s+but)?)\b[,:-]?\s+){0,2}"
     r"(?:(?:in|at|on|for|from|to|by|with|of|until|till|since|before|after|en|em|a|de|di|da|"
@@ -288,7 +293,8 @@ WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so",
     r"\s+)?(?:what|whats|who|whom|whose|when|where|which|"
     r"how do (?:you|i|we) (?:say|pronounce|spell|write)|"
     r"how (?:many|much|long|old|far|tall|high|big|fast|often|wide|deep|heavy)|"
-    r"qu[ée]|qui[ée]n|cu[áa]ndo|d[óo]nde|cu[áa]l|cu[áa]nt[oa]s?|"
+    # "que" without its accent is also "that": a question word only in a question
+    r"qué|que(?=[^.!?]*[?？])|qui[ée]n|cu[áa]ndo|d[óo]nde|cu[áa]l|cu[áa]nt[oa]s?|"
     r"quel|quelle|qui|quand|o[ùu]|combien|wer|wann|wo|welche|"
     r"wie (?:viele?|hoch|lang|alt|weit|spät)|was (?:ist|sind|bedeutet|heißt)|"
     r"chi|che cosa|cosa|quando|dove|quale|quali|quant[oiae]|qual|quais|quem|o que|onde|"
@@ -330,9 +336,10 @@ REQUEST_RE = re.compile(  # a sentence that asks something of the reader
     r"help me|bitte|por favor|peux-tu|pouvez-vous|per favore|puoi|você pode|pode)\b|请|帮"
 )
 ANSWER_LENGTH_RE = re.compile(  # a short answer asked for: the question is a lookup
-    r"\b(?:in )?(?:one|a single|a short|two|a few) (?:short )?(?:sentence|line|word)s?\b|"
+    r"\b(?:in )?(?:one|a single|a short|two|three|a few|[1-3]) (?:short )?"
+    r"(?:sentence|line|word)s?\b|"
     r"\bin a (?:short )?(?:sentence|line|word)\b|"
-    r"(?<!not the )(?<!not a )\bone[- ](?:word|line)(?: answer)?\b|"
+    r"\bone(?<!not the one)(?<!not a one)[- ](?:word|line)(?: answer)?\b|"
     r"\byes or no\b|\bshort answer\b|\bbriefly\b|\bnothing else\b|\bno lecture|"
     r"\b(?:[1-9]|1\d|20|one|two|three|four|five|six|seven|eight|nine|ten) words? "
     r"(?:max|maximum|or less|or fewer|tops)\b|"
@@ -353,8 +360,8 @@ CJK_QUESTION_RE = re.compile(
     r"(?:什么|谁|哪|几|多少|多高|多长|多大|吗)[^。]{0,6}[？?]?$|(?:ですか|ますか|でしょうか)[？?]?$|"
     r"(?:까|나요|가요|죠)[？?]$"
 )
-NUMBER_RE = re.compile(
-    r"(?<![\w.])\d[\d,]*(?:\.\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|"
+NUMBER_RE = re.compile(  # quantities; a year ("1991") is a date, not one to compute with
+    r"(?<![\w.])(?!(?:1[5-9]|20)\d\d\b)\d[\d,]*(?:\.\d+)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|"
     r"twelve|fifteen|twenty|hundred|thousand|twice|half|double|dozen)\b"
 )
 MANY_RE = re.compile(
@@ -368,7 +375,8 @@ MANY_RE = re.compile(
     r"quotes|versions|drafts)\b)|[三四五六七八九十几多][篇份个]"
 )
 MATH_RE = re.compile(
-    r"[≥≤≠√∑∏∫∞ℝℕℤℚ⁴ⁿ→∀∃≡]|(?<!\bm)(?<!\bcm)(?<!\bmm)(?<!\bkm)(?<!\bft)(?<!\bin)[²³]|\b[a-z]\([a-z]\)|\b[a-z]_\{?\w|\^\w|\bn!|\b[a-z]\s*[<>=]\s*\w"
+    r"[≥≤≠√∑∏∫∞ℝℕℤℚ⁴ⁿ→∀∃≡]|[²³](?<!\bm.)(?<!\bcm.)(?<!\bmm.)(?<!\bkm.)(?<!\bft.)(?<!\bin.)|"
+    r"\b[a-z](?:\([a-z]\)|_\{?\w|\s*[<>=]\s*\w)|\^\w|\bn!"  # each test after its first character
 )
 MATH_TERMS_RE = re.compile(
     r"\b(?:integers?|real numbers?|reals|such that|primes?|divisible|modulo|polynomials?|"
@@ -385,6 +393,8 @@ SYSTEM_RE = re.compile(  # "write a compiler", "implement a B+ tree storage engi
     r"intérprete|datenbank|simulator|simulador|simulateur)\b|"
     r"(?:实现|构建|开发|编写|写)[^。，]{0,20}(?:引擎|编译器|解释器|数据库|模拟器|操作系统|内核)"
 )
+LEAD_RE = re.compile(r"(?:[^,:.?!]{1,30}[,:]|then|also|now|and|so|finally|next)\s+")
+"""What may come before the task word of a request: "Also, summarise it", "Briefly: design"."""
 LIST_LINE_RE = re.compile(r"^\s*(?:[-*•|]|\d+[.)])\s", re.M)
 ITEM_SEP_RE = re.compile(r"(?<!\d)[,:]|[,:](?!\d)|[;，；、]")  # not "3:30", "2,340"
 
@@ -393,7 +403,10 @@ _PAST_RE = re.compile(r"(?:[a-z]*?e?d|e?n)\b")  # the rest of a past form: desig
 _MENTION_RE = re.compile(  # "the past participle of prove", "the word 'design'"
     r"\b(?:participle|tense|form|spelling|plural|synonym|antonym|word|verb|term)(?: of)? $"
 )
-MENTION_CHARS = 16  # how far before a cue `_MENTION_RE` looks
+_NEGATION_RE = re.compile(  # "don't need a fix": a piece of work declined
+    r"\b(?:no|not|without|(?:do ?n'?t|do not) (?:need|want))(?: an?| any| the)? $"
+)
+MENTION_CHARS = 16  # how far before a cue `_MENTION_RE` and `_NEGATION_RE` look
 
 
 SCANS_CACHED = 256
@@ -404,13 +417,18 @@ times (as a sentence, as the closing question, as a remark), and the scan is its
 @functools.lru_cache(maxsize=SCANS_CACHED)
 def _asked(low: str) -> tuple[str, ...]:
     """The family of each cue in `low`, except verbs in the past tense ("who designed it?"
-    asks for a fact, not a design) and words mentioned ("the past participle of prove")."""
+    asks for a fact, not a design), words mentioned ("the past participle of prove") and work
+    declined ("don't need a fix")."""
     found = []
     for m in CUES.finditer(low):
         rest = _PAST_RE.match(low, m.end())
         if not m.lastgroup or (rest and rest.end() - m.end() <= 2 and m.group()[-1].isalpha()):
             continue
-        if not _MENTION_RE.search(low, max(0, m.start() - MENTION_CHARS), m.start()):
+        before = max(0, m.start() - MENTION_CHARS)
+        if not (
+            _MENTION_RE.search(low, before, m.start())
+            or _NEGATION_RE.search(low, before, m.start())
+        ):
             found.append(m.lastgroup)
     return tuple(found)
 
@@ -435,9 +453,13 @@ def opens_question(rx: re.Pattern[str], low: str) -> re.Match[str] | None:
 
 def opens_with_work(low: str, also: tuple[str, ...] = ()) -> bool:
     """Whether lower-cased text `low` opens with a word of a family in `PRODUCING` (or in
-    `also`)."""
-    m = CUES.match(low)
-    return m is not None and (m.lastgroup in PRODUCING or m.lastgroup in also)
+    `also`), at its start or after a short lead (`LEAD_RE`)."""
+    lead = LEAD_RE.match(low)
+    for at in (0, lead.end()) if lead else (0,):
+        m = CUES.match(low, at)
+        if m is not None and (m.lastgroup in PRODUCING or m.lastgroup in also):
+            return True
+    return False
 
 
 def cue_counts(low: str) -> Counter[str]:

@@ -85,6 +85,7 @@ _LANGUAGE_HINTS = (
 )
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
+_WH_CLAUSE_RE = re.compile(r"(?:^|[,;]\s*|\band\s+|\bor\s+)(?:what|why|how|who|when|where|which)\b")
 
 
 @dataclass
@@ -144,9 +145,13 @@ def _word_counts(read: list[tuple[str, Counter[str]]]) -> tuple[int, int]:
 
 def _requests(text: str) -> bool:
     """Whether text asks something of the reader: a request ("can you", "please"), or it
-    opens with a task word ("Write ...", "Design the study: ...")."""
+    opens with a task word ("Write ...", "Design the study: ...", "Briefly: design ...")."""
     low = text.lower().lstrip()
-    return cues.REQUEST_RE.search(low) is not None or cues.opens_with_cue(low)
+    return (
+        cues.REQUEST_RE.search(low) is not None
+        or cues.opens_with_cue(low)
+        or cues.opens_with_work(low)  # "Briefly: design ..."
+    )
 
 
 def _lead(read: list[tuple[str, Counter[str]]], closing: str) -> str:
@@ -278,6 +283,8 @@ def measure(messages: Any) -> Measured:
     word_problem = quantities >= 3 and is_question and no_code and task.ask_words > 25
     heading = n_words(lead) <= HEADING_WORDS and cues.opens_with_cue(lead.lower().strip())
     heading = heading and any(f in cues.HARD for f in lead_cues)
+    if _requests(lead) and len(_WH_CLAUSE_RE.findall(closing_low)) >= 2:
+        heading = True  # "Critique it - what's missing, and how should I restructure it?"
     if word_problem or heading:  # a problem over quantities, or a task headed by its kind
         shape["lookup_question"] = False
     if shape["lookup_question"]:  # background around one question asks for nothing
