@@ -133,29 +133,31 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.956, 0.999, 300, 0.00),
+        ("dev", 0.960, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.953, 0.999, 65, 0.00),
         ("heldout", 0.934, 0.961, 153, 0.00),
-        ("third", 0.983, 0.999, 120, 0.00),
+        ("third", 0.975, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
-        ("sixth", 0.977, 0.999, 180, 0.00),
+        ("sixth", 0.983, 0.999, 180, 0.00),
         ("seventh", 0.960, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.973, 0.980, 150, 0.00),
+        ("ninth", 0.966, 0.980, 150, 0.00),
         ("tenth", 0.983, 0.999, 120, 0.00),
-        ("eleventh", 0.980, 0.980, 150, 0.00),
+        ("eleventh", 0.986, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
         ("thirteenth", 0.926, 0.920, 150, 0.04),
         ("fourteenth", 0.960, 0.960, 150, 0.00),
-        ("fifteenth", 0.893, 0.840, 150, 0.00),
+        ("fifteenth", 0.900, 0.840, 150, 0.00),
         ("sixteenth", 0.913, 0.880, 150, 0.00),
         ("seventeenth", 0.925, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.946, 0.940, 150, 0.00),
-        ("twentieth", 0.940, 0.940, 150, 0.00),
+        ("twentieth", 0.933, 0.940, 150, 0.00),
+        ("twentyfirst", 0.960, 0.960, 150, 0.00),
+        ("twentysecond", 0.973, 0.960, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -175,7 +177,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("twentyfirst", 0.873, 0.880, 150, 0.0), ("twentysecond", 0.953, 0.920, 150, 0.0)],
+    [("twentythird", 0.866, 0.880, 150, 0.0), ("twentyfourth", 0.880, 0.820, 150, 0.02)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -189,8 +191,8 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 3144 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.952, format_report(metrics, "5-fold CV")
+    assert metrics.n == 3444 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.954, format_report(metrics, "5-fold CV")
     assert metrics.simple_recall is not None and metrics.simple_recall >= 0.959
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
@@ -339,6 +341,15 @@ def test_size_features() -> None:
         ("家族旅行の旅程を作ってください。", "plan"),
         ("this logs an empty array. what am I doing wrong?", "debug"),
         ("that worked! can you redo it with pandas?", "write"),
+        ("Super, danke dir! Schönes Wochenende :)", "greeting"),
+        ("Go through every repository in our GitHub org.", "scale"),
+        ("请比较这些文献的主要分歧。", "synthesise"),
+        ("Reconstruct the proto-forms from these cognate sets.", "synthesise"),
+        ("can this be vectorised? it's slow on 2M rows", "code_deliverable"),
+        ("What's most likely going on here?", "debug"),
+        ("Compárame Shopify y WooCommerce.", "compare"),
+        ("Puoi aiutarmi a confrontare pro e contro?", "compare"),
+        ("can you make 8 exam-style questions from these notes?", "write"),
     ],
 )
 def test_task_families(text: str, family: str) -> None:
@@ -419,6 +430,12 @@ def test_the_instruction_is_found_around_a_paste() -> None:
     long_request += "I need you to reconcile them into one."
     rule = "Paste:\n\n" + "The ward was busy. " * 80 + "\n\n---\nwhat is the name of the manager"
     assert chat.split_task(rule).ask == "Paste:\n\nwhat is the name of the manager"
+    review = "We got this review back on our paper. Draft a point-by-point response letter. "
+    review += "Context: we added covariates and the results hold, and the typo is fixed. " * 5
+    report = "\n\n".join(
+        "The authors should discuss the sampling design more fully." for _ in range(9)
+    )
+    assert "Draft a point-by-point" in chat.split_task(review + "\n\n" + report).ask
     pasted = "\n\n".join("Version {v}: wash hands often, wipe the chairs." for v in "ABCDEFGH")
     assert "reconcile" in chat.split_task(long_request + "\n\n" + pasted * 4).ask
 
@@ -535,6 +552,10 @@ def test_maths_features() -> None:
         ("Briefly: design the sync protocol - CRDT choice, and how you'd compact history.", 0, 0),
         ("Honest critique please: what works, what drags, and which part you'd cut?", 1, 0),
         ("Escríbeme un correo. Tono cordial, que no suene a excusa.", 0, 0),
+        # a few words with no one to do anything; "wait", "kannst du" open questions
+        ("Patient weighs 68 kg, dose is 1.5 mg/kg. Total dose in mg?", 1, 1),
+        ("wait is pluto a planet or not anymore??", 0, 1),
+        ("Kannst du mir diesen Satz ins Englische übersetzen?", 0, 1),
         (
             "Briefly: use Gauss's method to find the orbit from three points. Show each step.",
             0,
@@ -604,6 +625,14 @@ def test_a_named_thing_is_not_a_task() -> None:
     )
     assert values("In one sentence, what does Postgres's ANALYZE command do?")["asks_analyse"] == 0
     assert values("ANALYZE THIS REPORT")["asks_analyse"] == 1
+    # a teacher, what the writer is doing, a given of a problem, a kind of mathematical function
+    assert values("wait, my teacher said one thing and youtube another")["asks_explain"] == 0
+    assert values("Blot or ELISA? I'm designing my first experiment")["asks_design"] == 0
+    assert values("Assuming one compartment, what is the trough?")["asks_assumptions"] == 0
+    assert values("Name three common loss functions.")["asks_code_deliverable"] == 0
+    assert values("make a file")["asks_write"] == 0  # a tool's action, not a text to write
+    listed = values("make a list of what to pack")
+    assert listed["asks_enumerate"] == 1 and listed["asks_write"] == 0
     assert values("why does this log 'done' first??")["questions"] == values("why?")["questions"]
     # a function to write is one piece of work, not two
     assert values("Write a function that adds two numbers.")["task_breadth"] == 1

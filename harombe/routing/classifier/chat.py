@@ -147,6 +147,12 @@ def _is_instruction(text: str) -> bool:
     return _INSTRUCTION_RE.search(text) is not None
 
 
+def _leads(head: str) -> bool:
+    """Whether a first paragraph is the instruction: it reads as one, or one of its sentences
+    opens with a task word ("We got this review back. Draft a response letter. Context: ...")."""
+    return _is_instruction(head) or any(opens_with_work(s.lower()) for s in sentences(head))
+
+
 def _asks(text: str) -> bool:
     """Whether a paragraph asks: a question (a question word may open one without its mark),
     a request or a sentence opening with a task."""
@@ -201,7 +207,7 @@ def _edges(body: str, paras: list[str], words: int) -> str:
     tail = paras[-1]
     if not sentences(tail) and _asks(head):  # the instruction, then code alone
         return _cut(head)
-    head = head if n_words(head) <= EDGE_LONG_FIRST_WORDS and _is_instruction(head) else ""
+    head = head if n_words(head) <= EDGE_LONG_FIRST_WORDS and _leads(head) else ""
     if n_words(tail) > EDGE_LAST_WORDS:
         tail = "\n".join(sentences(tail)[-2:])
     asks = _asks_again(tail) if head.endswith(("?", "？")) else _is_instruction(tail)

@@ -57,9 +57,10 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"(?:identify|find|spot|highlight|map) (?:the |any )?gaps|"
         r"gaps? in the (?:literature|research|evidence)|"
         r"(?:what|which) gaps|in common|recurring|conflicting|consolidat|"
-        r"reconcil|contradict|meta-?anal|literature|síntesis|sintetiz|synthès|zusammenführ|"
+        r"reconcil|reconstruct|contradict|meta-?anal|literature|síntesis|sintetiz|synthès|"
+        r"zusammenführ|"
         r"sintesi|síntese",
-        "综合|归纳",
+        "综合|归纳|文献|分歧",
     ),
     "plan": (
         r"plan\b|plans\b|planning(?! application| permission| department| office| consent)|"
@@ -80,7 +81,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"whole (?:repo|repository|project|codebase|monorepo)\b|end-to-end|complete(?!ly)|"
         r"comprehensive|entire|"
         r"million|billion|thousands|"
-        r"(?:every|all(?: the)?) (?:module|file|service|test|call site)s?\b"
+        r"(?:every|all(?: the)?) (?:module|file|service|test|call site|repo|repositor(?:y|ie)|"
+        r"package)s?\b"
         r"(?! (?:is|are|has|have|was|gets))|"
         r"completo|complet(?!e?ly)|"
         r"from scratch|production[- ]ready|full[- ]featured|fully[- ]functional|"
@@ -88,28 +90,32 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "完整|全面|千万|百万",
     ),
     "assumptions": (
-        r"assumption|assuming|scenario|sensitivity analys|threat|uncertaint|supuest|escenario|"
+        r"assumption|scenario|sensitivity analys|threat|uncertaint|supuest|escenario|"
         r"hypothèse|scénario|annahme|szenario|ipotes|scenari|hipótes|cenári",
         "情景",
     ),
     "compare": (
-        r"compar|rank (?:these|them|those|the|my|our|all|each|every)\b|ranking|prioriti[sz]|"
+        r"compar|compár|rank (?:these|them|those|the|my|our|all|each|every)\b|ranking|prioriti[sz]|"
         r"versus|vs\b(?! code)|pros and cons|trade-?offs?|"
         r"weigh|better|which is (?:best|better)|"
         r"what you'?d (?:pick|choose)|which (?:one )?(?:should|would)|"
         r"should i (?:buy|use|choose|pick|go)|or should|vergleich|comparez|compara|ventajas|"
+        r"confront|paragon|pro e contro|prós e contras|pros y contras|"
         r"avantages|vor- und nachteile|vantaggi|vantagens",
         "比较|对比|利弊|优缺点|比較",
     ),
     "write": (
         r"write|draft|compose|create|generate|put together|come up with|redo\b|rework|"
+        r"make (?:(?:me|us) (?:an?|\d+|some|a few)|\d+|a few|two|three|four|five|six|seven|eight|"
+        r"nine|ten)\b(?! (?:list|decision|mistake|difference|change|call|choice)s?\b)|"
         r"escrib|redact|"
         r"rédig|écri|schreib|verfass|erstell|scriv|escrev|redig",
         "写|起草|撰写|编写|書いて|作って|作成",
     ),
     "code_deliverable": (
+        r"(?<!loss )(?<!cost )(?<!activation )(?<!objective )(?<!density )(?<!wave )(?<!utility )"
         r"function|script|query|regex|regular expression|class\b|program\b|unit tests?|tests\b|"
-        r"implement|snippet|función|fonction|funktion|programm|funzion|funç",
+        r"implement|snippet|vectori[sz]\w*|función|fonction|funktion|programm|funzion|funç",
         "函数|脚本|程序",
     ),
     "analyse": (
@@ -123,7 +129,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "总结|汇总|分析|概括|评估|要約",
     ),
     "debug": (
-        r"debug|fix|bugs?\b|buggy|what'?s wrong|what'?s going on|what is going on|"
+        r"debug|fix|bugs?\b|buggy|what'?s wrong|what'?s (?:\w+ ){0,2}going on|what is going on|"
         r"(?:am i|are we|is it) doing wrong|did i do wrong|"
         r"broken(?! (?:by|down|into|up))|segfault|traceback|stack trace|exception|"
         r"doesn'?t work|"
@@ -138,7 +144,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "explain": (
         r"explain|describe|how does|how do(?! (?:you|i|we) (?:say|pronounce|spell))|how can|why|"
-        r"walk me through|teach|illustrate|"
+        r"walk me through|teach(?!er)|illustrate|"
         r"explica|expliqu|erklär|beschreib|pourquoi|por qué|warum|spieg|perché|por que\b|"
         r"come funziona|como funciona",
         "解释|说明|为什么|怎么|説明",
@@ -173,7 +179,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"hi\b|hello|hey\b|good (?:morning|evening|afternoon)\b|"
         r"(?<![a-z,] )(?:morning|evening|afternoon)\b|thanks|thank you|cheers|"
         r"happy (?:new year|birthday|holidays|friday)|merry|congrat|hola|bonjour|"
-        r"salut|hallo|guten (?:morgen|tag)|ciao|buongiorno|grazie|olá|obrigad|bom dia",
+        r"salut|hallo|guten (?:morgen|tag)|ciao|buongiorno|grazie|olá|obrigad|bom dia|danke|"
+        r"merci|gracias|schönes wochenende|bon (?:week-end|weekend)|buen fin de semana",
         "你好|谢谢",
     ),
     "constraint": (
@@ -285,7 +292,7 @@ CUES = CueScanner(FAMILIES)
 
 WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so", "in" ...)
     r"(?P<lead>(?:[^,:?\s]{1,15}[,:]\s+)?[^,:?]{1,60}[,:]\s+)?"  # "anyway, so I never forget, "
-    r"(?:(?:so|and|but|ok|okay|well|then|just|about|roughly|tl;?dr|"
+    r"(?:(?:so|and|but|ok|okay|well|wait|then|just|about|roughly|tl;?dr|"
     r"approximately|anyway|anyhow|btw|also|oh|hmm|yes|no|sorry|"
     r"(?:\w+\s+){0,2}(?:question|q)(?:\s+but)?)\b[,:-]?\s+){0,2}"
     r"(?:(?:in|at|on|for|from|to|by|with|of|until|till|since|before|after|en|em|a|de|di|da|"
@@ -308,10 +315,10 @@ EMBEDDED_WH_RE = re.compile(  # "tell me how many ...", "look up who won ..."
     r"whether|if|how (?:many|much|long|old))\b"
 )
 YES_NO_RE = re.compile(
-    r"(?P<lead>[^,:?]{1,30}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|then|also|sorry)\s+)?"
+    r"(?P<lead>[^,:?]{1,30}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|wait|then|also|sorry)\s+)?"
     r"(?:is|are|was|were|does|do|did|can|could|has|have|will|would|"
     r"should|"
-    r"est-ce|c'est|es|ist|sind|kann|hat|stimmt)\b",
+    r"est-ce|c'est|es|ist|sind|kann|kannst|könntest|hat|stimmt|peux-tu|puedes|podrías|puoi)\b",
 )
 TAG_QUESTION_RE = re.compile(  # "... is 121 C, right?": a yes/no question by its tag
     r"(?:,|\s)\s*(?:right|correct|yes|no|true|yeah|isn'?t it|aren'?t they|don'?t they|"
@@ -319,6 +326,12 @@ TAG_QUESTION_RE = re.compile(  # "... is 121 C, right?": a yes/no question by it
 )
 ALTERNATIVE_RE = re.compile(r"^(?:[\w'-]+ ){0,3}or(?: [\w'-]+){1,3}\s*[?？]$")
 """A choice between two things, closing a question: "fruit or vegetable?", "left or right?"."""
+ELLIPTIC_RE = re.compile(
+    r"^(?!thoughts|ideas|feedback|opinions?|comments|suggestions)"
+    r"(?!.*\b(?:i|you|we|it|tu|vous|du|sie|ich|wir|yo|usted|eu|voc[êe]|io)\b)"
+    r"(?:[\w'-]+ ){1,3}[\w'-]+\s*[?？]$"
+)
+"""A question of a few words and no one to do anything: "Main finding?", "Total dose in mg?"."""
 CALCULATION_RE = re.compile(r"^[\d\s.,%+\-*/×÷x()^]*(?:of|in)?[\d\s.,%+\-*/×÷x()^]*=\s*\?$")
 """A sum to work out: "17% of 2,340 = ?"."""
 YES_NO_SUBJECT_RE = re.compile(  # "should i ...", "is it ...": without a '?', a question
@@ -344,7 +357,7 @@ ANSWER_LENGTH_RE = re.compile(  # a short answer asked for: the question is a lo
     r"\b(?:[1-9]|1\d|20|one|two|three|four|five|six|seven|eight|nine|ten) words? "
     r"(?:max|maximum|or less|or fewer|tops)\b|"
     r"\bno explanation|\bdon'?t explain|\bkeep it short|"
-    r"\bjust the (?:name|number|answer|date|year|word|expansion|range|figure|value)\b|"
+    r"\bjust the (?:name|number|answer|date|year|word|expansion|range|figure|value|headline)\b|"
     r"\bjust (?:say|tell me|give me) the (?:output|answer|result|number|name|value)\b|"
     r"\ben una (?:frase|palabra)|\ben une (?:phrase|ligne)|\bin einem satz|一句话"
 )
@@ -406,6 +419,9 @@ _MENTION_RE = re.compile(  # "the past participle of prove", "the word 'design'"
 _NEGATION_RE = re.compile(  # "don't need a fix": a piece of work declined
     r"\b(?:no|not|without|(?:do ?n'?t|do not) (?:need|want))(?: an?| any| the)? $"
 )
+_DOING_RE = re.compile(r"\b(?:i'?m|i am|we'?re|we are|i'?ve been|we'?ve been) $")
+"""Before a cue that goes on "-ing": what the writer is doing ("I'm designing my first
+experiment"), not what they ask for."""
 MENTION_CHARS = 16  # how far before a cue `_MENTION_RE` and `_NEGATION_RE` look
 
 
@@ -425,8 +441,10 @@ def _asked(low: str) -> tuple[str, ...]:
         if not m.lastgroup or (rest and rest.end() - m.end() <= 2 and m.group()[-1].isalpha()):
             continue
         before = max(0, m.start() - MENTION_CHARS)
+        doing = low.startswith("ing", m.end()) and _DOING_RE.search(low, before, m.start())
         if not (
-            _MENTION_RE.search(low, before, m.start())
+            doing
+            or _MENTION_RE.search(low, before, m.start())
             or _NEGATION_RE.search(low, before, m.start())
         ):
             found.append(m.lastgroup)

@@ -223,6 +223,7 @@ def _question_shape(closing: str, asked: set[str], brief: bool) -> dict[str, flo
         or cues.MAGNITUDE_RE.search(low)  # "compare 3/8 and 5/16, which is bigger?"
         or cues.CALCULATION_RE.match(low)  # "17% of 2,340 = ?"
         or cues.ALTERNATIVE_RE.match(low)  # "botanically speaking: fruit or vegetable?"
+        or cues.ELLIPTIC_RE.match(low)  # "Total dose in mg?"
     )
     yes_no_at = None if wh else cues.opens_question(cues.YES_NO_RE, low)
     yes_no = (yes_no_at is not None or cues.TAG_QUESTION_RE.search(low) is not None) and (

@@ -7,85 +7,85 @@ tier. Features: `features.py`.
 
 WEIGHTS = {
     # log2(1 + words of the instruction's sentences that ask) / 4
-    "asking_words": 2.357,
+    "asking_words": 2.321,
     # log2(1 + words of its other sentences: background, chatter) / 4
-    "context_words": 0.828,
+    "context_words": 0.717,
     # log2(1 + earlier turns of the conversation) / 2
-    "history_turns": 0.210,
+    "history_turns": 0.288,
     # several inputs named: 'ten papers', 'these reports', 'all modules'
-    "many_documents": 2.520,
+    "many_documents": 2.413,
     # a word of the 'design' family
-    "asks_design": 2.183,
+    "asks_design": 2.242,
     # a word of the 'prove' family
-    "asks_prove": 1.077,
+    "asks_prove": 1.197,
     # a word of the 'synthesise' family
-    "asks_synthesise": 1.915,
+    "asks_synthesise": 2.063,
     # a word of the 'plan' family
-    "asks_plan": 1.887,
+    "asks_plan": 2.080,
     # a word of the 'scale' family
-    "asks_scale": 5.479,
+    "asks_scale": 5.631,
     # a word of the 'assumptions' family
-    "asks_assumptions": 6.115,
+    "asks_assumptions": 6.264,
     # a word of the 'compare' family
-    "asks_compare": 0.255,
+    "asks_compare": 0.250,
     # a word of the 'write' family
-    "asks_write": -0.477,
+    "asks_write": -0.567,
     # a word of the 'code_deliverable' family
-    "asks_code_deliverable": -0.212,
+    "asks_code_deliverable": -0.079,
     # a word of the 'analyse' family
-    "asks_analyse": -0.424,
+    "asks_analyse": -0.409,
     # a word of the 'debug' family
-    "asks_debug": -0.595,
+    "asks_debug": -0.739,
     # a word of the 'explain' family
-    "asks_explain": -0.514,
+    "asks_explain": -0.658,
     # a word of the 'depth' family
-    "asks_depth": 1.137,
+    "asks_depth": 1.279,
     # a word of the 'transform' family
-    "asks_transform": -2.047,
+    "asks_transform": -2.034,
     # a word of the 'enumerate' family
-    "asks_enumerate": -0.579,
+    "asks_enumerate": -0.486,
     # a word of the 'meaning' family
-    "asks_meaning": -1.267,
+    "asks_meaning": -1.145,
     # a word of the 'greeting' family
-    "asks_greeting": -2.476,
+    "asks_greeting": -2.557,
     # distinct task families asked for (write, analyse, compare, prove ...)
-    "task_breadth": 1.079,
+    "task_breadth": 1.110,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
-    "hard_task": 4.806,
+    "hard_task": 4.910,
     # a tier-2 family asked in at most 20 words
-    "short_hard_task": 2.877,
+    "short_hard_task": 2.926,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
-    "work_on_payload": -0.741,
+    "work_on_payload": -0.722,
     # a piece of work asked of 60 or more pasted words
-    "pasted_task": -0.697,
+    "pasted_task": -0.757,
     # log2(1 + list lines and comma-separated items in the instruction) / 3
-    "listed_items": 2.488,
+    "listed_items": 2.695,
     # a system to build: an engine, a compiler, an emulator, a database ...
-    "builds_system": 6.494,
+    "builds_system": 6.597,
     # constraint words (must, without, at most, budget ...), at most 6, / 3
-    "constraints": 1.120,
+    "constraints": 1.250,
     # multi-part markers (and then, also, finally ...), at most 3, / 2
-    "sequence": 0.794,
+    "sequence": 0.567,
     # question marks in the instruction, at most 3, / 2
-    "questions": -3.173,
+    "questions": -2.935,
     # a fenced code block is present
-    "code_block": 0.672,
+    "code_block": 0.734,
     # log2(1 + code lines) / 4
-    "code_lines": 1.650,
+    "code_lines": 1.862,
     # maths symbols and variables, at most 4, / 2
-    "math_notation": 0.955,
+    "math_notation": 1.060,
     # maths terms (integer, prime, such that ...), at most 4, / 2
-    "math_terms": 3.806,
+    "math_terms": 3.618,
     # a setup with 3 or more quantities closed by a question, no code
-    "word_problem": 0.105,
+    "word_problem": 0.174,
     # the closing sentence opens with a question word (what, who, when ...)
-    "wh_question": 0.055,
+    "wh_question": 0.067,
     # a short wh- or yes/no closing question asking for no piece of work
-    "lookup_question": -4.216,
+    "lookup_question": -4.129,
     # a lookup question over 60 or more words of payload
-    "pasted_lookup": -0.088,
+    "pasted_lookup": 0.510,
     # the instruction is not in English
-    "non_english": -0.002,
+    "non_english": 0.064,
 }
-MEDIUM_AT = 1.307  # task score from which a request is tier 1
-COMPLEX_AT = 8.598  # ... and tier 2
+MEDIUM_AT = 1.388  # task score from which a request is tier 1
+COMPLEX_AT = 8.830  # ... and tier 2
