@@ -133,7 +133,7 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.960, 0.999, 300, 0.00),
+        ("dev", 0.963, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.953, 0.999, 65, 0.00),
@@ -145,19 +145,21 @@ def assert_scores(
         ("seventh", 0.960, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
         ("ninth", 0.966, 0.980, 150, 0.00),
-        ("tenth", 0.983, 0.999, 120, 0.00),
+        ("tenth", 0.991, 0.999, 120, 0.00),
         ("eleventh", 0.986, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
-        ("thirteenth", 0.926, 0.920, 150, 0.04),
+        ("thirteenth", 0.920, 0.900, 150, 0.04),
         ("fourteenth", 0.960, 0.960, 150, 0.00),
-        ("fifteenth", 0.900, 0.840, 150, 0.00),
-        ("sixteenth", 0.913, 0.880, 150, 0.00),
+        ("fifteenth", 0.913, 0.860, 150, 0.00),
+        ("sixteenth", 0.906, 0.880, 150, 0.00),
         ("seventeenth", 0.925, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.946, 0.940, 150, 0.00),
-        ("twentieth", 0.933, 0.940, 150, 0.00),
-        ("twentyfirst", 0.960, 0.960, 150, 0.00),
+        ("twentieth", 0.940, 0.940, 150, 0.00),
+        ("twentyfirst", 0.966, 0.980, 150, 0.00),
         ("twentysecond", 0.973, 0.960, 150, 0.00),
+        ("twentythird", 0.886, 0.880, 150, 0.00),
+        ("twentyfourth", 0.906, 0.860, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -177,7 +179,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("twentythird", 0.866, 0.880, 150, 0.0), ("twentyfourth", 0.880, 0.820, 150, 0.02)],
+    [("twentyfifth", 0.926, 0.920, 150, 0.0), ("twentysixth", 0.900, 0.860, 150, 0.02)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -191,9 +193,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 3444 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.954, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.959
+    assert metrics.n == 3744 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.950, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.954
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
@@ -350,6 +352,7 @@ def test_size_features() -> None:
         ("Compárame Shopify y WooCommerce.", "compare"),
         ("Puoi aiutarmi a confrontare pro e contro?", "compare"),
         ("can you make 8 exam-style questions from these notes?", "write"),
+        ("Kannst du den Satz etwas freundlicher formulieren?", "transform"),
     ],
 )
 def test_task_families(text: str, family: str) -> None:
@@ -556,6 +559,8 @@ def test_maths_features() -> None:
         ("Patient weighs 68 kg, dose is 1.5 mg/kg. Total dose in mg?", 1, 1),
         ("wait is pluto a planet or not anymore??", 0, 1),
         ("Kannst du mir diesen Satz ins Englische übersetzen?", 0, 1),
+        # Spanish narration needs no subject: "voy al médico" after the question is a remark
+        ("¿cómo se dice 'estoy resfriado' en inglés? voy al médico mañana en Dublín", 1, 1),
         (
             "Briefly: use Gauss's method to find the orbit from three points. Show each step.",
             0,
@@ -631,6 +636,14 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("Assuming one compartment, what is the trough?")["asks_assumptions"] == 0
     assert values("Name three common loss functions.")["asks_code_deliverable"] == 0
     assert values("make a file")["asks_write"] == 0  # a tool's action, not a text to write
+    assert values("I'm planning a lesson. Explain the causes of WW1.")["asks_plan"] == 0
+    assert values("I have a student loan (plan 2). Compare the options.")["asks_plan"] == 0
+    # a question that asks for work before the closing one: no single lookup
+    code = "\n\n```python\nwith a:\n    with b:\n        move()\n```\n\n"
+    deadlock = values("why does this deadlock sometimes?" + code + "and what's the standard fix")
+    assert deadlock["lookup_question"] == 0
+    # "give me ..." requests, and its words count around a lookup
+    assert values("ok. give me a full 8-week schedule. who drives on monday?")["asks_plan"] == 1
     listed = values("make a list of what to pack")
     assert listed["asks_enumerate"] == 1 and listed["asks_write"] == 0
     assert values("why does this log 'done' first??")["questions"] == values("why?")["questions"]

@@ -33,6 +33,8 @@ def unsure_prompt() -> str:
         "How do tides work?",
         "Give me some tips for a job interview.",
         "What should I pack for a week in Iceland in March?",
+        "How do I make sourdough bread?",
+        "Explain how vaccines work.",
     ):
         if explain(user(text)).features["unsure"]:
             return text

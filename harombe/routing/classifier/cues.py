@@ -63,7 +63,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "综合|归纳|文献|分歧",
     ),
     "plan": (
-        r"plan\b|plans\b|planning(?! application| permission| department| office| consent)|"
+        r"plan\b(?! \d)|plans\b|planning(?! application| permission| department| office| consent)|"
         r"roadmap|programme|strategy|itinerary|timeline|milestone|propose\b|"
         r"schedule|curriculum|planific|planifi|planung|zeitplan|calendrier|cronograma|"
         r"pianific|planej",
@@ -161,7 +161,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"translat|rephrase|reword|rewrite|paraphrase|shorten|shorter|simplify|convert(?!ing)|spell|"
         r"plural|synonym|antonym|pronounce|how do you say|make (?:this|it) sound|rename|"
         r"more (?:formal|polite|casual|professional)|less formal|traduc|"
-        r"tradui|tradu[zr]|übersetz|umformulier|reescrib|réécri|riscriv|reescrev",
+        r"tradui|tradu[zr]|übersetz|umformulier|formulier|freundlicher|höflicher|reescrib|"
+        r"réécri|riscriv|reescrev",
         "翻译|改写|换算|翻訳",
     ),
     "enumerate": (
@@ -341,10 +342,11 @@ YES_NO_SUBJECT_RE = re.compile(  # "should i ...", "is it ...": without a '?', a
 NARRATION_RE = re.compile(  # a sentence that tells rather than asks: "I play guitar ..."
     r"(?:i|i'm|i've|i'd|we|we're|my|our|it|it's|this|that|there|he|she|they|like|just|"
     r"someone|somebody|everyone|people|je|j'|ich|wir|es|c'est|das|yo|mi|mon|ma|eu|io|devo|"
-    r"debo|tengo|sono|soy|estoy|je dois|ich muss)\b"
+    r"debo|tengo|sono|soy|estoy|voy|vamos|fui|estaba|tenía|je dois|ich muss)\b"
 )
 REQUEST_RE = re.compile(  # a sentence that asks something of the reader
     r"\b(?:please|can you|could you|would you(?! believe)|will you|i need you|i want you|"
+    r"give me|show me|tell me|"
     r"i'd like you|"
     r"help me|bitte|por favor|peux-tu|pouvez-vous|per favore|puoi|você pode|pode)\b|请|帮"
 )
@@ -441,7 +443,8 @@ def _asked(low: str) -> tuple[str, ...]:
         if not m.lastgroup or (rest and rest.end() - m.end() <= 2 and m.group()[-1].isalpha()):
             continue
         before = max(0, m.start() - MENTION_CHARS)
-        doing = low.startswith("ing", m.end()) and _DOING_RE.search(low, before, m.start())
+        gerund = m.group().endswith("ing") or low.startswith("ing", m.end())
+        doing = gerund and _DOING_RE.search(low, before, m.start())
         if not (
             doing
             or _MENTION_RE.search(low, before, m.start())

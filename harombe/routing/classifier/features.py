@@ -286,8 +286,14 @@ def measure(messages: Any) -> Measured:
     heading = heading and any(f in cues.HARD for f in lead_cues)
     if _requests(lead) and len(_WH_CLAUSE_RE.findall(closing_low)) >= 2:
         heading = True  # "Critique it - what's missing, and how should I restructure it?"
-    if word_problem or heading:  # a problem over quantities, or a task headed by its kind
-        shape["lookup_question"] = False
+    asked_before = any(  # "why does this deadlock? [code] and what's the standard way ...?"
+        closing not in sentence
+        and sentence.endswith(("?", "？"))
+        and any(f in cues.WORK for f in found)
+        for sentence, found in read
+    )
+    if word_problem or heading or asked_before:  # a problem over quantities, a task headed by
+        shape["lookup_question"] = False  # its kind, or a question for work before this one
     if shape["lookup_question"]:  # background around one question asks for nothing
         counts = requested
     if magnitude:
