@@ -133,22 +133,22 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.963, 0.999, 300, 0.00),
+        ("dev", 0.960, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.953, 0.999, 65, 0.00),
-        ("heldout", 0.934, 0.961, 153, 0.00),
+        ("heldout", 0.928, 0.961, 153, 0.00),
         ("third", 0.975, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
         ("sixth", 0.983, 0.999, 180, 0.00),
         ("seventh", 0.960, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.966, 0.980, 150, 0.00),
-        ("tenth", 0.991, 0.999, 120, 0.00),
+        ("ninth", 0.960, 0.980, 150, 0.00),
+        ("tenth", 0.975, 0.999, 120, 0.00),
         ("eleventh", 0.986, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
-        ("thirteenth", 0.920, 0.900, 150, 0.04),
+        ("thirteenth", 0.933, 0.940, 150, 0.04),
         ("fourteenth", 0.960, 0.960, 150, 0.00),
         ("fifteenth", 0.913, 0.860, 150, 0.00),
         ("sixteenth", 0.906, 0.880, 150, 0.00),
@@ -156,10 +156,12 @@ def assert_scores(
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.946, 0.940, 150, 0.00),
         ("twentieth", 0.940, 0.940, 150, 0.00),
-        ("twentyfirst", 0.966, 0.980, 150, 0.00),
+        ("twentyfirst", 0.973, 0.980, 150, 0.00),
         ("twentysecond", 0.973, 0.960, 150, 0.00),
-        ("twentythird", 0.886, 0.880, 150, 0.00),
+        ("twentythird", 0.893, 0.900, 150, 0.00),
         ("twentyfourth", 0.906, 0.860, 150, 0.00),
+        ("twentyfifth", 0.940, 0.920, 150, 0.00),
+        ("twentysixth", 0.926, 0.880, 150, 0.02),
     ],
 )
 def test_training_sets_as_fitted(
@@ -179,7 +181,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("twentyfifth", 0.926, 0.920, 150, 0.0), ("twentysixth", 0.900, 0.860, 150, 0.02)],
+    [("twentyseventh", 0.920, 0.940, 150, 0.0), ("twentyeighth", 0.893, 0.860, 150, 0.0)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -193,9 +195,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 3744 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.950, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.954
+    assert metrics.n == 4044 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.949, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.952
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
@@ -353,6 +355,11 @@ def test_size_features() -> None:
         ("Puoi aiutarmi a confrontare pro e contro?", "compare"),
         ("can you make 8 exam-style questions from these notes?", "write"),
         ("Kannst du den Satz etwas freundlicher formulieren?", "transform"),
+        ("Find the common themes in these interviews.", "synthesise"),
+        ("Either give a rigorous argument that it is correct, or a counterexample.", "prove"),
+        ("how would u build something like OpenTable from scratch", "design"),
+        ("Kannst du beide Optionen gegenüberstellen?", "compare"),
+        ("Bitte den Bericht ins Englische übersetzen.", "transform"),  # "-en" asks, unlike "-n"
     ],
 )
 def test_task_families(text: str, family: str) -> None:
@@ -636,6 +643,8 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("Assuming one compartment, what is the trough?")["asks_assumptions"] == 0
     assert values("Name three common loss functions.")["asks_code_deliverable"] == 0
     assert values("make a file")["asks_write"] == 0  # a tool's action, not a text to write
+    # common causes of one thing are general knowledge; of several sources, a synthesis
+    assert values("name three common causes of a car battery draining")["asks_synthesise"] == 0
     assert values("I'm planning a lesson. Explain the causes of WW1.")["asks_plan"] == 0
     assert values("I have a student loan (plan 2). Compare the options.")["asks_plan"] == 0
     # a question that asks for work before the closing one: no single lookup

@@ -19,7 +19,7 @@ from harombe.routing.classifier.scan import CueScanner
 FAMILIES: dict[str, tuple[str, str]] = {
     # name: (word starts, matched after a word boundary; CJK fragments, matched anywhere)
     "design": (
-        r"how would you (?:build|design|architect|scale)|(?<!the )(?<!study )(?<!graphic )"
+        r"how would (?:you|u) (?:build|design|architect|scale)|(?<!the )(?<!study )(?<!graphic )"
         r"(?<!web )design(?!er| studio| agency| firm| school| question|"
         r"(?: (?:me|us))?(?: (?:a|an|the|my|our))?(?: [\w-]+){0,2} "
         r"(?:plan|schedule|routine|workout|menu|logo|poster|flyer|card|itinerary|label)s?\b)|"
@@ -39,6 +39,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"with (?:a |full |formal )?proofs?\b|proof,? (?:please|pls)\b|"
         r"(?:both|these|those|two|three|all|the) proofs\b|"
         r"argue (?:rigorously |formally |carefully )?(?:that|why)\b|"
+        r"(?:rigorous|formal) argument|"
         r"derive|dimostr|demonstre|demonstrar|"
         r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
         r"show (?:the |every |all |no |each )?[\w-]+ (?:is|are) (?:not )?"
@@ -51,7 +52,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"synthes|across (?:all|them|these|those|every|each|several|multiple)|"
         r"across (?:the )?(?:services|systems|teams|sources|documents|reports|papers|studies)|"
         r"(?<!most )(?<!more )common (?:patterns?|themes?|gaps?|issues?|problems?|threads?|"
-        r"findings?|causes?|ground)|"
+        r"findings?|causes?|ground)(?= (?:[\w-]+ ){0,4}?(?:across|among|between|"
+        r"(?:in|of|from) (?:these|those|the|all|our|my|each)))|"  # ... of several sources
         r"(?:find|identify|spot|highlight|list) (?:the )?(?:common|shared|recurring)|"
         r"(?:research|knowledge|evidence) gaps?|"
         r"(?:identify|find|spot|highlight|map) (?:the |any )?gaps|"
@@ -100,7 +102,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"weigh|better|which is (?:best|better)|"
         r"what you'?d (?:pick|choose)|which (?:one )?(?:should|would)|"
         r"should i (?:buy|use|choose|pick|go)|or should|vergleich|comparez|compara|ventajas|"
-        r"confront|paragon|pro e contro|prós e contras|pros y contras|"
+        r"confront|paragon|pro e contro|prós e contras|pros y contras|gegenüberstell|"
         r"avantages|vor- und nachteile|vantaggi|vantagens",
         "比较|对比|利弊|优缺点|比較",
     ),
@@ -414,7 +416,8 @@ LIST_LINE_RE = re.compile(r"^\s*(?:[-*•|]|\d+[.)])\s", re.M)
 ITEM_SEP_RE = re.compile(r"(?<!\d)[,:]|[,:](?!\d)|[;，；、]")  # not "3:30", "2,340"
 
 
-_PAST_RE = re.compile(r"(?:[a-z]*?e?d|e?n)\b")  # the rest of a past form: design|ed, prove|n
+_PAST_RE = re.compile(r"(?:[a-z]*?e?d|n)\b")  # the rest of a past form: design|ed, prove|n
+# (not "-en": German and Dutch infinitives, "übersetz|en", "vergleich|en", ask for the work)
 _MENTION_RE = re.compile(  # "the past participle of prove", "the word 'design'"
     r"\b(?:participle|tense|form|spelling|plural|synonym|antonym|word|verb|term)(?: of)? $"
 )
