@@ -144,14 +144,14 @@ def assert_scores(
         ("sixth", 0.983, 0.999, 180, 0.00),
         ("seventh", 0.960, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.960, 0.980, 150, 0.00),
-        ("tenth", 0.975, 0.999, 120, 0.00),
+        ("ninth", 0.953, 0.980, 150, 0.00),
+        ("tenth", 0.983, 0.999, 120, 0.00),
         ("eleventh", 0.986, 0.980, 150, 0.00),
-        ("twelfth", 0.980, 0.960, 150, 0.00),
+        ("twelfth", 0.973, 0.940, 150, 0.00),
         ("thirteenth", 0.933, 0.940, 150, 0.04),
         ("fourteenth", 0.960, 0.960, 150, 0.00),
         ("fifteenth", 0.913, 0.860, 150, 0.00),
-        ("sixteenth", 0.906, 0.880, 150, 0.00),
+        ("sixteenth", 0.913, 0.880, 150, 0.00),
         ("seventeenth", 0.925, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.946, 0.940, 150, 0.00),
@@ -159,9 +159,11 @@ def assert_scores(
         ("twentyfirst", 0.973, 0.980, 150, 0.00),
         ("twentysecond", 0.973, 0.960, 150, 0.00),
         ("twentythird", 0.893, 0.900, 150, 0.00),
-        ("twentyfourth", 0.906, 0.860, 150, 0.00),
+        ("twentyfourth", 0.913, 0.880, 150, 0.00),
         ("twentyfifth", 0.940, 0.920, 150, 0.00),
-        ("twentysixth", 0.926, 0.880, 150, 0.02),
+        ("twentysixth", 0.933, 0.900, 150, 0.02),
+        ("twentyseventh", 0.926, 0.940, 150, 0.00),
+        ("twentyeighth", 0.900, 0.860, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -181,7 +183,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("twentyseventh", 0.920, 0.940, 150, 0.0), ("twentyeighth", 0.893, 0.860, 150, 0.0)],
+    [("twentyninth", 0.960, 0.940, 150, 0.0), ("thirtieth", 0.940, 0.999, 150, 0.0)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -195,9 +197,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 4044 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.949, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.952
+    assert metrics.n == 4344 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.946, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.947
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
@@ -379,6 +381,7 @@ def test_tier_2_kinds_of_task_and_breadth() -> None:
         "用 Go 实现一个支持快照隔离的键值存储引擎。",
         "Implement, in Python, a complete interpreter for the grammar below.",
         "Write a Barnes-Hut n-body simulator in Rust for 100k bodies.",
+        "Build me a full granular synth plugin in JUCE: MIDI, polyphony, presets, GUI.",
     ):
         assert values(system)["builds_system"] == 1, system
     assert values("Write a Python function that parses an ISO date.")["builds_system"] == 0
@@ -565,6 +568,12 @@ def test_maths_features() -> None:
         # a few words with no one to do anything; "wait", "kannst du" open questions
         ("Patient weighs 68 kg, dose is 1.5 mg/kg. Total dose in mg?", 1, 1),
         ("wait is pluto a planet or not anymore??", 0, 1),
+        # a sentence opening with a gerund after the question tells, not asks
+        (
+            "what time is sunset in Lisbon tomorrow? heading up to the roof with two friends later",
+            1,
+            1,
+        ),
         ("Kannst du mir diesen Satz ins Englische übersetzen?", 0, 1),
         # Spanish narration needs no subject: "voy al médico" after the question is a remark
         ("¿cómo se dice 'estoy resfriado' en inglés? voy al médico mañana en Dublín", 1, 1),

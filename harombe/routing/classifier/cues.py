@@ -344,7 +344,7 @@ YES_NO_SUBJECT_RE = re.compile(  # "should i ...", "is it ...": without a '?', a
 NARRATION_RE = re.compile(  # a sentence that tells rather than asks: "I play guitar ..."
     r"(?:i|i'm|i've|i'd|we|we're|my|our|it|it's|this|that|there|he|she|they|like|just|"
     r"someone|somebody|everyone|people|je|j'|ich|wir|es|c'est|das|yo|mi|mon|ma|eu|io|devo|"
-    r"debo|tengo|sono|soy|estoy|voy|vamos|fui|estaba|tenía|je dois|ich muss)\b"
+    r"debo|tengo|sono|soy|estoy|voy|vamos|fui|estaba|tenía|je dois|ich muss|[a-z]+ing)\b"
 )
 REQUEST_RE = re.compile(  # a sentence that asks something of the reader
     r"\b(?:please|can you|could you|would you(?! believe)|will you|i need you|i want you|"
@@ -407,7 +407,7 @@ SYSTEM_RE = re.compile(  # "write a compiler", "implement a B+ tree storage engi
     r"(?:engine|emulator|(?:text |code )?editor|renderer|compiler|interpreter|database|"
     r"key-value store|kv store|kernel|operating system|file ?system|runtime|virtual machine|"
     r"consensus|paxos|raft|debugger|browser|orchestrator|motor|moteur|compilateur|compilador|"
-    r"intérprete|datenbank|simulator|simulador|simulateur)\b|"
+    r"intérprete|datenbank|simulator|simulador|simulateur|plugin|plug-in)\b|"
     r"(?:实现|构建|开发|编写|写)[^。，]{0,20}(?:引擎|编译器|解释器|数据库|模拟器|操作系统|内核)"
 )
 LEAD_RE = re.compile(r"(?:[^,:.?!]{1,30}[,:]|then|also|now|and|so|finally|next)\s+")
