@@ -133,12 +133,12 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.960, 0.999, 300, 0.00),
+        ("dev", 0.963, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.953, 0.999, 65, 0.00),
         ("heldout", 0.928, 0.961, 153, 0.00),
-        ("third", 0.975, 0.999, 120, 0.00),
+        ("third", 0.983, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
         ("sixth", 0.983, 0.999, 180, 0.00),
@@ -149,21 +149,23 @@ def assert_scores(
         ("eleventh", 0.986, 0.980, 150, 0.00),
         ("twelfth", 0.973, 0.940, 150, 0.00),
         ("thirteenth", 0.933, 0.940, 150, 0.04),
-        ("fourteenth", 0.960, 0.960, 150, 0.00),
+        ("fourteenth", 0.966, 0.960, 150, 0.00),
         ("fifteenth", 0.913, 0.860, 150, 0.00),
-        ("sixteenth", 0.913, 0.880, 150, 0.00),
+        ("sixteenth", 0.920, 0.880, 150, 0.00),
         ("seventeenth", 0.925, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.946, 0.940, 150, 0.00),
         ("twentieth", 0.940, 0.940, 150, 0.00),
         ("twentyfirst", 0.973, 0.980, 150, 0.00),
         ("twentysecond", 0.973, 0.960, 150, 0.00),
-        ("twentythird", 0.893, 0.900, 150, 0.00),
-        ("twentyfourth", 0.913, 0.880, 150, 0.00),
+        ("twentythird", 0.900, 0.900, 150, 0.00),
+        ("twentyfourth", 0.906, 0.860, 150, 0.00),
         ("twentyfifth", 0.940, 0.920, 150, 0.00),
         ("twentysixth", 0.933, 0.900, 150, 0.02),
         ("twentyseventh", 0.926, 0.940, 150, 0.00),
-        ("twentyeighth", 0.900, 0.860, 150, 0.00),
+        ("twentyeighth", 0.893, 0.860, 150, 0.00),
+        ("twentyninth", 0.966, 0.940, 150, 0.00),
+        ("thirtieth", 0.946, 0.999, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -183,7 +185,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("twentyninth", 0.960, 0.940, 150, 0.0), ("thirtieth", 0.940, 0.999, 150, 0.0)],
+    [("thirtyfirst", 0.940, 0.940, 150, 0.0), ("thirtysecond", 0.920, 0.900, 150, 0.0)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -197,9 +199,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 4344 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.946, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.947
+    assert metrics.n == 4644 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.948, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.949
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
@@ -362,6 +364,7 @@ def test_size_features() -> None:
         ("how would u build something like OpenTable from scratch", "design"),
         ("Kannst du beide Optionen gegenüberstellen?", "compare"),
         ("Bitte den Bericht ins Englische übersetzen.", "transform"),  # "-en" asks, unlike "-n"
+        ("Identifica padrões comuns, contradições e lacunas.", "synthesise"),
     ],
 )
 def test_task_families(text: str, family: str) -> None:
@@ -652,6 +655,9 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("Assuming one compartment, what is the trough?")["asks_assumptions"] == 0
     assert values("Name three common loss functions.")["asks_code_deliverable"] == 0
     assert values("make a file")["asks_write"] == 0  # a tool's action, not a text to write
+    # proving to a person is convincing them; several documents named in other languages
+    assert values("I need to prove to my manager that we need monitors.")["asks_prove"] == 0
+    assert values("Compara estes seis estudos sobre teletrabalho.")["many_documents"] == 1
     # common causes of one thing are general knowledge; of several sources, a synthesis
     assert values("name three common causes of a car battery draining")["asks_synthesise"] == 0
     assert values("I'm planning a lesson. Explain the causes of WW1.")["asks_plan"] == 0

@@ -34,7 +34,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "设计|架构|設計",
     ),
     "prove": (
-        r"prove(?!e)|(?:a|the|formal|rigorous|your) (?:\w+ )?proof|"
+        r"prove(?!e| to (?:me|my|the|our|him|her|them|you|a|an)\b)|"  # "prove to my boss": convince
+        r"(?:a|the|formal|rigorous|your) (?:\w+ )?proof|"
         r"proof (?:that|of (?:the|this|why))|"
         r"with (?:a |full |formal )?proofs?\b|proof,? (?:please|pls)\b|"
         r"(?:both|these|those|two|three|all|the) proofs\b|"
@@ -59,7 +60,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"(?:identify|find|spot|highlight|map) (?:the |any )?gaps|"
         r"gaps? in the (?:literature|research|evidence)|"
         r"(?:what|which) gaps|in common|recurring|conflicting|consolidat|"
-        r"reconcil|reconstruct|contradict|meta-?anal|literature|síntesis|sintetiz|synthès|"
+        r"reconcil|reconstruct|contradi|meta-?anal|literature|síntesis|sintetiz|synthès|"
+        r"lacunas?\b|padr[õo]es comuns|patrones comunes|points communs|"
         r"zusammenführ|"
         r"sintesi|síntese",
         "综合|归纳|文献|分歧",
@@ -383,13 +385,17 @@ NUMBER_RE = re.compile(  # quantities; a year ("1991") is a date, not one to com
 )
 MANY_RE = re.compile(
     r"(?:\b(?:[3-9]|\d{2,}|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+    r"tres|três|trois|drei|cuatro|quatro|quatre|vier|cinco|cinq|fünf|seis|sechs|siete|sete|"
+    r"sept|sieben|ocho|oito|huit|acht|diez|dez|dix|zehn|estos|estes|estas|ces|diese|todos|"
+    r"todas|tous|toutes|alle|"
     r"twenty|dozens?|several|many|multiple|all|every|each|these|those|our|the)\s+"
     r"(?:[\w-]+\s+){0,2}?"
     r"(?:papers|studies|reports|documents|files|articles|transcripts|interviews|proposals|"
     r"sources|trials|postmortems|memos|logs|modules|services|repositories|chapters|datasets|"
     r"contracts|vendors|reviews|surveys|summaries|notes|questionnaires|responses|essays|"
     r"submissions|applications|abstracts|excerpts|guidelines|policies|emails|tickets|threads|"
-    r"quotes|versions|drafts)\b)|[三四五六七八九十几多][篇份个]"
+    r"quotes|versions|drafts|estudios|estudos|études|studien|artículos|artigos|artikel|"
+    r"documentos|dokumente|informes|relatórios|rapports|berichte|contratos|contrats|verträge)\b)|[三四五六七八九十几多][篇份个]"
 )
 MATH_RE = re.compile(
     r"[≥≤≠√∑∏∫∞ℝℕℤℚ⁴ⁿ→∀∃≡]|[²³](?<!\bm.)(?<!\bcm.)(?<!\bmm.)(?<!\bkm.)(?<!\bft.)(?<!\bin.)|"
