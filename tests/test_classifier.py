@@ -137,7 +137,7 @@ def assert_scores(
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.953, 0.999, 65, 0.00),
-        ("heldout", 0.928, 0.961, 153, 0.00),
+        ("heldout", 0.934, 0.961, 153, 0.00),
         ("third", 0.983, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
@@ -151,12 +151,12 @@ def assert_scores(
         ("thirteenth", 0.933, 0.940, 150, 0.04),
         ("fourteenth", 0.966, 0.960, 150, 0.00),
         ("fifteenth", 0.913, 0.860, 150, 0.00),
-        ("sixteenth", 0.920, 0.880, 150, 0.00),
+        ("sixteenth", 0.913, 0.880, 150, 0.00),
         ("seventeenth", 0.925, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
-        ("nineteenth", 0.946, 0.940, 150, 0.00),
+        ("nineteenth", 0.940, 0.940, 150, 0.00),
         ("twentieth", 0.940, 0.940, 150, 0.00),
-        ("twentyfirst", 0.973, 0.980, 150, 0.00),
+        ("twentyfirst", 0.966, 0.980, 150, 0.00),
         ("twentysecond", 0.973, 0.960, 150, 0.00),
         ("twentythird", 0.900, 0.900, 150, 0.00),
         ("twentyfourth", 0.906, 0.860, 150, 0.00),
@@ -166,6 +166,8 @@ def assert_scores(
         ("twentyeighth", 0.893, 0.860, 150, 0.00),
         ("twentyninth", 0.966, 0.940, 150, 0.00),
         ("thirtieth", 0.946, 0.999, 150, 0.00),
+        ("thirtyfirst", 0.940, 0.940, 150, 0.00),
+        ("thirtysecond", 0.940, 0.940, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -185,7 +187,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("thirtyfirst", 0.940, 0.940, 150, 0.0), ("thirtysecond", 0.920, 0.900, 150, 0.0)],
+    [("thirtythird", 0.940, 0.920, 150, 0.0), ("thirtyfourth", 0.933, 0.900, 150, 0.0)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -199,8 +201,8 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 4644 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.948, format_report(metrics, "5-fold CV")
+    assert metrics.n == 4944 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.945, format_report(metrics, "5-fold CV")
     assert metrics.simple_recall is not None and metrics.simple_recall >= 0.949
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
@@ -365,6 +367,8 @@ def test_size_features() -> None:
         ("Kannst du beide Optionen gegenüberstellen?", "compare"),
         ("Bitte den Bericht ins Englische übersetzen.", "transform"),  # "-en" asks, unlike "-n"
         ("Identifica padrões comuns, contradições e lacunas.", "synthesise"),
+        ("Faça uma meta-análise dos estudos publicados desde 2015.", "synthesise"),
+        ("fix the grammar pls: 'Me and him goes to the gym.'", "transform"),
     ],
 )
 def test_task_families(text: str, family: str) -> None:
@@ -655,6 +659,9 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("Assuming one compartment, what is the trough?")["asks_assumptions"] == 0
     assert values("Name three common loss functions.")["asks_code_deliverable"] == 0
     assert values("make a file")["asks_write"] == 0  # a tool's action, not a text to write
+    # a thing named after a short opener ("tl;dr what's a design pattern?"); grammar is no bug
+    assert values("tl;dr what's a design pattern? one sentence please")["asks_design"] == 0
+    assert values("fix the grammar pls: 'Me and him goes.'")["asks_debug"] == 0
     # proving to a person is convincing them; several documents named in other languages
     assert values("I need to prove to my manager that we need monitors.")["asks_prove"] == 0
     assert values("Compara estes seis estudos sobre teletrabalho.")["many_documents"] == 1
@@ -816,6 +823,14 @@ def test_final_user_turn_is_the_task() -> None:
     trailing_assistant = [*messages[:2], {"role": "assistant", "content": "Anything else?"}]
     assert classify(trailing_assistant) == 2  # the last *user* turn is the task
     assert classify([{"role": "system", "content": "Prove Fermat's little theorem."}]) == 2
+    # "go ahead" accepts what the assistant offered: that offer, on what was asked, is the task
+    offer = [
+        {"role": "user", "content": "Our monolith is 60k lines of Java 8 with 40 integrations."},
+        {"role": "assistant", "content": "I'll propose a phased migration plan to Java 21."},
+        {"role": "user", "content": "yes, go ahead."},
+    ]
+    assert "phased migration plan" in chat.final_turn([(m["role"], m["content"]) for m in offer])
+    assert classify(offer) >= 1
 
 
 def test_explain_gives_features_and_reasons() -> None:

@@ -32,6 +32,11 @@ EDGE_LONG_FIRST_WORDS = 120  # longer turns: the first paragraph counts when at 
 EDGE_LAST_WORDS = 120  # ... and the last paragraph when at most this long (else its end)
 OPENING_CHARS = 40  # a paragraph that opens with a task word ("Summarise ...") is an instruction
 
+_GO_AHEAD_RE = re.compile(
+    r"(?:(?:yes|yep|yeah|sure|ok|okay|great|perfect|sounds good|that works)[,.! ]*)*(?:please )?"
+    r"(?:go ahead|do it|proceed|let'?s do it|go for it|please do|do that|make it so)[.! ]*$",
+    re.I,
+)
 CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _DOC_OPEN, _DOC_CLOSE = "<attached_document>", "</attached_document>"
 _FENCE_RE = re.compile(r"```.*?(?:```|\Z)", re.S)
@@ -107,9 +112,17 @@ def role_and_text(message: Any) -> tuple[str, str]:
 
 
 def final_turn(turns: list[tuple[str, str]]) -> str:
-    """The task: the last user turn's text (the last turn's when no user spoke)."""
-    users = [text for role, text in turns if role == "user"]
-    return users[-1] if users else (turns[-1][1] if turns else "")
+    """The task: the last user turn's text (the last turn's when no user spoke). A last turn
+    that only says "go ahead" accepts what the assistant offered to do: the task is that offer,
+    with the user turn it answered."""
+    users = [i for i, (role, _) in enumerate(turns) if role == "user"]
+    if not users:
+        return turns[-1][1] if turns else ""
+    last = turns[users[-1]][1]
+    offer = [text for role, text in turns[: users[-1]] if role == "assistant"]
+    if len(users) > 1 and offer and _GO_AHEAD_RE.match(last.strip()):
+        return f"{turns[users[-2]][1]}\n\n{offer[-1]}"
+    return last
 
 
 def n_words(text: str) -> int:

@@ -60,7 +60,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"(?:identify|find|spot|highlight|map) (?:the |any )?gaps|"
         r"gaps? in the (?:literature|research|evidence)|"
         r"(?:what|which) gaps|in common|recurring|conflicting|consolidat|"
-        r"reconcil|reconstruct|contradi|meta-?anal|literature|síntesis|sintetiz|synthès|"
+        r"reconcil|reconstruct|contradi|m[eé]ta-?an[aá]l|literature|síntesis|sintetiz|synthès|"
         r"lacunas?\b|padr[õo]es comuns|patrones comunes|points communs|"
         r"zusammenführ|"
         r"sintesi|síntese",
@@ -133,7 +133,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "总结|汇总|分析|概括|评估|要約",
     ),
     "debug": (
-        r"debug|fix|bugs?\b|buggy|what'?s wrong|what'?s (?:\w+ ){0,2}going on|what is going on|"
+        r"debug|fix(?! (?:the |my |this )?(?:grammar|spelling|typos?|punctuation|wording))|"
+        r"bugs?\b|buggy|what'?s wrong|what'?s (?:\w+ ){0,2}going on|what is going on|"
         r"(?:am i|are we|is it) doing wrong|did i do wrong|"
         r"broken(?! (?:by|down|into|up))|segfault|traceback|stack trace|exception|"
         r"doesn'?t work|"
@@ -162,7 +163,9 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "详细|例子|举例",
     ),
     "transform": (
-        r"translat|rephrase|reword|rewrite|paraphrase|shorten|shorter|simplify|convert(?!ing)|spell|"
+        r"translat|rephrase|reword|rewrite|paraphrase|"
+        r"fix (?:the |my |this )?(?:grammar|spelling|typos?|punctuation|wording)|"
+        r"shorten|shorter|simplify|convert(?!ing)|spell|"
         r"plural|synonym|antonym|pronounce|how do you say|make (?:this|it) sound|rename|"
         r"more (?:formal|polite|casual|professional)|less formal|traduc|"
         r"tradui|tradu[zr]|übersetz|umformulier|formulier|freundlicher|höflicher|reescrib|"
@@ -368,7 +371,8 @@ ANSWER_LENGTH_RE = re.compile(  # a short answer asked for: the question is a lo
     r"\ben una (?:frase|palabra)|\ben une (?:phrase|ligne)|\bin einem satz|一句话"
 )
 DEFINITION_RE = re.compile(  # "what is a system design interview?": the words name a thing
-    r"(?:[^,:?]{1,60}, )?(?:what(?:'s| is| are)|qu'est-ce qu'une?|qué es una?|was ist eine?) "
+    r"(?:[^,:?]{1,60}, |(?:tl;?dr|so|ok|okay|btw|quick q(?:uestion)?)[,:]? )?"
+    r"(?:what(?:'s| is| are)|qu'est-ce qu'une?|qué es una?|was ist eine?) "
     r"(?!wrong|going on)(?:an? )?[\w'-]+(?: [\w'-]+){0,3}\?$"
 )
 MAGNITUDE_RE = re.compile(  # "which is bigger?": a comparison that asks for one fact
