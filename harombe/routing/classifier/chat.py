@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from harombe.routing.classifier.cues import WH_RE, asks_for_work, opens_with_work
+from harombe.routing.classifier.cues import asks_for_work, opens_with_work
+from harombe.routing.classifier.shapes import WH_RE
 
 CHARS_PER_TOKEN = 4
 

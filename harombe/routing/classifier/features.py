@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from harombe.routing.classifier import cues
+from harombe.routing.classifier import cues, shapes
 from harombe.routing.classifier.chat import (
     CHARS_PER_TOKEN,
     CJK_RE,
@@ -148,7 +148,7 @@ def _requests(text: str) -> bool:
     opens with a task word ("Write ...", "Design the study: ...", "Briefly: design ...")."""
     low = text.lower().lstrip()
     return (
-        cues.REQUEST_RE.search(low) is not None
+        shapes.REQUEST_RE.search(low) is not None
         or cues.opens_with_cue(low)
         or cues.opens_with_work(low)  # "Briefly: design ..."
     )
@@ -183,12 +183,12 @@ def _remark(sentence: str) -> bool:
     no question word ("... anyway who wrote it" asks); if long, narration that requests
     nothing ("Just curious.", "I play guitar but can't read music")."""
     low = sentence.lower()
-    asks = cues.asks_for_work(low, also=cues.SHAPING) or cues.opens_question(cues.WH_RE, low)
+    asks = cues.asks_for_work(low, also=cues.SHAPING) or shapes.opens_question(shapes.WH_RE, low)
     if asks or sentence.endswith(("?", "？")):
         return False
     if n_words(sentence) <= AFTERTHOUGHT_WORDS:
         return True
-    return cues.NARRATION_RE.match(low) is not None and not _requests(sentence)
+    return shapes.NARRATION_RE.match(low) is not None and not _requests(sentence)
 
 
 def _closing(ask: str) -> str:
@@ -214,29 +214,29 @@ def _question_shape(closing: str, asked: set[str], brief: bool) -> dict[str, flo
     question that asks for no piece of work, or anything but a piece of work asked to be
     answered in a sentence or a word (`brief`), holding no maths notation."""
     low = closing.lower().lstrip("¿¡ ")
-    wh_at = cues.opens_question(cues.WH_RE, low)
-    embedded = cues.EMBEDDED_WH_RE.search(low)
+    wh_at = shapes.opens_question(shapes.WH_RE, low)
+    embedded = shapes.EMBEDDED_WH_RE.search(low)
     wh = bool(
         wh_at
         or embedded
-        or cues.CJK_QUESTION_RE.search(low)
-        or cues.MAGNITUDE_RE.search(low)  # "compare 3/8 and 5/16, which is bigger?"
-        or cues.CALCULATION_RE.match(low)  # "17% of 2,340 = ?"
-        or cues.ALTERNATIVE_RE.match(low)  # "botanically speaking: fruit or vegetable?"
-        or cues.ELLIPTIC_RE.match(low)  # "Total dose in mg?"
+        or shapes.CJK_QUESTION_RE.search(low)
+        or shapes.MAGNITUDE_RE.search(low)  # "compare 3/8 and 5/16, which is bigger?"
+        or shapes.CALCULATION_RE.match(low)  # "17% of 2,340 = ?"
+        or shapes.ALTERNATIVE_RE.match(low)  # "botanically speaking: fruit or vegetable?"
+        or shapes.ELLIPTIC_RE.match(low)  # "Total dose in mg?"
     )
-    yes_no_at = None if wh else cues.opens_question(cues.YES_NO_RE, low)
-    yes_no = (yes_no_at is not None or cues.TAG_QUESTION_RE.search(low) is not None) and (
+    yes_no_at = None if wh else shapes.opens_question(shapes.YES_NO_RE, low)
+    yes_no = (yes_no_at is not None or shapes.TAG_QUESTION_RE.search(low) is not None) and (
         low.rstrip().endswith(("?", "？"))
         or bool(
             yes_no_at
             and not yes_no_at.group("lead")
-            and cues.YES_NO_SUBJECT_RE.match(low, yes_no_at.end())
+            and shapes.YES_NO_SUBJECT_RE.match(low, yes_no_at.end())
         )
     )
     opened = wh_at or yes_no_at  # "If I sell it for £24, how much is the VAT?": from "how"
     lead = opened.group("lead") if opened else None
-    clause = lead is not None and not cues.WH_RE.match(lead)  # "what works, what's weak ..."
+    clause = lead is not None and not shapes.WH_RE.match(lead)  # "what works, what's weak ..."
     question_text = low[opened.end("lead") :] if opened and clause else low
     short = n_words(_ASIDE_RE.sub("", question_text)) <= SHORT_QUESTION_WORDS
     question = (wh or yes_no) and short and not asked
@@ -259,12 +259,12 @@ def measure(messages: Any) -> Measured:
     if not closing_cues["compare"]:  # "what are the trade-offs?" asks for a comparison
         # "what is a system design interview?", "what does UX stand for in UX design?": the
         # words name a thing (a meaning asked keeps its own cue)
-        named = closing_cues if cues.DEFINITION_RE.match(closing_low) else Counter()
+        named = closing_cues if shapes.DEFINITION_RE.match(closing_low) else Counter()
         if closing_cues["meaning"]:
             named = Counter({f: n for f, n in closing_cues.items() if f != "meaning"})
         counts -= named
         closing_cues -= named
-    magnitude = cues.MAGNITUDE_RE.search(closing_low) is not None
+    magnitude = shapes.MAGNITUDE_RE.search(closing_low) is not None
     if magnitude:  # "compare 5/8 and 0.6: which is bigger?" asks for one fact
         del closing_cues["compare"]
     closing_asks = {f for f in closing_cues if f in cues.WORK}
@@ -274,7 +274,7 @@ def measure(messages: Any) -> Measured:
     brief = (
         all(f in cues.BRIEF_ASKS for f in requested if f in cues.WORK)
         and not counts["depth"]
-        and cues.ANSWER_LENGTH_RE.search(low) is not None  # the costliest test last
+        and shapes.ANSWER_LENGTH_RE.search(low) is not None  # the costliest test last
     )  # "explain it in one sentence", not "review it, redraft it, explain each change in a
     # line" nor "briefly: ... show each step"
     shape = _question_shape(closing, closing_asks, brief)
