@@ -141,17 +141,17 @@ def assert_scores(
         ("third", 0.983, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
-        ("sixth", 0.983, 0.999, 180, 0.00),
+        ("sixth", 0.977, 0.999, 180, 0.00),
         ("seventh", 0.960, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.953, 0.980, 150, 0.00),
-        ("tenth", 0.983, 0.999, 120, 0.00),
+        ("ninth", 0.960, 0.980, 150, 0.00),
+        ("tenth", 0.991, 0.999, 120, 0.00),
         ("eleventh", 0.986, 0.980, 150, 0.00),
-        ("twelfth", 0.973, 0.940, 150, 0.00),
-        ("thirteenth", 0.933, 0.940, 150, 0.04),
-        ("fourteenth", 0.966, 0.960, 150, 0.00),
+        ("twelfth", 0.980, 0.960, 150, 0.00),
+        ("thirteenth", 0.920, 0.920, 150, 0.04),
+        ("fourteenth", 0.960, 0.960, 150, 0.00),
         ("fifteenth", 0.913, 0.860, 150, 0.00),
-        ("sixteenth", 0.913, 0.880, 150, 0.00),
+        ("sixteenth", 0.920, 0.880, 150, 0.00),
         ("seventeenth", 0.925, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.940, 0.940, 150, 0.00),
@@ -164,10 +164,12 @@ def assert_scores(
         ("twentysixth", 0.933, 0.900, 150, 0.02),
         ("twentyseventh", 0.926, 0.940, 150, 0.00),
         ("twentyeighth", 0.893, 0.860, 150, 0.00),
-        ("twentyninth", 0.966, 0.940, 150, 0.00),
-        ("thirtieth", 0.946, 0.999, 150, 0.00),
-        ("thirtyfirst", 0.940, 0.940, 150, 0.00),
+        ("twentyninth", 0.973, 0.960, 150, 0.00),
+        ("thirtieth", 0.953, 0.999, 150, 0.00),
+        ("thirtyfirst", 0.953, 0.980, 150, 0.00),
         ("thirtysecond", 0.940, 0.940, 150, 0.00),
+        ("thirtythird", 0.966, 0.980, 150, 0.00),
+        ("thirtyfourth", 0.960, 0.960, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -187,7 +189,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("thirtythird", 0.940, 0.920, 150, 0.0), ("thirtyfourth", 0.933, 0.900, 150, 0.0)],
+    [("thirtyfifth", 0.906, 0.860, 150, 0.0), ("thirtysixth", 0.873, 0.780, 150, 0.0)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -201,10 +203,10 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 4944 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.945, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.949
-    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
+    assert metrics.n == 5244 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.949, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.951
+    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
 
 
 def test_leaving_one_set_out_fits_on_the_others_only() -> None:
@@ -425,6 +427,30 @@ def test_code_pasted_without_a_fence_is_read_as_code() -> None:
     assert measure(user(compose)).task.ask == "Which port is web on?"
 
 
+def test_tracebacks_and_log_lines_are_read_as_code() -> None:
+    """A pasted traceback or log is payload: its colons and commas list nothing asked."""
+    traceback = (
+        "Which line does this blow up on?\n\nTraceback (most recent call last):\n"
+        '  File "report.py", line 42, in <module>\n    main()\n'
+        '  File "report.py", line 37, in main\n    total = sum(r["amount"] for r in rows)\n'
+        "KeyError: 'amount'"
+    )
+    task = measure(user(traceback)).task
+    assert task.ask.startswith("Which line") and "File" not in task.ask and task.code_lines == 6
+    dotted = "Why?\n\nTraceback (most recent call last):\ndecimal.InvalidOperation: [<class>]"
+    assert measure(user(dotted)).task.ask == "Why?"
+    log = (
+        "nginx won't start, here's the log:\n\n"
+        "2024/05/02 09:14:03 [emerg] 1877#1877: bind() to 0.0.0.0:8443 failed (98: in use)\n"
+        "2024/05/02 09:14:04 [emerg] 1877#1877: still could not bind()\n"
+        "[ERROR] worker exited, code: 1\n\nwhich port is the problem?"
+    )
+    measured = measure(user(log))
+    assert "bind()" not in measured.task.ask and measured.task.code_lines == 3
+    assert measured.values["listed_items"] < 0.5
+    assert classify(user(log)) == 0
+
+
 def test_the_instruction_is_found_around_a_paste() -> None:
     """A long instruction followed by code alone is the instruction; after a question about a
     pasted text, the text's last paragraph is not an instruction for saying "please"."""
@@ -513,6 +539,11 @@ def test_maths_features() -> None:
         ("I just need one number: about how many glasses are in a 750 ml bottle?", 1, 1),
         ("Which organelle does photosynthesis? Just the name please.", 1, 1),
         ("How do you say 'I'm allergic to peanuts' in Italian?", 1, 1),
+        (
+            "Hoe zeg je 'spreadsheet' in het Nederlands, of gebruikt iedereen het Engelse woord?",
+            1,
+            1,
+        ),
         # openers before the question word; a question about a fault asks for a fix
         ("Gracias, solo una cosa: ¿cuántos gramos de harina son una taza?", 1, 1),
         ("yes, until what time are you open on sunday?", 1, 1),
@@ -617,6 +648,14 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("Design me a 6-week plan to run 5k.")["asks_design"] == 0
     assert values("Design a logo for my bakery.")["asks_design"] == 0
     assert values("Design a sharded rate limiter.")["asks_design"] == 1
+    # ... but a card that ends its phrase only: a card fraud pipeline is a system
+    assert values("Design a birthday card for my mum.")["asks_design"] == 0
+    assert values("Design a real-time card fraud detection pipeline.")["asks_design"] == 1
+    # an item of a list, and a thing named after a preposition in a wh-question
+    assert values("Extract the methods (participants, design, measures).")["asks_design"] == 0
+    assert values("How much storage do you get on the Free plan?")["asks_plan"] == 0
+    assert values("Which host port is the db exposed on in this compose file?")["asks_write"] == 0
+    assert values("Plan my week: gym, work, two dinners.")["asks_plan"] == 1
     # units are not maths notation
     assert values("Pour a slab 6 m x 4 m, about 2.4 m³ of concrete.")["math_notation"] == 0
     assert values("Solve x² + 3x = 4.")["math_notation"] > 0
@@ -678,6 +717,11 @@ def test_a_named_thing_is_not_a_task() -> None:
     listed = values("make a list of what to pack")
     assert listed["asks_enumerate"] == 1 and listed["asks_write"] == 0
     assert values("why does this log 'done' first??")["questions"] == values("why?")["questions"]
+    # a question without its mark is a question: "how do i ...", "should i ..."
+    unmarked = values("how do I hard boil eggs so the yolk doesnt turn grey")["questions"]
+    assert unmarked == values("how do I hard boil eggs?")["questions"] == 0.5
+    assert values("should i book the train now or wait")["questions"] == 0.5
+    assert values("Do a full threat model of our hub.")["questions"] == 0
     # a function to write is one piece of work, not two
     assert values("Write a function that adds two numbers.")["task_breadth"] == 1
 

@@ -58,7 +58,11 @@ _CODE_LINE_RE = re.compile(
     r"public |private |func |fn |SELECT |if\s*\(|while\s*\(|return\b|//|/\*)|"
     r"\s*[\w.]+\(.*\)\s*$|"  # a signature or a table's columns: t(id, total)
     r"\s*(?:- )?[\w.-]+:(?:\s+\S+)?\s*$|"  # YAML: "image: postgres:16"
-    r"\s*- \S+\s*$"  # ... and "- dbdata:/data"
+    r"\s*- \S+\s*$|"  # ... and "- dbdata:/data"
+    r"Traceback \(|\s*File \"[^\"]+\", line \d|"  # a traceback ...
+    r"\s*[\w.]*(?:Error|Exception|Warning):|\s*(?:[a-z_]\w*\.)+[A-Z]\w*:|"  # ... its exception
+    r"\s*\[?(?:\d{4}[-/.]\d\d[-/.]\d\d[ T]|\d\d?:\d\d:\d\d)|"  # a log line: its timestamp ...
+    r"\s*\[?(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|CRITICAL|TRACE)\b"  # ... or its level
 )
 """A code-like line, matched from the start of one line (no newline in it)."""
 _ASSIGNMENT_RE = re.compile(r"\s*[\w.]+(?:\[.*\])?\s*[-+*/]?=\s*(?:[\w.]+\(.*\)|[\[{].*[\]}])\s*$")

@@ -25,9 +25,10 @@ FAMILIES: dict[str, tuple[str, str]] = {
     # name: (word starts, matched after a word boundary; CJK fragments, matched anywhere)
     "design": (
         r"how would (?:you|u) (?:build|design|architect|scale)|(?<!the )(?<!study )(?<!graphic )"
-        r"(?<!web )design(?!er| studio| agency| firm| school| question|"
+        r"(?<!web )(?!(?<=, )design[,)])design(?!er| studio| agency| firm| school| question|"
         r"(?: (?:me|us))?(?: (?:a|an|the|my|our))?(?: [\w-]+){0,2} "
-        r"(?:plan|schedule|routine|workout|menu|logo|poster|flyer|card|itinerary|label)s?\b)|"
+        r"(?:plan|schedule|routine|workout|menu|logo|poster|flyer|card|itinerary|label)s?"
+        r"(?=$|[^\w\s-]|\s+(?:for|with|to|that|and|or|in|on|of|which|so|but|i|we)\b))|"
         r"architect|"
         r"p9[59]\b|p99\.9|zero[- ]downtime|high[- ]availability|fault[- ]toleran|"
         r"no (?:data|write|message) loss|"

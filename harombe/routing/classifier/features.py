@@ -56,7 +56,7 @@ FEATURES: dict[str, str] = {
     "builds_system": "a system to build: an engine, a compiler, an emulator, a database ...",
     "constraints": "constraint words (must, without, at most, budget ...), at most 6, / 3",
     "sequence": "multi-part markers (and then, also, finally ...), at most 3, / 2",
-    "questions": "question marks in the instruction, at most 3, / 2",
+    "questions": "question marks (a closing question without one: 1), at most 3, / 2",
     # code and maths
     "code_block": "a fenced code block is present",
     "code_lines": "log2(1 + code lines) / 4",
@@ -85,6 +85,10 @@ _LANGUAGE_HINTS = (
 )
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
+_NAMED_PHRASE_RE = re.compile(  # "on the free plan", "in my schedule": a thing, not a task
+    r"\b(?:on|in|of|for|under|with|from|at|into) (?:the|my|your|our|their|this|that|his|her) "
+    r"(?:[\w'-]+ ){0,2}[\w'-]+"
+)
 _WH_CLAUSE_RE = re.compile(r"(?:^|[,;]\s*|\band\s+|\bor\s+)(?:what|why|how|who|when|where|which)\b")
 
 
@@ -123,6 +127,12 @@ def _listed_items(ask: str) -> int:
     for sentence in sentences(ask):
         items += len(cues.ITEM_SEP_RE.findall(sentence))
     return items
+
+
+def _questions(low: str, closing: str) -> int:
+    """Question marks of the instruction; a closing question without one counts as one."""
+    marks = len(_QUESTION_MARKS_RE.findall(low))
+    return marks or int(shapes.UNMARKED_QUESTION_RE.match(closing.lstrip("¿¡ ")) is not None)
 
 
 def _read_sentences(ask: str) -> list[tuple[str, Counter[str]]]:
@@ -262,6 +272,10 @@ def measure(messages: Any) -> Measured:
         named = closing_cues if shapes.DEFINITION_RE.match(closing_low) else Counter()
         if closing_cues["meaning"]:
             named = Counter({f: n for f, n in closing_cues.items() if f != "meaning"})
+        elif not named and shapes.opens_question(shapes.WH_RE, closing_low):
+            # "how much storage do you get on the Free plan?": the plan is a thing named
+            phrases = " ".join(m.group(0) for m in _NAMED_PHRASE_RE.finditer(closing_low))
+            named = cues.cue_counts(phrases) if phrases else Counter()
         counts -= named
         closing_cues -= named
     magnitude = shapes.MAGNITUDE_RE.search(closing_low) is not None
@@ -319,7 +333,7 @@ def measure(messages: Any) -> Measured:
         "builds_system": float(cues.SYSTEM_RE.search(low) is not None),
         "constraints": min(counts["constraint"], 6) / 3,
         "sequence": min(counts["sequence"], 3) / 2,
-        "questions": min(len(_QUESTION_MARKS_RE.findall(low)), 3) / 2,
+        "questions": min(_questions(low, closing_low), 3) / 2,
         "code_block": float(task.code_blocks > 0),
         "code_lines": _log(task.code_lines) / 4,
         "math_notation": min(len(cues.MATH_RE.findall(low)), 4) / 2,

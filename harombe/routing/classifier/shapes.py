@@ -31,6 +31,7 @@ WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so",
     r"quant[oa]s|como se diz|come si dice|cómo se dice|comment (?:dit-on|on dit|dire)|"
     r"wie sagt man|что|кто|когда|где|какой|какая|какое|какие|сколько|kto|kiedy|gdzie|jaki|"
     r"jaka|jakie|ile|który|która|hangi|kaç|nerede|wat|wie|wanneer|waar|welke|welk|hoeveel|"
+    r"hoe (?:zeg|noem|spel) je|"
     r"vad|vem|när|vilken|vilket|vilka|hur (?:många|mycket|lång|gammal))\b",
 )
 EMBEDDED_WH_RE = re.compile(  # "tell me how many ...", "look up who won ..."
@@ -60,6 +61,11 @@ CALCULATION_RE = re.compile(r"^[\d\s.,%+\-*/×÷x()^]*(?:of|in)?[\d\s.,%+\-*/×�
 YES_NO_SUBJECT_RE = re.compile(  # "should i ...", "is it ...": without a '?', a question
     r"\s+(?:i|you|we|it|this|that|these|those|there|he|she|they|the|a|an|my|your|our|their|"
     r"his|her|its|ich|du|man|das|der|die|es|\d+)\b"
+)
+UNMARKED_QUESTION_RE = re.compile(  # "how do i undo my last commit": a question without its mark
+    r"(?:how|what|whats|why|who|when|where|which)\s+\w|"
+    r"(?:is|are|do|does|did|can|could|should|would|will)\s+"  # not "do a threat model"
+    r"(?:i|you|we|it|this|that|these|those|there|he|she|they|my|your|our|their)\b"
 )
 NARRATION_RE = re.compile(  # a sentence that tells rather than asks: "I play guitar ..."
     r"(?:i|i'm|i've|i'd|we|we're|my|our|it|it's|this|that|there|he|she|they|like|just|"
