@@ -133,43 +133,45 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.963, 0.999, 300, 0.00),
+        ("dev", 0.956, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
-        ("sanity3", 0.953, 0.999, 65, 0.00),
+        ("sanity3", 0.938, 0.999, 65, 0.00),
         ("heldout", 0.934, 0.961, 153, 0.00),
         ("third", 0.983, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
-        ("sixth", 0.977, 0.999, 180, 0.00),
+        ("sixth", 0.983, 0.999, 180, 0.00),
         ("seventh", 0.960, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.960, 0.980, 150, 0.00),
+        ("ninth", 0.953, 0.980, 150, 0.00),
         ("tenth", 0.991, 0.999, 120, 0.00),
         ("eleventh", 0.986, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
-        ("thirteenth", 0.920, 0.920, 150, 0.04),
+        ("thirteenth", 0.913, 0.920, 150, 0.04),
         ("fourteenth", 0.960, 0.960, 150, 0.00),
-        ("fifteenth", 0.913, 0.860, 150, 0.00),
+        ("fifteenth", 0.906, 0.860, 150, 0.00),
         ("sixteenth", 0.920, 0.880, 150, 0.00),
-        ("seventeenth", 0.925, 0.900, 120, 0.00),
+        ("seventeenth", 0.933, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.940, 0.940, 150, 0.00),
         ("twentieth", 0.940, 0.940, 150, 0.00),
-        ("twentyfirst", 0.966, 0.980, 150, 0.00),
+        ("twentyfirst", 0.960, 0.980, 150, 0.00),
         ("twentysecond", 0.973, 0.960, 150, 0.00),
         ("twentythird", 0.900, 0.900, 150, 0.00),
         ("twentyfourth", 0.906, 0.860, 150, 0.00),
         ("twentyfifth", 0.940, 0.920, 150, 0.00),
         ("twentysixth", 0.933, 0.900, 150, 0.02),
         ("twentyseventh", 0.926, 0.940, 150, 0.00),
-        ("twentyeighth", 0.893, 0.860, 150, 0.00),
+        ("twentyeighth", 0.900, 0.860, 150, 0.00),
         ("twentyninth", 0.973, 0.960, 150, 0.00),
         ("thirtieth", 0.953, 0.999, 150, 0.00),
         ("thirtyfirst", 0.953, 0.980, 150, 0.00),
         ("thirtysecond", 0.940, 0.940, 150, 0.00),
         ("thirtythird", 0.966, 0.980, 150, 0.00),
         ("thirtyfourth", 0.960, 0.960, 150, 0.00),
+        ("thirtyfifth", 0.933, 0.920, 150, 0.00),
+        ("thirtysixth", 0.906, 0.860, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -189,7 +191,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("thirtyfifth", 0.906, 0.860, 150, 0.0), ("thirtysixth", 0.873, 0.780, 150, 0.0)],
+    [("thirtyseventh", 0.920, 0.920, 150, 0.00), ("thirtyeighth", 0.866, 0.900, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -203,9 +205,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 5244 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.949, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.951
+    assert metrics.n == 5544 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.946, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.948
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
 
 
@@ -370,6 +372,7 @@ def test_size_features() -> None:
         ("Bitte den Bericht ins Englische übersetzen.", "transform"),  # "-en" asks, unlike "-n"
         ("Identifica padrões comuns, contradições e lacunas.", "synthesise"),
         ("Faça uma meta-análise dos estudos publicados desde 2015.", "synthesise"),
+        ("Necesito demostrar de forma rigurosa que la suma es 180°.", "prove"),
         ("fix the grammar pls: 'Me and him goes to the gym.'", "transform"),
     ],
 )
@@ -449,6 +452,12 @@ def test_tracebacks_and_log_lines_are_read_as_code() -> None:
     assert "bind()" not in measured.task.ask and measured.task.code_lines == 3
     assert measured.values["listed_items"] < 0.5
     assert classify(user(log)) == 0
+    sql = "which table is 'o'?\n\nSELECT c.name, o.total\nFROM customers c\nJOIN orders o ON o.id"
+    assert measure(user(sql)).task.code_lines == 3
+    alias = "what does this print?\n\nx = [1, 2, 3]\ny = x\ny.append(4)\nprint(len(x))"
+    assert measure(user(alias)).task.ask == "what does this print?"
+    literal = 'is this valid json?\n\n{"name": "Ana", "tags": ["admin", "beta"],}'
+    assert measure(user(literal)).values["listed_items"] == 0
 
 
 def test_the_instruction_is_found_around_a_paste() -> None:
@@ -468,6 +477,9 @@ def test_the_instruction_is_found_around_a_paste() -> None:
     log = "Critique this log: what's missing?\n\n" + "Clear skies, saw M31 and M42. " * 30
     assert chat.split_task(log + "\n\nOverall: one of my better sessions.").ask.count("\n") == 0
     assert "summarise" in chat.split_task(log + "\n\nAlso, summarise it in a line.").ask
+    # a pasted paper's "Analyses were performed in R." names work done, asks none
+    assert not cues.opens_with_work("analyses were performed in r version 4.2.")
+    assert cues.opens_with_work("analyse the results.")
     # a question word opens a question without its mark; a first paragraph of up to 120 words
     # that requests is the instruction
     report = "Post-incident review: INC-7\nReview meeting: 9 May.\n\n" + "It failed. " * 200
@@ -544,6 +556,7 @@ def test_maths_features() -> None:
             1,
             1,
         ),
+        ("Kurze Frage: Muss ich beim Rechtsabbiegen Fußgänger durchlassen?", 0, 1),
         # openers before the question word; a question about a fault asks for a fix
         ("Gracias, solo una cosa: ¿cuántos gramos de harina son una taza?", 1, 1),
         ("yes, until what time are you open on sunday?", 1, 1),
@@ -656,6 +669,10 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("How much storage do you get on the Free plan?")["asks_plan"] == 0
     assert values("Which host port is the db exposed on in this compose file?")["asks_write"] == 0
     assert values("Plan my week: gym, work, two dinners.")["asks_plan"] == 1
+    # bread that proofs longer is no proof; merging files is no synthesis
+    assert values("thanks, letting the sourdough proof longer worked!")["asks_prove"] == 0
+    assert values("Give a rigorous proof of it.")["asks_prove"] == 1
+    assert values("Ein Skript, das alle CSV-Dateien zusammenführt.")["asks_synthesise"] == 0
     # units are not maths notation
     assert values("Pour a slab 6 m x 4 m, about 2.4 m³ of concrete.")["math_notation"] == 0
     assert values("Solve x² + 3x = 4.")["math_notation"] > 0

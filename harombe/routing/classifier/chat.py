@@ -55,7 +55,8 @@ _RULES = ("---", "***", "___", "===", "~~~")  # looked for first: `str.find` is 
 _SENT_RE = re.compile(r"(?<=[.?!。？！])\s+|\n+")
 _CODE_LINE_RE = re.compile(
     r"\s*(?:def |class |import |from \w+ import|function |const |let |var |for\s*\(|#include|"
-    r"public |private |func |fn |SELECT |if\s*\(|while\s*\(|return\b|//|/\*)|"
+    r"public |private |func |fn |SELECT |FROM |(?:LEFT |INNER )?JOIN |WHERE |GROUP BY |ORDER BY |"
+    r"if\s*\(|while\s*\(|return\b|//|/\*)|"
     r"\s*[\w.]+\(.*\)\s*$|"  # a signature or a table's columns: t(id, total)
     r"\s*(?:- )?[\w.-]+:(?:\s+\S+)?\s*$|"  # YAML: "image: postgres:16"
     r"\s*- \S+\s*$|"  # ... and "- dbdata:/data"
@@ -65,8 +66,12 @@ _CODE_LINE_RE = re.compile(
     r"\s*\[?(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|CRITICAL|TRACE)\b"  # ... or its level
 )
 """A code-like line, matched from the start of one line (no newline in it)."""
-_ASSIGNMENT_RE = re.compile(r"\s*[\w.]+(?:\[.*\])?\s*[-+*/]?=\s*(?:[\w.]+\(.*\)|[\[{].*[\]}])\s*$")
+_ASSIGNMENT_RE = re.compile(
+    r"\s*[\w.]+(?:\[.*\])?\s*[-+*/]?=\s*(?:[\w.]+\(.*\)|[\[{].*[\]}]|[A-Za-z_][\w.]*)\s*$"
+)
 """... or an assignment of a call or a literal: "rows = db.load(user)" (tried on lines with "=")."""
+_LITERAL_RE = re.compile(r"\s*(?:\{.*\}|\[.*\])\s*$")
+"""A pasted JSON object or list on one line: code even alone."""
 UNFENCED_CODE_LINES = 2  # this many code-like lines in a row are masked as a fenced block
 _INSTRUCTION_RE = re.compile(  # a paragraph that asks: a question, a request, an imperative
     r"[?？]|\b(?:please|can you|could you|would you|i need|i want|i'd like|help me|here is|"
@@ -274,6 +279,9 @@ def _mask_code_lines(body: str) -> tuple[str, int]:
         or ("=" in line and _ASSIGNMENT_RE.match(line))
     ]
     if len(code) < UNFENCED_CODE_LINES:
+        if code and _LITERAL_RE.match(lines[code[0]]):  # '{"name": "Ana", "age": 31,}' alone
+            lines[code[0]] = "[code]"
+            return "\n".join(lines), 1
         return body, len(code)
     runs: list[list[int]] = []  # [first, last, code-like lines]
     for n in code:

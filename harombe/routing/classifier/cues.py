@@ -41,13 +41,13 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "prove": (
         r"prove(?!e| to (?:me|my|the|our|him|her|them|you|a|an)\b)|"  # "prove to my boss": convince
-        r"(?:a|the|formal|rigorous|your) (?:\w+ )?proof|"
+        r"(?:a|the|formal|rigorous|your) (?!(?:sour)?dough |bread )(?:\w+ )?proof(?!ing| longer)|"
         r"proof (?:that|of (?:the|this|why))|"
         r"with (?:a |full |formal )?proofs?\b|proof,? (?:please|pls)\b|"
         r"(?:both|these|those|two|three|all|the) proofs\b|"
         r"argue (?:rigorously |formally |carefully )?(?:that|why)\b|"
         r"(?:rigorous|formal) argument|"
-        r"derive|dimostr|demonstre|demonstrar|"
+        r"derive|dimostr|demostr|demonstre|demonstrar|"
         r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
         r"show (?:the |every |all |no |each )?[\w-]+ (?:is|are) (?:not )?"
         r"[\w-]+(?:able|ible|ite|ous|al)\b|"  # "show the reals are uncountable"
@@ -68,7 +68,6 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"(?:what|which) gaps|in common|recurring|conflicting|consolidat|"
         r"reconcil|reconstruct|contradi|m[eé]ta-?an[aá]l|literature|síntesis|sintetiz|synthès|"
         r"lacunas?\b|padr[õo]es comuns|patrones comunes|points communs|"
-        r"zusammenführ|"
         r"sintesi|síntese",
         "综合|归纳|文献|分歧",
     ),
@@ -347,6 +346,8 @@ LIST_LINE_RE = re.compile(r"^\s*(?:[-*•|]|\d+[.)])\s", re.M)
 ITEM_SEP_RE = re.compile(r"(?<!\d)[,:]|[,:](?!\d)|[;，；、]")  # not "3:30", "2,340"
 
 
+_SUBJECT_RE = re.compile(r"\w*\s+(?:is|are|was|were|has|have|had|will|can|may)\b")
+"""A task word that is a sentence's subject ("Analyses were performed in R"): no request."""
 _PAST_RE = re.compile(r"(?:[a-z]*?e?d|n)\b")  # the rest of a past form: design|ed, prove|n
 # (not "-en": German and Dutch infinitives, "übersetz|en", "vergleich|en", ask for the work)
 _MENTION_RE = re.compile(  # "the past participle of prove", "the word 'design'"
@@ -405,7 +406,7 @@ def opens_with_work(low: str, also: tuple[str, ...] = ()) -> bool:
     for at in (0, lead.end()) if lead else (0,):
         m = CUES.match(low, at)
         if m is not None and (m.lastgroup in PRODUCING or m.lastgroup in also):
-            return True
+            return _SUBJECT_RE.match(low, m.end()) is None
     return False
 
 

@@ -42,7 +42,8 @@ YES_NO_RE = re.compile(
     r"(?P<lead>[^,:?]{1,30}[,:]\s+)?(?:(?:so|and|but|ok|okay|well|wait|then|also|sorry)\s+)?"
     r"(?:is|are|was|were|does|do|did|can|could|has|have|will|would|"
     r"should|"
-    r"est-ce|c'est|es|ist|sind|kann|kannst|könntest|hat|stimmt|peux-tu|puedes|podrías|puoi)\b",
+    r"est-ce|c'est|es|ist|sind|kann|kannst|könntest|hat|stimmt|muss|darf|soll|sollte|gibt|"
+    r"peux-tu|puedes|podrías|puoi)\b",
 )
 TAG_QUESTION_RE = re.compile(  # "... is 121 C, right?": a yes/no question by its tag
     r"(?:,|\s)\s*(?:right|correct|yes|no|true|yeah|isn'?t it|aren'?t they|don'?t they|"

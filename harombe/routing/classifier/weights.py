@@ -7,85 +7,85 @@ tier. Features: `features.py`.
 
 WEIGHTS = {
     # log2(1 + words of the instruction's sentences that ask) / 4
-    "asking_words": 2.618,
+    "asking_words": 2.582,
     # log2(1 + words of its other sentences: background, chatter) / 4
-    "context_words": 0.907,
+    "context_words": 0.901,
     # log2(1 + earlier turns of the conversation) / 2
-    "history_turns": 0.457,
+    "history_turns": 0.453,
     # several inputs named: 'ten papers', 'these reports', 'all modules'
-    "many_documents": 2.004,
+    "many_documents": 2.031,
     # a word of the 'design' family
-    "asks_design": 1.319,
+    "asks_design": 0.814,
     # a word of the 'prove' family
-    "asks_prove": 1.642,
+    "asks_prove": 1.170,
     # a word of the 'synthesise' family
-    "asks_synthesise": 1.675,
+    "asks_synthesise": 1.388,
     # a word of the 'plan' family
-    "asks_plan": 2.164,
+    "asks_plan": 2.332,
     # a word of the 'scale' family
-    "asks_scale": 5.306,
+    "asks_scale": 5.411,
     # a word of the 'assumptions' family
-    "asks_assumptions": 5.586,
+    "asks_assumptions": 5.571,
     # a word of the 'compare' family
-    "asks_compare": 0.312,
+    "asks_compare": 0.554,
     # a word of the 'write' family
-    "asks_write": -0.542,
+    "asks_write": -0.341,
     # a word of the 'code_deliverable' family
-    "asks_code_deliverable": -0.041,
+    "asks_code_deliverable": -0.022,
     # a word of the 'analyse' family
-    "asks_analyse": -0.413,
+    "asks_analyse": -0.338,
     # a word of the 'debug' family
-    "asks_debug": -0.680,
+    "asks_debug": -0.552,
     # a word of the 'explain' family
-    "asks_explain": -0.557,
+    "asks_explain": -0.355,
     # a word of the 'depth' family
-    "asks_depth": 1.233,
+    "asks_depth": 1.270,
     # a word of the 'transform' family
-    "asks_transform": -1.919,
+    "asks_transform": -1.795,
     # a word of the 'enumerate' family
-    "asks_enumerate": -0.362,
+    "asks_enumerate": -0.441,
     # a word of the 'meaning' family
-    "asks_meaning": -1.339,
+    "asks_meaning": -1.473,
     # a word of the 'greeting' family
-    "asks_greeting": -2.262,
+    "asks_greeting": -2.058,
     # distinct task families asked for (write, analyse, compare, prove ...)
-    "task_breadth": 0.787,
+    "task_breadth": 0.605,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
-    "hard_task": 4.864,
+    "hard_task": 5.522,
     # a tier-2 family asked in at most 20 words
-    "short_hard_task": 3.448,
+    "short_hard_task": 3.436,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
-    "work_on_payload": -0.809,
+    "work_on_payload": -0.731,
     # a piece of work asked of 60 or more pasted words
-    "pasted_task": -0.742,
+    "pasted_task": -0.788,
     # log2(1 + list lines and comma-separated items in the instruction) / 3
-    "listed_items": 2.822,
+    "listed_items": 2.871,
     # a system to build: an engine, a compiler, an emulator, a database ...
-    "builds_system": 6.713,
+    "builds_system": 6.758,
     # constraint words (must, without, at most, budget ...), at most 6, / 3
-    "constraints": 1.179,
+    "constraints": 1.224,
     # multi-part markers (and then, also, finally ...), at most 3, / 2
-    "sequence": 0.922,
+    "sequence": 0.885,
     # question marks (a closing question without one: 1), at most 3, / 2
-    "questions": -2.768,
+    "questions": -2.617,
     # a fenced code block is present
-    "code_block": 1.148,
+    "code_block": 1.248,
     # log2(1 + code lines) / 4
-    "code_lines": 1.740,
+    "code_lines": 1.640,
     # maths symbols and variables, at most 4, / 2
-    "math_notation": 0.623,
+    "math_notation": 0.656,
     # maths terms (integer, prime, such that ...), at most 4, / 2
-    "math_terms": 3.325,
+    "math_terms": 3.305,
     # a setup with 3 or more quantities closed by a question, no code
-    "word_problem": -0.189,
+    "word_problem": -0.307,
     # the closing sentence opens with a question word (what, who, when ...)
-    "wh_question": -0.179,
+    "wh_question": -0.197,
     # a short wh- or yes/no closing question asking for no piece of work
-    "lookup_question": -3.396,
+    "lookup_question": -3.354,
     # a lookup question over 60 or more words of payload
-    "pasted_lookup": 1.049,
+    "pasted_lookup": 1.127,
     # the instruction is not in English
-    "non_english": 0.070,
+    "non_english": 0.058,
 }
-MEDIUM_AT = 1.831  # task score from which a request is tier 1
+MEDIUM_AT = 1.891  # task score from which a request is tier 1
 COMPLEX_AT = 8.968  # ... and tier 2
