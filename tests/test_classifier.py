@@ -133,37 +133,37 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.956, 0.999, 300, 0.00),
+        ("dev", 0.953, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.938, 0.999, 65, 0.00),
-        ("heldout", 0.934, 0.961, 153, 0.00),
+        ("heldout", 0.941, 0.961, 153, 0.00),
         ("third", 0.983, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
         ("sixth", 0.983, 0.999, 180, 0.00),
-        ("seventh", 0.960, 0.980, 150, 0.00),
+        ("seventh", 0.953, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.953, 0.980, 150, 0.00),
+        ("ninth", 0.960, 0.980, 150, 0.00),
         ("tenth", 0.991, 0.999, 120, 0.00),
         ("eleventh", 0.986, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
-        ("thirteenth", 0.913, 0.920, 150, 0.04),
-        ("fourteenth", 0.960, 0.960, 150, 0.00),
+        ("thirteenth", 0.920, 0.920, 150, 0.04),
+        ("fourteenth", 0.966, 0.960, 150, 0.00),
         ("fifteenth", 0.906, 0.860, 150, 0.00),
-        ("sixteenth", 0.920, 0.880, 150, 0.00),
+        ("sixteenth", 0.926, 0.900, 150, 0.00),
         ("seventeenth", 0.933, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.940, 0.940, 150, 0.00),
-        ("twentieth", 0.940, 0.940, 150, 0.00),
-        ("twentyfirst", 0.960, 0.980, 150, 0.00),
+        ("twentieth", 0.946, 0.940, 150, 0.00),
+        ("twentyfirst", 0.966, 0.980, 150, 0.00),
         ("twentysecond", 0.973, 0.960, 150, 0.00),
         ("twentythird", 0.900, 0.900, 150, 0.00),
-        ("twentyfourth", 0.906, 0.860, 150, 0.00),
-        ("twentyfifth", 0.940, 0.920, 150, 0.00),
-        ("twentysixth", 0.933, 0.900, 150, 0.02),
+        ("twentyfourth", 0.913, 0.860, 150, 0.00),
+        ("twentyfifth", 0.933, 0.920, 150, 0.00),
+        ("twentysixth", 0.926, 0.900, 150, 0.02),
         ("twentyseventh", 0.926, 0.940, 150, 0.00),
-        ("twentyeighth", 0.900, 0.860, 150, 0.00),
+        ("twentyeighth", 0.906, 0.860, 150, 0.00),
         ("twentyninth", 0.973, 0.960, 150, 0.00),
         ("thirtieth", 0.953, 0.999, 150, 0.00),
         ("thirtyfirst", 0.953, 0.980, 150, 0.00),
@@ -171,7 +171,9 @@ def assert_scores(
         ("thirtythird", 0.966, 0.980, 150, 0.00),
         ("thirtyfourth", 0.960, 0.960, 150, 0.00),
         ("thirtyfifth", 0.933, 0.920, 150, 0.00),
-        ("thirtysixth", 0.906, 0.860, 150, 0.00),
+        ("thirtysixth", 0.913, 0.860, 150, 0.00),
+        ("thirtyseventh", 0.926, 0.920, 150, 0.00),
+        ("thirtyeighth", 0.900, 0.940, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -191,7 +193,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("thirtyseventh", 0.920, 0.920, 150, 0.00), ("thirtyeighth", 0.866, 0.900, 150, 0.00)],
+    [("thirtyninth", 0.873, 0.900, 150, 0.00), ("fortieth", 0.860, 0.880, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -205,8 +207,8 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 5544 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.946, format_report(metrics, "5-fold CV")
+    assert metrics.n == 5844 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.945, format_report(metrics, "5-fold CV")
     assert metrics.simple_recall is not None and metrics.simple_recall >= 0.948
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
 
@@ -673,6 +675,18 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("thanks, letting the sourdough proof longer worked!")["asks_prove"] == 0
     assert values("Give a rigorous proof of it.")["asks_prove"] == 1
     assert values("Ein Skript, das alle CSV-Dateien zusammenführt.")["asks_synthesise"] == 0
+    # what a thing could mean for us is no meaning asked; an architect is a person
+    assert values("Summarise it: what could it mean for a bakery?")["asks_meaning"] == 0
+    assert values("What does 'proof' mean here?")["asks_meaning"] == 1
+    assert values("Apologies: architect (sent comments).")["asks_design"] == 0
+    assert values("How would we architect the ingestion?")["asks_design"] == 1
+    # one function refactored, a full-time job: no work at scale
+    assert values("refactor this so a human can read it")["asks_scale"] == 0
+    assert values("Refactor the billing module into services.")["asks_scale"] == 1
+    assert values("¿Cuántos días tiene un trabajador a jornada completa?")["asks_scale"] == 0
+    # a price's assumption is a figure, the assumptions to state are work
+    assert values("Write a paragraph explaining the price assumption.")["asks_assumptions"] == 0
+    assert values("List the assumptions behind the forecast.")["asks_assumptions"] == 1
     # units are not maths notation
     assert values("Pour a slab 6 m x 4 m, about 2.4 m³ of concrete.")["math_notation"] == 0
     assert values("Solve x² + 3x = 4.")["math_notation"] > 0

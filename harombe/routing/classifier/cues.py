@@ -29,7 +29,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"(?: (?:me|us))?(?: (?:a|an|the|my|our))?(?: [\w-]+){0,2} "
         r"(?:plan|schedule|routine|workout|menu|logo|poster|flyer|card|itinerary|label)s?"
         r"(?=$|[^\w\s-]|\s+(?:for|with|to|that|and|or|in|on|of|which|so|but|i|we)\b))|"
-        r"architect|"
+        r"architect(?!s?\b)|architect (?:a|an|the|this|it|our|my)\b|"  # not the architect
         r"p9[59]\b|p99\.9|zero[- ]downtime|high[- ]availability|fault[- ]toleran|"
         r"no (?:data|write|message) loss|"
         r"survives? (?:a|an|the|any) (?:[\w-]+ ){0,2}(?:outage|failure|partition)|"
@@ -86,20 +86,21 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "研究计划|研究方案|研究设计|研究假设",
     ),
     "scale": (
-        r"migra[tcrzç]|refactor|monolith|codebase|"
+        r"migra[tcrzç]|refactor(?! (?:this|it|that|my function|the function)\b)|monolith|codebase|"
         r"whole (?:repo|repository|project|codebase|monorepo)\b|end-to-end|complete(?!ly)|"
         r"comprehensive|entire|"
         r"million|billion|thousands|"
         r"(?:every|all(?: the)?) (?:module|file|service|test|call site|repo|repositor(?:y|ie)|"
         r"package)s?\b"
         r"(?! (?:is|are|has|have|was|gets))|"
-        r"completo|complet(?!e?ly)|"
+        r"(?<!jornada )(?<!tiempo )(?<!tempo )completo|(?<!jornada )complet(?!e?ly)|"
         r"from scratch|production[- ]ready|full[- ]featured|fully[- ]functional|"
         r"vollständig|gesamte|intero|inteiro|millon|milion|milhõ",
         "完整|全面|千万|百万",
     ),
     "assumptions": (
-        r"assumption|scenario|sensitivity analys|threat|uncertaint|supuest|escenario|"
+        r"assumptions|(?<!price )(?<!the )assumption(?! (?:is|was)\b)|scenario|"
+        r"sensitivity analys|threat|uncertaint|supuest|escenario|"
         r"hypothèse|scénario|annahme|szenario|ipotes|scenari|hipótes|cenári",
         "情景",
     ),
@@ -183,7 +184,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "列出|列举",
     ),
     "meaning": (
-        r"(?:what|que|does|do|did)\b[^.?!,]{0,40}?\bmean\b|what\b[^.?!,]{0,40}?\bmeans\b|"
+        r"(?:what|que|does|do|did)\b[^.?!,]{0,40}?\bmean\b(?! for)|"  # not "could mean for us"
+        r"what\b[^.?!,]{0,40}?\bmeans\b(?! for)|"
         r"mean by\b|meaning|definition|define(?! how)|stand for|stands for|significa|signifie|"
         r"bedeutet|bedeutung",
         "意思|定义|含义",
