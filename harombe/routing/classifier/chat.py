@@ -268,8 +268,8 @@ def bounded_sample(body: str) -> tuple[str, float]:
 
 def _mask_code_lines(body: str) -> tuple[str, int]:
     """`body` with each run of `UNFENCED_CODE_LINES` or more code-like lines (blank lines may
-    sit between them) masked as a block, as a fenced one is: code pasted without a fence has
-    no sentences to read. Also the number of code-like lines."""
+    sit between them), or a JSON object or list alone, masked as a block, as a fenced one is:
+    code pasted without a fence has no sentences to read. Also the number of code-like lines."""
     lines = body.split("\n")
     code = [
         n
@@ -278,11 +278,8 @@ def _mask_code_lines(body: str) -> tuple[str, int]:
         or line.rstrip().endswith((";", "{", "}"))
         or ("=" in line and _ASSIGNMENT_RE.match(line))
     ]
-    if len(code) < UNFENCED_CODE_LINES:
-        if code and _LITERAL_RE.match(lines[code[0]]):  # '{"name": "Ana", "age": 31,}' alone
-            lines[code[0]] = "[code]"
-            return "\n".join(lines), 1
-        return body, len(code)
+    if not code:
+        return body, 0
     runs: list[list[int]] = []  # [first, last, code-like lines]
     for n in code:
         if runs and not any(lines[k].strip() for k in range(runs[-1][1] + 1, n)):
@@ -290,7 +287,7 @@ def _mask_code_lines(body: str) -> tuple[str, int]:
         else:
             runs.append([n, n, 1])
     for first, last, count in reversed(runs):
-        if count >= UNFENCED_CODE_LINES:
+        if count >= UNFENCED_CODE_LINES or _LITERAL_RE.match(lines[first]):
             lines[first : last + 1] = ["", "[code]", ""]
     return "\n".join(lines), len(code)
 

@@ -85,10 +85,6 @@ _LANGUAGE_HINTS = (
 )
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
-_NAMED_PHRASE_RE = re.compile(  # "on the free plan", "in my schedule": a thing, not a task
-    r"\b(?:on|in|of|for|under|with|from|at|into) (?:the|my|your|our|their|this|that|his|her) "
-    r"(?:[\w'-]+ ){0,2}[\w'-]+"
-)
 _WH_CLAUSE_RE = re.compile(r"(?:^|[,;]\s*|\band\s+|\bor\s+)(?:what|why|how|who|when|where|which)\b")
 
 
@@ -274,7 +270,7 @@ def measure(messages: Any) -> Measured:
             named = Counter({f: n for f, n in closing_cues.items() if f != "meaning"})
         elif not named and shapes.opens_question(shapes.WH_RE, closing_low):
             # "how much storage do you get on the Free plan?": the plan is a thing named
-            phrases = " ".join(m.group(0) for m in _NAMED_PHRASE_RE.finditer(closing_low))
+            phrases = " ".join(m.group(0) for m in shapes.NAMED_PHRASE_RE.finditer(closing_low))
             named = cues.cue_counts(phrases) if phrases else Counter()
         counts -= named
         closing_cues -= named

@@ -97,6 +97,10 @@ DEFINITION_RE = re.compile(  # "what is a system design interview?": the words n
     r"(?:what(?:'s| is| are)|qu'est-ce qu'une?|qué es una?|was ist eine?) "
     r"(?!wrong|going on)(?:an? )?[\w'-]+(?: [\w'-]+){0,3}\?$"
 )
+NAMED_PHRASE_RE = re.compile(  # "on the free plan", "in my schedule": a thing, not a task
+    r"\b(?:on|in|of|for|under|with|from|at|into) (?:the|my|your|our|their|this|that|his|her) "
+    r"(?:[\w'-]+ ){0,2}[\w'-]+"
+)
 MAGNITUDE_RE = re.compile(  # "which is bigger?": a comparison that asks for one fact
     r"\bwhich (?:one |number )?is (?:the )?(?:bigger|larger|smaller|greater|higher|lower|"
     r"longer|shorter|heavier|lighter|older|younger|taller)\b"
