@@ -133,7 +133,7 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.953, 0.999, 300, 0.00),
+        ("dev", 0.956, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.938, 0.999, 65, 0.00),
@@ -142,38 +142,40 @@ def assert_scores(
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
         ("sixth", 0.983, 0.999, 180, 0.00),
-        ("seventh", 0.953, 0.980, 150, 0.00),
+        ("seventh", 0.946, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.960, 0.980, 150, 0.00),
+        ("ninth", 0.953, 0.980, 150, 0.00),
         ("tenth", 0.991, 0.999, 120, 0.00),
         ("eleventh", 0.986, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
-        ("thirteenth", 0.920, 0.920, 150, 0.04),
+        ("thirteenth", 0.920, 0.940, 150, 0.04),
         ("fourteenth", 0.966, 0.960, 150, 0.00),
         ("fifteenth", 0.906, 0.860, 150, 0.00),
         ("sixteenth", 0.926, 0.900, 150, 0.00),
         ("seventeenth", 0.933, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.940, 0.940, 150, 0.00),
-        ("twentieth", 0.946, 0.940, 150, 0.00),
+        ("twentieth", 0.940, 0.940, 150, 0.00),
         ("twentyfirst", 0.966, 0.980, 150, 0.00),
         ("twentysecond", 0.973, 0.960, 150, 0.00),
-        ("twentythird", 0.900, 0.900, 150, 0.00),
+        ("twentythird", 0.906, 0.920, 150, 0.00),
         ("twentyfourth", 0.913, 0.860, 150, 0.00),
-        ("twentyfifth", 0.933, 0.920, 150, 0.00),
-        ("twentysixth", 0.926, 0.900, 150, 0.02),
-        ("twentyseventh", 0.926, 0.940, 150, 0.00),
-        ("twentyeighth", 0.906, 0.860, 150, 0.00),
-        ("twentyninth", 0.973, 0.960, 150, 0.00),
+        ("twentyfifth", 0.926, 0.920, 150, 0.00),
+        ("twentysixth", 0.933, 0.900, 150, 0.02),
+        ("twentyseventh", 0.940, 0.960, 150, 0.00),
+        ("twentyeighth", 0.900, 0.860, 150, 0.00),
+        ("twentyninth", 0.980, 0.980, 150, 0.00),
         ("thirtieth", 0.953, 0.999, 150, 0.00),
         ("thirtyfirst", 0.953, 0.980, 150, 0.00),
         ("thirtysecond", 0.940, 0.940, 150, 0.00),
         ("thirtythird", 0.966, 0.980, 150, 0.00),
-        ("thirtyfourth", 0.960, 0.960, 150, 0.00),
-        ("thirtyfifth", 0.933, 0.920, 150, 0.00),
-        ("thirtysixth", 0.913, 0.860, 150, 0.00),
+        ("thirtyfourth", 0.973, 0.960, 150, 0.00),
+        ("thirtyfifth", 0.926, 0.920, 150, 0.00),
+        ("thirtysixth", 0.913, 0.880, 150, 0.00),
         ("thirtyseventh", 0.926, 0.920, 150, 0.00),
         ("thirtyeighth", 0.900, 0.940, 150, 0.00),
+        ("thirtyninth", 0.906, 0.960, 150, 0.00),
+        ("fortieth", 0.880, 0.900, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -193,7 +195,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("thirtyninth", 0.873, 0.900, 150, 0.00), ("fortieth", 0.860, 0.880, 150, 0.00)],
+    [("fortyfirst", 0.880, 0.960, 150, 0.04), ("fortysecond", 0.826, 0.820, 150, 0.02)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -207,9 +209,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 5844 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.945, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.948
+    assert metrics.n == 6144 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.940, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.944
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
 
 
@@ -482,6 +484,12 @@ def test_the_instruction_is_found_around_a_paste() -> None:
     # a pasted paper's "Analyses were performed in R." names work done, asks none
     assert not cues.opens_with_work("analyses were performed in r version 4.2.")
     assert cues.opens_with_work("analyse the results.")
+    # ... nor does a pasted text's heading ("Summary: ..."); the question after it asks
+    assert not cues.opens_with_work("summary: on 2 july uploads failed for an hour.")
+    assert cues.opens_with_work("summarise: the notes below.")
+    incident = "Summary: uploads failed for 37 minutes after a CDN change. " * 12
+    question = "what was the root cause?"
+    assert chat.split_task(incident + "\n\n" + question).ask == question
     # a question word opens a question without its mark; a first paragraph of up to 120 words
     # that requests is the instruction
     report = "Post-incident review: INC-7\nReview meeting: 9 May.\n\n" + "It failed. " * 200
@@ -687,6 +695,16 @@ def test_a_named_thing_is_not_a_task() -> None:
     # a price's assumption is a figure, the assumptions to state are work
     assert values("Write a paragraph explaining the price assumption.")["asks_assumptions"] == 0
     assert values("List the assumptions behind the forecast.")["asks_assumptions"] == 1
+    # a fit's uncertainties are a figure to print; a proof may be named by two words
+    assert values("Print the fitted parameters with uncertainties.")["asks_assumptions"] == 0
+    assert values("Give a proper correctness proof of this loop.")["asks_prove"] == 1
+    # a teaching committee teaches nobody; "teach me" asks
+    assert values("School of Physics - Teaching Committee minutes")["asks_explain"] == 0
+    assert values("Teach me how a heat pump works.")["asks_explain"] == 1
+    # Arabic: its script names the language, its task words their families
+    arabic = values("صمّم نظامًا لمعالجة طلبات القبول واشرح البنية")
+    assert (arabic["asks_design"], arabic["non_english"]) == (1, 1)
+    assert values("ما هي ترجمة كلمة deadline؟")["asks_transform"] == 1
     # units are not maths notation
     assert values("Pour a slab 6 m x 4 m, about 2.4 m³ of concrete.")["math_notation"] == 0
     assert values("Solve x² + 3x = 4.")["math_notation"] > 0

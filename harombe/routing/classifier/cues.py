@@ -2,7 +2,7 @@
 
 Each family is a handful of verbs and phrases of asking ("prove", "design", "compare",
 "summarise"...) in English, Spanish, French, German, Italian, Portuguese and Chinese (and, in
-`MORE_LANGUAGES`, Russian, Polish, Turkish, Dutch, Swedish and Korean), matched
+`MORE_LANGUAGES`, Russian, Polish, Turkish, Dutch, Swedish, Korean and Arabic), matched
 as word starts in the lower-cased instruction. They name kinds of task, never topics: the
 classifier's weights (`weights.py`) decide what each family is worth. All families are
 scanned at once (`scan.py`), so the instruction is read once. Also here: the other closed lists
@@ -41,7 +41,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "prove": (
         r"prove(?!e| to (?:me|my|the|our|him|her|them|you|a|an)\b)|"  # "prove to my boss": convince
-        r"(?:a|the|formal|rigorous|your) (?!(?:sour)?dough |bread )(?:\w+ )?proof(?!ing| longer)|"
+        r"(?:a|the|formal|rigorous|your) (?!(?:sour)?dough |bread )(?:\w+ ){0,2}"
+        r"proof(?!ing| longer)|"
         r"proof (?:that|of (?:the|this|why))|"
         r"with (?:a |full |formal )?proofs?\b|proof,? (?:please|pls)\b|"
         r"(?:both|these|those|two|three|all|the) proofs\b|"
@@ -100,7 +101,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "assumptions": (
         r"assumptions|(?<!price )(?<!the )assumption(?! (?:is|was)\b)|scenario|"
-        r"sensitivity analys|threat|uncertaint|supuest|escenario|"
+        r"sensitivity analys|threat|supuest|escenario|"
         r"hypothèse|scénario|annahme|szenario|ipotes|scenari|hipótes|cenári",
         "情景",
     ),
@@ -155,7 +156,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "explain": (
         r"explain|describe|how does|how do(?! (?:you|i|we) (?:say|pronounce|spell))|how can|why|"
-        r"walk me through|teach(?!er)|illustrate|"
+        r"walk me through|teach(?!er|i)|illustrate|"
         r"explica|expliqu|erklär|beschreib|pourquoi|por qué|warum|spieg|perché|por que\b|"
         r"come funziona|como funciona",
         "解释|说明|为什么|怎么|説明",
@@ -212,20 +213,20 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
 }
 MORE_LANGUAGES: dict[str, tuple[str, str]] = {
-    # the same families in Russian, Polish, Turkish, Dutch, Swedish and Korean (and German's
+    # the same families in Russian, Polish, Turkish, Dutch, Swedish, Korean and Arabic (and German's
     # split verb "fasse ... zusammen"), joined to `FAMILIES` below
     "design": (
-        r"спроектир|проектировани|архитектур|zaprojektuj|tasarla|mimari|ontwerp|"
+        r"صمّ?م|تصميم|спроектир|проектировани|архитектур|zaprojektuj|tasarla|mimari|ontwerp|"
         r"utforma|designa",
         "설계|아키텍처",
     ),
     "prove": (
-        r"докаж|доказательств|udowodnij|wykaż|dowód|kanıtla|ispatla|bewijs|"
+        r"أثبت|اثبت|برهن|докаж|доказательств|udowodnij|wykaż|dowód|kanıtla|ispatla|bewijs|"
         r"toon aan dat|bevisa",
         "증명",
     ),
     "synthesise": (r"обобщ|синтез|syntez|sentez|syntes", "종합"),
-    "plan": (r"план\b|планир|расписани|harmonogram|planı|planla", "계획"),
+    "plan": (r"خطة|جدول زمني|план\b|планир|расписани|harmonogram|planı|planla", "계획"),
     "research": (
         r"план исследовани|plan badań|araştırma planı|araştırma tasarımı|"
         r"onderzoeksplan|onderzoeksopzet|forskningsplan",
@@ -235,10 +236,11 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         r"миграц|рефактор|migracj|refaktor|migratie|volledig|migrer|fullständig",
         "마이그레이션|리팩터",
     ),
-    "compare": (r"сравн|porówn|karşılaştır|vergelijk|jämför", "비교|장단점"),
-    "write": (r"напиш|составь|сочини|napisz|zredaguj|schrijf|skriv", "작성|써 주|써줘"),
+    "compare": (r"قارن|مقارنة|сравн|porówn|karşılaştır|vergelijk|jämför", "비교|장단점"),
+    "write": (r"اكتب|أكتب|напиш|составь|сочини|napisz|zredaguj|schrijf|skriv", "작성|써 주|써줘"),
     "code_deliverable": (r"функци|скрипт|funkcj|skrypt|fonksiyon|functie", "함수|스크립트"),
     "analyse": (
+        r"لخّ?ص|تلخيص|حلّ?ل|تحليل|قيّ?م|"
         r"проанализир|анализ|резюмир|перескаж|кратко излож|przeanalizuj|streść|"
         r"podsumuj|oceń|özetle|değerlendir|samenvat|vat\b[^.?!]{0,60}\bsamen\b|"
         r"analyseer|beoordeel|sammanfatta|analysera|utvärdera|"
@@ -246,41 +248,46 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "요약|분석|평가",
     ),
     "debug": (
-        r"исправ|ошибк|отлад|napraw|popraw|błąd|błęd|düzelt|hata|repareer|foutmelding|"
+        r"أصلح|اصلح|خطأ|исправ|ошибк|отлад|napraw|popraw|błąd|błęd|düzelt|hata|repareer|foutmelding|"
         r"fixa|felet",
         "오류|에러|버그|디버그",
     ),
     "explain": (
-        r"объясн|почему|как работает|wyjaśnij|wytłumacz|dlaczego|jak działa|açıkla|"
+        r"اشرح|لماذا|كيف|объясн|почему|как работает|wyjaśnij|wytłumacz|dlaczego|jak działa|açıkla|"
         r"neden\b|leg\b[^.?!]{0,40}\buit\b|uitleg|waarom|hoe werkt|förklara|varför|"
         r"hur fungerar",
         "설명|왜",
     ),
     "depth": (
-        r"подробн|пример|szczegółow|przykład|ayrıntılı|detaylı|örnek|gedetailleerd|"
+        r"بالتفصيل|مثال|أمثلة|подробн|пример|szczegółow|przykład|ayrıntılı|detaylı|örnek|gedetailleerd|"
         r"voorbeeld|detaljerat|ingående|exempel",
         "자세히|예시|예를",
     ),
-    "transform": (r"переведи|перевод|перефразир|przetłumacz|çevir|vertaal|översätt", "번역"),
+    "transform": (
+        r"ترجم|أعد صياغة|переведи|перевод|перефразир|przetłumacz|çevir|vertaal|översätt",
+        "번역",
+    ),
     "enumerate": (r"перечисл|назови|wymień|listele|noem|nämn", "나열"),
     "meaning": (
-        r"означает|значит|значение|znaczy|oznacza|znaczenie|anlamı|ne demek|"
+        r"معنى|ماذا يعني|означает|значит|значение|znaczy|oznacza|znaczenie|anlamı|ne demek|"
         r"betekent|betekenis|betyder|betydelse",
         "뜻|의미",
     ),
     "greeting": (
+        r"مرحبا|شكرا|السلام عليكم|"
         r"привет|здравствуй|спасибо|cześć|dzień dobry|dziękuję|dzięki|merhaba|"
         r"teşekkür|goedemorgen|bedankt|dank je|hej\b|tack\b",
         "안녕|감사",
     ),
     "constraint": (
+        r"يجب|بدون|على الأقل|ميزانية|"
         r"должн|не более|не менее|без\b|бюджет|musi|najwyżej|co najmniej|budżet|"
         r"en fazla|en az|bütçe|olmadan|moet|zonder|hoogstens|minstens|måste|utan\b|"
         r"högst|minst\b",
         "이하|이상|예산|반드시",
     ),
     "sequence": (
-        r"затем|потом|также|następnie|potem|również|sonra|ayrıca|daarna|vervolgens|"
+        r"ثم\b|أيضا|затем|потом|также|następnie|potem|również|sonra|ayrıca|daarna|vervolgens|"
         r"därefter|också",
         "그다음|또한",
     ),
@@ -361,6 +368,9 @@ _NEGATION_RE = re.compile(  # "don't need a fix": a piece of work declined
 _DOING_RE = re.compile(r"\b(?:i'?m|i am|we'?re|we are|i'?ve been|we'?ve been) $")
 """Before a cue that goes on "-ing": what the writer is doing ("I'm designing my first
 experiment"), not what they ask for."""
+_HEADING_RE = re.compile(  # "Summary: the outage ...": a pasted text's heading, not a request
+    r"(?:summary|analysis|assessment|evaluation|overview|timeline|roadmap|strategy|synthesis|proof):"
+)
 MENTION_CHARS = 16  # how far before a cue `_MENTION_RE` and `_NEGATION_RE` look
 
 
@@ -403,12 +413,14 @@ def opens_with_cue(low: str) -> bool:
 
 def opens_with_work(low: str, also: tuple[str, ...] = ()) -> bool:
     """Whether lower-cased text `low` opens with a word of a family in `PRODUCING` (or in
-    `also`), at its start or after a short lead (`LEAD_RE`)."""
+    `also`), at its start or after a short lead (`LEAD_RE`), as a request: not as the subject
+    of a sentence ("Analyses were ...") nor as a heading ("Summary: ...")."""
     lead = LEAD_RE.match(low)
     for at in (0, lead.end()) if lead else (0,):
         m = CUES.match(low, at)
         if m is not None and (m.lastgroup in PRODUCING or m.lastgroup in also):
-            return _SUBJECT_RE.match(low, m.end()) is None
+            heading = _HEADING_RE.match(low, m.start())
+            return _SUBJECT_RE.match(low, m.end()) is None and heading is None
     return False
 
 

@@ -84,6 +84,7 @@ _LANGUAGE_HINTS = (
     ("sv", "å", frozenset("och att det som jag är inte för på".split())),
 )
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
+_ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
 _WH_CLAUSE_RE = re.compile(r"(?:^|[,;]\s*|\band\s+|\bor\s+)(?:what|why|how|who|when|where|which)\b")
 
@@ -109,6 +110,8 @@ def _language(ask: str) -> str:
         return "zh"
     if _CYRILLIC_RE.search(ask):
         return "ru"
+    if _ARABIC_RE.search(ask):
+        return "ar"
     low = ask.lower()
     words = set(low.split())
     for lang, letters, common in _LANGUAGE_HINTS:
