@@ -133,11 +133,11 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.956, 0.999, 300, 0.00),
+        ("dev", 0.960, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.938, 0.999, 65, 0.00),
-        ("heldout", 0.941, 0.961, 153, 0.00),
+        ("heldout", 0.921, 0.961, 153, 0.00),
         ("third", 0.983, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
@@ -145,37 +145,39 @@ def assert_scores(
         ("seventh", 0.946, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
         ("ninth", 0.953, 0.980, 150, 0.00),
-        ("tenth", 0.991, 0.999, 120, 0.00),
+        ("tenth", 0.983, 0.999, 120, 0.00),
         ("eleventh", 0.986, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
-        ("thirteenth", 0.920, 0.940, 150, 0.04),
+        ("thirteenth", 0.913, 0.940, 150, 0.04),
         ("fourteenth", 0.966, 0.960, 150, 0.00),
-        ("fifteenth", 0.906, 0.860, 150, 0.00),
-        ("sixteenth", 0.926, 0.900, 150, 0.00),
+        ("fifteenth", 0.913, 0.880, 150, 0.00),
+        ("sixteenth", 0.933, 0.900, 150, 0.00),
         ("seventeenth", 0.933, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.940, 0.940, 150, 0.00),
         ("twentieth", 0.940, 0.940, 150, 0.00),
-        ("twentyfirst", 0.966, 0.980, 150, 0.00),
+        ("twentyfirst", 0.960, 0.980, 150, 0.00),
         ("twentysecond", 0.973, 0.960, 150, 0.00),
         ("twentythird", 0.906, 0.920, 150, 0.00),
-        ("twentyfourth", 0.913, 0.860, 150, 0.00),
+        ("twentyfourth", 0.920, 0.880, 150, 0.00),
         ("twentyfifth", 0.926, 0.920, 150, 0.00),
         ("twentysixth", 0.933, 0.900, 150, 0.02),
         ("twentyseventh", 0.940, 0.960, 150, 0.00),
         ("twentyeighth", 0.900, 0.860, 150, 0.00),
-        ("twentyninth", 0.980, 0.980, 150, 0.00),
-        ("thirtieth", 0.953, 0.999, 150, 0.00),
-        ("thirtyfirst", 0.953, 0.980, 150, 0.00),
+        ("twentyninth", 0.973, 0.960, 150, 0.00),
+        ("thirtieth", 0.946, 0.999, 150, 0.00),
+        ("thirtyfirst", 0.946, 0.980, 150, 0.00),
         ("thirtysecond", 0.940, 0.940, 150, 0.00),
         ("thirtythird", 0.966, 0.980, 150, 0.00),
         ("thirtyfourth", 0.973, 0.960, 150, 0.00),
-        ("thirtyfifth", 0.926, 0.920, 150, 0.00),
-        ("thirtysixth", 0.913, 0.880, 150, 0.00),
+        ("thirtyfifth", 0.940, 0.940, 150, 0.00),
+        ("thirtysixth", 0.906, 0.880, 150, 0.00),
         ("thirtyseventh", 0.926, 0.920, 150, 0.00),
-        ("thirtyeighth", 0.900, 0.940, 150, 0.00),
+        ("thirtyeighth", 0.893, 0.920, 150, 0.00),
         ("thirtyninth", 0.906, 0.960, 150, 0.00),
-        ("fortieth", 0.880, 0.900, 150, 0.00),
+        ("fortieth", 0.866, 0.860, 150, 0.00),
+        ("fortyfirst", 0.946, 0.960, 150, 0.00),
+        ("fortysecond", 0.860, 0.840, 150, 0.02),
     ],
 )
 def test_training_sets_as_fitted(
@@ -195,7 +197,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("fortyfirst", 0.880, 0.960, 150, 0.04), ("fortysecond", 0.826, 0.820, 150, 0.02)],
+    [("fortythird", 0.806, 0.860, 150, 0.00), ("fortyfourth", 0.886, 0.920, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -209,9 +211,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 6144 and metrics.invalid == 0
+    assert metrics.n == 6444 and metrics.invalid == 0
     assert metrics.accuracy >= 0.940, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.944
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.945
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
 
 
@@ -705,6 +707,29 @@ def test_a_named_thing_is_not_a_task() -> None:
     arabic = values("صمّم نظامًا لمعالجة طلبات القبول واشرح البنية")
     assert (arabic["asks_design"], arabic["non_english"]) == (1, 1)
     assert values("ما هي ترجمة كلمة deadline؟")["asks_transform"] == 1
+    # threatening someone is no threat model; "no downtime" is a service level
+    assert values("Ask him to fix it without threatening to sue.")["asks_assumptions"] == 0
+    assert values("List the threats to the booking app.")["asks_assumptions"] == 1
+    assert values("work out how to switch databases with no downtime")["asks_design"] == 1
+    # how a system would or should be built, in English, Spanish, French and Portuguese
+    assert values("How should we structure the sync service?")["asks_design"] == 1
+    assert values("¿Cómo harías un sistema de reservas para 300 clínicas?")["asks_design"] == 1
+    assert values("Comment organiseriez-vous la fusion des deux équipes ?")["asks_design"] == 1
+    assert values("Como você faria a migração do servidor?")["asks_design"] == 1
+    # an actual proof; a systematic review and a meta-analysis (Arabic) are syntheses
+    assert values("I want an actual proof, not a hunch.")["asks_prove"] == 1
+    assert values("Run a systematic review of sleep apps.")["asks_synthesise"] == 1
+    assert values("اكتب بروتوكول تحليل تلوي عن النوم")["asks_synthesise"] == 1
+    assert values("Preciso de um projeto de investigação sobre o sono.")["hard_task"] == 1
+    # from scratch, end to end, through the repo: work at scale; a complete example is not
+    assert values("Monta una tienda online desde cero.")["asks_scale"] == 1
+    assert values("Think it through end to end.")["asks_scale"] == 1
+    assert values("Go through the repo and remove the dead flags.")["asks_scale"] == 1
+    assert values("Dame un ejemplo completo con metatablas.")["asks_scale"] == 0
+    assert values("Write a complete example of a Lua iterator.")["asks_scale"] == 0
+    # Holland is no greeting
+    assert cues.cue_counts("las leyes de holanda sobre juegos")["greeting"] == 0
+    assert cues.cue_counts("¡hola! ¿qué hora es en lima?")["greeting"] == 1
     # units are not maths notation
     assert values("Pour a slab 6 m x 4 m, about 2.4 m³ of concrete.")["math_notation"] == 0
     assert values("Solve x² + 3x = 4.")["math_notation"] > 0

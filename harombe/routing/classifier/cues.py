@@ -24,13 +24,19 @@ _WORDING = r"(?:the |my |this )?(?:grammar|spelling|typos?|punctuation|wording)"
 FAMILIES: dict[str, tuple[str, str]] = {
     # name: (word starts, matched after a word boundary; CJK fragments, matched anywhere)
     "design": (
-        r"how would (?:you|u) (?:build|design|architect|scale)|(?<!the )(?<!study )(?<!graphic )"
+        r"how (?:would (?:you|u)|should (?:we|i)) "
+        r"(?:build|design|architect|scale|structure|set up|go about)|"
+        r"c[oó]mo (?:har[ií]as|montar[ií]as|dise[nñ]ar[ií]as|construir[ií]as|organizar[ií]as)\b|"
+        r"comment (?:organiseriez|concevriez|construiriez|feriez|structureriez)-vous|"
+        r"como (?:voc[eê] )?(?:faria|montaria|organizaria|construiria)s?\b|"
+        r"(?<!the )(?<!study )(?<!graphic )"
         r"(?<!web )(?!(?<=, )design[,)])design(?!er| studio| agency| firm| school| question|"
         r"(?: (?:me|us))?(?: (?:a|an|the|my|our))?(?: [\w-]+){0,2} "
         r"(?:plan|schedule|routine|workout|menu|logo|poster|flyer|card|itinerary|label)s?"
         r"(?=$|[^\w\s-]|\s+(?:for|with|to|that|and|or|in|on|of|which|so|but|i|we)\b))|"
         r"architect(?!s?\b)|architect (?:a|an|the|this|it|our|my)\b|"  # not the architect
-        r"p9[59]\b|p99\.9|zero[- ]downtime|high[- ]availability|fault[- ]toleran|"
+        r"p9[59]\b|p99\.9|(?:zero|no)[- ]downtime|without (?:any )?downtime|"
+        r"high[- ]availability|fault[- ]toleran|"
         r"no (?:data|write|message) loss|"
         r"survives? (?:a|an|the|any) (?:[\w-]+ ){0,2}(?:outage|failure|partition)|"
         r"formulat\w* (?:(?:this|it|the problem) )?as (?:an? )?(?:[\w-]+ ){0,2}"
@@ -41,7 +47,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "prove": (
         r"prove(?!e| to (?:me|my|the|our|him|her|them|you|a|an)\b)|"  # "prove to my boss": convince
-        r"(?:a|the|formal|rigorous|your) (?!(?:sour)?dough |bread )(?:\w+ ){0,2}"
+        r"(?:an?|the|formal|rigorous|your) (?!(?:sour)?dough |bread )(?:\w+ ){0,2}"
         r"proof(?!ing| longer)|"
         r"proof (?:that|of (?:the|this|why))|"
         r"with (?:a |full |formal )?proofs?\b|proof,? (?:please|pls)\b|"
@@ -68,6 +74,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"gaps? in the (?:literature|research|evidence)|"
         r"(?:what|which) gaps|in common|recurring|conflicting|consolidat|"
         r"reconcil|reconstruct|contradi|m[eé]ta-?an[aá]l|literature|síntesis|sintetiz|synthès|"
+        r"systematic review|revisión sistemática|revue systématique|revisão sistemática|"
         r"lacunas?\b|padr[õo]es comuns|patrones comunes|points communs|"
         r"sintesi|síntese",
         "综合|归纳|文献|分歧",
@@ -83,25 +90,29 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"research (?:plan|program|programme|agenda|design|proposal|questions?|study)|"
         r"hypothes|methodolog|(?:plan|programa|proyecto) de investigación|"
         r"(?:plan|programme|projet) de recherche|forschungs(?:plan|design|frage|programm)|"
-        r"plano de pesquisa|projeto de pesquisa|(?:piano|progetto) di ricerca",
+        r"plano de pesquisa|projeto de pesquisa|(?:projeto|plano) de investigação|"
+        r"(?:piano|progetto) di ricerca",
         "研究计划|研究方案|研究设计|研究假设",
     ),
     "scale": (
         r"migra[tcrzç]|refactor(?! (?:this|it|that|my function|the function)\b)|monolith|codebase|"
-        r"whole (?:repo|repository|project|codebase|monorepo)\b|end-to-end|complete(?!ly)|"
+        r"(?:whole|through the|across the) (?:repo|repository|project|codebase|monorepo)\b|"
+        r"end[- ]to[- ]end|complete(?!ly| example)|"
         r"comprehensive|entire|"
         r"million|billion|thousands|"
         r"(?:every|all(?: the)?) (?:module|file|service|test|call site|repo|repositor(?:y|ie)|"
         r"package)s?\b"
         r"(?! (?:is|are|has|have|was|gets))|"
-        r"(?<!jornada )(?<!tiempo )(?<!tempo )completo|(?<!jornada )complet(?!e?ly)|"
-        r"from scratch|production[- ]ready|full[- ]featured|fully[- ]functional|"
+        r"(?<!jornada )(?<!tiempo )(?<!tempo )(?<!ejemplo )(?<!exemplo )completo|"
+        r"(?<!jornada )(?<!ejemplo )(?<!exemplo )(?<!exemple )complet(?!e?ly|e example)|"
+        r"from scratch|desde cero|do zero\b|à partir de zéro|"
+        r"production[- ]ready|full[- ]featured|fully[- ]functional|"
         r"vollständig|gesamte|intero|inteiro|millon|milion|milhõ",
         "完整|全面|千万|百万",
     ),
     "assumptions": (
         r"assumptions|(?<!price )(?<!the )assumption(?! (?:is|was)\b)|scenario|"
-        r"sensitivity analys|threat|supuest|escenario|"
+        r"sensitivity analys|threat(?!en)|supuest|escenario|"
         r"hypothèse|scénario|annahme|szenario|ipotes|scenari|hipótes|cenári",
         "情景",
     ),
@@ -194,9 +205,9 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "greeting": (
         r"hi\b|hello|hey\b|good (?:morning|evening|afternoon)\b|"
         r"(?<![a-z,] )(?:morning|evening|afternoon)\b|thanks|thank you|cheers|"
-        r"happy (?:new year|birthday|holidays|friday)|merry|congrat|hola|bonjour|"
-        r"salut|hallo|guten (?:morgen|tag)|ciao|buongiorno|grazie|olá|obrigad|bom dia|danke|"
-        r"merci|gracias|schönes wochenende|bon (?:week-end|weekend)|buen fin de semana",
+        r"happy (?:new year|birthday|holidays|friday)|merry|congrat|hola\b|bonjour|"
+        r"salut\b|hallo|guten (?:morgen|tag)|ciao|buongiorno|grazie|olá|obrigad|bom dia|danke|"
+        r"merci\b|gracias|schönes wochenende|bon (?:week-end|weekend)|buen fin de semana",
         "你好|谢谢",
     ),
     "constraint": (
@@ -225,7 +236,7 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         r"toon aan dat|bevisa",
         "증명",
     ),
-    "synthesise": (r"обобщ|синтез|syntez|sentez|syntes", "종합"),
+    "synthesise": (r"تحليل تلوي|обобщ|синтез|syntez|sentez|syntes", "종합"),
     "plan": (r"خطة|جدول زمني|план\b|планир|расписани|harmonogram|planı|planla", "계획"),
     "research": (
         r"план исследовани|plan badań|araştırma planı|araştırma tasarımı|"
