@@ -133,7 +133,7 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.960, 0.999, 300, 0.00),
+        ("dev", 0.963, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.938, 0.999, 65, 0.00),
@@ -144,40 +144,42 @@ def assert_scores(
         ("sixth", 0.983, 0.999, 180, 0.00),
         ("seventh", 0.946, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.953, 0.980, 150, 0.00),
-        ("tenth", 0.983, 0.999, 120, 0.00),
-        ("eleventh", 0.986, 0.980, 150, 0.00),
+        ("ninth", 0.960, 0.980, 150, 0.00),
+        ("tenth", 0.975, 0.999, 120, 0.00),
+        ("eleventh", 0.980, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
         ("thirteenth", 0.913, 0.940, 150, 0.04),
-        ("fourteenth", 0.966, 0.960, 150, 0.00),
-        ("fifteenth", 0.913, 0.880, 150, 0.00),
+        ("fourteenth", 0.960, 0.960, 150, 0.00),
+        ("fifteenth", 0.900, 0.860, 150, 0.00),
         ("sixteenth", 0.933, 0.900, 150, 0.00),
         ("seventeenth", 0.933, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
-        ("nineteenth", 0.940, 0.940, 150, 0.00),
-        ("twentieth", 0.940, 0.940, 150, 0.00),
+        ("nineteenth", 0.933, 0.940, 150, 0.00),
+        ("twentieth", 0.940, 0.960, 150, 0.00),
         ("twentyfirst", 0.960, 0.980, 150, 0.00),
         ("twentysecond", 0.973, 0.960, 150, 0.00),
         ("twentythird", 0.906, 0.920, 150, 0.00),
-        ("twentyfourth", 0.920, 0.880, 150, 0.00),
-        ("twentyfifth", 0.926, 0.920, 150, 0.00),
+        ("twentyfourth", 0.913, 0.880, 150, 0.00),
+        ("twentyfifth", 0.940, 0.920, 150, 0.00),
         ("twentysixth", 0.933, 0.900, 150, 0.02),
-        ("twentyseventh", 0.940, 0.960, 150, 0.00),
+        ("twentyseventh", 0.933, 0.960, 150, 0.00),
         ("twentyeighth", 0.900, 0.860, 150, 0.00),
         ("twentyninth", 0.973, 0.960, 150, 0.00),
         ("thirtieth", 0.946, 0.999, 150, 0.00),
-        ("thirtyfirst", 0.946, 0.980, 150, 0.00),
-        ("thirtysecond", 0.940, 0.940, 150, 0.00),
+        ("thirtyfirst", 0.940, 0.980, 150, 0.00),
+        ("thirtysecond", 0.933, 0.940, 150, 0.00),
         ("thirtythird", 0.966, 0.980, 150, 0.00),
         ("thirtyfourth", 0.973, 0.960, 150, 0.00),
         ("thirtyfifth", 0.940, 0.940, 150, 0.00),
-        ("thirtysixth", 0.906, 0.880, 150, 0.00),
+        ("thirtysixth", 0.913, 0.900, 150, 0.00),
         ("thirtyseventh", 0.926, 0.920, 150, 0.00),
-        ("thirtyeighth", 0.893, 0.920, 150, 0.00),
+        ("thirtyeighth", 0.900, 0.940, 150, 0.00),
         ("thirtyninth", 0.906, 0.960, 150, 0.00),
-        ("fortieth", 0.866, 0.860, 150, 0.00),
-        ("fortyfirst", 0.946, 0.960, 150, 0.00),
+        ("fortieth", 0.873, 0.900, 150, 0.00),
+        ("fortyfirst", 0.953, 0.960, 150, 0.00),
         ("fortysecond", 0.860, 0.840, 150, 0.02),
+        ("fortythird", 0.880, 0.900, 150, 0.00),
+        ("fortyfourth", 0.900, 0.920, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -197,7 +199,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("fortythird", 0.806, 0.860, 150, 0.00), ("fortyfourth", 0.886, 0.920, 150, 0.00)],
+    [("fortyfifth", 0.773, 0.760, 150, 0.02), ("fortysixth", 0.813, 0.840, 150, 0.02)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -211,10 +213,10 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 6444 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.940, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.945
-    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
+    assert metrics.n == 6744 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.936, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.943
+    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
 def test_leaving_one_set_out_fits_on_the_others_only() -> None:
@@ -727,6 +729,14 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("Go through the repo and remove the dead flags.")["asks_scale"] == 1
     assert values("Dame un ejemplo completo con metatablas.")["asks_scale"] == 0
     assert values("Write a complete example of a Lua iterator.")["asks_scale"] == 0
+    # Welsh, Swahili, Somali, Hindi (its script names the language), Urdu and Romanian
+    assert values("Profwch fod gwreiddyn dau yn afresymegol.")["asks_prove"] == 1
+    assert values("Andaa mpango wa utafiti kuhusu mvua na mavuno.")["hard_task"] == 1
+    assert values("Fadlan ii sharax sida cashuurta loo xisaabiyo.")["asks_explain"] == 1
+    hindi = values("इन दोनों फ़ोनों की तुलना कीजिए")
+    assert (hindi["asks_compare"], hindi["non_english"]) == (1, 1)
+    assert values("مجھے اسکول کے لیے ایک خط لکھ دیں")["asks_write"] == 1
+    assert values("Cum se spune în engleză „factură”?")["asks_transform"] == 1
     # Holland is no greeting
     assert cues.cue_counts("las leyes de holanda sobre juegos")["greeting"] == 0
     assert cues.cue_counts("¡hola! ¿qué hora es en lima?")["greeting"] == 1

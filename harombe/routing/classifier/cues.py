@@ -224,34 +224,59 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
 }
 MORE_LANGUAGES: dict[str, tuple[str, str]] = {
-    # the same families in Russian, Polish, Turkish, Dutch, Swedish, Korean and Arabic (and German's
-    # split verb "fasse ... zusammen"), joined to `FAMILIES` below
+    # the same families in Russian, Polish, Turkish, Dutch, Swedish, Korean, Arabic, Welsh, Swahili,
+    # Somali, Hindi, Urdu and Romanian (and German's split verb "fasse ... zusammen"), joined to
+    # `FAMILIES` below
     "design": (
-        r"صمّ?م|تصميم|спроектир|проектировани|архитектур|zaprojektuj|tasarla|mimari|ontwerp|"
+        r"dylunio|dyluniwch|buni\b|kubuni|naqshee|डिज़ाइन|डिजाइन|proiecteaz|proiecta\b|"
+        r"cum ați (?:proiecta|construi|organiza|stabili)|صمّ?م|تصميم|спроектир|проектировани|"
+        r"архитектур|zaprojektuj|tasarla|mimari|ontwerp|"
         r"utforma|designa",
         "설계|아키텍처",
     ),
     "prove": (
-        r"أثبت|اثبت|برهن|докаж|доказательств|udowodnij|wykaż|dowód|kanıtla|ispatla|bewijs|"
+        r"profwch|profi bod|prawf|thibitisha|caddee|सिद्ध कीजिए|सिद्ध करें|सिद्ध करो|demonstrează|"
+        r"ثابت کریں|أثبت|اثبت|برهن|докаж|доказательств|udowodnij|wykaż|dowód|kanıtla|ispatla|"
+        r"bewijs|"
         r"toon aan dat|bevisa",
         "증명",
     ),
-    "synthesise": (r"تحليل تلوي|обобщ|синтез|syntez|sentez|syntes", "종합"),
-    "plan": (r"خطة|جدول زمني|план\b|планир|расписани|harmonogram|planı|planla", "계획"),
+    "synthesise": (
+        r"syntheseiddio|sintetizează|تحليل تلوي|обобщ|синтез|syntez|sentez|syntes",
+        "종합",
+    ),
+    "plan": (
+        r"cynllun(?! ymchwil)|amserlen|mpango(?! (?:kamili )?wa utafiti)|ratiba|qorshe(?! cilmi)|"
+        r"jadwal|योजना|منصوبہ|خطة|جدول زمني|план\b|планир|"
+        r"расписани|harmonogram|planı|planla",
+        "계획",
+    ),
     "research": (
-        r"план исследовани|plan badań|araştırma planı|araştırma tasarımı|"
+        r"cynllun ymchwil|mpango (?:kamili )?wa utafiti|qorshe cilmi|cilmi-baaris|शोध योजना|"
+        r"अनुसंधान|plan de cercetare|план исследовани|plan badań|araştırma planı|"
+        r"araştırma tasarımı|"
         r"onderzoeksplan|onderzoeksopzet|forskningsplan",
         "연구 계획|연구계획",
     ),
     "scale": (
-        r"миграц|рефактор|migracj|refaktor|migratie|volledig|migrer|fullständig",
+        r"eksiksiz|tüm proje|миграц|рефактор|migracj|refaktor|migratie|volledig|migrer|fullständig",
         "마이그레이션|리팩터",
     ),
-    "compare": (r"قارن|مقارنة|сравн|porówn|karşılaştır|vergelijk|jämför", "비교|장단점"),
-    "write": (r"اكتب|أكتب|напиш|составь|сочини|napisz|zredaguj|schrijf|skriv", "작성|써 주|써줘"),
+    "compare": (
+        r"cymharwch|cymharu|linganisha|isbarbardhig|तुलना|موازنہ|compară|قارن|مقارنة|сравн|porówn|"
+        r"karşılaştır|vergelijk|jämför",
+        "비교|장단점",
+    ),
+    "write": (
+        r"ysgrifennwch|lluniwch|drafftiwch|andika|andaa|qor\b|qoro\b|लिखिए|लिखें|लिखो|لکھ|scrie|"
+        r"redactează|yazar mısın|yazın|yaz\b|اكتب|أكتب|напиш|составь|сочини|napisz|zredaguj|"
+        r"schrijf|skriv",
+        "작성|써 주|써줘",
+    ),
     "code_deliverable": (r"функци|скрипт|funkcj|skrypt|fonksiyon|functie", "함수|스크립트"),
     "analyse": (
-        r"لخّ?ص|تلخيص|حلّ?ل|تحليل|قيّ?م|"
+        r"crynhowch|crynodeb|dadansodd|muhtasari|fupisha|chambua|uchambuzi|soo koob|falanqee|"
+        r"सारांश|विश्लेषण|خلاصہ|rezumă|rezumat|analizează|لخّ?ص|تلخيص|حلّ?ل|تحليل|قيّ?م|"
         r"проанализир|анализ|резюмир|перескаж|кратко излож|przeanalizuj|streść|"
         r"podsumuj|oceń|özetle|değerlendir|samenvat|vat\b[^.?!]{0,60}\bsamen\b|"
         r"analyseer|beoordeel|sammanfatta|analysera|utvärdera|"
@@ -259,33 +284,39 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "요약|분석|평가",
     ),
     "debug": (
-        r"أصلح|اصلح|خطأ|исправ|ошибк|отлад|napraw|popraw|błąd|błęd|düzelt|hata|repareer|foutmelding|"
+        r"أصلح|اصلح|خطأ|исправ|ошибк|отлад|napraw|popraw|błąd|błęd|düzelt|hata|repareer|"
+        r"foutmelding|"
         r"fixa|felet",
         "오류|에러|버그|디버그",
     ),
     "explain": (
-        r"اشرح|لماذا|كيف|объясн|почему|как работает|wyjaśnij|wytłumacz|dlaczego|jak działa|açıkla|"
+        r"esboniwch|eglurwch|eleza|fafanua|sharax|समझाइए|समझाओ|سمجھا|explică|اشرح|لماذا|كيف|объясн|"
+        r"почему|как работает|wyjaśnij|wytłumacz|dlaczego|jak działa|açıkla|"
         r"neden\b|leg\b[^.?!]{0,40}\buit\b|uitleg|waarom|hoe werkt|förklara|varför|"
         r"hur fungerar",
         "설명|왜",
     ),
     "depth": (
-        r"بالتفصيل|مثال|أمثلة|подробн|пример|szczegółow|przykład|ayrıntılı|detaylı|örnek|gedetailleerd|"
+        r"بالتفصيل|مثال|أمثلة|подробн|пример|szczegółow|przykład|ayrıntılı|detaylı|örnek|"
+        r"gedetailleerd|"
         r"voorbeeld|detaljerat|ingående|exempel",
         "자세히|예시|예를",
     ),
     "transform": (
+        r"cyfieithwch|cyfieithu|tafsiri|turjun|tarjun|अनुवाद|ترجمہ|tradu\b|traduce|cum se spune|"
         r"ترجم|أعد صياغة|переведи|перевод|перефразир|przetłumacz|çevir|vertaal|översätt",
         "번역",
     ),
     "enumerate": (r"перечисл|назови|wymień|listele|noem|nämn", "나열"),
     "meaning": (
-        r"معنى|ماذا يعني|означает|значит|значение|znaczy|oznacza|znaczenie|anlamı|ne demek|"
+        r"ystyr|maana ya|macnaha|मतलब|अर्थ\b|مطلب|înseamnă|معنى|ماذا يعني|означает|значит|значение|"
+        r"znaczy|oznacza|znaczenie|anlamı|ne demek|"
         r"betekent|betekenis|betyder|betydelse",
         "뜻|의미",
     ),
     "greeting": (
-        r"مرحبا|شكرا|السلام عليكم|"
+        r"bore da|diolch|shwmae|habari|asante|shikamoo|mahadsanid|iska warran|नमस्ते|धन्यवाद|شکریہ|"
+        r"mulțumesc|bună ziua|مرحبا|شكرا|السلام عليكم|"
         r"привет|здравствуй|спасибо|cześć|dzień dobry|dziękuję|dzięki|merhaba|"
         r"teşekkür|goedemorgen|bedankt|dank je|hej\b|tack\b",
         "안녕|감사",

@@ -85,6 +85,7 @@ _LANGUAGE_HINTS = (
 )
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
+_DEVANAGARI_RE = re.compile(r"[\u0900-\u097f]")
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
 _WH_CLAUSE_RE = re.compile(r"(?:^|[,;]\s*|\band\s+|\bor\s+)(?:what|why|how|who|when|where|which)\b")
 
@@ -112,6 +113,8 @@ def _language(ask: str) -> str:
         return "ru"
     if _ARABIC_RE.search(ask):
         return "ar"
+    if _DEVANAGARI_RE.search(ask):
+        return "hi"
     low = ask.lower()
     words = set(low.split())
     for lang, letters, common in _LANGUAGE_HINTS:

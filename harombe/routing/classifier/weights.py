@@ -9,83 +9,83 @@ WEIGHTS = {
     # log2(1 + words of the instruction's sentences that ask) / 4
     "asking_words": 2.482,
     # log2(1 + words of its other sentences: background, chatter) / 4
-    "context_words": 0.690,
+    "context_words": 0.624,
     # log2(1 + earlier turns of the conversation) / 2
-    "history_turns": 0.445,
+    "history_turns": 0.480,
     # several inputs named: 'ten papers', 'these reports', 'all modules'
-    "many_documents": 1.859,
+    "many_documents": 1.827,
     # a word of the 'design' family
-    "asks_design": 1.709,
+    "asks_design": 1.570,
     # a word of the 'prove' family
-    "asks_prove": 2.212,
+    "asks_prove": 2.313,
     # a word of the 'synthesise' family
-    "asks_synthesise": 1.811,
+    "asks_synthesise": 1.578,
     # a word of the 'plan' family
-    "asks_plan": 2.005,
+    "asks_plan": 1.954,
     # a word of the 'scale' family
-    "asks_scale": 4.595,
+    "asks_scale": 4.516,
     # a word of the 'assumptions' family
-    "asks_assumptions": 5.729,
+    "asks_assumptions": 5.738,
     # a word of the 'compare' family
-    "asks_compare": 0.507,
+    "asks_compare": 0.563,
     # a word of the 'write' family
-    "asks_write": -0.336,
+    "asks_write": -0.225,
     # a word of the 'code_deliverable' family
-    "asks_code_deliverable": -0.142,
+    "asks_code_deliverable": -0.164,
     # a word of the 'analyse' family
-    "asks_analyse": -0.201,
+    "asks_analyse": -0.148,
     # a word of the 'debug' family
-    "asks_debug": -0.696,
+    "asks_debug": -0.656,
     # a word of the 'explain' family
-    "asks_explain": -0.332,
+    "asks_explain": -0.204,
     # a word of the 'depth' family
-    "asks_depth": 1.179,
+    "asks_depth": 1.139,
     # a word of the 'transform' family
-    "asks_transform": -1.745,
+    "asks_transform": -1.737,
     # a word of the 'enumerate' family
-    "asks_enumerate": -0.193,
+    "asks_enumerate": -0.067,
     # a word of the 'meaning' family
-    "asks_meaning": -1.455,
+    "asks_meaning": -1.330,
     # a word of the 'greeting' family
-    "asks_greeting": -2.041,
+    "asks_greeting": -1.891,
     # distinct task families asked for (write, analyse, compare, prove ...)
-    "task_breadth": 0.542,
+    "task_breadth": 0.443,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
-    "hard_task": 4.401,
+    "hard_task": 4.298,
     # a tier-2 family asked in at most 20 words
-    "short_hard_task": 2.925,
+    "short_hard_task": 3.147,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
-    "work_on_payload": -0.951,
+    "work_on_payload": -1.025,
     # a piece of work asked of 60 or more pasted words
-    "pasted_task": 0.171,
+    "pasted_task": 0.595,
     # log2(1 + list lines and comma-separated items in the instruction) / 3
-    "listed_items": 2.959,
+    "listed_items": 2.986,
     # a system to build: an engine, a compiler, an emulator, a database ...
-    "builds_system": 6.558,
+    "builds_system": 6.550,
     # constraint words (must, without, at most, budget ...), at most 6, / 3
-    "constraints": 1.059,
+    "constraints": 1.036,
     # multi-part markers (and then, also, finally ...), at most 3, / 2
-    "sequence": 0.837,
+    "sequence": 1.096,
     # question marks (a closing question without one: 1), at most 3, / 2
-    "questions": -2.685,
+    "questions": -2.686,
     # a fenced code block is present
-    "code_block": 1.072,
+    "code_block": 1.189,
     # log2(1 + code lines) / 4
-    "code_lines": 2.097,
+    "code_lines": 1.987,
     # maths symbols and variables, at most 4, / 2
-    "math_notation": 0.924,
+    "math_notation": 0.849,
     # maths terms (integer, prime, such that ...), at most 4, / 2
-    "math_terms": 3.304,
+    "math_terms": 3.316,
     # a setup with 3 or more quantities closed by a question, no code
-    "word_problem": -0.176,
+    "word_problem": -0.116,
     # the closing sentence opens with a question word (what, who, when ...)
-    "wh_question": -0.149,
+    "wh_question": -0.109,
     # a short wh- or yes/no closing question asking for no piece of work
-    "lookup_question": -3.237,
+    "lookup_question": -3.275,
     # a lookup question over 60 or more words of payload
-    "pasted_lookup": 0.892,
+    "pasted_lookup": 0.992,
     # the instruction is not in English
-    "non_english": 0.093,
+    "non_english": 0.094,
 }
-MEDIUM_AT = 1.786  # task score from which a request is tier 1
-COMPLEX_AT = 8.529  # ... and tier 2
+MEDIUM_AT = 1.803  # task score from which a request is tier 1
+COMPLEX_AT = 8.465  # ... and tier 2
