@@ -142,44 +142,46 @@ def assert_scores(
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
         ("sixth", 0.983, 0.999, 180, 0.00),
-        ("seventh", 0.946, 0.980, 150, 0.00),
+        ("seventh", 0.953, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
         ("ninth", 0.960, 0.980, 150, 0.00),
-        ("tenth", 0.975, 0.999, 120, 0.00),
+        ("tenth", 0.966, 0.999, 120, 0.00),
         ("eleventh", 0.980, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
-        ("thirteenth", 0.913, 0.940, 150, 0.04),
+        ("thirteenth", 0.920, 0.940, 150, 0.04),
         ("fourteenth", 0.960, 0.960, 150, 0.00),
-        ("fifteenth", 0.900, 0.860, 150, 0.00),
-        ("sixteenth", 0.933, 0.900, 150, 0.00),
+        ("fifteenth", 0.906, 0.880, 150, 0.00),
+        ("sixteenth", 0.920, 0.880, 150, 0.00),
         ("seventeenth", 0.933, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
-        ("nineteenth", 0.933, 0.940, 150, 0.00),
-        ("twentieth", 0.940, 0.960, 150, 0.00),
+        ("nineteenth", 0.926, 0.940, 150, 0.00),
+        ("twentieth", 0.946, 0.960, 150, 0.00),
         ("twentyfirst", 0.960, 0.980, 150, 0.00),
-        ("twentysecond", 0.973, 0.960, 150, 0.00),
-        ("twentythird", 0.906, 0.920, 150, 0.00),
-        ("twentyfourth", 0.913, 0.880, 150, 0.00),
+        ("twentysecond", 0.966, 0.960, 150, 0.00),
+        ("twentythird", 0.900, 0.900, 150, 0.00),
+        ("twentyfourth", 0.920, 0.880, 150, 0.00),
         ("twentyfifth", 0.940, 0.920, 150, 0.00),
-        ("twentysixth", 0.933, 0.900, 150, 0.02),
+        ("twentysixth", 0.926, 0.900, 150, 0.02),
         ("twentyseventh", 0.933, 0.960, 150, 0.00),
         ("twentyeighth", 0.900, 0.860, 150, 0.00),
-        ("twentyninth", 0.973, 0.960, 150, 0.00),
+        ("twentyninth", 0.966, 0.960, 150, 0.00),
         ("thirtieth", 0.946, 0.999, 150, 0.00),
         ("thirtyfirst", 0.940, 0.980, 150, 0.00),
         ("thirtysecond", 0.933, 0.940, 150, 0.00),
         ("thirtythird", 0.966, 0.980, 150, 0.00),
-        ("thirtyfourth", 0.973, 0.960, 150, 0.00),
+        ("thirtyfourth", 0.973, 0.980, 150, 0.00),
         ("thirtyfifth", 0.940, 0.940, 150, 0.00),
-        ("thirtysixth", 0.913, 0.900, 150, 0.00),
-        ("thirtyseventh", 0.926, 0.920, 150, 0.00),
-        ("thirtyeighth", 0.900, 0.940, 150, 0.00),
+        ("thirtysixth", 0.920, 0.900, 150, 0.00),
+        ("thirtyseventh", 0.920, 0.920, 150, 0.00),
+        ("thirtyeighth", 0.913, 0.960, 150, 0.00),
         ("thirtyninth", 0.906, 0.960, 150, 0.00),
         ("fortieth", 0.873, 0.900, 150, 0.00),
-        ("fortyfirst", 0.953, 0.960, 150, 0.00),
-        ("fortysecond", 0.860, 0.840, 150, 0.02),
-        ("fortythird", 0.880, 0.900, 150, 0.00),
+        ("fortyfirst", 0.960, 0.960, 150, 0.00),
+        ("fortysecond", 0.873, 0.840, 150, 0.02),
+        ("fortythird", 0.873, 0.900, 150, 0.00),
         ("fortyfourth", 0.900, 0.920, 150, 0.00),
+        ("fortyfifth", 0.806, 0.800, 150, 0.00),
+        ("fortysixth", 0.866, 0.880, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -199,7 +201,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("fortyfifth", 0.773, 0.760, 150, 0.02), ("fortysixth", 0.813, 0.840, 150, 0.02)],
+    [("fortyseventh", 0.826, 0.780, 150, 0.04), ("fortyeighth", 0.893, 0.940, 150, 0.02)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -213,10 +215,10 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 6744 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.936, format_report(metrics, "5-fold CV")
+    assert metrics.n == 7044 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.933, format_report(metrics, "5-fold CV")
     assert metrics.simple_recall is not None and metrics.simple_recall >= 0.943
-    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
+    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
 
 
 def test_leaving_one_set_out_fits_on_the_others_only() -> None:
@@ -737,6 +739,17 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert (hindi["asks_compare"], hindi["non_english"]) == (1, 1)
     assert values("مجھے اسکول کے لیے ایک خط لکھ دیں")["asks_write"] == 1
     assert values("Cum se spune în engleză „factură”?")["asks_transform"] == 1
+    # Vietnamese, Tagalog, Ukrainian, Czech; Greek and Hebrew (their scripts name the language)
+    assert values("Chứng minh rằng có vô số số nguyên tố.")["asks_prove"] == 1
+    assert values("Pwede mo bang ipaliwanag kung paano gumagana ang VAT?")["asks_explain"] == 1
+    assert values("Як перекласти слово «накладна»?")["asks_transform"] == 1
+    assert values("Porovnej tyto dvě nabídky pojištění.")["asks_compare"] == 1
+    greek = values("Απόδειξε ότι η ρίζα του δύο είναι άρρητος.")
+    assert (greek["asks_prove"], greek["non_english"]) == (1, 1)
+    hebrew = values("איך היית בונה מערכת הזמנות לשלושה מלונות?")
+    assert (hebrew["asks_design"], hebrew["non_english"]) == (1, 1)
+    # a whole design declined is no design asked
+    assert values("arial or helvetica? I don't need a whole design thing")["asks_design"] == 0
     # Holland is no greeting
     assert cues.cue_counts("las leyes de holanda sobre juegos")["greeting"] == 0
     assert cues.cue_counts("¡hola! ¿qué hora es en lima?")["greeting"] == 1

@@ -224,10 +224,11 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
 }
 MORE_LANGUAGES: dict[str, tuple[str, str]] = {
-    # the same families in Russian, Polish, Turkish, Dutch, Swedish, Korean, Arabic, Welsh, Swahili,
-    # Somali, Hindi, Urdu and Romanian (and German's split verb "fasse ... zusammen"), joined to
-    # `FAMILIES` below
+    # the same families in Russian, Ukrainian, Polish, Czech, Turkish, Dutch, Swedish, Korean,
+    # Arabic, Welsh, Swahili, Somali, Hindi, Urdu, Romanian, Vietnamese, Tagalog, Greek and Hebrew
+    # (and German's split verb "fasse ... zusammen"), joined to `FAMILIES` below
     "design": (
+        r"thiết kế|idisenyo|спроєкт|σχεδίασ|σχεδιάσ|תכנן|תכנני|עצב|איך היית בונה|navrhni|navrhněte|"
         r"dylunio|dyluniwch|buni\b|kubuni|naqshee|डिज़ाइन|डिजाइन|proiecteaz|proiecta\b|"
         r"cum ați (?:proiecta|construi|organiza|stabili)|صمّ?م|تصميم|спроектир|проектировани|"
         r"архитектур|zaprojektuj|tasarla|mimari|ontwerp|"
@@ -235,17 +236,20 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "설계|아키텍처",
     ),
     "prove": (
-        r"profwch|profi bod|prawf|thibitisha|caddee|सिद्ध कीजिए|सिद्ध करें|सिद्ध करो|demonstrează|"
+        r"chứng minh|patunayan|доведи|доведіть|απόδειξ|αποδείξ|הוכח|dokaž|dokažte|profwch|"
+        r"profi bod|prawf|thibitisha|caddee|सिद्ध कीजिए|सिद्ध करें|सिद्ध करो|demonstrează|"
         r"ثابت کریں|أثبت|اثبت|برهن|докаж|доказательств|udowodnij|wykaż|dowód|kanıtla|ispatla|"
         r"bewijs|"
         r"toon aan dat|bevisa",
         "증명",
     ),
     "synthesise": (
-        r"syntheseiddio|sintetizează|تحليل تلوي|обобщ|синтез|syntez|sentez|syntes",
+        r"tổng hợp|узагальн|σύνθεσ|syntheseiddio|sintetizează|تحليل تلوي|обобщ|синтез|syntez|"
+        r"sentez|syntes",
         "종합",
     ),
     "plan": (
+        r"kế hoạch|lịch trình|plano\b|σχέδιο δράσης|χρονοδιάγραμμα|תוכנית|לוח זמנים|harmonogram|"
         r"cynllun(?! ymchwil)|amserlen|mpango(?! (?:kamili )?wa utafiti)|ratiba|qorshe(?! cilmi)|"
         r"jadwal|योजना|منصوبہ|خطة|جدول زمني|план\b|планир|"
         r"расписани|harmonogram|planı|planla",
@@ -259,23 +263,28 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "연구 계획|연구계획",
     ),
     "scale": (
-        r"eksiksiz|tüm proje|миграц|рефактор|migracj|refaktor|migratie|volledig|migrer|fullständig",
+        r"toàn bộ|kompletní|celou aplikaci|ολοκληρωμέν|eksiksiz|tüm proje|миграц|рефактор|migracj|"
+        r"refaktor|migratie|volledig|migrer|fullständig",
         "마이그레이션|리팩터",
     ),
     "compare": (
+        r"so sánh|ikumpara|paghambingin|порівня|σύγκρινε|σύγκριση|השווה|השוואה|porovnej|porovnání|"
         r"cymharwch|cymharu|linganisha|isbarbardhig|तुलना|موازنہ|compară|قارن|مقارنة|сравн|porówn|"
         r"karşılaştır|vergelijk|jämför",
         "비교|장단점",
     ),
     "write": (
-        r"ysgrifennwch|lluniwch|drafftiwch|andika|andaa|qor\b|qoro\b|लिखिए|लिखें|लिखो|لکھ|scrie|"
+        r"viết|isulat|sumulat|напиши|напишіть|γράψε|γράψτε|כתוב|כתבי|napiš|napište|ysgrifennwch|"
+        r"lluniwch|drafftiwch|andika|andaa|qor\b|qoro\b|लिखिए|लिखें|लिखो|لکھ|scrie|"
         r"redactează|yazar mısın|yazın|yaz\b|اكتب|أكتب|напиш|составь|сочини|napisz|zredaguj|"
         r"schrijf|skriv",
         "작성|써 주|써줘",
     ),
     "code_deliverable": (r"функци|скрипт|funkcj|skrypt|fonksiyon|functie", "함수|스크립트"),
     "analyse": (
-        r"crynhowch|crynodeb|dadansodd|muhtasari|fupisha|chambua|uchambuzi|soo koob|falanqee|"
+        r"tóm tắt|phân tích|ibuod|buod|підсумуй|проаналізуй|περίληψη|ανάλυσ|סכם|סיכום|נתח|shrň|"
+        r"shrnutí|analyzuj|crynhowch|crynodeb|dadansodd|muhtasari|fupisha|chambua|uchambuzi|"
+        r"soo koob|falanqee|"
         r"सारांश|विश्लेषण|خلاصہ|rezumă|rezumat|analizează|لخّ?ص|تلخيص|حلّ?ل|تحليل|قيّ?م|"
         r"проанализир|анализ|резюмир|перескаж|кратко излож|przeanalizuj|streść|"
         r"podsumuj|oceń|özetle|değerlendir|samenvat|vat\b[^.?!]{0,60}\bsamen\b|"
@@ -290,6 +299,7 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "오류|에러|버그|디버그",
     ),
     "explain": (
+        r"giải thích|ipaliwanag|поясни|поясніть|εξήγησ|εξηγήσ|הסבר|הסבירי|vysvětli|vysvětlete|"
         r"esboniwch|eglurwch|eleza|fafanua|sharax|समझाइए|समझाओ|سمجھا|explică|اشرح|لماذا|كيف|объясн|"
         r"почему|как работает|wyjaśnij|wytłumacz|dlaczego|jak działa|açıkla|"
         r"neden\b|leg\b[^.?!]{0,40}\buit\b|uitleg|waarom|hoe werkt|förklara|varför|"
@@ -303,19 +313,23 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "자세히|예시|예를",
     ),
     "transform": (
-        r"cyfieithwch|cyfieithu|tafsiri|turjun|tarjun|अनुवाद|ترجمہ|tradu\b|traduce|cum se spune|"
+        r"dịch\b|isalin|paano sabihin|перекла|μετάφρασ|תרגם|תרגמי|přelož|cyfieithwch|cyfieithu|"
+        r"tafsiri|turjun|tarjun|अनुवाद|ترجمہ|tradu\b|traduce|cum se spune|"
         r"ترجم|أعد صياغة|переведи|перевод|перефразир|przetłumacz|çevir|vertaal|översätt",
         "번역",
     ),
     "enumerate": (r"перечисл|назови|wymień|listele|noem|nämn", "나열"),
     "meaning": (
-        r"ystyr|maana ya|macnaha|मतलब|अर्थ\b|مطلب|înseamnă|معنى|ماذا يعني|означает|значит|значение|"
+        r"nghĩa là|ibig sabihin|означає|σημαίνει|מה פירוש|význam|znamená|ystyr|maana ya|macnaha|"
+        r"मतलब|अर्थ\b|مطلب|înseamnă|معنى|ماذا يعني|означает|значит|значение|"
         r"znaczy|oznacza|znaczenie|anlamı|ne demek|"
         r"betekent|betekenis|betyder|betydelse",
         "뜻|의미",
     ),
     "greeting": (
-        r"bore da|diolch|shwmae|habari|asante|shikamoo|mahadsanid|iska warran|नमस्ते|धन्यवाद|شکریہ|"
+        r"xin chào|cảm ơn|salamat|дякую|καλημέρα|καλησπέρα|ευχαριστώ|תודה|בוקר טוב|děkuji|"
+        r"dobrý den|bore da|diolch|shwmae|habari|asante|shikamoo|mahadsanid|iska warran|नमस्ते|"
+        r"धन्यवाद|شکریہ|"
         r"mulțumesc|bună ziua|مرحبا|شكرا|السلام عليكم|"
         r"привет|здравствуй|спасибо|cześć|dzień dobry|dziękuję|dzięki|merhaba|"
         r"teşekkür|goedemorgen|bedankt|dank je|hej\b|tack\b",
@@ -404,8 +418,9 @@ _PAST_RE = re.compile(r"(?:[a-z]*?e?d|n)\b")  # the rest of a past form: design|
 _MENTION_RE = re.compile(  # "the past participle of prove", "the word 'design'"
     r"\b(?:participle|tense|form|spelling|plural|synonym|antonym|word|verb|term)(?: of)? $"
 )
-_NEGATION_RE = re.compile(  # "don't need a fix": a piece of work declined
-    r"\b(?:no|not|without|(?:do ?n'?t|do not) (?:need|want))(?: an?| any| the)? $"
+_NEGATION_RE = re.compile(  # "don't need a fix", "a whole design": a piece of work declined
+    r"\b(?:no|not|without|(?:do ?n'?t|do not) (?:need|want))"
+    r"(?: an?| any| the)?(?: whole| full| big)? $"
 )
 _DOING_RE = re.compile(r"\b(?:i'?m|i am|we'?re|we are|i'?ve been|we'?ve been) $")
 """Before a cue that goes on "-ing": what the writer is doing ("I'm designing my first
@@ -413,7 +428,7 @@ experiment"), not what they ask for."""
 _HEADING_RE = re.compile(  # "Summary: the outage ...": a pasted text's heading, not a request
     r"(?:summary|analysis|assessment|evaluation|overview|timeline|roadmap|strategy|synthesis|proof):"
 )
-MENTION_CHARS = 16  # how far before a cue `_MENTION_RE` and `_NEGATION_RE` look
+MENTION_CHARS = 24  # how far before a cue `_MENTION_RE` and `_NEGATION_RE` look
 
 
 SCANS_CACHED = 256

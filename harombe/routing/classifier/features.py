@@ -86,6 +86,8 @@ _LANGUAGE_HINTS = (
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
 _DEVANAGARI_RE = re.compile(r"[\u0900-\u097f]")
+_GREEK_RE = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
+_HEBREW_RE = re.compile(r"[\u0590-\u05ff]")
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
 _WH_CLAUSE_RE = re.compile(r"(?:^|[,;]\s*|\band\s+|\bor\s+)(?:what|why|how|who|when|where|which)\b")
 
@@ -115,6 +117,10 @@ def _language(ask: str) -> str:
         return "ar"
     if _DEVANAGARI_RE.search(ask):
         return "hi"
+    if _GREEK_RE.search(ask):
+        return "el"
+    if _HEBREW_RE.search(ask):
+        return "he"
     low = ask.lower()
     words = set(low.split())
     for lang, letters, common in _LANGUAGE_HINTS:
