@@ -144,32 +144,32 @@ def assert_scores(
         ("sixth", 0.983, 0.999, 180, 0.00),
         ("seventh", 0.953, 0.980, 150, 0.00),
         ("eighth", 0.933, 0.920, 150, 0.00),
-        ("ninth", 0.960, 0.980, 150, 0.00),
+        ("ninth", 0.953, 0.980, 150, 0.00),
         ("tenth", 0.966, 0.999, 120, 0.00),
         ("eleventh", 0.980, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
         ("thirteenth", 0.920, 0.940, 150, 0.04),
         ("fourteenth", 0.960, 0.960, 150, 0.00),
         ("fifteenth", 0.906, 0.880, 150, 0.00),
-        ("sixteenth", 0.920, 0.880, 150, 0.00),
-        ("seventeenth", 0.933, 0.900, 120, 0.00),
+        ("sixteenth", 0.926, 0.900, 150, 0.00),
+        ("seventeenth", 0.925, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
-        ("nineteenth", 0.926, 0.940, 150, 0.00),
-        ("twentieth", 0.946, 0.960, 150, 0.00),
-        ("twentyfirst", 0.960, 0.980, 150, 0.00),
+        ("nineteenth", 0.940, 0.940, 150, 0.00),
+        ("twentieth", 0.940, 0.960, 150, 0.00),
+        ("twentyfirst", 0.953, 0.980, 150, 0.00),
         ("twentysecond", 0.966, 0.960, 150, 0.00),
-        ("twentythird", 0.900, 0.900, 150, 0.00),
+        ("twentythird", 0.886, 0.900, 150, 0.00),
         ("twentyfourth", 0.920, 0.880, 150, 0.00),
         ("twentyfifth", 0.940, 0.920, 150, 0.00),
         ("twentysixth", 0.926, 0.900, 150, 0.02),
-        ("twentyseventh", 0.933, 0.960, 150, 0.00),
+        ("twentyseventh", 0.940, 0.960, 150, 0.00),
         ("twentyeighth", 0.900, 0.860, 150, 0.00),
-        ("twentyninth", 0.966, 0.960, 150, 0.00),
+        ("twentyninth", 0.973, 0.980, 150, 0.00),
         ("thirtieth", 0.946, 0.999, 150, 0.00),
         ("thirtyfirst", 0.940, 0.980, 150, 0.00),
         ("thirtysecond", 0.933, 0.940, 150, 0.00),
         ("thirtythird", 0.966, 0.980, 150, 0.00),
-        ("thirtyfourth", 0.973, 0.980, 150, 0.00),
+        ("thirtyfourth", 0.960, 0.980, 150, 0.00),
         ("thirtyfifth", 0.940, 0.940, 150, 0.00),
         ("thirtysixth", 0.920, 0.900, 150, 0.00),
         ("thirtyseventh", 0.920, 0.920, 150, 0.00),
@@ -177,11 +177,13 @@ def assert_scores(
         ("thirtyninth", 0.906, 0.960, 150, 0.00),
         ("fortieth", 0.873, 0.900, 150, 0.00),
         ("fortyfirst", 0.960, 0.960, 150, 0.00),
-        ("fortysecond", 0.873, 0.840, 150, 0.02),
+        ("fortysecond", 0.880, 0.860, 150, 0.02),
         ("fortythird", 0.873, 0.900, 150, 0.00),
         ("fortyfourth", 0.900, 0.920, 150, 0.00),
-        ("fortyfifth", 0.806, 0.800, 150, 0.00),
+        ("fortyfifth", 0.800, 0.800, 150, 0.00),
         ("fortysixth", 0.866, 0.880, 150, 0.00),
+        ("fortyseventh", 0.853, 0.780, 150, 0.02),
+        ("fortyeighth", 0.940, 0.980, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -201,7 +203,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("fortyseventh", 0.826, 0.780, 150, 0.04), ("fortyeighth", 0.893, 0.940, 150, 0.02)],
+    [("fortyninth", 0.853, 0.800, 150, 0.02), ("fiftieth", 0.846, 0.880, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -215,10 +217,10 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 7044 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.933, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.943
-    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
+    assert metrics.n == 7344 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.931, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.939
+    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
 def test_leaving_one_set_out_fits_on_the_others_only() -> None:
@@ -748,6 +750,12 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert (greek["asks_prove"], greek["non_english"]) == (1, 1)
     hebrew = values("איך היית בונה מערכת הזמנות לשלושה מלונות?")
     assert (hebrew["asks_design"], hebrew["non_english"]) == (1, 1)
+    # Hungarian, Malay, Persian, Amharic; German "komplett" is work at scale
+    assert values("Hogyan építenél fel egy raktárkezelő rendszert?")["asks_design"] == 1
+    assert values("Tolong bandingkan dua tawaran ini.")["asks_compare"] == 1
+    assert values("ثابت کن که رادیکال دو گنگ است.")["asks_prove"] == 1
+    assert values("ለደንበኞቻችን አጭር ደብዳቤ ጻፍልኝ")["asks_write"] == 1
+    assert values("Schreib mir eine komplett neue Webseite.")["asks_scale"] == 1
     # a whole design declined is no design asked
     assert values("arial or helvetica? I don't need a whole design thing")["asks_design"] == 0
     # Holland is no greeting

@@ -107,7 +107,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"(?<!jornada )(?<!ejemplo )(?<!exemplo )(?<!exemple )complet(?!e?ly|e example)|"
         r"from scratch|desde cero|do zero\b|à partir de zéro|"
         r"production[- ]ready|full[- ]featured|fully[- ]functional|"
-        r"vollständig|gesamte|intero|inteiro|millon|milion|milhõ",
+        r"vollständig|komplett|gesamte|intero|inteiro|millon|milion|milhõ",
         "完整|全面|千万|百万",
     ),
     "assumptions": (
@@ -224,10 +224,12 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
 }
 MORE_LANGUAGES: dict[str, tuple[str, str]] = {
-    # the same families in Russian, Ukrainian, Polish, Czech, Turkish, Dutch, Swedish, Korean,
-    # Arabic, Welsh, Swahili, Somali, Hindi, Urdu, Romanian, Vietnamese, Tagalog, Greek and Hebrew
-    # (and German's split verb "fasse ... zusammen"), joined to `FAMILIES` below
+    # the same families in Russian, Ukrainian, Polish, Czech, Hungarian, Turkish, Dutch, Swedish,
+    # Korean, Arabic, Persian, Welsh, Swahili, Somali, Amharic, Hindi, Urdu, Romanian, Vietnamese,
+    # Tagalog, Malay and Indonesian, Greek and Hebrew (and German's split verb "fasse ...
+    # zusammen"), joined to `FAMILIES` below
     "design": (
+        r"hogyan (?:építenél|terveznél|alakítanál)|tervezd meg|reka bentuk|rancang|طراحی|ንድፍ|"
         r"thiết kế|idisenyo|спроєкт|σχεδίασ|σχεδιάσ|תכנן|תכנני|עצב|איך היית בונה|navrhni|navrhněte|"
         r"dylunio|dyluniwch|buni\b|kubuni|naqshee|डिज़ाइन|डिजाइन|proiecteaz|proiecta\b|"
         r"cum ați (?:proiecta|construi|organiza|stabili)|صمّ?م|تصميم|спроектир|проектировани|"
@@ -236,7 +238,8 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "설계|아키텍처",
     ),
     "prove": (
-        r"chứng minh|patunayan|доведи|доведіть|απόδειξ|αποδείξ|הוכח|dokaž|dokažte|profwch|"
+        r"bizonyítsd|bizonyítás|buktikan|ثابت کن|اثبات کن|chứng minh|patunayan|доведи|доведіть|"
+        r"απόδειξ|αποδείξ|הוכח|dokaž|dokažte|profwch|"
         r"profi bod|prawf|thibitisha|caddee|सिद्ध कीजिए|सिद्ध करें|सिद्ध करो|demonstrează|"
         r"ثابت کریں|أثبت|اثبت|برهن|докаж|доказательств|udowodnij|wykaż|dowód|kanıtla|ispatla|"
         r"bewijs|"
@@ -244,37 +247,43 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "증명",
     ),
     "synthesise": (
-        r"tổng hợp|узагальн|σύνθεσ|syntheseiddio|sintetizează|تحليل تلوي|обобщ|синтез|syntez|"
+        r"összegez|tổng hợp|узагальн|σύνθεσ|syntheseiddio|sintetizează|تحليل تلوي|обобщ|синтез|"
+        r"syntez|"
         r"sentez|syntes",
         "종합",
     ),
     "plan": (
-        r"kế hoạch|lịch trình|plano\b|σχέδιο δράσης|χρονοδιάγραμμα|תוכנית|לוח זמנים|harmonogram|"
+        r"tervet|ütemterv|pelan|rencana|برنامه‌ریزی|برنامه ریزی|እቅድ|kế hoạch|lịch trình|plano\b|"
+        r"σχέδιο δράσης|χρονοδιάγραμμα|תוכנית|לוח זמנים|harmonogram|"
         r"cynllun(?! ymchwil)|amserlen|mpango(?! (?:kamili )?wa utafiti)|ratiba|qorshe(?! cilmi)|"
         r"jadwal|योजना|منصوبہ|خطة|جدول زمني|план\b|планир|"
         r"расписани|harmonogram|planı|planla",
         "계획",
     ),
     "research": (
-        r"cynllun ymchwil|mpango (?:kamili )?wa utafiti|qorshe cilmi|cilmi-baaris|शोध योजना|"
+        r"kutatási terv|pelan penyelidikan|rencana penelitian|طرح پژوهش|የምርምር እቅድ|cynllun ymchwil|"
+        r"mpango (?:kamili )?wa utafiti|qorshe cilmi|cilmi-baaris|शोध योजना|"
         r"अनुसंधान|plan de cercetare|план исследовани|plan badań|araştırma planı|"
         r"araştırma tasarımı|"
         r"onderzoeksplan|onderzoeksopzet|forskningsplan",
         "연구 계획|연구계획",
     ),
     "scale": (
-        r"toàn bộ|kompletní|celou aplikaci|ολοκληρωμέν|eksiksiz|tüm proje|миграц|рефактор|migracj|"
+        r"lengkap\b|teljes\b|toàn bộ|kompletní|celou aplikaci|ολοκληρωμέν|eksiksiz|tüm proje|"
+        r"миграц|рефактор|migracj|"
         r"refaktor|migratie|volledig|migrer|fullständig",
         "마이그레이션|리팩터",
     ),
     "compare": (
-        r"so sánh|ikumpara|paghambingin|порівня|σύγκρινε|σύγκριση|השווה|השוואה|porovnej|porovnání|"
+        r"hasonlítsd|bandingkan|مقایسه|so sánh|ikumpara|paghambingin|порівня|σύγκρινε|σύγκριση|"
+        r"השווה|השוואה|porovnej|porovnání|"
         r"cymharwch|cymharu|linganisha|isbarbardhig|तुलना|موازنہ|compară|قارن|مقارنة|сравн|porówn|"
         r"karşılaştır|vergelijk|jämför",
         "비교|장단점",
     ),
     "write": (
-        r"viết|isulat|sumulat|напиши|напишіть|γράψε|γράψτε|כתוב|כתבי|napiš|napište|ysgrifennwch|"
+        r"írj\b|írd meg|sediakan|tuliskan|buatkan|بنویس|ጻፍ|viết|isulat|sumulat|напиши|напишіть|"
+        r"γράψε|γράψτε|כתוב|כתבי|napiš|napište|ysgrifennwch|"
         r"lluniwch|drafftiwch|andika|andaa|qor\b|qoro\b|लिखिए|लिखें|लिखो|لکھ|scrie|"
         r"redactează|yazar mısın|yazın|yaz\b|اكتب|أكتب|напиш|составь|сочини|napisz|zredaguj|"
         r"schrijf|skriv",
@@ -282,7 +291,8 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
     ),
     "code_deliverable": (r"функци|скрипт|funkcj|skrypt|fonksiyon|functie", "함수|스크립트"),
     "analyse": (
-        r"tóm tắt|phân tích|ibuod|buod|підсумуй|проаналізуй|περίληψη|ανάλυσ|סכם|סיכום|נתח|shrň|"
+        r"foglald össze|összefoglal|elemezd|ringkaskan|rumuskan|analisis|خلاصه کن|تحلیل کن|tóm tắt|"
+        r"phân tích|ibuod|buod|підсумуй|проаналізуй|περίληψη|ανάλυσ|סכם|סיכום|נתח|shrň|"
         r"shrnutí|analyzuj|crynhowch|crynodeb|dadansodd|muhtasari|fupisha|chambua|uchambuzi|"
         r"soo koob|falanqee|"
         r"सारांश|विश्लेषण|خلاصہ|rezumă|rezumat|analizează|لخّ?ص|تلخيص|حلّ?ل|تحليل|قيّ?م|"
@@ -299,7 +309,8 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "오류|에러|버그|디버그",
     ),
     "explain": (
-        r"giải thích|ipaliwanag|поясни|поясніть|εξήγησ|εξηγήσ|הסבר|הסבירי|vysvětli|vysvětlete|"
+        r"magyarázd|terangkan|jelaskan|توضیح بده|አስረዳ|giải thích|ipaliwanag|поясни|поясніть|εξήγησ|"
+        r"εξηγήσ|הסבר|הסבירי|vysvětli|vysvětlete|"
         r"esboniwch|eglurwch|eleza|fafanua|sharax|समझाइए|समझाओ|سمجھا|explică|اشرح|لماذا|كيف|объясн|"
         r"почему|как работает|wyjaśnij|wytłumacz|dlaczego|jak działa|açıkla|"
         r"neden\b|leg\b[^.?!]{0,40}\buit\b|uitleg|waarom|hoe werkt|förklara|varför|"
@@ -313,21 +324,24 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "자세히|예시|예를",
     ),
     "transform": (
-        r"dịch\b|isalin|paano sabihin|перекла|μετάφρασ|תרגם|תרגמי|přelož|cyfieithwch|cyfieithu|"
+        r"fordítsd|hogy mondják|terjemahkan|ተርጉም|dịch\b|isalin|paano sabihin|перекла|μετάφρασ|תרגם|"
+        r"תרגמי|přelož|cyfieithwch|cyfieithu|"
         r"tafsiri|turjun|tarjun|अनुवाद|ترجمہ|tradu\b|traduce|cum se spune|"
         r"ترجم|أعد صياغة|переведи|перевод|перефразир|przetłumacz|çevir|vertaal|översätt",
         "번역",
     ),
     "enumerate": (r"перечисл|назови|wymień|listele|noem|nämn", "나열"),
     "meaning": (
-        r"nghĩa là|ibig sabihin|означає|σημαίνει|מה פירוש|význam|znamená|ystyr|maana ya|macnaha|"
+        r"mit jelent|maksud|artinya|یعنی چه|nghĩa là|ibig sabihin|означає|σημαίνει|מה פירוש|význam|"
+        r"znamená|ystyr|maana ya|macnaha|"
         r"मतलब|अर्थ\b|مطلب|înseamnă|معنى|ماذا يعني|означает|значит|значение|"
         r"znaczy|oznacza|znaczenie|anlamı|ne demek|"
         r"betekent|betekenis|betyder|betydelse",
         "뜻|의미",
     ),
     "greeting": (
-        r"xin chào|cảm ơn|salamat|дякую|καλημέρα|καλησπέρα|ευχαριστώ|תודה|בוקר טוב|děkuji|"
+        r"szia\b|köszönöm|terima kasih|selamat pagi|سلام|ممنون|xin chào|cảm ơn|salamat|дякую|"
+        r"καλημέρα|καλησπέρα|ευχαριστώ|תודה|בוקר טוב|děkuji|"
         r"dobrý den|bore da|diolch|shwmae|habari|asante|shikamoo|mahadsanid|iska warran|नमस्ते|"
         r"धन्यवाद|شکریہ|"
         r"mulțumesc|bună ziua|مرحبا|شكرا|السلام عليكم|"
