@@ -83,11 +83,14 @@ _LANGUAGE_HINTS = (
     ("nl", "", frozenset("het een van en niet wat ik je voor zijn".split())),
     ("sv", "å", frozenset("och att det som jag är inte för på".split())),
 )
-_CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
-_ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
-_DEVANAGARI_RE = re.compile(r"[\u0900-\u097f]")
-_GREEK_RE = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
-_HEBREW_RE = re.compile(r"[\u0590-\u05ff]")
+_SCRIPTS = (  # a script names its language (the commonest one that writes in it)
+    (CJK_RE, "zh"),
+    (re.compile(r"[\u0400-\u04ff]"), "ru"),
+    (re.compile(r"[\u0600-\u06ff]"), "ar"),
+    (re.compile(r"[\u0900-\u097f]"), "hi"),
+    (re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]"), "el"),
+    (re.compile(r"[\u0590-\u05ff]"), "he"),
+)
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
 _WH_CLAUSE_RE = re.compile(r"(?:^|[,;]\s*|\band\s+|\bor\s+)(?:what|why|how|who|when|where|which)\b")
 
@@ -109,18 +112,9 @@ def _log(n: float) -> float:
 
 def _language(ask: str) -> str:
     """The instruction's language, from its script, letters and commonest short words."""
-    if CJK_RE.search(ask):
-        return "zh"
-    if _CYRILLIC_RE.search(ask):
-        return "ru"
-    if _ARABIC_RE.search(ask):
-        return "ar"
-    if _DEVANAGARI_RE.search(ask):
-        return "hi"
-    if _GREEK_RE.search(ask):
-        return "el"
-    if _HEBREW_RE.search(ask):
-        return "he"
+    for script, lang in _SCRIPTS:
+        if script.search(ask):
+            return lang
     low = ask.lower()
     words = set(low.split())
     for lang, letters, common in _LANGUAGE_HINTS:
