@@ -1,11 +1,11 @@
 """Closed word lists per task family: how a request says what it asks for.
 
 Each family is a handful of verbs and phrases of asking ("prove", "design", "compare",
-"summarise"...) in English, Spanish, French, German, Italian, Portuguese and Chinese (and, in
-`MORE_LANGUAGES`, Russian, Polish, Turkish, Dutch, Swedish, Korean and Arabic), matched
-as word starts in the lower-cased instruction. They name kinds of task, never topics: the
-classifier's weights (`weights.py`) decide what each family is worth. All families are
-scanned at once (`scan.py`), so the instruction is read once. Also here: the other closed lists
+"summarise"...) in English, Spanish, French, German, Italian, Portuguese and Chinese (and, from
+`languages.py`, the commonest of them in some twenty more languages), matched as word starts
+in the lower-cased instruction. They name kinds of task, never topics: the classifier's weights
+(`weights.py`) decide what each family is worth. All families are scanned at once (`scan.py`),
+so the instruction is read once. Also here: the other closed lists
 of the task's content (quantities, inputs, maths, systems to build, list items); how a question
 is phrased is in `shapes.py`.
 """
@@ -16,6 +16,7 @@ import functools
 import re
 from collections import Counter
 
+from harombe.routing.classifier.languages import MORE_LANGUAGES
 from harombe.routing.classifier.scan import CueScanner
 
 _WORDING = r"(?:the |my |this )?(?:grammar|spelling|typos?|punctuation|wording)"
@@ -221,145 +222,6 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"and then|then\b|also\b|finally|after that|next,|luego|después|ensuite|puis|dann\b|"
         r"danach|außerdem|poi\b|inoltre|depois|também",
         "然后|接着|最后|并且",
-    ),
-}
-MORE_LANGUAGES: dict[str, tuple[str, str]] = {
-    # the same families in Russian, Ukrainian, Polish, Czech, Hungarian, Turkish, Dutch, Swedish,
-    # Korean, Arabic, Persian, Welsh, Swahili, Somali, Amharic, Hindi, Urdu, Romanian, Vietnamese,
-    # Tagalog, Malay and Indonesian, Greek and Hebrew (and German's split verb "fasse ...
-    # zusammen"), joined to `FAMILIES` below
-    "design": (
-        r"hogyan (?:építenél|terveznél|alakítanál)|tervezd meg|reka bentuk|rancang|طراحی|ንድፍ|"
-        r"thiết kế|idisenyo|спроєкт|σχεδίασ|σχεδιάσ|תכנן|תכנני|עצב|איך היית בונה|navrhni|navrhněte|"
-        r"dylunio|dyluniwch|buni\b|kubuni|naqshee|डिज़ाइन|डिजाइन|proiecteaz|proiecta\b|"
-        r"cum ați (?:proiecta|construi|organiza|stabili)|صمّ?م|تصميم|спроектир|проектировани|"
-        r"архитектур|zaprojektuj|tasarla|mimari|ontwerp|"
-        r"utforma|designa",
-        "설계|아키텍처",
-    ),
-    "prove": (
-        r"bizonyítsd|bizonyítás|buktikan|ثابت کن|اثبات کن|chứng minh|patunayan|доведи|доведіть|"
-        r"απόδειξ|αποδείξ|הוכח|dokaž|dokažte|profwch|"
-        r"profi bod|prawf|thibitisha|caddee|सिद्ध कीजिए|सिद्ध करें|सिद्ध करो|demonstrează|"
-        r"ثابت کریں|أثبت|اثبت|برهن|докаж|доказательств|udowodnij|wykaż|dowód|kanıtla|ispatla|"
-        r"bewijs|"
-        r"toon aan dat|bevisa",
-        "증명",
-    ),
-    "synthesise": (
-        r"összegez|tổng hợp|узагальн|σύνθεσ|syntheseiddio|sintetizează|تحليل تلوي|обобщ|синтез|"
-        r"syntez|"
-        r"sentez|syntes",
-        "종합",
-    ),
-    "plan": (
-        r"tervet|ütemterv|pelan|rencana|برنامه‌ریزی|برنامه ریزی|እቅድ|kế hoạch|lịch trình|plano\b|"
-        r"σχέδιο δράσης|χρονοδιάγραμμα|תוכנית|לוח זמנים|harmonogram|"
-        r"cynllun(?! ymchwil)|amserlen|mpango(?! (?:kamili )?wa utafiti)|ratiba|qorshe(?! cilmi)|"
-        r"jadwal|योजना|منصوبہ|خطة|جدول زمني|план\b|планир|"
-        r"расписани|harmonogram|planı|planla",
-        "계획",
-    ),
-    "research": (
-        r"kutatási terv|pelan penyelidikan|rencana penelitian|طرح پژوهش|የምርምር እቅድ|cynllun ymchwil|"
-        r"mpango (?:kamili )?wa utafiti|qorshe cilmi|cilmi-baaris|शोध योजना|"
-        r"अनुसंधान|plan de cercetare|план исследовани|plan badań|araştırma planı|"
-        r"araştırma tasarımı|"
-        r"onderzoeksplan|onderzoeksopzet|forskningsplan",
-        "연구 계획|연구계획",
-    ),
-    "scale": (
-        r"lengkap\b|teljes\b|toàn bộ|kompletní|celou aplikaci|ολοκληρωμέν|eksiksiz|tüm proje|"
-        r"миграц|рефактор|migracj|"
-        r"refaktor|migratie|volledig|migrer|fullständig",
-        "마이그레이션|리팩터",
-    ),
-    "compare": (
-        r"hasonlítsd|bandingkan|مقایسه|so sánh|ikumpara|paghambingin|порівня|σύγκρινε|σύγκριση|"
-        r"השווה|השוואה|porovnej|porovnání|"
-        r"cymharwch|cymharu|linganisha|isbarbardhig|तुलना|موازنہ|compară|قارن|مقارنة|сравн|porówn|"
-        r"karşılaştır|vergelijk|jämför",
-        "비교|장단점",
-    ),
-    "write": (
-        r"írj\b|írd meg|sediakan|tuliskan|buatkan|بنویس|ጻፍ|viết|isulat|sumulat|напиши|напишіть|"
-        r"γράψε|γράψτε|כתוב|כתבי|napiš|napište|ysgrifennwch|"
-        r"lluniwch|drafftiwch|andika|andaa|qor\b|qoro\b|लिखिए|लिखें|लिखो|لکھ|scrie|"
-        r"redactează|yazar mısın|yazın|yaz\b|اكتب|أكتب|напиш|составь|сочини|napisz|zredaguj|"
-        r"schrijf|skriv",
-        "작성|써 주|써줘",
-    ),
-    "code_deliverable": (r"функци|скрипт|funkcj|skrypt|fonksiyon|functie", "함수|스크립트"),
-    "analyse": (
-        r"foglald össze|összefoglal|elemezd|ringkaskan|rumuskan|analisis|خلاصه کن|تحلیل کن|tóm tắt|"
-        r"phân tích|ibuod|buod|підсумуй|проаналізуй|περίληψη|ανάλυσ|סכם|סיכום|נתח|shrň|"
-        r"shrnutí|analyzuj|crynhowch|crynodeb|dadansodd|muhtasari|fupisha|chambua|uchambuzi|"
-        r"soo koob|falanqee|"
-        r"सारांश|विश्लेषण|خلاصہ|rezumă|rezumat|analizează|لخّ?ص|تلخيص|حلّ?ل|تحليل|قيّ?م|"
-        r"проанализир|анализ|резюмир|перескаж|кратко излож|przeanalizuj|streść|"
-        r"podsumuj|oceń|özetle|değerlendir|samenvat|vat\b[^.?!]{0,60}\bsamen\b|"
-        r"analyseer|beoordeel|sammanfatta|analysera|utvärdera|"
-        r"fass(?:e|t|en)?\b[^.?!]{0,60}\bzusammen\b",
-        "요약|분석|평가",
-    ),
-    "debug": (
-        r"أصلح|اصلح|خطأ|исправ|ошибк|отлад|napraw|popraw|błąd|błęd|düzelt|hata|repareer|"
-        r"foutmelding|"
-        r"fixa|felet",
-        "오류|에러|버그|디버그",
-    ),
-    "explain": (
-        r"magyarázd|terangkan|jelaskan|توضیح بده|አስረዳ|giải thích|ipaliwanag|поясни|поясніть|εξήγησ|"
-        r"εξηγήσ|הסבר|הסבירי|vysvětli|vysvětlete|"
-        r"esboniwch|eglurwch|eleza|fafanua|sharax|समझाइए|समझाओ|سمجھا|explică|اشرح|لماذا|كيف|объясн|"
-        r"почему|как работает|wyjaśnij|wytłumacz|dlaczego|jak działa|açıkla|"
-        r"neden\b|leg\b[^.?!]{0,40}\buit\b|uitleg|waarom|hoe werkt|förklara|varför|"
-        r"hur fungerar",
-        "설명|왜",
-    ),
-    "depth": (
-        r"بالتفصيل|مثال|أمثلة|подробн|пример|szczegółow|przykład|ayrıntılı|detaylı|örnek|"
-        r"gedetailleerd|"
-        r"voorbeeld|detaljerat|ingående|exempel",
-        "자세히|예시|예를",
-    ),
-    "transform": (
-        r"fordítsd|hogy mondják|terjemahkan|ተርጉም|dịch\b|isalin|paano sabihin|перекла|μετάφρασ|תרגם|"
-        r"תרגמי|přelož|cyfieithwch|cyfieithu|"
-        r"tafsiri|turjun|tarjun|अनुवाद|ترجمہ|tradu\b|traduce|cum se spune|"
-        r"ترجم|أعد صياغة|переведи|перевод|перефразир|przetłumacz|çevir|vertaal|översätt",
-        "번역",
-    ),
-    "enumerate": (r"перечисл|назови|wymień|listele|noem|nämn", "나열"),
-    "meaning": (
-        r"mit jelent|maksud|artinya|یعنی چه|nghĩa là|ibig sabihin|означає|σημαίνει|מה פירוש|význam|"
-        r"znamená|ystyr|maana ya|macnaha|"
-        r"मतलब|अर्थ\b|مطلب|înseamnă|معنى|ماذا يعني|означает|значит|значение|"
-        r"znaczy|oznacza|znaczenie|anlamı|ne demek|"
-        r"betekent|betekenis|betyder|betydelse",
-        "뜻|의미",
-    ),
-    "greeting": (
-        r"szia\b|köszönöm|terima kasih|selamat pagi|سلام|ممنون|xin chào|cảm ơn|salamat|дякую|"
-        r"καλημέρα|καλησπέρα|ευχαριστώ|תודה|בוקר טוב|děkuji|"
-        r"dobrý den|bore da|diolch|shwmae|habari|asante|shikamoo|mahadsanid|iska warran|नमस्ते|"
-        r"धन्यवाद|شکریہ|"
-        r"mulțumesc|bună ziua|مرحبا|شكرا|السلام عليكم|"
-        r"привет|здравствуй|спасибо|cześć|dzień dobry|dziękuję|dzięki|merhaba|"
-        r"teşekkür|goedemorgen|bedankt|dank je|hej\b|tack\b",
-        "안녕|감사",
-    ),
-    "constraint": (
-        r"يجب|بدون|على الأقل|ميزانية|"
-        r"должн|не более|не менее|без\b|бюджет|musi|najwyżej|co najmniej|budżet|"
-        r"en fazla|en az|bütçe|olmadan|moet|zonder|hoogstens|minstens|måste|utan\b|"
-        r"högst|minst\b",
-        "이하|이상|예산|반드시",
-    ),
-    "sequence": (
-        r"ثم\b|أيضا|затем|потом|также|następnie|potem|również|sonra|ayrıca|daarna|vervolgens|"
-        r"därefter|också",
-        "그다음|또한",
     ),
 }
 for _name, (_latin, _cjk) in MORE_LANGUAGES.items():
