@@ -133,19 +133,19 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.963, 0.999, 300, 0.00),
+        ("dev", 0.960, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.999, 0.999, 74, 0.00),
         ("sanity3", 0.938, 0.999, 65, 0.00),
-        ("heldout", 0.921, 0.961, 153, 0.00),
+        ("heldout", 0.908, 0.961, 153, 0.00),
         ("third", 0.983, 0.999, 120, 0.00),
         ("fourth", 0.977, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
-        ("sixth", 0.983, 0.999, 180, 0.00),
+        ("sixth", 0.977, 0.999, 180, 0.00),
         ("seventh", 0.953, 0.980, 150, 0.00),
-        ("eighth", 0.933, 0.920, 150, 0.00),
+        ("eighth", 0.926, 0.920, 150, 0.00),
         ("ninth", 0.953, 0.980, 150, 0.00),
-        ("tenth", 0.966, 0.999, 120, 0.00),
+        ("tenth", 0.975, 0.999, 120, 0.00),
         ("eleventh", 0.980, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.960, 150, 0.00),
         ("thirteenth", 0.920, 0.940, 150, 0.04),
@@ -154,20 +154,20 @@ def assert_scores(
         ("sixteenth", 0.926, 0.900, 150, 0.00),
         ("seventeenth", 0.925, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
-        ("nineteenth", 0.940, 0.940, 150, 0.00),
+        ("nineteenth", 0.933, 0.940, 150, 0.00),
         ("twentieth", 0.940, 0.960, 150, 0.00),
-        ("twentyfirst", 0.953, 0.980, 150, 0.00),
+        ("twentyfirst", 0.966, 0.980, 150, 0.00),
         ("twentysecond", 0.966, 0.960, 150, 0.00),
-        ("twentythird", 0.886, 0.900, 150, 0.00),
-        ("twentyfourth", 0.920, 0.880, 150, 0.00),
-        ("twentyfifth", 0.940, 0.920, 150, 0.00),
+        ("twentythird", 0.906, 0.920, 150, 0.00),
+        ("twentyfourth", 0.913, 0.880, 150, 0.00),
+        ("twentyfifth", 0.946, 0.940, 150, 0.00),
         ("twentysixth", 0.926, 0.900, 150, 0.02),
-        ("twentyseventh", 0.940, 0.960, 150, 0.00),
-        ("twentyeighth", 0.900, 0.860, 150, 0.00),
+        ("twentyseventh", 0.946, 0.960, 150, 0.00),
+        ("twentyeighth", 0.886, 0.860, 150, 0.00),
         ("twentyninth", 0.973, 0.980, 150, 0.00),
         ("thirtieth", 0.946, 0.999, 150, 0.00),
         ("thirtyfirst", 0.940, 0.980, 150, 0.00),
-        ("thirtysecond", 0.933, 0.940, 150, 0.00),
+        ("thirtysecond", 0.940, 0.940, 150, 0.00),
         ("thirtythird", 0.966, 0.980, 150, 0.00),
         ("thirtyfourth", 0.960, 0.980, 150, 0.00),
         ("thirtyfifth", 0.940, 0.940, 150, 0.00),
@@ -175,15 +175,17 @@ def assert_scores(
         ("thirtyseventh", 0.920, 0.920, 150, 0.00),
         ("thirtyeighth", 0.913, 0.960, 150, 0.00),
         ("thirtyninth", 0.906, 0.960, 150, 0.00),
-        ("fortieth", 0.873, 0.900, 150, 0.00),
-        ("fortyfirst", 0.960, 0.960, 150, 0.00),
-        ("fortysecond", 0.880, 0.860, 150, 0.02),
+        ("fortieth", 0.886, 0.900, 150, 0.00),
+        ("fortyfirst", 0.953, 0.960, 150, 0.00),
+        ("fortysecond", 0.866, 0.840, 150, 0.02),
         ("fortythird", 0.873, 0.900, 150, 0.00),
         ("fortyfourth", 0.900, 0.920, 150, 0.00),
-        ("fortyfifth", 0.800, 0.800, 150, 0.00),
-        ("fortysixth", 0.866, 0.880, 150, 0.00),
+        ("fortyfifth", 0.800, 0.820, 150, 0.00),
+        ("fortysixth", 0.880, 0.880, 150, 0.00),
         ("fortyseventh", 0.853, 0.780, 150, 0.02),
-        ("fortyeighth", 0.940, 0.980, 150, 0.00),
+        ("fortyeighth", 0.933, 0.980, 150, 0.00),
+        ("fortyninth", 0.920, 0.900, 150, 0.00),
+        ("fiftieth", 0.913, 0.940, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -203,7 +205,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("fortyninth", 0.853, 0.800, 150, 0.02), ("fiftieth", 0.846, 0.880, 150, 0.00)],
+    [("fiftyfirst", 0.860, 0.840, 150, 0.00), ("fiftysecond", 0.866, 0.920, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -217,10 +219,10 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 7344 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.931, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.939
-    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
+    assert metrics.n == 7644 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.929, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.940
+    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
 
 
 def test_leaving_one_set_out_fits_on_the_others_only() -> None:
@@ -651,6 +653,21 @@ def test_maths_features() -> None:
             0,
             0,
         ),
+        # remarks typed without apostrophes, or that point at the paste, still only tell
+        (
+            "whats the fridge temp meant to be?? its in here somewhere, the inspector might pop "
+            "in later today",
+            1,
+            1,
+        ),
+        (
+            "whats the number im meant to ring back? these are the notes from the answerphone "
+            "that Bev typed up",
+            1,
+            1,
+        ),
+        # Korean: a polite ending, or "how many", closing a question
+        ("근데 궁금한 게, 영국 1파운드는 몇 펜스예요?", 1, 1),
     ],
 )
 def test_question_shape(text: str, wh: int, lookup: int) -> None:
@@ -756,6 +773,27 @@ def test_a_named_thing_is_not_a_task() -> None:
     assert values("ثابت کن که رادیکال دو گنگ است.")["asks_prove"] == 1
     assert values("ለደንበኞቻችን አጭር ደብዳቤ ጻፍልኝ")["asks_write"] == 1
     assert values("Schreib mir eine komplett neue Webseite.")["asks_scale"] == 1
+    # Tamil, Bengali, Finnish, Norwegian (Tamil, Bengali and Thai scripts name the language)
+    tamil = values("4k+3 வடிவில் உள்ள பகா எண்கள் முடிவற்றவை என்பதை நிரூபிக்கவும்.")
+    assert (tamil["asks_prove"], tamil["non_english"]) == (1, 1)
+    bengali = values("আমাদের জন্য একটা ৫ বছরের কৌশলগত পরিকল্পনা তৈরি করে দিন।")
+    assert (bengali["asks_plan"], bengali["non_english"]) == (1, 1)
+    assert values("ร้านเรามี 4 สาขา")["non_english"] == 1
+    assert values("Todista, että neliöjuuri kahdesta on irrationaalinen.")["asks_prove"] == 1
+    milp = values("Muotoile resurssien kohdistus MILP-ongelmaksi.")
+    assert milp["asks_design"] == 1
+    assert values("Sett opp en fullstendig plan for bygget.")["asks_scale"] == 1
+    assert values("Tolong ringkas laporan ini jadi 5 poin.")["asks_analyse"] == 1
+    # a lit review the writer is doing, an extract pasted below: no review or extraction asked
+    assert values("whats the main finding? skimming for a lit review")["asks_analyse"] == 0
+    assert values("From the report extract below, what bearing pressure?")["asks_analyse"] == 0
+    assert values("Extract the dates from this email.")["asks_analyse"] == 1
+    # a topic named before "question" asks for nothing of its kind
+    assert values("Strategy question lol - top shelf or bottom shelf?")["asks_plan"] == 0
+    assert values("Write a pricing strategy for the shop.")["asks_plan"] == 1
+    # pros/cons is a comparison; a VBA macro is code to write
+    assert values("What are the real pros/cons for us?")["asks_compare"] == 1
+    assert values("need an excel VBA macro that copies the sheet")["asks_code_deliverable"] == 1
     # a whole design declined is no design asked
     assert values("arial or helvetica? I don't need a whole design thing")["asks_design"] == 0
     # Holland is no greeting
@@ -773,6 +811,9 @@ def test_a_named_thing_is_not_a_task() -> None:
     # a meaning asked: the other words name things
     stand_for = values("What does UX stand for in UX design?")
     assert stand_for["asks_meaning"] == 1 and stand_for["asks_design"] == 0
+    # ... but only the words after it: a summary asked before a meaning is still asked
+    summary = values("¿Me haces un resumen en 5 puntos y una frase sobre qué significa?")
+    assert summary["asks_analyse"] == 1 and summary["asks_meaning"] == 1
     # "completely", "would you believe it", a planning application, times and thousands
     assert values("My mind went completely blank. What's the word?")["asks_scale"] == 0
     assert values("Add a dentist appointment on Thursday at 3:30pm.")["listed_items"] == 0

@@ -119,7 +119,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "compare": (
         r"compar|compár|rank (?:these|them|those|the|my|our|all|each|every)\b|ranking|prioriti[sz]|"
-        r"versus|vs\b(?! code)|pros and cons|trade-?offs?|"
+        r"versus|vs\b(?! code)|pros (?:and|&|/) ?cons|pros/cons|trade-?offs?|"
         r"weigh|better|which is (?:best|better)|"
         r"what you'?d (?:pick|choose)|which (?:one )?(?:should|would)|"
         r"should i (?:buy|use|choose|pick|go)|or should|vergleich|comparez|compara|ventajas|"
@@ -138,13 +138,13 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "code_deliverable": (
         r"(?<!loss )(?<!cost )(?<!activation )(?<!objective )(?<!density )(?<!wave )(?<!utility )"
         r"function|script|query|regex|regular expression|class\b|program\b|unit tests?|tests\b|"
-        r"implement|snippet|vectori[sz]\w*|función|fonction|funktion|programm|funzion|funç",
+        r"macro\b|implement|snippet|vectori[sz]\w*|función|fonction|funktion|programm|funzion|funç",
         "函数|脚本|程序",
     ),
     "analyse": (
         r"summar|analy[sz]|critiq|build (?:a |an )?(?:[\w-]+ )?(?:model|regression)\b|"
-        r"extract|assess|evaluat(?!e to|es to|ing to)|"
-        r"review(?!ers?\b|s\b)|proofread|improve|edit\b|"
+        r"extract(?! (?:below|above)\b)|assess|evaluat(?!e to|es to|ing to)|"
+        r"(?<!lit )(?<!literature )review(?!ers?\b|s\b)|proofread|improve|edit\b|"
         r"key points|checklist|turn (?:this|that|it|these|those) into|"
         r"resum|résum|zusammenfass|analys|"
         r"bewert|évalu|evalú|riassum|analizz|valut|analis|avali|revis(?:a|ar|e|em)\b|révis|"
@@ -304,6 +304,8 @@ experiment"), not what they ask for."""
 _HEADING_RE = re.compile(  # "Summary: the outage ...": a pasted text's heading, not a request
     r"(?:summary|analysis|assessment|evaluation|overview|timeline|roadmap|strategy|synthesis|proof):"
 )
+_TOPIC_RE = re.compile(r"\w*,? (?:question|q)\b")
+"""After a cue: "Strategy question: top shelf or bottom?" names a topic, asks for no strategy."""
 MENTION_CHARS = 24  # how far before a cue `_MENTION_RE` and `_NEGATION_RE` look
 
 
@@ -327,6 +329,7 @@ def _asked(low: str) -> tuple[str, ...]:
         doing = gerund and _DOING_RE.search(low, before, m.start())
         if not (
             doing
+            or _TOPIC_RE.match(low, m.end())
             or _MENTION_RE.search(low, before, m.start())
             or _NEGATION_RE.search(low, before, m.start())
         ):

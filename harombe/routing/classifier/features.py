@@ -35,7 +35,7 @@ AFTERTHOUGHT_WORDS = 8  # a last sentence this short after a question does not r
 TRAILING_REMARKS = 2  # ... nor up to this many sentences that ask nothing (no request either)
 SHORT_QUESTION_WORDS = 15  # a closing question up to this long can be a lookup
 HEADING_WORDS = 4  # "Research plan: does X help Y?": a tier-2 kind of task heading a question
-SHORT_HARD_WORDS = 20  # a tier-2 kind of task asked this briefly is still tier 2
+SHORT_HARD_WORDS = 25  # a tier-2 kind of task asked this briefly is still tier 2
 PASTED_WORDS = 60  # a payload from this size is a pasted text to work on
 
 FEATURES: dict[str, str] = {
@@ -90,6 +90,9 @@ _SCRIPTS = (  # a script names its language (the commonest one that writes in it
     (re.compile(r"[\u0900-\u097f]"), "hi"),
     (re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]"), "el"),
     (re.compile(r"[\u0590-\u05ff]"), "he"),
+    (re.compile(r"[\u0980-\u09ff]"), "bn"),
+    (re.compile(r"[\u0b80-\u0bff]"), "ta"),
+    (re.compile(r"[\u0e00-\u0e7f]"), "th"),
 )
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
 _WH_CLAUSE_RE = re.compile(r"(?:^|[,;]\s*|\band\s+|\bor\s+)(?:what|why|how|who|when|where|which)\b")
@@ -272,8 +275,9 @@ def measure(messages: Any) -> Measured:
         # "what is a system design interview?", "what does UX stand for in UX design?": the
         # words name a thing (a meaning asked keeps its own cue)
         named = closing_cues if shapes.DEFINITION_RE.match(closing_low) else Counter()
-        if closing_cues["meaning"]:
-            named = Counter({f: n for f, n in closing_cues.items() if f != "meaning"})
+        if closing_cues["meaning"]:  # the words after the meaning asked name its thing
+            after = list(closing_cues)[list(closing_cues).index("meaning") + 1 :]
+            named = Counter({f: closing_cues[f] for f in after})
         elif not named and shapes.opens_question(shapes.WH_RE, closing_low):
             # "how much storage do you get on the Free plan?": the plan is a thing named
             phrases = " ".join(m.group(0) for m in shapes.NAMED_PHRASE_RE.finditer(closing_low))

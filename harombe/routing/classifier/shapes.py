@@ -69,7 +69,8 @@ UNMARKED_QUESTION_RE = re.compile(  # "how do i undo my last commit": a question
     r"(?:i|you|we|it|this|that|these|those|there|he|she|they|my|your|our|their)\b"
 )
 NARRATION_RE = re.compile(  # a sentence that tells rather than asks: "I play guitar ..."
-    r"(?:i|i'm|i've|i'd|we|we're|my|our|it|it's|this|that|there|he|she|they|like|just|"
+    r"(?:i|i'm|i've|i'd|im|ive|we|we're|my|our|it|it's|its|this|that|there|he|she|they|like|"
+    r"just|these|those|here|here's|heres|because|cause|coz|since|es que|porque|parce que|weil|"
     r"someone|somebody|everyone|people|je|j'|ich|wir|es|c'est|das|yo|mi|mon|ma|eu|io|devo|"
     r"debo|tengo|sono|soy|estoy|voy|vamos|fui|estaba|tenía|je dois|ich muss|[a-z]+ing)\b"
 )
@@ -107,7 +108,7 @@ MAGNITUDE_RE = re.compile(  # "which is bigger?": a comparison that asks for one
 )
 CJK_QUESTION_RE = re.compile(
     r"(?:什么|谁|哪|几|多少|多高|多长|多大|吗)[^。]{0,6}[？?]?$|(?:ですか|ますか|でしょうか)[？?]?$|"
-    r"(?:까|나요|가요|죠)[？?]$"
+    r"(?:까|요|죠)[？?]$|(?:몇|얼마|언제|어디|누구|무엇|뭐)[^.?？]{0,20}[？?]$"
 )
 
 
