@@ -70,8 +70,8 @@ _ASSIGNMENT_RE = re.compile(
     r"\s*[\w.]+(?:\[.*\])?\s*[-+*/]?=\s*(?:[\w.]+\(.*\)|[\[{].*[\]}]|[A-Za-z_][\w.]*)\s*$"
 )
 """... or an assignment of a call or a literal: "rows = db.load(user)" (tried on lines with "=")."""
-_LITERAL_RE = re.compile(r"\s*(?:\{.*\}|\[.*\])\s*$")
-"""A pasted JSON object or list on one line: code even alone."""
+_LITERAL_RE = re.compile(r"\s*(?:\{.*\}|\[.*\]|=[A-Z][A-Z0-9.]*\(.*\))\s*$")
+"""A pasted JSON object or list, or a spreadsheet formula, on one line: code even alone."""
 UNFENCED_CODE_LINES = 2  # this many code-like lines in a row are masked as a fenced block
 _INSTRUCTION_RE = re.compile(  # a paragraph that asks: a question, a request, an imperative
     r"[?？]|\b(?:please|can you|could you|would you|i need|i want|i'd like|help me|here is|"
@@ -276,7 +276,7 @@ def _mask_code_lines(body: str) -> tuple[str, int]:
         for n, line in enumerate(lines)
         if _CODE_LINE_RE.match(line)
         or line.rstrip().endswith((";", "{", "}"))
-        or ("=" in line and _ASSIGNMENT_RE.match(line))
+        or ("=" in line and (_ASSIGNMENT_RE.match(line) or _LITERAL_RE.match(line)))
     ]
     if not code:
         return body, 0

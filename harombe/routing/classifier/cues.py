@@ -32,6 +32,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"como (?:voc[eê] )?(?:faria|montaria|organizaria|construiria)s?\b|"
         r"(?<!the )(?<!study )(?<!graphic )"
         r"(?<!web )(?!(?<=, )design[,)])design(?!er| studio| agency| firm| school| question|"
+        r" org\b| organi[sz]ation|"
         r"(?: (?:me|us))?(?: (?:a|an|the|my|our))?(?: [\w-]+){0,2} "
         r"(?:plan|schedule|routine|workout|menu|logo|poster|flyer|card|itinerary|label)s?"
         r"(?=$|[^\w\s-]|\s+(?:for|with|to|that|and|or|in|on|of|which|so|but|i|we)\b))|"
@@ -105,7 +106,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"package)s?\b"
         r"(?! (?:is|are|has|have|was|gets))|"
         r"(?<!jornada )(?<!tiempo )(?<!tempo )(?<!ejemplo )(?<!exemplo )completo|"
-        r"(?<!jornada )(?<!ejemplo )(?<!exemplo )(?<!exemple )complet(?!e?ly|e example)|"
+        r"(?<!jornada )(?<!ejemplo )(?<!exemplo )(?<!exemple )"
+        r"complet(?!e?ly|e example|a[td][oaie]s?\b)|"
         r"from scratch|desde cero|do zero\b|à partir de zéro|"
         r"production[- ]ready|full[- ]featured|fully[- ]functional|"
         r"vollständig|komplett|gesamte|intero|inteiro|millon|milion|milhõ",
@@ -306,6 +308,14 @@ _HEADING_RE = re.compile(  # "Summary: the outage ...": a pasted text's heading,
 )
 _TOPIC_RE = re.compile(r"\w*,? (?:question|q)\b")
 """After a cue: "Strategy question: top shelf or bottom?" names a topic, asks for no strategy."""
+_DEFINITE_RE = re.compile(  # "what date does the new schedule start?": a thing there, no request
+    r"\b(?:the|our|my|this|that|your|their|his|her|its)"
+    r"(?: (?:new|current|next|old|latest|revised|updated|final|draft|weekly|monthly|annual"
+    r"|same))? $"
+)
+NOUN_FAMILIES = frozenset({"plan"})
+"""Families whose word after a definite determiner names a thing there ("check the schedule"),
+not one asked for."""
 MENTION_CHARS = 24  # how far before a cue `_MENTION_RE` and `_NEGATION_RE` look
 
 
@@ -332,6 +342,7 @@ def _asked(low: str) -> tuple[str, ...]:
             or _TOPIC_RE.match(low, m.end())
             or _MENTION_RE.search(low, before, m.start())
             or _NEGATION_RE.search(low, before, m.start())
+            or (m.lastgroup in NOUN_FAMILIES and _DEFINITE_RE.search(low, before, m.start()))
         ):
             found.append(m.lastgroup)
     return tuple(found)

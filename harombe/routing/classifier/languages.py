@@ -32,19 +32,19 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "종합",
     ),
     "plan": (
-        r"திட்ட|পরিকল্পনা|কৌশল|suunnitel|suunnittel|aikataulu|strategi|estrat[eé]gi|planlegg|"
-        r"tidsplan|tervet|ütemterv|pelan|rencana|برنامه‌ریزی|برنامه ریزی|እቅድ|kế hoạch|lịch trình|"
-        r"plano\b|σχέδιο δράσης|χρονοδιάγραμμα|תוכנית|לוח זמנים|harmonogram|cynllun(?! ymchwil)|"
-        r"amserlen|mpango(?! (?:kamili )?wa utafiti)|ratiba|qorshe(?! cilmi)|jadwal|योजना|منصوبہ|"
-        r"خطة|جدول زمني|план\b|планир|расписани|planı|planla",
+        r"प्लान|திட்ட|পরিকল্পনা|কৌশল|suunnitel|suunnittel|aikataulu|strategi|estrat[eé]gi|"
+        r"planlegg|tidsplan|tervet|ütemterv|pelan|rencana|برنامه‌ریزی|برنامه ریزی|እቅድ|kế hoạch|"
+        r"lịch trình|plano\b|σχέδιο δράσης|χρονοδιάγραμμα|תוכנית|לוח זמנים|harmonogram|"
+        r"cynllun(?! ymchwil)|amserlen|mpango(?! (?:kamili )?wa utafiti)|ratiba|qorshe(?! cilmi)|"
+        r"jadwal|योजना|منصوبہ|خطة|جدول زمني|план\b|планир|расписани|planı|planla",
         "계획",
     ),
     "research": (
-        r"ஆய்வுத் திட்ட|ஆராய்ச்சி|গবেষণা|tutkimussuunnitelm|forskningsopplegg|kutatási terv|"
-        r"pelan penyelidikan|rencana penelitian|طرح پژوهش|የምርምር እቅድ|cynllun ymchwil|"
-        r"mpango (?:kamili )?wa utafiti|qorshe cilmi|cilmi-baaris|शोध योजना|अनुसंधान|"
-        r"plan de cercetare|план исследовани|plan badań|araştırma planı|araştırma tasarımı|"
-        r"onderzoeksplan|onderzoeksopzet|forskningsplan",
+        r"रिसर्च प्लान|परिकल्पना|ஆய்வுத் திட்ட|ஆராய்ச்சி|গবেষণা|tutkimussuunnitelm|"
+        r"forskningsopplegg|kutatási terv|pelan penyelidikan|rencana penelitian|طرح پژوهش|"
+        r"የምርምር እቅድ|cynllun ymchwil|mpango (?:kamili )?wa utafiti|qorshe cilmi|cilmi-baaris|"
+        r"शोध योजना|अनुसंधान|plan de cercetare|план исследовани|plan badań|araştırma planı|"
+        r"araştırma tasarımı|onderzoeksplan|onderzoeksopzet|forskningsplan",
         "연구 계획|연구계획",
     ),
     "scale": (
@@ -105,10 +105,11 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         "자세히|예시|예를",
     ),
     "transform": (
-        r"மொழிபெயர்|অনুবাদ|käännä|suomenna|oversett|oversæt|fordítsd|hogy mondják|terjemahkan|"
-        r"ተርጉም|dịch\b|isalin|paano sabihin|перекла|μετάφρασ|תרגם|תרגמי|přelož|cyfieithwch|"
-        r"cyfieithu|tafsiri|turjun|tarjun|अनुवाद|ترجمہ|tradu\b|cum se spune|ترجم|أعد صياغة|"
-        r"переведи|перевод|перефразир|przetłumacz|çevir|vertaal|översätt",
+        r"jak (?:to )?po angielsku|jak (?:powiedzieć|napisać) po|மொழிபெயர்|অনুবাদ|käännä|"
+        r"suomenna|oversett|oversæt|fordítsd|hogy mondják|terjemahkan|ተርጉም|dịch\b|isalin|"
+        r"paano sabihin|перекла|μετάφρασ|תרגם|תרגמי|přelož|cyfieithwch|cyfieithu|tafsiri|turjun|"
+        r"tarjun|अनुवाद|ترجمہ|tradu\b|cum se spune|ترجم|أعد صياغة|переведи|перевод|перефразир|"
+        r"przetłumacz|çevir|vertaal|översätt",
         "번역",
     ),
     "enumerate": (
