@@ -133,21 +133,21 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.950, 0.999, 300, 0.00),
+        ("dev", 0.946, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.986, 0.999, 74, 0.00),
         ("sanity3", 0.938, 0.999, 65, 0.00),
-        ("heldout", 0.915, 0.961, 153, 0.00),
+        ("heldout", 0.921, 0.961, 153, 0.00),
         ("third", 0.983, 0.999, 120, 0.00),
-        ("fourth", 0.977, 0.999, 90, 0.00),
+        ("fourth", 0.966, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
         ("sixth", 0.977, 0.999, 180, 0.00),
         ("seventh", 0.953, 0.980, 150, 0.00),
         ("eighth", 0.913, 0.920, 150, 0.00),
-        ("ninth", 0.953, 0.980, 150, 0.00),
+        ("ninth", 0.946, 0.980, 150, 0.00),
         ("tenth", 0.975, 0.999, 120, 0.00),
         ("eleventh", 0.980, 0.980, 150, 0.00),
-        ("twelfth", 0.980, 0.960, 150, 0.00),
+        ("twelfth", 0.986, 0.980, 150, 0.00),
         ("thirteenth", 0.913, 0.940, 150, 0.04),
         ("fourteenth", 0.966, 0.960, 150, 0.00),
         ("fifteenth", 0.900, 0.880, 150, 0.00),
@@ -156,38 +156,40 @@ def assert_scores(
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.926, 0.940, 150, 0.00),
         ("twentieth", 0.940, 0.960, 150, 0.00),
-        ("twentyfirst", 0.960, 0.980, 150, 0.00),
+        ("twentyfirst", 0.966, 0.980, 150, 0.00),
         ("twentysecond", 0.966, 0.960, 150, 0.00),
-        ("twentythird", 0.906, 0.940, 150, 0.00),
+        ("twentythird", 0.906, 0.940, 150, 0.02),
         ("twentyfourth", 0.913, 0.880, 150, 0.00),
         ("twentyfifth", 0.946, 0.940, 150, 0.00),
-        ("twentysixth", 0.926, 0.900, 150, 0.02),
+        ("twentysixth", 0.933, 0.900, 150, 0.02),
         ("twentyseventh", 0.946, 0.960, 150, 0.00),
         ("twentyeighth", 0.886, 0.860, 150, 0.00),
         ("twentyninth", 0.973, 0.980, 150, 0.00),
-        ("thirtieth", 0.933, 0.999, 150, 0.00),
+        ("thirtieth", 0.926, 0.999, 150, 0.00),
         ("thirtyfirst", 0.946, 0.980, 150, 0.00),
         ("thirtysecond", 0.946, 0.960, 150, 0.00),
         ("thirtythird", 0.966, 0.980, 150, 0.00),
         ("thirtyfourth", 0.960, 0.980, 150, 0.00),
-        ("thirtyfifth", 0.940, 0.940, 150, 0.00),
+        ("thirtyfifth", 0.933, 0.940, 150, 0.00),
         ("thirtysixth", 0.920, 0.900, 150, 0.00),
-        ("thirtyseventh", 0.920, 0.920, 150, 0.00),
+        ("thirtyseventh", 0.926, 0.940, 150, 0.00),
         ("thirtyeighth", 0.913, 0.960, 150, 0.00),
         ("thirtyninth", 0.913, 0.960, 150, 0.00),
-        ("fortieth", 0.893, 0.920, 150, 0.00),
+        ("fortieth", 0.886, 0.920, 150, 0.00),
         ("fortyfirst", 0.953, 0.960, 150, 0.00),
-        ("fortysecond", 0.873, 0.840, 150, 0.02),
-        ("fortythird", 0.873, 0.900, 150, 0.00),
-        ("fortyfourth", 0.900, 0.920, 150, 0.00),
-        ("fortyfifth", 0.820, 0.840, 150, 0.00),
-        ("fortysixth", 0.880, 0.880, 150, 0.00),
+        ("fortysecond", 0.880, 0.860, 150, 0.02),
+        ("fortythird", 0.866, 0.900, 150, 0.00),
+        ("fortyfourth", 0.893, 0.920, 150, 0.00),
+        ("fortyfifth", 0.826, 0.860, 150, 0.00),
+        ("fortysixth", 0.873, 0.880, 150, 0.00),
         ("fortyseventh", 0.866, 0.800, 150, 0.02),
         ("fortyeighth", 0.933, 0.980, 150, 0.00),
         ("fortyninth", 0.913, 0.900, 150, 0.00),
-        ("fiftieth", 0.906, 0.940, 150, 0.00),
-        ("fiftyfirst", 0.866, 0.880, 150, 0.00),
+        ("fiftieth", 0.913, 0.940, 150, 0.00),
+        ("fiftyfirst", 0.873, 0.880, 150, 0.00),
         ("fiftysecond", 0.893, 0.940, 150, 0.00),
+        ("fiftythird", 0.866, 0.800, 150, 0.00),
+        ("fiftyfourth", 0.880, 0.900, 150, 0.02),
     ],
 )
 def test_training_sets_as_fitted(
@@ -207,7 +209,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("fiftythird", 0.833, 0.760, 150, 0.00), ("fiftyfourth", 0.873, 0.880, 150, 0.02)],
+    [("fiftyfifth", 0.900, 0.920, 150, 0.00), ("fiftysixth", 0.866, 0.840, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -221,9 +223,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 7944 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.928, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.939
+    assert metrics.n == 8244 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.926, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.938
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
@@ -808,6 +810,16 @@ def test_a_named_thing_is_not_a_task() -> None:
     # a spreadsheet formula is code, its commas no list of demands
     formula = values("Explain in one line what this does: \n=IFERROR(VLOOKUP(A2,R!A:C,3,0),0)")
     assert formula["listed_items"] < 0.5 and formula["code_lines"] > 0
+    # a name, a title or a subject line to design is a line of text, not a system; a bank
+    # reconciliation is bookkeeping, not a synthesis
+    assert values("can you design a subject line for the reminder email?")["asks_design"] == 0
+    assert values("design a name for our new kitten room!")["asks_design"] == 0
+    assert values("walk me through a bank reconciliation")["asks_synthesise"] == 0
+    assert values("reconcile the two reports' figures")["asks_synthesise"] == 1
+    # French "récapitulatif" is a summary; German "formulieren" drafts, "umformulieren" rephrases
+    assert values("fais-moi un récapitulatif par fournisseur")["asks_analyse"] == 1
+    assert values("Kannst du mir eine E-Mail an den Mandanten formulieren?")["asks_write"] == 1
+    assert values("Kannst du den Satz umformulieren?")["asks_transform"] == 1
     # a whole design declined is no design asked
     assert values("arial or helvetica? I don't need a whole design thing")["asks_design"] == 0
     # Holland is no greeting

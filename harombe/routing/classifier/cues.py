@@ -34,7 +34,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"(?<!web )(?!(?<=, )design[,)])design(?!er| studio| agency| firm| school| question|"
         r" org\b| organi[sz]ation|"
         r"(?: (?:me|us))?(?: (?:a|an|the|my|our))?(?: [\w-]+){0,2} "
-        r"(?:plan|schedule|routine|workout|menu|logo|poster|flyer|card|itinerary|label)s?"
+        r"(?:plan|schedule|routine|workout|menu|logo|poster|flyer|card|itinerary|label|name|title|"
+        r"subject line|slogan|tagline|headline|sign|banner)s?"
         r"(?=$|[^\w\s-]|\s+(?:for|with|to|that|and|or|in|on|of|which|so|but|i|we)\b))|"
         r"architect(?!s?\b)|architect (?:a|an|the|this|it|our|my)\b|"  # not the architect
         r"p9[59]\b|p99\.9|(?:zero|no)[- ]downtime|without (?:any )?downtime|"
@@ -75,7 +76,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"(?:identify|find|spot|highlight|map) (?:the |any )?gaps|"
         r"gaps? in the (?:literature|research|evidence)|"
         r"(?:what|which) gaps|in common|recurring|conflicting|consolidat|"
-        r"reconcil|reconstruct|contradi|m[eé]ta-?an[aá]l|literature|síntesis|sintetiz|synthès|"
+        r"(?<!bank )(?<!account )reconcil|reconstruct|contradi|m[eé]ta-?an[aá]l|literature|"
+        r"síntesis|sintetiz|synthès|"
         r"systematic review|revisión sistemática|revue systématique|revisão sistemática|"
         r"lacunas?\b|padr[õo]es comuns|patrones comunes|points communs|"
         r"sintesi|síntese",
@@ -133,7 +135,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"write|draft|compose|create|generate|put together|come up with|redo\b|rework|"
         r"make (?:(?:me|us) (?:an?|\d+|some|a few)|\d+|a few|two|three|four|five|six|seven|eight|"
         r"nine|ten)\b(?! (?:list|decision|mistake|difference|change|call|choice)s?\b)|"
-        r"escrib|redact|"
+        r"escrib|redact|formulier|"
         r"rédig|écri|schreib|verfass|erstell|scriv|escrev|redig",
         "写|起草|撰写|编写|書いて|作って|作成",
     ),
@@ -144,7 +146,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "函数|脚本|程序",
     ),
     "analyse": (
-        r"summar|analy[sz]|critiq|build (?:a |an )?(?:[\w-]+ )?(?:model|regression)\b|"
+        r"summar|analy[sz]|critiq|r[ée]capitul|riepilog|"
+        r"build (?:a |an )?(?:[\w-]+ )?(?:model|regression)\b|"
         r"extract(?! (?:below|above)\b)|assess|evaluat(?!e to|es to|ing to)|"
         r"(?<!lit )(?<!literature )review(?!ers?\b|s\b)|proofread|improve|edit\b|"
         r"key points|checklist|turn (?:this|that|it|these|those) into|"
@@ -189,7 +192,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"shorten|shorter|simplify|convert(?!ing)|spell|"
         r"plural|synonym|antonym|pronounce|how do you say|make (?:this|it) sound|rename|"
         r"more (?:formal|polite|casual|professional)|less formal|traduc|"
-        r"tradui|tradu[zr]|übersetz|umformulier|formulier|freundlicher|höflicher|reescrib|"
+        r"tradui|tradu[zr]|übersetz|umformulier|freundlicher|höflicher|reescrib|"
         r"réécri|riscriv|reescrev",
         "翻译|改写|换算|翻訳",
     ),
