@@ -133,7 +133,7 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.946, 0.999, 300, 0.00),
+        ("dev", 0.943, 0.999, 300, 0.00),
         ("sanity", 0.999, 0.999, 92, 0.00),
         ("sanity2", 0.986, 0.999, 74, 0.00),
         ("sanity3", 0.938, 0.999, 65, 0.00),
@@ -142,7 +142,7 @@ def assert_scores(
         ("fourth", 0.966, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
         ("sixth", 0.977, 0.999, 180, 0.00),
-        ("seventh", 0.953, 0.980, 150, 0.00),
+        ("seventh", 0.946, 0.980, 150, 0.00),
         ("eighth", 0.913, 0.920, 150, 0.00),
         ("ninth", 0.946, 0.980, 150, 0.00),
         ("tenth", 0.975, 0.999, 120, 0.00),
@@ -151,45 +151,47 @@ def assert_scores(
         ("thirteenth", 0.913, 0.940, 150, 0.04),
         ("fourteenth", 0.966, 0.960, 150, 0.00),
         ("fifteenth", 0.900, 0.880, 150, 0.00),
-        ("sixteenth", 0.933, 0.900, 150, 0.00),
+        ("sixteenth", 0.926, 0.900, 150, 0.00),
         ("seventeenth", 0.933, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.926, 0.940, 150, 0.00),
-        ("twentieth", 0.940, 0.960, 150, 0.00),
-        ("twentyfirst", 0.966, 0.980, 150, 0.00),
+        ("twentieth", 0.946, 0.960, 150, 0.00),
+        ("twentyfirst", 0.960, 0.980, 150, 0.00),
         ("twentysecond", 0.966, 0.960, 150, 0.00),
         ("twentythird", 0.906, 0.940, 150, 0.02),
         ("twentyfourth", 0.913, 0.880, 150, 0.00),
         ("twentyfifth", 0.946, 0.940, 150, 0.00),
         ("twentysixth", 0.933, 0.900, 150, 0.02),
-        ("twentyseventh", 0.946, 0.960, 150, 0.00),
+        ("twentyseventh", 0.940, 0.960, 150, 0.00),
         ("twentyeighth", 0.886, 0.860, 150, 0.00),
-        ("twentyninth", 0.973, 0.980, 150, 0.00),
+        ("twentyninth", 0.966, 0.980, 150, 0.00),
         ("thirtieth", 0.926, 0.999, 150, 0.00),
         ("thirtyfirst", 0.946, 0.980, 150, 0.00),
         ("thirtysecond", 0.946, 0.960, 150, 0.00),
         ("thirtythird", 0.966, 0.980, 150, 0.00),
         ("thirtyfourth", 0.960, 0.980, 150, 0.00),
         ("thirtyfifth", 0.933, 0.940, 150, 0.00),
-        ("thirtysixth", 0.920, 0.900, 150, 0.00),
-        ("thirtyseventh", 0.926, 0.940, 150, 0.00),
-        ("thirtyeighth", 0.913, 0.960, 150, 0.00),
+        ("thirtysixth", 0.926, 0.900, 150, 0.00),
+        ("thirtyseventh", 0.933, 0.960, 150, 0.00),
+        ("thirtyeighth", 0.906, 0.960, 150, 0.00),
         ("thirtyninth", 0.913, 0.960, 150, 0.00),
         ("fortieth", 0.886, 0.920, 150, 0.00),
         ("fortyfirst", 0.953, 0.960, 150, 0.00),
-        ("fortysecond", 0.880, 0.860, 150, 0.02),
+        ("fortysecond", 0.873, 0.840, 150, 0.02),
         ("fortythird", 0.866, 0.900, 150, 0.00),
         ("fortyfourth", 0.893, 0.920, 150, 0.00),
         ("fortyfifth", 0.826, 0.860, 150, 0.00),
-        ("fortysixth", 0.873, 0.880, 150, 0.00),
-        ("fortyseventh", 0.866, 0.800, 150, 0.02),
+        ("fortysixth", 0.866, 0.880, 150, 0.00),
+        ("fortyseventh", 0.873, 0.820, 150, 0.02),
         ("fortyeighth", 0.933, 0.980, 150, 0.00),
         ("fortyninth", 0.913, 0.900, 150, 0.00),
         ("fiftieth", 0.913, 0.940, 150, 0.00),
-        ("fiftyfirst", 0.873, 0.880, 150, 0.00),
-        ("fiftysecond", 0.893, 0.940, 150, 0.00),
-        ("fiftythird", 0.866, 0.800, 150, 0.00),
+        ("fiftyfirst", 0.866, 0.880, 150, 0.00),
+        ("fiftysecond", 0.886, 0.940, 150, 0.00),
+        ("fiftythird", 0.860, 0.780, 150, 0.00),
         ("fiftyfourth", 0.880, 0.900, 150, 0.02),
+        ("fiftyfifth", 0.900, 0.920, 150, 0.00),
+        ("fiftysixth", 0.880, 0.880, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -209,7 +211,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("fiftyfifth", 0.900, 0.920, 150, 0.00), ("fiftysixth", 0.866, 0.840, 150, 0.00)],
+    [("fiftyseventh", 0.913, 0.860, 150, 0.04), ("fiftyeighth", 0.873, 0.960, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -223,9 +225,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 8244 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.926, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.938
+    assert metrics.n == 8544 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.924, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.937
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
 
 
@@ -672,6 +674,14 @@ def test_maths_features() -> None:
         ),
         # Korean: a polite ending, or "how many", closing a question
         ("근데 궁금한 게, 영국 1파운드는 몇 펜스예요?", 1, 1),
+        # Polish: "jak się nazywa" asks a name; "nie mam ..." after a question only tells
+        ("W załączniku jest umowa. Jak nazywa się firma, z którą ją podpisaliśmy?", 1, 1),
+        (
+            "Jaki jest typowy moment dokręcania śrub kół? Nie mam teraz instrukcji pod ręką, "
+            "chodzi mi tylko o rząd wielkości.",
+            1,
+            1,
+        ),
     ],
 )
 def test_question_shape(text: str, wh: int, lookup: int) -> None:

@@ -30,7 +30,8 @@ WH_RE = re.compile(  # a question word opening a sentence (after a clause, "so",
     r"chi|che cosa|cosa|quando|dove|quale|quali|quant[oiae]|qual|quais|quem|o que|onde|"
     r"quant[oa]s|como se diz|come si dice|cómo se dice|comment (?:dit-on|on dit|dire)|"
     r"wie sagt man|что|кто|когда|где|какой|какая|какое|какие|сколько|kto|kiedy|gdzie|jaki|"
-    r"jaka|jakie|ile|który|która|hangi|kaç|nerede|wat|wie|wanneer|waar|welke|welk|hoeveel|"
+    r"jaka|jakie|jak (?:się )?nazywa|ile|który|która|hangi|kaç|nerede|wat|wie|wanneer|waar|"
+    r"welke|welk|hoeveel|"
     r"hoe (?:zeg|noem|spel) je|"
     r"vad|vem|när|vilken|vilket|vilka|hur (?:många|mycket|lång|gammal))\b",
 )
@@ -72,7 +73,8 @@ NARRATION_RE = re.compile(  # a sentence that tells rather than asks: "I play gu
     r"(?:i|i'm|i've|i'd|im|ive|we|we're|my|our|it|it's|its|this|that|there|he|she|they|like|"
     r"just|these|those|here|here's|heres|because|cause|coz|since|es que|porque|parce que|weil|"
     r"someone|somebody|everyone|people|je|j'|ich|wir|es|c'est|das|yo|mi|mon|ma|eu|io|devo|"
-    r"debo|tengo|sono|soy|estoy|voy|vamos|fui|estaba|tenía|je dois|ich muss|[a-z]+ing)\b"
+    r"debo|tengo|sono|soy|estoy|voy|vamos|fui|estaba|tenía|je dois|ich muss|nie mam|mam|jestem|"
+    r"muszę|chodzi mi|[a-z]+ing)\b"
 )
 REQUEST_RE = re.compile(  # a sentence that asks something of the reader
     r"\b(?:please|can you|could you|would you(?! believe)|will you|i need you|i want you|"

@@ -7,85 +7,85 @@ tier. Features: `features.py`.
 
 WEIGHTS = {
     # log2(1 + words of the instruction's sentences that ask) / 4
-    "asking_words": 2.312,
+    "asking_words": 2.284,
     # log2(1 + words of its other sentences: background, chatter) / 4
-    "context_words": 0.619,
+    "context_words": 0.613,
     # log2(1 + earlier turns of the conversation) / 2
-    "history_turns": 0.421,
+    "history_turns": 0.381,
     # several inputs named: 'ten papers', 'these reports', 'all modules'
-    "many_documents": 1.787,
+    "many_documents": 1.811,
     # a word of the 'design' family
-    "asks_design": 1.557,
+    "asks_design": 1.401,
     # a word of the 'prove' family
-    "asks_prove": 2.842,
+    "asks_prove": 2.590,
     # a word of the 'synthesise' family
-    "asks_synthesise": 1.583,
+    "asks_synthesise": 1.401,
     # a word of the 'plan' family
-    "asks_plan": 1.960,
+    "asks_plan": 1.928,
     # a word of the 'scale' family
-    "asks_scale": 3.993,
+    "asks_scale": 3.954,
     # a word of the 'assumptions' family
-    "asks_assumptions": 5.236,
+    "asks_assumptions": 5.265,
     # a word of the 'compare' family
-    "asks_compare": 0.177,
+    "asks_compare": 0.135,
     # a word of the 'write' family
-    "asks_write": -0.267,
+    "asks_write": -0.270,
     # a word of the 'code_deliverable' family
-    "asks_code_deliverable": -0.247,
+    "asks_code_deliverable": -0.274,
     # a word of the 'analyse' family
-    "asks_analyse": -0.335,
+    "asks_analyse": -0.377,
     # a word of the 'debug' family
-    "asks_debug": -0.701,
+    "asks_debug": -0.754,
     # a word of the 'explain' family
-    "asks_explain": -0.180,
+    "asks_explain": -0.242,
     # a word of the 'depth' family
-    "asks_depth": 1.098,
+    "asks_depth": 1.075,
     # a word of the 'transform' family
-    "asks_transform": -1.617,
+    "asks_transform": -1.565,
     # a word of the 'enumerate' family
     "asks_enumerate": -0.194,
     # a word of the 'meaning' family
-    "asks_meaning": -1.729,
+    "asks_meaning": -1.780,
     # a word of the 'greeting' family
-    "asks_greeting": -1.973,
+    "asks_greeting": -1.881,
     # distinct task families asked for (write, analyse, compare, prove ...)
-    "task_breadth": 0.544,
+    "task_breadth": 0.580,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
-    "hard_task": 3.351,
+    "hard_task": 3.506,
     # a tier-2 family asked in at most 25 words
-    "short_hard_task": 3.214,
+    "short_hard_task": 3.172,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
-    "work_on_payload": -0.785,
+    "work_on_payload": -0.808,
     # a piece of work asked of 60 or more pasted words
-    "pasted_task": 0.466,
+    "pasted_task": 0.492,
     # log2(1 + list lines and comma-separated items in the instruction) / 3
-    "listed_items": 2.989,
+    "listed_items": 2.966,
     # a system to build: an engine, a compiler, an emulator, a database ...
-    "builds_system": 6.320,
+    "builds_system": 6.288,
     # constraint words (must, without, at most, budget ...), at most 6, / 3
-    "constraints": 0.856,
+    "constraints": 0.928,
     # multi-part markers (and then, also, finally ...), at most 3, / 2
-    "sequence": 0.862,
+    "sequence": 0.993,
     # question marks (a closing question without one: 1), at most 3, / 2
-    "questions": -2.581,
+    "questions": -2.585,
     # a fenced code block is present
-    "code_block": 1.009,
+    "code_block": 1.012,
     # log2(1 + code lines) / 4
-    "code_lines": 1.982,
+    "code_lines": 2.024,
     # maths symbols and variables, at most 4, / 2
     "math_notation": 0.234,
     # maths terms (integer, prime, such that ...), at most 4, / 2
-    "math_terms": 3.093,
+    "math_terms": 3.074,
     # a setup with 3 or more quantities closed by a question, no code
-    "word_problem": -0.059,
+    "word_problem": -0.014,
     # the closing sentence opens with a question word (what, who, when ...)
-    "wh_question": -0.063,
+    "wh_question": -0.085,
     # a short wh- or yes/no closing question asking for no piece of work
-    "lookup_question": -3.099,
+    "lookup_question": -3.023,
     # a lookup question over 60 or more words of payload
-    "pasted_lookup": 0.852,
+    "pasted_lookup": 0.790,
     # the instruction is not in English
     "non_english": 0.054,
 }
-MEDIUM_AT = 1.873  # task score from which a request is tier 1
-COMPLEX_AT = 8.098  # ... and tier 2
+MEDIUM_AT = 1.867  # task score from which a request is tier 1
+COMPLEX_AT = 8.030  # ... and tier 2
