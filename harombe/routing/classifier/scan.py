@@ -26,7 +26,9 @@ from re._constants import (
     SUBPATTERN,
 )
 
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"  # kana, CJK, Hangul
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f"
+"""Kana, CJK, Hangul and Thai: scripts whose words are matched anywhere in a run of letters
+(Chinese, Japanese and Thai write no spaces between words)."""
 _WORD_START_RE = re.compile(r"(?<!\w)\w")
 _CJK_CHAR_RE = re.compile(f"[{CJK_CHARS}]")
 _MAX_RANGE = 64  # a character class wider than this is not a first-letter filter
