@@ -31,9 +31,20 @@ HAROMBE = [sys.executable, "-P", "-m", "harombe.cli.main"]
 
 
 def free_port() -> int:
+    """A loopback port free now, for a server another process binds soon after."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def bound_socket(port: int = 0) -> socket.socket:
+    """A loopback TCP socket bound to `port` (0: any free one), for a server of this process
+    to listen on: the port stays taken from the start, so no connection this process opens in
+    the meantime can be given it as its own local port (which `free_port` cannot rule out)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 def node_config(

@@ -12,6 +12,7 @@ as in `harombed`.
 from __future__ import annotations
 
 import random
+import socket
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -26,7 +27,7 @@ from harombe.routing.fit import advertised
 from harombe.routing.view import Candidate, StaticView
 from harombe.settings.routing import RoutingConfig
 from sim.fake_openai import FakeOpenAI
-from support.cli_support import free_port
+from support.cli_support import bound_socket
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Peer:
     fake: FakeOpenAI | None
     rtt: float | None = None  # what every other peer's view says about this one
     port: int = 0
+    sock: socket.socket | None = None  # bound to `port` until its server first listens on it
     dispatcher: Dispatcher | None = None
     view: StaticView = field(default_factory=StaticView)
     backend: OpenAIBackend | None = None
@@ -106,7 +108,8 @@ class RoutingCluster:
     async def __aenter__(self) -> RoutingCluster:
         self.session = aiohttp.ClientSession()
         for peer in self.peers.values():
-            peer.port = free_port()
+            peer.sock = bound_socket()
+            peer.port = peer.sock.getsockname()[1]
             if peer.backend_url:
                 peer.backend = OpenAIBackend(
                     peer.backend_url, default_model=peer.models[0], session=self.session
@@ -138,7 +141,8 @@ class RoutingCluster:
         )
         peer.runner = web.AppRunner(app, shutdown_timeout=0.1, handler_cancellation=True)
         await peer.runner.setup()
-        await web.TCPSite(peer.runner, "127.0.0.1", peer.port).start()
+        sock, peer.sock = peer.sock or bound_socket(peer.port), None  # a restart binds anew
+        await web.SockSite(peer.runner, sock).start()
 
     async def stop_http(self, name: str) -> None:
         """The peer's machine is gone: its port refuses connections."""
@@ -149,6 +153,9 @@ class RoutingCluster:
 
     async def __aexit__(self, *exc: object) -> None:
         for peer in self.peers.values():
+            if peer.sock is not None:  # reserved, never listened on
+                peer.sock.close()
+                peer.sock = None
             await self.stop_http(peer.name)
             if peer.fake is not None:
                 await peer.fake.__aexit__()

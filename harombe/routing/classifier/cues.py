@@ -313,13 +313,13 @@ _TOPIC_RE = re.compile(r"\w*,? (?:question|q)\b")
 """After a cue: "Strategy question: top shelf or bottom?" names a topic, asks for no strategy."""
 _DEFINITE_RE = re.compile(  # "what date does the new schedule start?": a thing there, no request
     r"\b(?:the|our|my|this|that|your|their|his|her|its)"
-    r"(?: (?:new|current|next|old|latest|revised|updated|final|draft|weekly|monthly|annual"
-    r"|same))? $"
+    r"(?: (?:new|current|next|old|latest|revised|updated|final|draft|weekly|monthly|"
+    r"annual|same))? $"
 )
 NOUN_FAMILIES = frozenset({"plan"})
 """Families whose word after a definite determiner names a thing there ("check the schedule"),
 not one asked for."""
-MENTION_CHARS = 24  # how far before a cue `_MENTION_RE` and `_NEGATION_RE` look
+MENTION_CHARS = 24  # how far before a cue `_MENTION_RE`, `_NEGATION_RE`, `_DEFINITE_RE` look
 
 
 SCANS_CACHED = 256
@@ -330,8 +330,9 @@ times (as a sentence, as the closing question, as a remark), and the scan is its
 @functools.lru_cache(maxsize=SCANS_CACHED)
 def _asked(low: str) -> tuple[str, ...]:
     """The family of each cue in `low`, except verbs in the past tense ("who designed it?"
-    asks for a fact, not a design), words mentioned ("the past participle of prove") and work
-    declined ("don't need a fix")."""
+    asks for a fact, not a design), words mentioned ("the past participle of prove"), work
+    declined ("don't need a fix"), a topic named ("strategy question: ...") and a plan that is
+    there already ("check the schedule")."""
     found = []
     for m in CUES.finditer(low):
         rest = _PAST_RE.match(low, m.end())
