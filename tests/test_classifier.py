@@ -142,58 +142,60 @@ def assert_scores(
         ("fourth", 0.966, 0.999, 90, 0.00),
         ("fifth", 0.983, 0.950, 60, 0.00),
         ("sixth", 0.977, 0.999, 180, 0.00),
-        ("seventh", 0.953, 0.980, 150, 0.00),
+        ("seventh", 0.946, 0.980, 150, 0.00),
         ("eighth", 0.906, 0.920, 150, 0.00),
         ("ninth", 0.946, 0.980, 150, 0.00),
-        ("tenth", 0.966, 0.999, 120, 0.00),
-        ("eleventh", 0.966, 0.980, 150, 0.00),
+        ("tenth", 0.975, 0.999, 120, 0.00),
+        ("eleventh", 0.973, 0.980, 150, 0.00),
         ("twelfth", 0.986, 0.980, 150, 0.00),
         ("thirteenth", 0.913, 0.940, 150, 0.04),
         ("fourteenth", 0.966, 0.960, 150, 0.00),
         ("fifteenth", 0.900, 0.880, 150, 0.00),
-        ("sixteenth", 0.933, 0.920, 150, 0.00),
+        ("sixteenth", 0.940, 0.920, 150, 0.00),
         ("seventeenth", 0.933, 0.900, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.926, 0.940, 150, 0.00),
         ("twentieth", 0.940, 0.960, 150, 0.00),
         ("twentyfirst", 0.960, 0.980, 150, 0.00),
         ("twentysecond", 0.966, 0.980, 150, 0.00),
-        ("twentythird", 0.900, 0.920, 150, 0.00),
+        ("twentythird", 0.900, 0.920, 150, 0.02),
         ("twentyfourth", 0.913, 0.880, 150, 0.00),
-        ("twentyfifth", 0.946, 0.940, 150, 0.00),
-        ("twentysixth", 0.926, 0.900, 150, 0.02),
+        ("twentyfifth", 0.940, 0.940, 150, 0.00),
+        ("twentysixth", 0.920, 0.900, 150, 0.02),
         ("twentyseventh", 0.940, 0.960, 150, 0.00),
         ("twentyeighth", 0.886, 0.860, 150, 0.00),
         ("twentyninth", 0.966, 0.980, 150, 0.00),
         ("thirtieth", 0.926, 0.999, 150, 0.00),
-        ("thirtyfirst", 0.953, 0.980, 150, 0.00),
+        ("thirtyfirst", 0.946, 0.980, 150, 0.00),
         ("thirtysecond", 0.940, 0.960, 150, 0.00),
         ("thirtythird", 0.966, 0.980, 150, 0.00),
         ("thirtyfourth", 0.960, 0.980, 150, 0.00),
-        ("thirtyfifth", 0.933, 0.940, 150, 0.00),
+        ("thirtyfifth", 0.940, 0.940, 150, 0.00),
         ("thirtysixth", 0.926, 0.900, 150, 0.00),
-        ("thirtyseventh", 0.933, 0.960, 150, 0.00),
-        ("thirtyeighth", 0.906, 0.960, 150, 0.00),
+        ("thirtyseventh", 0.926, 0.960, 150, 0.00),
+        ("thirtyeighth", 0.913, 0.980, 150, 0.00),
         ("thirtyninth", 0.913, 0.960, 150, 0.00),
         ("fortieth", 0.893, 0.920, 150, 0.00),
         ("fortyfirst", 0.946, 0.960, 150, 0.00),
         ("fortysecond", 0.886, 0.860, 150, 0.02),
         ("fortythird", 0.866, 0.900, 150, 0.00),
-        ("fortyfourth", 0.900, 0.920, 150, 0.00),
+        ("fortyfourth", 0.893, 0.920, 150, 0.00),
         ("fortyfifth", 0.833, 0.860, 150, 0.00),
-        ("fortysixth", 0.866, 0.880, 150, 0.00),
+        ("fortysixth", 0.873, 0.880, 150, 0.00),
         ("fortyseventh", 0.873, 0.820, 150, 0.02),
         ("fortyeighth", 0.953, 0.980, 150, 0.00),
-        ("fortyninth", 0.913, 0.900, 150, 0.00),
+        ("fortyninth", 0.920, 0.900, 150, 0.00),
         ("fiftieth", 0.913, 0.940, 150, 0.00),
-        ("fiftyfirst", 0.880, 0.900, 150, 0.00),
+        ("fiftyfirst", 0.873, 0.880, 150, 0.00),
         ("fiftysecond", 0.900, 0.940, 150, 0.00),
-        ("fiftythird", 0.860, 0.780, 150, 0.00),
+        ("fiftythird", 0.866, 0.800, 150, 0.00),
         ("fiftyfourth", 0.880, 0.900, 150, 0.02),
         ("fiftyfifth", 0.900, 0.920, 150, 0.00),
         ("fiftysixth", 0.873, 0.860, 150, 0.00),
-        ("fiftyseventh", 0.913, 0.860, 150, 0.02),
-        ("fiftyeighth", 0.873, 0.960, 150, 0.00),
+        ("fiftyseventh", 0.926, 0.860, 150, 0.02),
+        ("fiftyeighth", 0.866, 0.960, 150, 0.00),
+        ("fiftyninth", 0.880, 0.860, 150, 0.02),
+        ("sixtieth", 0.860, 0.920, 150, 0.02),
     ],
 )
 def test_training_sets_as_fitted(
@@ -213,7 +215,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("fiftyninth", 0.880, 0.860, 150, 0.02), ("sixtieth", 0.853, 0.900, 150, 0.02)],
+    [("sixtyfirst", 0.920, 0.980, 150, 0.02), ("sixtysecond", 0.940, 0.960, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -227,10 +229,10 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 8844 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.924, format_report(metrics, "5-fold CV")
+    assert metrics.n == 9144 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.923, format_report(metrics, "5-fold CV")
     assert metrics.simple_recall is not None and metrics.simple_recall >= 0.937
-    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.003
+    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.004
 
 
 def test_leaving_one_set_out_fits_on_the_others_only() -> None:
