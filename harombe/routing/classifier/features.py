@@ -276,8 +276,8 @@ def measure(messages: Any) -> Measured:
         # words name a thing (a meaning asked keeps its own cue)
         named = closing_cues if shapes.DEFINITION_RE.match(closing_low) else Counter()
         if closing_cues["meaning"]:  # the words after the meaning asked name its thing
-            after = list(closing_cues)[list(closing_cues).index("meaning") + 1 :]
-            named = Counter({f: closing_cues[f] for f in after})
+            order = list(closing_cues)  # first occurrence first
+            named = Counter({f: closing_cues[f] for f in order[order.index("meaning") + 1 :]})
         elif not named and shapes.opens_question(shapes.WH_RE, closing_low):
             # "how much storage do you get on the Free plan?": the plan is a thing named
             phrases = " ".join(m.group(0) for m in shapes.NAMED_PHRASE_RE.finditer(closing_low))

@@ -4,8 +4,9 @@ All families as one alternation (`reference_pattern`) is the meaning, but Python
 every one of its ~600 alternatives at every word start, a microsecond or two per word. Here
 the alternatives are filed by the letters they can begin with (read from the parsed pattern,
 so nothing is listed twice by hand), and a word start tries only those of its letter, in the
-families' order: the same matches, found the same way, several times faster. CJK fragments,
-which match inside a run of characters, keep one regex of their own.
+families' order: the same matches, found the same way, several times faster. Fragments of
+the scripts that write no spaces between words (`FRAGMENT_CHARS`), which match inside a run of
+characters, keep one regex of their own.
 """
 
 from __future__ import annotations
@@ -26,18 +27,18 @@ from re._constants import (
     SUBPATTERN,
 )
 
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f"
+FRAGMENT_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f"
 """Kana, CJK, Hangul and Thai: scripts whose words are matched anywhere in a run of letters
 (Chinese, Japanese and Thai write no spaces between words)."""
 _WORD_START_RE = re.compile(r"(?<!\w)\w")
-_CJK_CHAR_RE = re.compile(f"[{CJK_CHARS}]")
+_FRAGMENT_CHAR_RE = re.compile(f"[{FRAGMENT_CHARS}]")
 _MAX_RANGE = 64  # a character class wider than this is not a first-letter filter
 
 
 def reference_pattern(families: Mapping[str, tuple[str, str]]) -> str:
     """All families as one alternation, a named group each: what `CueScanner` matches."""
     return "|".join(
-        f"(?P<{name}>(?<!\\w)(?=\\w)(?:{latin})|(?=[{CJK_CHARS}])(?:{cjk}))"
+        f"(?P<{name}>(?<!\\w)(?=\\w)(?:{latin})|(?=[{FRAGMENT_CHARS}])(?:{cjk}))"
         if cjk
         else f"(?P<{name}>(?<!\\w)(?=\\w)(?:{latin}))"
         for name, (latin, cjk) in families.items()
@@ -111,8 +112,8 @@ class CueScanner:
             for alternative in split_alternatives(latin):
                 for letter in first_letters(alternative):
                     by_letter.setdefault(letter, {}).setdefault(name, []).append(alternative)
-        if any(_CJK_CHAR_RE.match(letter) for letter in by_letter):
-            raise ValueError("CJK fragments belong in a family's second pattern")
+        if any(_FRAGMENT_CHAR_RE.match(letter) for letter in by_letter):
+            raise ValueError("fragments (CJK, Thai) belong in a family's second pattern")
         order = list(families)
         self._latin = {
             letter: re.compile(
@@ -125,10 +126,10 @@ class CueScanner:
         )
 
     def match(self, low: str, pos: int = 0) -> re.Match[str] | None:
-        """A family's word starting at `pos` (a word start, or any CJK character)."""
+        """A family's word starting at `pos` (a word start, or any of `FRAGMENT_CHARS`)."""
         if pos >= len(low):
             return None
-        if _CJK_CHAR_RE.match(low, pos):
+        if _FRAGMENT_CHAR_RE.match(low, pos):
             return self._cjk.match(low, pos)
         if pos and (low[pos - 1].isalnum() or low[pos - 1] == "_"):
             return None
@@ -138,8 +139,8 @@ class CueScanner:
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
         """Every family word in `low`, left to right, not overlapping."""
         starts = [m.start() for m in _WORD_START_RE.finditer(low)]
-        if _CJK_CHAR_RE.search(low):
-            starts = sorted({*starts, *(m.start() for m in _CJK_CHAR_RE.finditer(low))})
+        if _FRAGMENT_CHAR_RE.search(low):
+            starts = sorted({*starts, *(m.start() for m in _FRAGMENT_CHAR_RE.finditer(low))})
         end = 0
         for pos in starts:
             if pos < end:
