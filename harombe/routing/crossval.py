@@ -20,7 +20,7 @@ from harombe.routing.devset import Metrics, evaluate
 
 def predict(model: Model, example: Example) -> int:
     """The tier `model` gives a measured record (the floors included)."""
-    score = model.score({FEATURE_NAMES[i]: value for i, value in example.features})
+    score = model.score({FEATURE_NAMES[i]: value for i, value in example.features}, example.words)
     return max(model.task_tier(score), example.floor)
 
 

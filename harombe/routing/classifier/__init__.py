@@ -2,9 +2,10 @@
 
 It follows the labelling rubric of `tests/data/routing/README.md`: `chat` takes the chat apart
 (the instruction, the pasted payload, the conversation), `cues` holds the closed word lists of
-the task families, `features` measures the task as named numbers, `weights` (written by
-`train`) holds one weight per feature and two cut points, and `model` turns them into a tier
-with the context rule on top. Deterministic, stdlib only; the cost is bounded for inputs of any
+the task families, `features` measures the task as named numbers, `wording` reads the
+instruction's words, `weights` and `word_weights.json` (written by `train`) hold one weight per
+feature, one per common word and two cut points, and `model` turns them into a tier with the
+context rule on top. Deterministic, stdlib only; the cost is bounded for inputs of any
 size.
 """
 

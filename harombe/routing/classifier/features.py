@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from harombe.routing.classifier import cues, shapes
+from harombe.routing.classifier import cues, shapes, wording
 from harombe.routing.classifier.chat import (
     CHARS_PER_TOKEN,
     CJK_RE,
@@ -107,6 +107,7 @@ class Measured:
     turns: int
     task: Task
     language: str
+    words: frozenset[str]  # the instruction's words (`wording.words`)
 
 
 def _log(n: float) -> float:
@@ -351,4 +352,4 @@ def measure(messages: Any) -> Measured:
     }
     language = _language(task.ask)
     values["non_english"] = float(language != "en")
-    return Measured(values, est_tokens, len(turns), task, language)
+    return Measured(values, est_tokens, len(turns), task, language, wording.words(low))

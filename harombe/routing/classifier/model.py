@@ -1,7 +1,8 @@
 """The score, the two cut points, the context rule, `explain` and `classify`.
 
-The task score is a weighted sum of the features (`features.FEATURES`), one weight each, fitted
-by `train` and written to `weights.py`. Two cut points turn it into a task tier (ties go to the
+The task score is a weighted sum of the features (`features.FEATURES`), one weight each, plus
+the weights of the instruction's words (`wording`), all fitted together by `train` and written to
+`weights.py` and `word_weights.json`. Two cut points turn it into a task tier (ties go to the
 higher tier); a piece of work asked of a pasted text is at least tier 1 (`task_floor`). The
 context rule then raises the tier by the estimated size of the whole conversation
 (characters / 4): above 2,000 tokens at least tier 1, above 8,000 tier 2.
@@ -15,6 +16,7 @@ from typing import Any
 
 from harombe.routing.classifier import weights
 from harombe.routing.classifier.features import Measured, measure
+from harombe.routing.classifier.wording import load_word_weights, wording_score
 
 SIMPLE, MEDIUM, COMPLEX = 0, 1, 2
 CONTEXT_TIER_LIMITS = (2000, 8000)  # estimated tokens up to which context tier 0, 1 applies
@@ -22,18 +24,21 @@ UNSURE_MARGIN = 1.0
 """A task score this close to a cut is a guess: `features["unsure"]` says so (the hybrid
 classifier then asks a small model)."""
 REASONS_SHOWN = 4  # the features that moved the score most, in `explain`'s reasons
+WORDS_SHOWN = 3  # the words that moved the score most, in `explain`'s reasons
 
 
 @dataclass(frozen=True)
 class Model:
-    """One weight per feature and the two cut points of the task score."""
+    """One weight per feature, one per word of the vocabulary, and the two cut points."""
 
     weights: Mapping[str, float]
     medium_at: float
     complex_at: float
+    word_weights: Mapping[str, float] = field(default_factory=dict)
 
-    def score(self, values: Mapping[str, float]) -> float:
-        return sum(self.weights.get(name, 0.0) * value for name, value in values.items())
+    def score(self, values: Mapping[str, float], words: frozenset[str] = frozenset()) -> float:
+        features = sum(self.weights.get(name, 0.0) * value for name, value in values.items())
+        return features + wording_score(words, self.word_weights)
 
     def task_tier(self, score: float) -> int:
         return (
@@ -41,7 +46,7 @@ class Model:
         )
 
 
-MODEL = Model(weights.WEIGHTS, weights.MEDIUM_AT, weights.COMPLEX_AT)
+MODEL = Model(weights.WEIGHTS, weights.MEDIUM_AT, weights.COMPLEX_AT, load_word_weights())
 
 
 @dataclass
@@ -83,6 +88,14 @@ def _reasons(measured: Measured, model: Model, score: float, context_tier: int) 
         for part, name in contributions[:REASONS_SHOWN]
         if abs(part) >= 0.05
     ]
+    said = sorted(
+        measured.words & model.word_weights.keys(), key=lambda w: -abs(model.word_weights[w])
+    )
+    if said:
+        shown = ", ".join(f"{w!r} {model.word_weights[w]:+.2f}" for w in said[:WORDS_SHOWN])
+        reasons.append(
+            f"wording {wording_score(measured.words, model.word_weights):+.2f} ({shown})"
+        )
     if task_floor(measured.values) and model.task_tier(score) < MEDIUM:
         reasons.append("a piece of work asked of a pasted text: at least tier 1")
     if context_tier:
@@ -96,7 +109,7 @@ def explain(messages: Any, model: Model = MODEL) -> Classification:
     """Classify `messages` and say why: the tier, the features seen and short reasons."""
     measured = measure(messages)
     context_tier = tier_of_context(measured.est_tokens)
-    score = model.score(measured.values)
+    score = model.score(measured.values, measured.words)
     task_tier = max(model.task_tier(score), task_floor(measured.values))
     unsure = context_tier < COMPLEX and any(
         abs(score - cut) < UNSURE_MARGIN for cut in (model.medium_at, model.complex_at)

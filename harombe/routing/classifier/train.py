@@ -1,30 +1,36 @@
 """Fit the classifier's weights: an ordinal logistic score with two cut points.
 
     python -m harombe.routing.classifier.train            # fit on the training sets, show
-    python -m harombe.routing.classifier.train --write    # ... and rewrite weights.py
+    python -m harombe.routing.classifier.train --write    # ... and rewrite the weight files
 
-The model: score = sum(weight * feature); P(tier >= k) = sigmoid(score - cut_k) for k = 1, 2
-("all-threshold" ordinal logistic regression). The loss is the logistic loss of both cuts for
-every record, plus an L2 penalty on the weights (`L2`) so no feature gets a large weight from a
-few records. A record whose gold tier a floor explains (a trivial question over a long
-attachment, by the context rule) says nothing about its score beyond "not above this tier", so
-only that part of its loss counts. Errors towards a lower tier cost `UNDER_COST` times more
-than towards a higher one: when unsure, the higher tier. Fitted by Newton's method (the loss is
-convex; a few dozen iterations), deterministic, plain Python.
+The model: score = sum(weight * feature) + sum(weight of each word of the instruction);
+P(tier >= k) = sigmoid(score - cut_k) for k = 1, 2 ("all-threshold" ordinal logistic
+regression). The loss is the logistic loss of both cuts for every record, plus an L2 penalty on
+the weights (`L2` on the features', `WORD_L2` on the words') so no weight grows large from a few
+records. Only words that the instructions of `WORD_MIN_SETS` sets or more use are weighed. A
+record whose gold tier a floor explains (a trivial question over a long attachment, by the
+context rule) says nothing about its score beyond "not above this tier", so only that part of
+its loss counts. Errors towards a lower tier cost `UNDER_COST` times more than towards a higher
+one: when unsure, the higher tier. The loss is convex; it is minimised by L-BFGS (numpy, which
+the development install brings), deterministically. Scoring needs none of this: stdlib only.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import sys
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harombe.routing.classifier.features import FEATURE_NAMES, FEATURES, measure
 from harombe.routing.classifier.model import Model, floor_tier
+from harombe.routing.classifier.wording import WORD_WEIGHTS_FILE
 from harombe.routing.devset import expand_messages, load_records
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "tests" / "data" / "routing"
@@ -38,18 +44,23 @@ TRAINING_SETS = (
     *("thirtyeighth", "thirtyninth", "fortieth", "fortyfirst", "fortysecond", "fortythird"),
     *("fortyfourth", "fortyfifth", "fortysixth", "fortyseventh", "fortyeighth", "fortyninth"),
     *("fiftieth", "fiftyfirst", "fiftysecond", "fiftythird", "fiftyfourth", "fiftyfifth"),
-    *("fiftysixth", "fiftyseventh", "fiftyeighth", "fiftyninth", "sixtieth"),
+    *("fiftysixth", "fiftyseventh", "fiftyeighth", "fiftyninth", "sixtieth", "sixtyfirst"),
+    "sixtysecond",
 )
 """The labelled sets the weights are fitted on: dev, and every set written by the rubric since,
 each scored unseen once before it joined (docs/routing.md). Never one of `EVALUATION_SETS`."""
-EVALUATION_SETS = ("sixtyfirst", "sixtysecond")
+EVALUATION_SETS = ("sixtythird", "sixtyfourth")
 """Written by the rubric by people who never saw the classifier; used only to score it."""
 WEIGHTS_FILE = Path(__file__).with_name("weights.py")
-L2 = 0.3  # penalty on the squared weights (not on the cut points)
+L2 = 0.3  # penalty on the squared feature weights (not on the cut points)
+WORD_L2 = 6.0  # ... on the squared word weights: one word moves the score less than a feature
+WORD_MIN_SETS = 30
+"""A word is weighed only when the instructions of at least this many sets use it (sets whose
+ids share a prefix count as one): phrasing that many writers share, not one writer's topics."""
 UNDER_COST = 1.1  # weight of a loss term that would route a record too low
-MAX_ITERATIONS = 50
-TOLERANCE = 1e-9  # stop when a Newton step lowers the loss by less than this
-CUT_RIDGE = 1e-6  # keeps the Newton system solvable when a cut is not yet constrained
+MAX_ITERATIONS = 2000
+GRADIENT_TOLERANCE = 1e-5  # stop when no partial derivative of the loss is larger than this
+MEMORY = 10  # the L-BFGS steps remembered
 DECIMALS = 3  # weights and cuts are rounded to this, so weights.py reads easily
 
 
@@ -61,6 +72,8 @@ class Example:
     features: tuple[tuple[int, float], ...]
     gold: int
     floor: int
+    words: frozenset[str] = frozenset()  # the instruction's words (`wording.words`)
+    source: str = ""  # the set it comes from: the prefix of its id ("d" of "d-0051")
 
 
 def set_path(name: str) -> Path:
@@ -79,7 +92,10 @@ def examples(records: Sequence[dict[str, Any]]) -> list[Example]:
         measured = measure(expand_messages(record))
         values = measured.values
         nonzero = tuple((i, values[n]) for i, n in enumerate(FEATURE_NAMES) if values[n])
-        out.append(Example(nonzero, int(record["tier"]), floor_tier(measured)))
+        source = str(record["id"]).rpartition("-")[0]
+        out.append(
+            Example(nonzero, int(record["tier"]), floor_tier(measured), measured.words, source)
+        )
     return out
 
 
@@ -94,76 +110,116 @@ def _terms(example: Example) -> list[tuple[int, float]]:
     return terms
 
 
-def _loss(params: list[float], data: list[tuple[Example, list[tuple[int, float]]]]) -> float:
-    n = len(FEATURE_NAMES)
-    total = 0.5 * L2 * sum(w * w for w in params[:n])
-    for example, terms in data:
-        score = sum(params[i] * v for i, v in example.features)
-        for k, sign in terms:
-            z = sign * (score - params[n + k])
-            cost = UNDER_COST if sign > 0 else 1.0
-            total += cost * (math.log1p(math.exp(-z)) if z > -30 else -z)
-    return total
+def vocabulary(train: Sequence[Example]) -> list[str]:
+    """The words that the instructions of `WORD_MIN_SETS` sets or more use, sorted."""
+    sources: defaultdict[str, set[str]] = defaultdict(set)
+    for example in train:
+        for word in example.words:
+            sources[word].add(example.source)
+    return sorted(word for word, seen in sources.items() if len(seen) >= WORD_MIN_SETS)
 
 
-def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
-    """x with matrix @ x = vector (Gaussian elimination with partial pivoting)."""
-    size = len(vector)
-    a = [[*row, vector[i]] for i, row in enumerate(matrix)]
-    for col in range(size):
-        pivot = max(range(col, size), key=lambda r: abs(a[r][col]))
-        a[col], a[pivot] = a[pivot], a[col]
-        for row in range(col + 1, size):
-            factor = a[row][col] / a[col][col]
-            if factor:
-                for j in range(col, size + 1):
-                    a[row][j] -= factor * a[col][j]
-    x = [0.0] * size
-    for row in range(size - 1, -1, -1):
-        x[row] = (a[row][size] - sum(a[row][j] * x[j] for j in range(row + 1, size))) / a[row][row]
-    return x
+class _Loss:
+    """The regularised loss of the module docstring and its gradient, for a parameter vector
+    of the feature weights, then the word weights, then the two cut points."""
+
+    def __init__(self, train: Sequence[Example], words: Sequence[str]) -> None:
+        index = {word: i for i, word in enumerate(words, start=len(FEATURE_NAMES))}
+        rows, cols, values = [], [], []
+        term_rows, term_cuts, term_signs = [], [], []
+        for r, example in enumerate(train):
+            weighed = sorted(index[w] for w in example.words if w in index)  # hash order varies
+            entries = [*example.features, *((col, 1.0) for col in weighed)]
+            for col, value in entries:
+                rows.append(r)
+                cols.append(col)
+                values.append(value)
+            for k, sign in _terms(example):
+                term_rows.append(r)
+                term_cuts.append(k)
+                term_signs.append(sign)
+        self.weights = len(FEATURE_NAMES) + len(words)
+        self.records = len(train)
+        self.rows, self.cols = np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)
+        self.values = np.array(values, dtype=float)
+        self.term_rows = np.array(term_rows, dtype=np.intp)
+        self.term_cuts = np.array(term_cuts, dtype=np.intp)
+        self.signs = np.array(term_signs, dtype=float)
+        self.costs = np.where(self.signs > 0, UNDER_COST, 1.0)
+        self.penalty = np.r_[np.full(len(FEATURE_NAMES), L2), np.full(len(words), WORD_L2)]
+
+    def __call__(self, params: np.ndarray) -> tuple[float, np.ndarray]:
+        n = self.weights
+        weights = params[:n]
+        scores = np.bincount(self.rows, self.values * weights[self.cols], self.records)
+        z = self.signs * (scores[self.term_rows] - params[n + self.term_cuts])
+        loss = 0.5 * _dot(self.penalty, weights * weights)
+        loss += _dot(self.costs, np.logaddexp(0.0, -z))
+        slopes = -self.costs * self.signs / (1.0 + np.exp(np.minimum(z, 30.0)))
+        per_record = np.bincount(self.term_rows, slopes, self.records)
+        grad = np.empty_like(params)
+        grad[:n] = np.bincount(self.cols, self.values * per_record[self.rows], n)
+        grad[:n] += self.penalty * weights
+        grad[n:] = -np.bincount(self.term_cuts, slopes, 2)
+        return loss, grad
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """a · b by numpy's own summation: the same bits on every machine, unlike a BLAS call."""
+    return float((a * b).sum())
+
+
+def _minimise(
+    loss_of: Callable[[np.ndarray], tuple[float, np.ndarray]], params: np.ndarray
+) -> np.ndarray:
+    """L-BFGS with a backtracking (Armijo) line search, until `GRADIENT_TOLERANCE`."""
+    loss, grad = loss_of(params)
+    steps: list[tuple[np.ndarray, np.ndarray, float]] = []  # (s, y, 1 / y.s)
+    for _ in range(MAX_ITERATIONS):
+        if not grad.size or np.abs(grad).max() < GRADIENT_TOLERANCE:
+            break
+        direction = -grad
+        alphas = []
+        for s, y, rho in reversed(steps):
+            alpha = rho * _dot(s, direction)
+            direction = direction - alpha * y
+            alphas.append(alpha)
+        if steps:
+            s, y, _ = steps[-1]
+            direction = direction * (_dot(s, y) / _dot(y, y))
+        for (s, y, rho), alpha in zip(steps, reversed(alphas), strict=True):
+            direction = direction + (alpha - rho * _dot(y, direction)) * s
+        slope = _dot(grad, direction)
+        step = 1.0 if steps else 1.0 / float(np.abs(grad).max())
+        while True:
+            trial = params + step * direction
+            trial_loss, trial_grad = loss_of(trial)
+            if trial_loss <= loss + 1e-4 * step * slope:
+                break
+            step /= 2
+            if step < 1e-12:  # no lower loss along the way: as close as floating point gets
+                return params
+        s, y = trial - params, trial_grad - grad
+        if (sy := _dot(s, y)) > 1e-12:
+            steps = [*steps[-(MEMORY - 1) :], (s, y, 1.0 / sy)]
+        params, loss, grad = trial, trial_loss, trial_grad
+    return params
 
 
 def fit(train: Sequence[Example]) -> Model:
     """The model that minimises the regularised loss on `train` (see the module docstring)."""
-    n = len(FEATURE_NAMES)
-    size = n + 2
-    data = [(e, _terms(e)) for e in train]
-    params = [0.0] * n + [1.0, 3.0]
-    loss = _loss(params, data)
-    for _ in range(MAX_ITERATIONS):
-        grad = [L2 * w for w in params[:n]] + [0.0, 0.0]
-        hess = [[0.0] * size for _ in range(size)]
-        for i in range(n):
-            hess[i][i] = L2
-        for k in (n, n + 1):
-            hess[k][k] = CUT_RIDGE
-        for example, terms in data:
-            score = sum(params[i] * v for i, v in example.features)
-            for k, sign in terms:
-                z = sign * (score - params[n + k])
-                cost = UNDER_COST if sign > 0 else 1.0
-                p = 1.0 / (1.0 + math.exp(min(z, 30.0)))  # sigmoid(-z)
-                slope, curve = -cost * p * sign, cost * p * (1.0 - p)
-                active = [*example.features, (n + k, -1.0)]
-                for i, vi in active:
-                    grad[i] += slope * vi
-                    row = hess[i]
-                    for j, vj in active:
-                        row[j] += curve * vi * vj
-        step = _solve(hess, grad)
-        scale = 1.0
-        while True:
-            trial = [value - scale * delta for value, delta in zip(params, step, strict=True)]
-            trial_loss = _loss(trial, data)
-            if trial_loss <= loss or scale < 1e-4:
-                break
-            scale /= 2
-        params, improvement, loss = trial, loss - trial_loss, trial_loss
-        if improvement < TOLERANCE:
-            break
-    weights = {name: round(params[i], DECIMALS) for i, name in enumerate(FEATURE_NAMES)}
-    return Model(weights, round(params[n], DECIMALS), round(params[n + 1], DECIMALS))
+    words = vocabulary(train)
+    loss = _Loss(train, words)
+    n = loss.weights
+    params = _minimise(loss, np.r_[np.zeros(n), 1.0, 3.0])
+    rounded = [round(float(value), DECIMALS) for value in params]
+    weights = dict(zip(FEATURE_NAMES, rounded, strict=False))
+    word_weights = {
+        word: weight
+        for word, weight in zip(words, rounded[len(FEATURE_NAMES) : n], strict=True)
+        if weight
+    }
+    return Model(weights, rounded[n], rounded[n + 1], word_weights)
 
 
 def render(model: Model) -> str:
@@ -190,6 +246,11 @@ def render(model: Model) -> str:
     return "\n".join(lines)
 
 
+def render_words(model: Model) -> str:
+    """The text of `word_weights.json` for `model`: one word per line, sorted."""
+    return json.dumps(dict(sorted(model.word_weights.items())), ensure_ascii=False, indent=0) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -198,18 +259,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         help="labelled JSONL files to fit on (default: the training sets)",
     )
-    parser.add_argument("--write", action="store_true", help=f"rewrite {WEIGHTS_FILE.name}")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help=f"rewrite {WEIGHTS_FILE.name} and {WORD_WEIGHTS_FILE.name}",
+    )
     args = parser.parse_args(argv)
     if args.data:
         records = [record for path in args.data for record in load_records(path)]
     else:
         records = training_records()
-    source = render(fit(examples(records)))
+    model = fit(examples(records))
     if args.write:
-        WEIGHTS_FILE.write_text(source, encoding="utf-8")
-        print(f"wrote {WEIGHTS_FILE}")
+        WEIGHTS_FILE.write_text(render(model), encoding="utf-8")
+        WORD_WEIGHTS_FILE.write_text(render_words(model), encoding="utf-8")
+        print(
+            f"wrote {WEIGHTS_FILE} and {WORD_WEIGHTS_FILE.name} ({len(model.word_weights)} words)"
+        )
     else:
-        sys.stdout.write(source)
+        sys.stdout.write(render(model))
     return 0
 
 

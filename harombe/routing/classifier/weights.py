@@ -7,85 +7,85 @@ tier. Features: `features.py`.
 
 WEIGHTS = {
     # log2(1 + words of the instruction's sentences that ask) / 4
-    "asking_words": 2.263,
+    "asking_words": 1.808,
     # log2(1 + words of its other sentences: background, chatter) / 4
-    "context_words": 0.650,
+    "context_words": 0.447,
     # log2(1 + earlier turns of the conversation) / 2
-    "history_turns": 0.364,
+    "history_turns": 0.063,
     # several inputs named: 'ten papers', 'these reports', 'all modules'
-    "many_documents": 2.062,
+    "many_documents": 1.189,
     # a word of the 'design' family
-    "asks_design": 1.393,
+    "asks_design": 0.518,
     # a word of the 'prove' family
-    "asks_prove": 2.444,
+    "asks_prove": 2.838,
     # a word of the 'synthesise' family
-    "asks_synthesise": 1.115,
+    "asks_synthesise": 0.959,
     # a word of the 'plan' family
-    "asks_plan": 1.960,
+    "asks_plan": 1.768,
     # a word of the 'scale' family
-    "asks_scale": 3.905,
+    "asks_scale": 3.461,
     # a word of the 'assumptions' family
-    "asks_assumptions": 5.275,
+    "asks_assumptions": 3.442,
     # a word of the 'compare' family
-    "asks_compare": -0.024,
+    "asks_compare": -0.388,
     # a word of the 'write' family
-    "asks_write": -0.339,
+    "asks_write": -0.341,
     # a word of the 'code_deliverable' family
-    "asks_code_deliverable": -0.284,
+    "asks_code_deliverable": -0.416,
     # a word of the 'analyse' family
-    "asks_analyse": -0.416,
+    "asks_analyse": -0.727,
     # a word of the 'debug' family
-    "asks_debug": -0.767,
+    "asks_debug": -0.680,
     # a word of the 'explain' family
-    "asks_explain": -0.295,
+    "asks_explain": -0.440,
     # a word of the 'depth' family
-    "asks_depth": 1.051,
+    "asks_depth": 0.872,
     # a word of the 'transform' family
-    "asks_transform": -1.399,
+    "asks_transform": -1.709,
     # a word of the 'enumerate' family
-    "asks_enumerate": -0.095,
+    "asks_enumerate": -0.722,
     # a word of the 'meaning' family
-    "asks_meaning": -1.677,
+    "asks_meaning": -1.511,
     # a word of the 'greeting' family
-    "asks_greeting": -1.910,
+    "asks_greeting": -1.804,
     # distinct task families asked for (write, analyse, compare, prove ...)
-    "task_breadth": 0.648,
+    "task_breadth": 0.746,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
-    "hard_task": 3.521,
+    "hard_task": 3.700,
     # a tier-2 family asked in at most 25 words
-    "short_hard_task": 3.163,
+    "short_hard_task": 3.491,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
-    "work_on_payload": -0.820,
+    "work_on_payload": 0.050,
     # a piece of work asked of 60 or more pasted words
-    "pasted_task": 0.565,
+    "pasted_task": -1.096,
     # log2(1 + list lines and comma-separated items in the instruction) / 3
-    "listed_items": 2.892,
+    "listed_items": 2.700,
     # a system to build: an engine, a compiler, an emulator, a database ...
-    "builds_system": 6.258,
+    "builds_system": 5.875,
     # constraint words (must, without, at most, budget ...), at most 6, / 3
-    "constraints": 0.877,
+    "constraints": 0.743,
     # multi-part markers (and then, also, finally ...), at most 3, / 2
-    "sequence": 0.963,
+    "sequence": 0.565,
     # question marks (a closing question without one: 1), at most 3, / 2
-    "questions": -2.590,
+    "questions": -3.162,
     # a fenced code block is present
-    "code_block": 0.867,
+    "code_block": 0.784,
     # log2(1 + code lines) / 4
-    "code_lines": 2.011,
+    "code_lines": 3.476,
     # maths symbols and variables, at most 4, / 2
-    "math_notation": 0.130,
+    "math_notation": 0.545,
     # maths terms (integer, prime, such that ...), at most 4, / 2
-    "math_terms": 3.051,
+    "math_terms": 3.181,
     # a setup with 3 or more quantities closed by a question, no code
-    "word_problem": 0.072,
+    "word_problem": -0.032,
     # the closing sentence opens with a question word (what, who, when ...)
-    "wh_question": -0.027,
+    "wh_question": -0.382,
     # a short wh- or yes/no closing question asking for no piece of work
-    "lookup_question": -2.910,
+    "lookup_question": -2.447,
     # a lookup question over 60 or more words of payload
-    "pasted_lookup": 0.785,
+    "pasted_lookup": 0.967,
     # the instruction is not in English
-    "non_english": 0.102,
+    "non_english": 1.061,
 }
-MEDIUM_AT = 1.937  # task score from which a request is tier 1
-COMPLEX_AT = 7.980  # ... and tier 2
+MEDIUM_AT = 1.930  # task score from which a request is tier 1
+COMPLEX_AT = 9.474  # ... and tier 2
