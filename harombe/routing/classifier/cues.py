@@ -58,7 +58,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"argue (?:rigorously |formally |carefully )?(?:that|why)\b|"
         r"(?:rigorous|formal) argument|"
         r"derive|dimostr|demostr|demonstre|demonstrar|"
-        r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|"
+        r"derivation|show that|deduc|demuestr|prueba que|démontr|prouve|montrez? qu|"
         r"show (?:the |every |all |no |each )?[\w-]+ (?:is|are) (?:not )?"
         r"[\w-]+(?:able|ible|ite|ous|al)\b|"  # "show the reals are uncountable"
         r"preuve|beweis|zeige,? dass|leite .{0,20}her|find all|determine all|for which|"
@@ -88,7 +88,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"roadmap|programme|strategy|itinerary|timeline|milestone|propose\b|"
         r"schedule|curriculum|planific|planifi|planung|zeitplan|calendrier|cronograma|"
         r"pianific|planej",
-        "计划|规划|日程|計画|旅程|予定表|スケジュール",
+        "计划|规划|日程|制定|战略|策略|計画|旅程|予定表|スケジュール",
     ),
     "research": (
         r"research (?:plan|program|programme|agenda|design|proposal|questions?|study)|"
