@@ -84,7 +84,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "综合|归纳|文献|分歧",
     ),
     "plan": (
-        r"plan\b(?! \d)|plans\b|planning(?! application| permission| department| office| consent)|"
+        r"plan\b(?! \d| (?:pays|covers|says|includes|allows)\b)|plans\b|"  # "plan pays": a thing
+        r"planning(?! application| permission| department| office| consent)|"
         r"roadmap|programme|strategy|itinerary|timeline|milestone|propose\b|"
         r"schedule|curriculum|planific|planifi|planung|zeitplan|calendrier|cronograma|"
         r"pianific|planej",
@@ -137,7 +138,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         r"nine|ten)\b(?! (?:list|decision|mistake|difference|change|call|choice)s?\b)|"
         r"escrib|redact|formulier|"
         r"rédig|écri|schreib|verfass|erstell|scriv|escrev|redig",
-        "写|起草|撰写|编写|書いて|作って|作成",
+        "写|起草|撰写|编写|整理成|書いて|作って|作成",
     ),
     "code_deliverable": (
         r"(?<!loss )(?<!cost )(?<!activation )(?<!objective )(?<!density )(?<!wave )(?<!utility )"

@@ -109,6 +109,7 @@ MORE_LANGUAGES: dict[str, tuple[str, str]] = {
         r"jak (?:to )?po angielsku|jak (?:powiedzieć|napisać) po|மொழிபெயர்|অনুবাদ|käännä|"
         r"suomenna|oversett|oversæt|fordítsd|hogy mondják|terjemahkan|ተርጉም|dịch\b|isalin|"
         r"paano sabihin|перекла|μετάφρασ|תרגם|תרגמי|přelož|cyfieithwch|cyfieithu|tafsiri|turjun|"
+        r"gyfieith|"  # Welsh mutates the verb after "allwch chi" (can you): "gyfieithu"
         r"tarjun|अनुवाद|ترجمہ|tradu\b|cum se spune|ترجم|أعد صياغة|переведи|перевод|перефразир|"
         r"przetłumacz|çevir|vertaal|översätt",
         "번역|แปลเป็น|ช่วยแปล|แปลประโยค|แปลข้อความ",
