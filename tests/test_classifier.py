@@ -160,75 +160,77 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.963, 0.999, 300, 0.00),
+        ("dev", 0.960, 0.999, 300, 0.00),
         ("sanity", 0.989, 0.999, 92, 0.00),
         ("sanity2", 0.972, 0.999, 74, 0.00),
         ("sanity3", 0.984, 0.999, 65, 0.00),
-        ("heldout", 0.954, 0.999, 153, 0.00),
+        ("heldout", 0.947, 0.999, 153, 0.00),
         ("third", 0.983, 0.999, 120, 0.00),
-        ("fourth", 0.955, 0.999, 90, 0.00),
+        ("fourth", 0.966, 0.999, 90, 0.00),
         ("fifth", 0.966, 0.950, 60, 0.00),
         ("sixth", 0.994, 0.999, 180, 0.00),
-        ("seventh", 0.960, 0.980, 150, 0.00),
-        ("eighth", 0.940, 0.940, 150, 0.00),
-        ("ninth", 0.986, 0.980, 150, 0.00),
-        ("tenth", 0.991, 0.999, 120, 0.00),
+        ("seventh", 0.953, 0.960, 150, 0.00),
+        ("eighth", 0.960, 0.940, 150, 0.00),
+        ("ninth", 0.986, 0.999, 150, 0.00),
+        ("tenth", 0.975, 0.999, 120, 0.00),
         ("eleventh", 0.980, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.980, 150, 0.00),
         ("thirteenth", 0.953, 0.940, 150, 0.00),
         ("fourteenth", 0.986, 0.999, 150, 0.00),
-        ("fifteenth", 0.966, 0.940, 150, 0.00),
+        ("fifteenth", 0.973, 0.960, 150, 0.00),
         ("sixteenth", 0.966, 0.960, 150, 0.00),
-        ("seventeenth", 0.950, 0.950, 120, 0.00),
+        ("seventeenth", 0.958, 0.950, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.980, 0.960, 150, 0.00),
-        ("twentieth", 0.966, 0.960, 150, 0.00),
+        ("twentieth", 0.960, 0.960, 150, 0.00),
         ("twentyfirst", 0.993, 0.999, 150, 0.00),
         ("twentysecond", 0.980, 0.980, 150, 0.00),
         ("twentythird", 0.933, 0.920, 150, 0.00),
-        ("twentyfourth", 0.973, 0.960, 150, 0.00),
-        ("twentyfifth", 0.966, 0.980, 150, 0.00),
+        ("twentyfourth", 0.966, 0.960, 150, 0.00),
+        ("twentyfifth", 0.986, 0.999, 150, 0.00),
         ("twentysixth", 0.960, 0.960, 150, 0.00),
         ("twentyseventh", 0.980, 0.999, 150, 0.00),
-        ("twentyeighth", 0.933, 0.940, 150, 0.00),
-        ("twentyninth", 0.986, 0.999, 150, 0.00),
+        ("twentyeighth", 0.926, 0.940, 150, 0.00),
+        ("twentyninth", 0.980, 0.999, 150, 0.00),
         ("thirtieth", 0.973, 0.999, 150, 0.00),
         ("thirtyfirst", 0.986, 0.999, 150, 0.00),
         ("thirtysecond", 0.966, 0.980, 150, 0.00),
         ("thirtythird", 0.980, 0.999, 150, 0.00),
-        ("thirtyfourth", 0.973, 0.980, 150, 0.00),
+        ("thirtyfourth", 0.980, 0.999, 150, 0.00),
         ("thirtyfifth", 0.946, 0.960, 150, 0.00),
-        ("thirtysixth", 0.973, 0.960, 150, 0.00),
-        ("thirtyseventh", 0.953, 0.980, 150, 0.00),
+        ("thirtysixth", 0.966, 0.960, 150, 0.00),
+        ("thirtyseventh", 0.946, 0.960, 150, 0.00),
         ("thirtyeighth", 0.960, 0.999, 150, 0.00),
-        ("thirtyninth", 0.926, 0.980, 150, 0.00),
-        ("fortieth", 0.920, 0.920, 150, 0.00),
+        ("thirtyninth", 0.940, 0.980, 150, 0.00),
+        ("fortieth", 0.926, 0.920, 150, 0.00),
         ("fortyfirst", 0.986, 0.999, 150, 0.00),
         ("fortysecond", 0.920, 0.920, 150, 0.00),
         ("fortythird", 0.913, 0.980, 150, 0.00),
-        ("fortyfourth", 0.946, 0.960, 150, 0.00),
+        ("fortyfourth", 0.953, 0.960, 150, 0.00),
         ("fortyfifth", 0.920, 0.920, 150, 0.00),
-        ("fortysixth", 0.940, 0.920, 150, 0.00),
-        ("fortyseventh", 0.900, 0.840, 150, 0.02),
+        ("fortysixth", 0.933, 0.920, 150, 0.00),
+        ("fortyseventh", 0.906, 0.840, 150, 0.02),
         ("fortyeighth", 0.960, 0.999, 150, 0.00),
         ("fortyninth", 0.926, 0.900, 150, 0.00),
         ("fiftieth", 0.946, 0.960, 150, 0.00),
-        ("fiftyfirst", 0.966, 0.980, 150, 0.00),
+        ("fiftyfirst", 0.960, 0.980, 150, 0.00),
         ("fiftysecond", 0.946, 0.980, 150, 0.00),
-        ("fiftythird", 0.940, 0.900, 150, 0.00),
-        ("fiftyfourth", 0.940, 0.960, 150, 0.00),
+        ("fiftythird", 0.933, 0.900, 150, 0.00),
+        ("fiftyfourth", 0.933, 0.960, 150, 0.00),
         ("fiftyfifth", 0.940, 0.960, 150, 0.00),
-        ("fiftysixth", 0.906, 0.940, 150, 0.00),
-        ("fiftyseventh", 0.926, 0.880, 150, 0.00),
+        ("fiftysixth", 0.900, 0.920, 150, 0.00),
+        ("fiftyseventh", 0.933, 0.880, 150, 0.00),
         ("fiftyeighth", 0.933, 0.980, 150, 0.00),
         ("fiftyninth", 0.913, 0.900, 150, 0.00),
-        ("sixtieth", 0.920, 0.999, 150, 0.00),
+        ("sixtieth", 0.926, 0.999, 150, 0.00),
         ("sixtyfirst", 0.960, 0.999, 150, 0.00),
-        ("sixtysecond", 0.980, 0.999, 150, 0.00),
+        ("sixtysecond", 0.986, 0.999, 150, 0.00),
         ("sixtythird", 0.953, 0.999, 150, 0.00),
-        ("sixtyfourth", 0.946, 0.960, 150, 0.00),
-        ("sixtyfifth", 0.953, 0.960, 150, 0.00),
+        ("sixtyfourth", 0.946, 0.940, 150, 0.00),
+        ("sixtyfifth", 0.960, 0.960, 150, 0.00),
         ("sixtysixth", 0.966, 0.940, 150, 0.00),
+        ("sixtyseventh", 0.933, 0.960, 150, 0.00),
+        ("sixtyeighth", 0.893, 0.920, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -248,7 +250,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("sixtyseventh", 0.906, 0.940, 150, 0.00), ("sixtyeighth", 0.880, 0.900, 150, 0.02)],
+    [("sixtyninth", 0.886, 0.840, 150, 0.00), ("seventieth", 0.940, 0.940, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -262,8 +264,8 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 10044 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.938, format_report(metrics, "5-fold CV")
+    assert metrics.n == 10344 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.937, format_report(metrics, "5-fold CV")
     assert metrics.simple_recall is not None and metrics.simple_recall >= 0.958
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.001
 
@@ -749,6 +751,15 @@ def test_question_shape(text: str, wh: int, lookup: int) -> None:
     assert (measured["wh_question"], measured["lookup_question"]) == (wh, lookup)
 
 
+def test_a_task_done_before_a_closing_question_still_asks() -> None:
+    """ "Do a meta-analysis of ..." asks for it, though a lookup question closes the prompt; the
+    same task told as done is background."""
+    asked = values("Do a meta-analysis of the published trials of standing desks. Do they help?")
+    assert asked["asks_synthesise"] == 1
+    told = values("We did a meta-analysis of the trials last year. Do they help?")
+    assert told["asks_synthesise"] == 0
+
+
 def test_a_named_thing_is_not_a_task() -> None:
     """A definition's words, a magnitude comparison and an agent noun ask for nothing."""
     definition = values("What is a system design interview?")
@@ -1062,7 +1073,7 @@ def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
                 strict=True,
                 reason="a known miss since round 35: 'fix' reads as a fault to debug (-0.68) and "
                 "the wording of a short personal note ('asking', 'my', 'email') pulls the score "
-                "(0.83) under the tier-1 cut (1.98); the sets' own short emails are longer",
+                "(0.78) under the tier-1 cut (1.86); the sets' own short emails are longer",
             ),
         ),
         ("Explain how HTTPS certificates work, with an example of the chain of trust.", 1),
@@ -1072,8 +1083,8 @@ def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="a known miss since round 33: the sets' many comparisons of two numbers "
-                "(tier 0) weigh a comparison asked for at -0.40 (round 37), and the question mark "
-                "of the choice pulls the score (1.18) under the tier-1 cut (1.98)",
+                "(tier 0) weigh a comparison asked for at -0.40 (round 38), and the question mark "
+                "of the choice pulls the score (0.99) under the tier-1 cut (1.86)",
             ),
         ),
         ("Prove that the product of two odd integers is odd.", 2),

@@ -95,6 +95,7 @@ _SCRIPTS = (  # a script names its language (the commonest one that writes in it
     (re.compile(r"[\u0e00-\u0e7f]"), "th"),
 )
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
+_DO_TASK_RE = re.compile(r"(?:please |pls )?(?:do|conduct|carry out|perform|run) (?:me |us )?an?\b")
 _WH_CLAUSE_RE = re.compile(r"(?:^|[,;]\s*|\band\s+|\bor\s+)(?:what|why|how|who|when|where|which)\b")
 
 
@@ -161,12 +162,14 @@ def _word_counts(read: list[tuple[str, Counter[str]]]) -> tuple[int, int]:
 
 def _requests(text: str) -> bool:
     """Whether text asks something of the reader: a request ("can you", "please"), or it
-    opens with a task word ("Write ...", "Design the study: ...", "Briefly: design ...")."""
+    opens with a task word ("Write ...", "Design the study: ...", "Briefly: design ...") or
+    with a task done ("Do a meta-analysis ...", "Run a regression ...")."""
     low = text.lower().lstrip()
     return (
         shapes.REQUEST_RE.search(low) is not None
         or cues.opens_with_cue(low)
         or cues.opens_with_work(low)  # "Briefly: design ..."
+        or _DO_TASK_RE.match(low) is not None  # "Do a meta-analysis of ..."
     )
 
 
