@@ -94,7 +94,8 @@ ANSWER_LENGTH_RE = re.compile(  # a short answer asked for: the question is a lo
     r"\bjust the (?:name|number|answer|date|year|word|expansion|range|figure|value|headline)\b|"
     r"\bjust (?:say|tell me|give me) the (?:output|answer|result|number|name|value)\b|"
     r"\ben una (?:frase|palabra)|\ben une (?:phrase|ligne)|\bin einem satz|一句话|"
-    r"\b(?:numa|em uma|nu?ma só) frase|\bin una frase|한 문장|一文で"
+    r"\b(?:numa|em uma|nu?ma só) frase|\bin una frase|한 문장|一文で|"
+    r"\b(?:ein|zwei|drei|[1-3]) sätze\b|\bnur kurz\b"
 )
 DEFINITION_RE = re.compile(  # "what is a system design interview?": the words name a thing
     r"(?:[^,:?]{1,60}, |(?:tl;?dr|so|ok|okay|btw|quick q(?:uestion)?)[,:]? )?"

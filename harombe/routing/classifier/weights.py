@@ -9,83 +9,83 @@ WEIGHTS = {
     # log2(1 + words of the instruction's sentences that ask) / 4
     "asking_words": 1.663,
     # log2(1 + words of its other sentences: background, chatter) / 4
-    "context_words": 0.369,
+    "context_words": 0.413,
     # log2(1 + earlier turns of the conversation) / 2
-    "history_turns": 0.113,
+    "history_turns": 0.142,
     # several inputs named: 'ten papers', 'these reports', 'all modules'
-    "many_documents": 1.213,
+    "many_documents": 1.381,
     # a word of the 'design' family
-    "asks_design": 0.773,
+    "asks_design": 0.776,
     # a word of the 'prove' family
-    "asks_prove": 3.113,
+    "asks_prove": 3.140,
     # a word of the 'synthesise' family
-    "asks_synthesise": 0.826,
+    "asks_synthesise": 0.682,
     # a word of the 'plan' family
-    "asks_plan": 1.908,
+    "asks_plan": 1.873,
     # a word of the 'scale' family
-    "asks_scale": 3.350,
+    "asks_scale": 3.208,
     # a word of the 'assumptions' family
-    "asks_assumptions": 2.859,
+    "asks_assumptions": 2.582,
     # a word of the 'compare' family
-    "asks_compare": -0.290,
+    "asks_compare": -0.251,
     # a word of the 'write' family
-    "asks_write": -0.212,
+    "asks_write": -0.193,
     # a word of the 'code_deliverable' family
     "asks_code_deliverable": -0.272,
     # a word of the 'analyse' family
-    "asks_analyse": -0.586,
+    "asks_analyse": -0.481,
     # a word of the 'debug' family
-    "asks_debug": -0.599,
+    "asks_debug": -0.535,
     # a word of the 'explain' family
-    "asks_explain": -0.301,
+    "asks_explain": -0.284,
     # a word of the 'depth' family
-    "asks_depth": 0.800,
+    "asks_depth": 0.751,
     # a word of the 'transform' family
-    "asks_transform": -1.677,
+    "asks_transform": -1.640,
     # a word of the 'enumerate' family
-    "asks_enumerate": -0.910,
+    "asks_enumerate": -0.893,
     # a word of the 'meaning' family
-    "asks_meaning": -1.474,
+    "asks_meaning": -1.609,
     # a word of the 'greeting' family
-    "asks_greeting": -1.800,
+    "asks_greeting": -1.787,
     # distinct task families asked for (write, analyse, compare, prove ...)
-    "task_breadth": 0.648,
+    "task_breadth": 0.636,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
-    "hard_task": 3.806,
+    "hard_task": 3.789,
     # a tier-2 family asked in at most 25 words
-    "short_hard_task": 3.438,
+    "short_hard_task": 3.444,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
-    "work_on_payload": 0.102,
+    "work_on_payload": 0.032,
     # a piece of work asked of 60 or more pasted words
-    "pasted_task": -1.177,
+    "pasted_task": -1.052,
     # log2(1 + list lines and comma-separated items in the instruction) / 3
-    "listed_items": 2.754,
+    "listed_items": 2.727,
     # a system to build: an engine, a compiler, an emulator, a database ...
-    "builds_system": 5.814,
+    "builds_system": 5.833,
     # constraint words (must, without, at most, budget ...), at most 6, / 3
-    "constraints": 0.675,
+    "constraints": 0.711,
     # multi-part markers (and then, also, finally ...), at most 3, / 2
-    "sequence": 0.353,
+    "sequence": 0.326,
     # question marks (a closing question without one: 1), at most 3, / 2
-    "questions": -3.230,
+    "questions": -3.254,
     # a fenced code block is present
-    "code_block": 0.696,
+    "code_block": 0.634,
     # log2(1 + code lines) / 4
-    "code_lines": 3.513,
+    "code_lines": 3.535,
     # maths symbols and variables, at most 4, / 2
-    "math_notation": 0.383,
+    "math_notation": 0.381,
     # maths terms (integer, prime, such that ...), at most 4, / 2
-    "math_terms": 2.949,
+    "math_terms": 2.880,
     # a setup with 3 or more quantities closed by a question, no code
-    "word_problem": -0.135,
+    "word_problem": -0.093,
     # the closing sentence opens with a question word (what, who, when ...)
-    "wh_question": -0.334,
+    "wh_question": -0.276,
     # a short wh- or yes/no closing question asking for no piece of work
-    "lookup_question": -2.291,
+    "lookup_question": -2.290,
     # a lookup question over 60 or more words of payload
-    "pasted_lookup": 1.029,
+    "pasted_lookup": 1.074,
     # the instruction is not in English
-    "non_english": 0.955,
+    "non_english": 0.976,
 }
-MEDIUM_AT = 1.886  # task score from which a request is tier 1
-COMPLEX_AT = 9.386  # ... and tier 2
+MEDIUM_AT = 1.921  # task score from which a request is tier 1
+COMPLEX_AT = 9.372  # ... and tier 2
