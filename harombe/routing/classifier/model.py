@@ -89,13 +89,12 @@ def _reasons(measured: Measured, model: Model, score: float, context_tier: int) 
         if abs(part) >= 0.05
     ]
     said = sorted(
-        measured.words & model.word_weights.keys(), key=lambda w: -abs(model.word_weights[w])
+        ((model.word_weights[w], w) for w in measured.words & model.word_weights.keys()),
+        key=lambda part: -abs(part[0]),
     )
     if said:
-        shown = ", ".join(f"{w!r} {model.word_weights[w]:+.2f}" for w in said[:WORDS_SHOWN])
-        reasons.append(
-            f"wording {wording_score(measured.words, model.word_weights):+.2f} ({shown})"
-        )
+        shown = ", ".join(f"{w!r} {part:+.2f}" for part, w in said[:WORDS_SHOWN])
+        reasons.append(f"wording {sum(part for part, _ in said):+.2f} ({shown})")
     if task_floor(measured.values) and model.task_tier(score) < MEDIUM:
         reasons.append("a piece of work asked of a pasted text: at least tier 1")
     if context_tier:

@@ -31,7 +31,7 @@ FRAGMENT_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0
 """Kana, CJK, Hangul and Thai: scripts whose words are matched anywhere in a run of letters
 (Chinese, Japanese and Thai write no spaces between words)."""
 _WORD_START_RE = re.compile(r"(?<!\w)\w")
-_FRAGMENT_CHAR_RE = re.compile(f"[{FRAGMENT_CHARS}]")
+FRAGMENT_CHAR_RE = re.compile(f"[{FRAGMENT_CHARS}]")
 _MAX_RANGE = 64  # a character class wider than this is not a first-letter filter
 
 
@@ -112,7 +112,7 @@ class CueScanner:
             for alternative in split_alternatives(latin):
                 for letter in first_letters(alternative):
                     by_letter.setdefault(letter, {}).setdefault(name, []).append(alternative)
-        if any(_FRAGMENT_CHAR_RE.match(letter) for letter in by_letter):
+        if any(FRAGMENT_CHAR_RE.match(letter) for letter in by_letter):
             raise ValueError("fragments (CJK, Thai) belong in a family's second pattern")
         order = list(families)
         self._latin = {
@@ -129,7 +129,7 @@ class CueScanner:
         """A family's word starting at `pos` (a word start, or any of `FRAGMENT_CHARS`)."""
         if pos >= len(low):
             return None
-        if _FRAGMENT_CHAR_RE.match(low, pos):
+        if FRAGMENT_CHAR_RE.match(low, pos):
             return self._cjk.match(low, pos)
         if pos and (low[pos - 1].isalnum() or low[pos - 1] == "_"):
             return None
@@ -139,8 +139,8 @@ class CueScanner:
     def finditer(self, low: str) -> Iterator[re.Match[str]]:
         """Every family word in `low`, left to right, not overlapping."""
         starts = [m.start() for m in _WORD_START_RE.finditer(low)]
-        if _FRAGMENT_CHAR_RE.search(low):
-            starts = sorted({*starts, *(m.start() for m in _FRAGMENT_CHAR_RE.finditer(low))})
+        if FRAGMENT_CHAR_RE.search(low):
+            starts = sorted({*starts, *(m.start() for m in FRAGMENT_CHAR_RE.finditer(low))})
         end = 0
         for pos in starts:
             if pos < end:

@@ -15,13 +15,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from harombe.routing.classifier.scan import FRAGMENT_CHARS
+from harombe.routing.classifier.scan import FRAGMENT_CHAR_RE, FRAGMENT_CHARS
 
 WORD_WEIGHTS_FILE = Path(__file__).with_name("word_weights.json")
 WORDING_CHARS = 4096  # the instruction's words are read from this many characters at most
 _WORD_RE = re.compile(f"[{FRAGMENT_CHARS}]+|[^\\W{FRAGMENT_CHARS}]+")
 """A run of a script that writes no spaces between words, or a word of any other script."""
-_FRAGMENT_START_RE = re.compile(f"[{FRAGMENT_CHARS}]")
 
 
 def words(text: str) -> frozenset[str]:
@@ -30,7 +29,7 @@ def words(text: str) -> frozenset[str]:
     scripts do not space their words)."""
     found: set[str] = set()
     for word in _WORD_RE.findall(text, 0, WORDING_CHARS):
-        if len(word) > 2 and _FRAGMENT_START_RE.match(word):
+        if len(word) > 2 and FRAGMENT_CHAR_RE.match(word):
             found.update(word[i : i + 2] for i in range(len(word) - 1))
         else:
             found.add(word)
