@@ -15,6 +15,7 @@ from support.cli_support import (
     cluster,
     node_config,
     run_harombe,
+    sigint_default,
     url_of,
 )
 
@@ -85,6 +86,7 @@ def confirm_in_terminal(url: str, home: Path, cfg: Path, answers: list[str]) -> 
         env={**cli_env(home), "TERM": "dumb"},
         encoding="utf-8",
         timeout=EXPECT_S,
+        preexec_fn=sigint_default,
         dimensions=(40, 160),
     )
     transcript: list[str] = []

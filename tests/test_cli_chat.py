@@ -18,6 +18,7 @@ from support.cli_support import (
     harombed,
     node_config,
     run_harombe,
+    sigint_default,
     url_of,
 )
 
@@ -74,6 +75,7 @@ def drive_session(url: str, home: Path, cfg: Path) -> tuple[str, int | None]:
         env=env,
         encoding="utf-8",
         timeout=EXPECT_S,
+        preexec_fn=sigint_default,
         dimensions=(40, 120),
     )
     transcript: list[str] = []
@@ -157,6 +159,7 @@ def watch_until_ctrl_c(url: str, home: Path, cfg: Path, term: str) -> tuple[str,
         env={**cli_env(home), "TERM": term},
         encoding="utf-8",
         timeout=EXPECT_S,
+        preexec_fn=sigint_default,
         dimensions=(40, 120),
     )
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -128,6 +129,13 @@ async def invoke(*args: str, input: str | None = None) -> Result:
     """`harombe ARGS` through typer's CliRunner, in a worker thread (it runs its own loop)."""
     runner = CliRunner()
     return await asyncio.to_thread(runner.invoke, app, list(args), input=input)
+
+
+def sigint_default() -> None:
+    """For a child about to run in a pseudo-terminal (`pexpect.spawn(preexec_fn=...)`): Ctrl-C
+    at its default, as a shell in a terminal leaves it. A test runner started as a background
+    job ignores SIGINT, and its children would inherit that, so Ctrl-C would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def cli_env(home: Path) -> dict[str, str]:
