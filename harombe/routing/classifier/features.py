@@ -95,7 +95,11 @@ _SCRIPTS = (  # a script names its language (the commonest one that writes in it
     (re.compile(r"[\u0e00-\u0e7f]"), "th"),
 )
 _QUESTION_MARKS_RE = re.compile(r"[?？]+")  # "why??" is one question
-_DO_TASK_RE = re.compile(r"(?:please |pls )?(?:do|conduct|carry out|perform|run) (?:me |us )?an?\b")
+_DO_TASK_RE = re.compile(
+    r"(?:please |pls )?(?:(?:do|conduct|carry out|perform|run) (?:me |us )?an?\b|"
+    r"(?:search|go through|look through|read through|pull|gather|collect|compile) "
+    r"(?:the|all|every|our|my|these|those)\b)"
+)
 _WH_CLAUSE_RE = re.compile(r"(?:^|[,;]\s*|\band\s+|\bor\s+)(?:what|why|how|who|when|where|which)\b")
 
 
