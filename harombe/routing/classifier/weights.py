@@ -7,85 +7,85 @@ tier. Features: `features.py`.
 
 WEIGHTS = {
     # log2(1 + words of the instruction's sentences that ask) / 4
-    "asking_words": 1.724,
+    "asking_words": 1.761,
     # log2(1 + words of its other sentences: background, chatter) / 4
-    "context_words": 0.435,
+    "context_words": 0.445,
     # log2(1 + earlier turns of the conversation) / 2
-    "history_turns": 0.065,
+    "history_turns": 0.079,
     # several inputs named: 'ten papers', 'these reports', 'all modules'
-    "many_documents": 1.267,
+    "many_documents": 1.150,
     # a word of the 'design' family
-    "asks_design": 0.654,
+    "asks_design": 0.475,
     # a word of the 'prove' family
-    "asks_prove": 3.009,
+    "asks_prove": 2.708,
     # a word of the 'synthesise' family
-    "asks_synthesise": 0.364,
+    "asks_synthesise": 0.237,
     # a word of the 'plan' family
-    "asks_plan": 2.164,
+    "asks_plan": 2.105,
     # a word of the 'scale' family
-    "asks_scale": 3.282,
+    "asks_scale": 3.285,
     # a word of the 'assumptions' family
-    "asks_assumptions": 2.657,
+    "asks_assumptions": 2.804,
     # a word of the 'compare' family
-    "asks_compare": -0.202,
+    "asks_compare": -0.221,
     # a word of the 'write' family
-    "asks_write": -0.175,
+    "asks_write": -0.201,
     # a word of the 'code_deliverable' family
-    "asks_code_deliverable": -0.345,
+    "asks_code_deliverable": -0.359,
     # a word of the 'analyse' family
-    "asks_analyse": -0.428,
+    "asks_analyse": -0.503,
     # a word of the 'debug' family
-    "asks_debug": -0.455,
+    "asks_debug": -0.461,
     # a word of the 'explain' family
-    "asks_explain": -0.120,
+    "asks_explain": -0.133,
     # a word of the 'depth' family
-    "asks_depth": 0.732,
+    "asks_depth": 0.737,
     # a word of the 'transform' family
     "asks_transform": -1.599,
     # a word of the 'enumerate' family
-    "asks_enumerate": -0.832,
+    "asks_enumerate": -0.895,
     # a word of the 'meaning' family
-    "asks_meaning": -1.320,
+    "asks_meaning": -1.234,
     # a word of the 'greeting' family
-    "asks_greeting": -1.688,
+    "asks_greeting": -1.680,
     # distinct task families asked for (write, analyse, compare, prove ...)
-    "task_breadth": 0.535,
+    "task_breadth": 0.556,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
-    "hard_task": 4.169,
+    "hard_task": 4.388,
     # a tier-2 family asked in at most 25 words
-    "short_hard_task": 3.225,
+    "short_hard_task": 2.945,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
-    "work_on_payload": 0.101,
+    "work_on_payload": 0.133,
     # a piece of work asked of 60 or more pasted words
-    "pasted_task": -0.948,
+    "pasted_task": -0.927,
     # log2(1 + list lines and comma-separated items in the instruction) / 3
-    "listed_items": 2.804,
+    "listed_items": 2.762,
     # a system to build: an engine, a compiler, an emulator, a database ...
-    "builds_system": 5.912,
+    "builds_system": 5.869,
     # constraint words (must, without, at most, budget ...), at most 6, / 3
-    "constraints": 0.595,
+    "constraints": 0.564,
     # multi-part markers (and then, also, finally ...), at most 3, / 2
-    "sequence": 0.296,
+    "sequence": 0.334,
     # question marks (a closing question without one: 1), at most 3, / 2
-    "questions": -3.235,
+    "questions": -3.302,
     # a fenced code block is present
-    "code_block": 0.738,
+    "code_block": 0.741,
     # log2(1 + code lines) / 4
-    "code_lines": 3.516,
+    "code_lines": 3.569,
     # maths symbols and variables, at most 4, / 2
-    "math_notation": 0.426,
+    "math_notation": 0.420,
     # maths terms (integer, prime, such that ...), at most 4, / 2
-    "math_terms": 2.821,
+    "math_terms": 2.867,
     # a setup with 3 or more quantities closed by a question, no code
-    "word_problem": 0.060,
+    "word_problem": 0.061,
     # the closing sentence opens with a question word (what, who, when ...)
-    "wh_question": -0.312,
+    "wh_question": -0.290,
     # a short wh- or yes/no closing question asking for no piece of work
-    "lookup_question": -2.158,
+    "lookup_question": -2.180,
     # a lookup question over 60 or more words of payload
-    "pasted_lookup": 1.101,
+    "pasted_lookup": 1.087,
     # the instruction is not in English
-    "non_english": 0.942,
+    "non_english": 0.903,
 }
-MEDIUM_AT = 2.023  # task score from which a request is tier 1
-COMPLEX_AT = 9.499  # ... and tier 2
+MEDIUM_AT = 2.018  # task score from which a request is tier 1
+COMPLEX_AT = 9.482  # ... and tier 2
