@@ -172,21 +172,21 @@ def assert_scores(
         ("seventh", 0.953, 0.960, 150, 0.00),
         ("eighth", 0.960, 0.940, 150, 0.00),
         ("ninth", 0.986, 0.999, 150, 0.00),
-        ("tenth", 0.991, 0.999, 120, 0.00),
-        ("eleventh", 0.980, 0.980, 150, 0.00),
-        ("twelfth", 0.986, 0.980, 150, 0.00),
-        ("thirteenth", 0.966, 0.960, 150, 0.02),
+        ("tenth", 0.983, 0.999, 120, 0.00),
+        ("eleventh", 0.986, 0.980, 150, 0.00),
+        ("twelfth", 0.980, 0.980, 150, 0.00),
+        ("thirteenth", 0.960, 0.940, 150, 0.02),
         ("fourteenth", 0.986, 0.999, 150, 0.00),
         ("fifteenth", 0.953, 0.960, 150, 0.00),
         ("sixteenth", 0.973, 0.980, 150, 0.00),
         ("seventeenth", 0.975, 0.975, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
-        ("nineteenth", 0.966, 0.960, 150, 0.00),
-        ("twentieth", 0.966, 0.980, 150, 0.00),
+        ("nineteenth", 0.973, 0.960, 150, 0.00),
+        ("twentieth", 0.973, 0.980, 150, 0.00),
         ("twentyfirst", 0.993, 0.999, 150, 0.00),
         ("twentysecond", 0.986, 0.999, 150, 0.00),
         ("twentythird", 0.946, 0.960, 150, 0.00),
-        ("twentyfourth", 0.973, 0.960, 150, 0.00),
+        ("twentyfourth", 0.966, 0.960, 150, 0.00),
         ("twentyfifth", 0.980, 0.999, 150, 0.00),
         ("twentysixth", 0.966, 0.980, 150, 0.00),
         ("twentyseventh", 0.980, 0.999, 150, 0.00),
@@ -198,45 +198,45 @@ def assert_scores(
         ("thirtythird", 0.980, 0.999, 150, 0.00),
         ("thirtyfourth", 0.986, 0.999, 150, 0.00),
         ("thirtyfifth", 0.940, 0.960, 150, 0.00),
-        ("thirtysixth", 0.960, 0.960, 150, 0.00),
-        ("thirtyseventh", 0.960, 0.999, 150, 0.00),
-        ("thirtyeighth", 0.953, 0.999, 150, 0.00),
-        ("thirtyninth", 0.940, 0.980, 150, 0.00),
-        ("fortieth", 0.906, 0.920, 150, 0.00),
-        ("fortyfirst", 0.993, 0.999, 150, 0.00),
-        ("fortysecond", 0.926, 0.920, 150, 0.00),
-        ("fortythird", 0.913, 0.980, 150, 0.00),
+        ("thirtysixth", 0.973, 0.960, 150, 0.00),
+        ("thirtyseventh", 0.953, 0.980, 150, 0.00),
+        ("thirtyeighth", 0.960, 0.999, 150, 0.00),
+        ("thirtyninth", 0.946, 0.980, 150, 0.00),
+        ("fortieth", 0.913, 0.940, 150, 0.00),
+        ("fortyfirst", 0.986, 0.999, 150, 0.00),
+        ("fortysecond", 0.946, 0.920, 150, 0.00),
+        ("fortythird", 0.900, 0.960, 150, 0.00),
         ("fortyfourth", 0.946, 0.960, 150, 0.00),
-        ("fortyfifth", 0.920, 0.920, 150, 0.00),
-        ("fortysixth", 0.920, 0.900, 150, 0.00),
+        ("fortyfifth", 0.913, 0.920, 150, 0.00),
+        ("fortysixth", 0.926, 0.900, 150, 0.00),
         ("fortyseventh", 0.920, 0.880, 150, 0.02),
         ("fortyeighth", 0.960, 0.999, 150, 0.00),
-        ("fortyninth", 0.933, 0.900, 150, 0.00),
+        ("fortyninth", 0.946, 0.920, 150, 0.00),
         ("fiftieth", 0.946, 0.960, 150, 0.00),
         ("fiftyfirst", 0.980, 0.999, 150, 0.00),
-        ("fiftysecond", 0.953, 0.999, 150, 0.00),
-        ("fiftythird", 0.926, 0.900, 150, 0.00),
-        ("fiftyfourth", 0.946, 0.980, 150, 0.00),
+        ("fiftysecond", 0.960, 0.999, 150, 0.00),
+        ("fiftythird", 0.940, 0.920, 150, 0.00),
+        ("fiftyfourth", 0.940, 0.960, 150, 0.00),
         ("fiftyfifth", 0.940, 0.960, 150, 0.00),
-        ("fiftysixth", 0.920, 0.940, 150, 0.00),
+        ("fiftysixth", 0.913, 0.940, 150, 0.00),
         ("fiftyseventh", 0.940, 0.880, 150, 0.00),
         ("fiftyeighth", 0.940, 0.980, 150, 0.00),
         ("fiftyninth", 0.926, 0.940, 150, 0.00),
-        ("sixtieth", 0.933, 0.980, 150, 0.00),
-        ("sixtyfirst", 0.953, 0.999, 150, 0.00),
+        ("sixtieth", 0.926, 0.980, 150, 0.00),
+        ("sixtyfirst", 0.960, 0.999, 150, 0.00),
         ("sixtysecond", 0.980, 0.999, 150, 0.00),
         ("sixtythird", 0.960, 0.999, 150, 0.00),
         ("sixtyfourth", 0.946, 0.980, 150, 0.00),
         ("sixtyfifth", 0.960, 0.960, 150, 0.00),
         ("sixtysixth", 0.966, 0.960, 150, 0.00),
         ("sixtyseventh", 0.940, 0.960, 150, 0.00),
-        ("sixtyeighth", 0.893, 0.920, 150, 0.00),
-        ("sixtyninth", 0.926, 0.920, 150, 0.00),
+        ("sixtyeighth", 0.900, 0.940, 150, 0.00),
+        ("sixtyninth", 0.920, 0.920, 150, 0.00),
         ("seventieth", 0.960, 0.960, 150, 0.00),
         ("seventyfirst", 0.913, 0.920, 150, 0.00),
-        ("seventysecond", 0.926, 0.940, 150, 0.00),
+        ("seventysecond", 0.933, 0.940, 150, 0.00),
         ("seventythird", 0.973, 0.999, 150, 0.00),
-        ("seventyfourth", 0.953, 0.960, 150, 0.00),
+        ("seventyfourth", 0.960, 0.980, 150, 0.00),
         ("seventyfifth", 0.960, 0.940, 150, 0.00),
         ("seventysixth", 0.926, 0.920, 150, 0.00),
         ("seventyseventh", 0.946, 0.960, 150, 0.00),
@@ -246,7 +246,9 @@ def assert_scores(
         ("eightyfirst", 0.953, 0.960, 150, 0.00),
         ("eightysecond", 0.940, 0.900, 150, 0.02),
         ("eightythird", 0.946, 0.940, 150, 0.00),
-        ("eightyfourth", 0.933, 0.940, 150, 0.00),
+        ("eightyfourth", 0.933, 0.920, 150, 0.00),
+        ("eightyfifth", 0.920, 0.940, 150, 0.00),
+        ("eightysixth", 0.900, 0.920, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -266,7 +268,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("eightyfifth", 0.886, 0.940, 150, 0.00), ("eightysixth", 0.866, 0.900, 150, 0.00)],
+    [("eightyseventh", 0.926, 0.940, 150, 0.00), ("eightyeighth", 0.900, 0.940, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -280,9 +282,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 12744 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.935, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.956
+    assert metrics.n == 13044 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.933, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.955
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.001
 
 
@@ -1103,8 +1105,8 @@ def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="a known miss since round 35: 'fix' reads as a fault to debug (-0.46) and "
-                "the wording of a short personal note ('asking', 'fix', 'my') pulls the score "
-                "(0.89) under the tier-1 cut (2.02); the sets' own short emails are longer",
+                "the wording of a short personal note ('asking', 'my', 'fix') pulls the score "
+                "(0.85) under the tier-1 cut (1.98); the sets' own short emails are longer",
             ),
         ),
         ("Explain how HTTPS certificates work, with an example of the chain of trust.", 1),
@@ -1114,8 +1116,8 @@ def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="a known miss since round 33: the sets' many comparisons of two numbers "
-                "(tier 0) weigh a comparison asked for at -0.22 (round 46), and the question mark "
-                "of the choice pulls the score (0.56) under the tier-1 cut (2.02)",
+                "(tier 0) weigh a comparison asked for at -0.19 (round 47), and the question mark "
+                "of the choice pulls the score (0.66) under the tier-1 cut (1.98)",
             ),
         ),
         ("Prove that the product of two odd integers is odd.", 2),
