@@ -9,19 +9,15 @@ from pathlib import Path
 
 import pexpect
 from support.cli_support import (
-    HAROMBE,
-    cli_env,
     client_config,
     cluster,
+    in_terminal,
     node_config,
     run_harombe,
-    sigint_default,
     url_of,
 )
 
 from sim.fake_openai import FakeOpenAI, Reply
-
-EXPECT_S = 30  # a deadline for each step, not a timing claim
 
 
 def agent_peer(fake: FakeOpenAI, tmp: Path, **agent):
@@ -80,14 +76,8 @@ async def test_chat_with_tools_then_resume_and_manage_conversations(tmp_path):
 
 
 def confirm_in_terminal(url: str, home: Path, cfg: Path, answers: list[str]) -> str:
-    child = pexpect.spawn(
-        HAROMBE[0],
-        [*HAROMBE[1:], "chat", "--tools", "--peer", url, "--config", str(cfg)],
-        env={**cli_env(home), "TERM": "dumb"},
-        encoding="utf-8",
-        timeout=EXPECT_S,
-        preexec_fn=sigint_default,
-        dimensions=(40, 160),
+    child = in_terminal(
+        "chat", "--tools", "--peer", url, "--config", str(cfg), home=home, columns=160
     )
     transcript: list[str] = []
 

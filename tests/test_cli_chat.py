@@ -10,22 +10,19 @@ from pathlib import Path
 import pexpect
 import pytest
 from support.cli_support import (
-    HAROMBE,
     Harombed,
-    cli_env,
     client_config,
     cluster,
     harombed,
+    in_terminal,
     node_config,
     run_harombe,
-    sigint_default,
     url_of,
 )
 
 from sim.fake_openai import FakeOpenAI, Reply
 
 PROMPT = "› "
-EXPECT_S = 30  # a deadline for each step, not a timing claim
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +65,7 @@ async def test_no_peer_is_one_line_and_exit_1_as_a_process(tmp_path):
 
 def drive_session(url: str, home: Path, cfg: Path) -> tuple[str, int | None]:
     """The interactive session, step by step, through a pseudo-terminal; (transcript, exit)."""
-    env = {**cli_env(home), "TERM": "dumb"}
-    child = pexpect.spawn(
-        HAROMBE[0],
-        [*HAROMBE[1:], "chat", "--peer", url, "--config", str(cfg)],
-        env=env,
-        encoding="utf-8",
-        timeout=EXPECT_S,
-        preexec_fn=sigint_default,
-        dimensions=(40, 120),
-    )
+    child = in_terminal("chat", "--peer", url, "--config", str(cfg), home=home)
     transcript: list[str] = []
 
     def expect(pattern: str) -> None:
@@ -153,14 +141,8 @@ async def test_interactive_session_streams_stops_on_ctrl_c_and_keeps_going(tmp_p
 
 
 def watch_until_ctrl_c(url: str, home: Path, cfg: Path, term: str) -> tuple[str, int | None]:
-    child = pexpect.spawn(
-        HAROMBE[0],
-        [*HAROMBE[1:], "peers", "--watch", "--peer", url, "--config", str(cfg)],
-        env={**cli_env(home), "TERM": term},
-        encoding="utf-8",
-        timeout=EXPECT_S,
-        preexec_fn=sigint_default,
-        dimensions=(40, 120),
+    child = in_terminal(
+        "peers", "--watch", "--peer", url, "--config", str(cfg), home=home, term=term
     )
     try:
         child.expect_exact("harombe cluster seen from")

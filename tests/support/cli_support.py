@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pexpect
 import yaml
 from typer.testing import CliRunner, Result
 
@@ -29,6 +30,7 @@ from harombe.daemon import Node
 DEADLINE_S = 30.0
 HAROMBE = [sys.executable, "-P", "-m", "harombe.cli.main"]
 """`harombe` as its console script runs it: the current directory is not on `sys.path`."""
+EXPECT_S = 30  # a deadline for each step of a terminal session, not a timing claim
 
 
 def free_port() -> int:
@@ -131,16 +133,24 @@ async def invoke(*args: str, input: str | None = None) -> Result:
     return await asyncio.to_thread(runner.invoke, app, list(args), input=input)
 
 
-def sigint_default() -> None:
-    """For a child about to run in a pseudo-terminal (`pexpect.spawn(preexec_fn=...)`): Ctrl-C
-    at its default, as a shell in a terminal leaves it. A test runner started as a background
-    job ignores SIGINT, and its children would inherit that, so Ctrl-C would do nothing."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def cli_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAROMBE_")}
     return {**env, "HAROMBE_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "120"}
+
+
+def in_terminal(*args: str, home: Path, term: str = "dumb", columns: int = 120) -> pexpect.spawn:
+    """`harombe ARGS` in a pseudo-terminal of 40 rows, as a person runs it. Ctrl-C is at its
+    default in the child, as a shell in a terminal leaves it: a test runner started as a
+    background job ignores SIGINT, and its children would inherit that."""
+    return pexpect.spawn(
+        HAROMBE[0],
+        [*HAROMBE[1:], *args],
+        env={**cli_env(home), "TERM": term},
+        encoding="utf-8",
+        timeout=EXPECT_S,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        dimensions=(40, columns),
+    )
 
 
 async def run_harombe(
