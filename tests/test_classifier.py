@@ -137,6 +137,26 @@ def test_fit_learns_an_ordinal_feature() -> None:
     assert tiers == [e.gold for e in examples]
 
 
+def test_a_simple_record_sent_past_tier_0_costs_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Simple and medium records that overlap on one feature: the dearer a simple record sent
+    up, the more of them the fitted cut keeps on tier 0, and the more medium ones it takes."""
+    examples = [
+        train.Example(((0, value / 10),), gold, 0)
+        for gold, values in ((0, range(0, 12)), (1, range(6, 18)))
+        for value in values
+    ]
+
+    def kept(cost: float) -> tuple[int, int]:
+        monkeypatch.setattr(train, "SIMPLE_UP_COST", cost)
+        tiers = [predict(train.fit(examples), e) for e in examples]
+        simple = sum(t == 0 for t, e in zip(tiers, examples, strict=True) if e.gold == 0)
+        medium = sum(t == 1 for t, e in zip(tiers, examples, strict=True) if e.gold == 1)
+        return simple, medium
+
+    (simple_even, medium_even), (simple_dear, medium_dear) = kept(1.0), kept(3.0)
+    assert simple_dear > simple_even and medium_dear < medium_even
+
+
 def test_a_record_labelled_by_a_floor_only_bounds_the_score_from_above() -> None:
     long_trivial = train.Example(((0, 1.0),), 2, 2)  # tier 2 because of its size alone
     assert train._terms(long_trivial) == []
@@ -160,95 +180,97 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.960, 0.999, 300, 0.00),
+        ("dev", 0.950, 0.999, 300, 0.00),
         ("sanity", 0.978, 0.999, 92, 0.00),
-        ("sanity2", 0.945, 0.999, 74, 0.00),
-        ("sanity3", 0.969, 0.999, 65, 0.00),
-        ("heldout", 0.954, 0.999, 153, 0.00),
-        ("third", 0.975, 0.999, 120, 0.00),
+        ("sanity2", 0.932, 0.999, 74, 0.00),
+        ("sanity3", 0.938, 0.999, 65, 0.00),
+        ("heldout", 0.941, 0.999, 153, 0.00),
+        ("third", 0.966, 0.999, 120, 0.00),
         ("fourth", 0.966, 0.999, 90, 0.00),
         ("fifth", 0.966, 0.950, 60, 0.00),
-        ("sixth", 0.983, 0.999, 180, 0.00),
-        ("seventh", 0.953, 0.960, 150, 0.00),
-        ("eighth", 0.960, 0.940, 150, 0.00),
-        ("ninth", 0.986, 0.999, 150, 0.00),
+        ("sixth", 0.977, 0.999, 180, 0.00),
+        ("seventh", 0.960, 0.980, 150, 0.00),
+        ("eighth", 0.946, 0.940, 150, 0.00),
+        ("ninth", 0.973, 0.999, 150, 0.00),
         ("tenth", 0.983, 0.999, 120, 0.00),
-        ("eleventh", 0.986, 0.980, 150, 0.00),
+        ("eleventh", 0.973, 0.980, 150, 0.00),
         ("twelfth", 0.980, 0.980, 150, 0.00),
-        ("thirteenth", 0.960, 0.940, 150, 0.02),
-        ("fourteenth", 0.986, 0.999, 150, 0.00),
+        ("thirteenth", 0.966, 0.960, 150, 0.02),
+        ("fourteenth", 0.980, 0.999, 150, 0.00),
         ("fifteenth", 0.953, 0.960, 150, 0.00),
-        ("sixteenth", 0.973, 0.980, 150, 0.00),
+        ("sixteenth", 0.966, 0.980, 150, 0.00),
         ("seventeenth", 0.975, 0.975, 120, 0.00),
         ("eighteenth", 0.983, 0.999, 120, 0.00),
         ("nineteenth", 0.973, 0.960, 150, 0.00),
         ("twentieth", 0.973, 0.980, 150, 0.00),
-        ("twentyfirst", 0.993, 0.999, 150, 0.00),
+        ("twentyfirst", 0.986, 0.999, 150, 0.00),
         ("twentysecond", 0.986, 0.999, 150, 0.00),
-        ("twentythird", 0.946, 0.960, 150, 0.00),
-        ("twentyfourth", 0.966, 0.960, 150, 0.00),
+        ("twentythird", 0.940, 0.960, 150, 0.00),
+        ("twentyfourth", 0.973, 0.960, 150, 0.00),
         ("twentyfifth", 0.980, 0.999, 150, 0.00),
-        ("twentysixth", 0.966, 0.980, 150, 0.00),
+        ("twentysixth", 0.960, 0.980, 150, 0.00),
         ("twentyseventh", 0.980, 0.999, 150, 0.00),
-        ("twentyeighth", 0.933, 0.960, 150, 0.00),
-        ("twentyninth", 0.980, 0.999, 150, 0.00),
-        ("thirtieth", 0.980, 0.999, 150, 0.00),
+        ("twentyeighth", 0.926, 0.960, 150, 0.00),
+        ("twentyninth", 0.973, 0.999, 150, 0.00),
+        ("thirtieth", 0.966, 0.999, 150, 0.00),
         ("thirtyfirst", 0.986, 0.999, 150, 0.00),
         ("thirtysecond", 0.966, 0.980, 150, 0.00),
-        ("thirtythird", 0.980, 0.999, 150, 0.00),
-        ("thirtyfourth", 0.986, 0.999, 150, 0.00),
+        ("thirtythird", 0.973, 0.999, 150, 0.00),
+        ("thirtyfourth", 0.993, 0.999, 150, 0.00),
         ("thirtyfifth", 0.940, 0.960, 150, 0.00),
-        ("thirtysixth", 0.973, 0.960, 150, 0.00),
-        ("thirtyseventh", 0.953, 0.980, 150, 0.00),
-        ("thirtyeighth", 0.960, 0.999, 150, 0.00),
-        ("thirtyninth", 0.946, 0.980, 150, 0.00),
-        ("fortieth", 0.913, 0.940, 150, 0.00),
-        ("fortyfirst", 0.986, 0.999, 150, 0.00),
-        ("fortysecond", 0.946, 0.920, 150, 0.00),
-        ("fortythird", 0.900, 0.960, 150, 0.00),
+        ("thirtysixth", 0.973, 0.980, 150, 0.00),
+        ("thirtyseventh", 0.960, 0.999, 150, 0.00),
+        ("thirtyeighth", 0.953, 0.999, 150, 0.00),
+        ("thirtyninth", 0.940, 0.980, 150, 0.00),
+        ("fortieth", 0.906, 0.940, 150, 0.00),
+        ("fortyfirst", 0.980, 0.999, 150, 0.00),
+        ("fortysecond", 0.940, 0.920, 150, 0.00),
+        ("fortythird", 0.900, 0.980, 150, 0.00),
         ("fortyfourth", 0.946, 0.960, 150, 0.00),
-        ("fortyfifth", 0.913, 0.920, 150, 0.00),
-        ("fortysixth", 0.926, 0.900, 150, 0.00),
-        ("fortyseventh", 0.920, 0.880, 150, 0.02),
-        ("fortyeighth", 0.960, 0.999, 150, 0.00),
-        ("fortyninth", 0.946, 0.920, 150, 0.00),
+        ("fortyfifth", 0.913, 0.940, 150, 0.00),
+        ("fortysixth", 0.926, 0.940, 150, 0.00),
+        ("fortyseventh", 0.940, 0.940, 150, 0.02),
+        ("fortyeighth", 0.966, 0.999, 150, 0.00),
+        ("fortyninth", 0.940, 0.940, 150, 0.00),
         ("fiftieth", 0.946, 0.960, 150, 0.00),
         ("fiftyfirst", 0.980, 0.999, 150, 0.00),
         ("fiftysecond", 0.960, 0.999, 150, 0.00),
-        ("fiftythird", 0.940, 0.920, 150, 0.00),
-        ("fiftyfourth", 0.940, 0.960, 150, 0.00),
+        ("fiftythird", 0.953, 0.980, 150, 0.00),
+        ("fiftyfourth", 0.946, 0.980, 150, 0.00),
         ("fiftyfifth", 0.940, 0.960, 150, 0.00),
         ("fiftysixth", 0.913, 0.940, 150, 0.00),
-        ("fiftyseventh", 0.940, 0.880, 150, 0.00),
-        ("fiftyeighth", 0.940, 0.980, 150, 0.00),
-        ("fiftyninth", 0.926, 0.940, 150, 0.00),
-        ("sixtieth", 0.926, 0.980, 150, 0.00),
-        ("sixtyfirst", 0.960, 0.999, 150, 0.00),
-        ("sixtysecond", 0.980, 0.999, 150, 0.00),
+        ("fiftyseventh", 0.933, 0.880, 150, 0.00),
+        ("fiftyeighth", 0.940, 0.999, 150, 0.00),
+        ("fiftyninth", 0.920, 0.940, 150, 0.00),
+        ("sixtieth", 0.913, 0.980, 150, 0.00),
+        ("sixtyfirst", 0.973, 0.999, 150, 0.00),
+        ("sixtysecond", 0.973, 0.999, 150, 0.00),
         ("sixtythird", 0.960, 0.999, 150, 0.00),
-        ("sixtyfourth", 0.946, 0.980, 150, 0.00),
-        ("sixtyfifth", 0.960, 0.960, 150, 0.00),
-        ("sixtysixth", 0.966, 0.960, 150, 0.00),
-        ("sixtyseventh", 0.940, 0.960, 150, 0.00),
-        ("sixtyeighth", 0.900, 0.940, 150, 0.00),
-        ("sixtyninth", 0.920, 0.920, 150, 0.00),
-        ("seventieth", 0.960, 0.960, 150, 0.00),
-        ("seventyfirst", 0.913, 0.920, 150, 0.00),
-        ("seventysecond", 0.933, 0.940, 150, 0.00),
-        ("seventythird", 0.973, 0.999, 150, 0.00),
-        ("seventyfourth", 0.960, 0.980, 150, 0.00),
-        ("seventyfifth", 0.960, 0.940, 150, 0.00),
-        ("seventysixth", 0.926, 0.920, 150, 0.00),
-        ("seventyseventh", 0.946, 0.960, 150, 0.00),
-        ("seventyeighth", 0.953, 0.999, 150, 0.00),
-        ("seventyninth", 0.920, 0.920, 150, 0.00),
-        ("eightieth", 0.940, 0.920, 150, 0.00),
-        ("eightyfirst", 0.953, 0.960, 150, 0.00),
-        ("eightysecond", 0.940, 0.900, 150, 0.02),
-        ("eightythird", 0.946, 0.940, 150, 0.00),
-        ("eightyfourth", 0.933, 0.920, 150, 0.00),
-        ("eightyfifth", 0.920, 0.940, 150, 0.00),
-        ("eightysixth", 0.900, 0.920, 150, 0.00),
+        ("sixtyfourth", 0.940, 0.980, 150, 0.00),
+        ("sixtyfifth", 0.960, 0.980, 150, 0.00),
+        ("sixtysixth", 0.973, 0.980, 150, 0.00),
+        ("sixtyseventh", 0.933, 0.960, 150, 0.00),
+        ("sixtyeighth", 0.906, 0.960, 150, 0.00),
+        ("sixtyninth", 0.920, 0.940, 150, 0.00),
+        ("seventieth", 0.973, 0.999, 150, 0.00),
+        ("seventyfirst", 0.906, 0.940, 150, 0.00),
+        ("seventysecond", 0.933, 0.960, 150, 0.00),
+        ("seventythird", 0.966, 0.999, 150, 0.00),
+        ("seventyfourth", 0.953, 0.980, 150, 0.00),
+        ("seventyfifth", 0.953, 0.940, 150, 0.00),
+        ("seventysixth", 0.946, 0.980, 150, 0.00),
+        ("seventyseventh", 0.953, 0.999, 150, 0.00),
+        ("seventyeighth", 0.946, 0.999, 150, 0.00),
+        ("seventyninth", 0.926, 0.940, 150, 0.00),
+        ("eightieth", 0.953, 0.980, 150, 0.00),
+        ("eightyfirst", 0.966, 0.980, 150, 0.00),
+        ("eightysecond", 0.940, 0.920, 150, 0.02),
+        ("eightythird", 0.953, 0.960, 150, 0.00),
+        ("eightyfourth", 0.933, 0.940, 150, 0.00),
+        ("eightyfifth", 0.913, 0.940, 150, 0.00),
+        ("eightysixth", 0.920, 0.980, 150, 0.00),
+        ("eightyseventh", 0.953, 0.999, 150, 0.00),
+        ("eightyeighth", 0.920, 0.980, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -268,7 +290,7 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("eightyseventh", 0.926, 0.940, 150, 0.00), ("eightyeighth", 0.900, 0.940, 150, 0.00)],
+    [("eightyninth", 0.906, 0.940, 150, 0.02), ("ninetieth", 0.953, 0.960, 150, 0.00)],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -282,10 +304,10 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 13044 and metrics.invalid == 0
+    assert metrics.n == 13344 and metrics.invalid == 0
     assert metrics.accuracy >= 0.933, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.955
-    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.001
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.966
+    assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
 
 
 def test_leaving_one_set_out_fits_on_the_others_only() -> None:
@@ -1104,9 +1126,9 @@ def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
             1,
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="a known miss since round 35: 'fix' reads as a fault to debug (-0.46) and "
+                reason="a known miss since round 35: 'fix' reads as a fault to debug (-0.31) and "
                 "the wording of a short personal note ('asking', 'my', 'fix') pulls the score "
-                "(0.85) under the tier-1 cut (1.98); the sets' own short emails are longer",
+                "(1.00) under the tier-1 cut (2.36); the sets' own short emails are longer",
             ),
         ),
         ("Explain how HTTPS certificates work, with an example of the chain of trust.", 1),
@@ -1116,8 +1138,8 @@ def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="a known miss since round 33: the sets' many comparisons of two numbers "
-                "(tier 0) weigh a comparison asked for at -0.19 (round 47), and the question mark "
-                "of the choice pulls the score (0.66) under the tier-1 cut (1.98)",
+                "(tier 0) weigh a comparison asked for at -0.18 (round 48), and the question mark "
+                "of the choice pulls the score (0.86) under the tier-1 cut (2.36)",
             ),
         ),
         ("Prove that the product of two odd integers is odd.", 2),
