@@ -7,85 +7,85 @@ tier. Features: `features.py`.
 
 WEIGHTS = {
     # log2(1 + words of the instruction's sentences that ask) / 4
-    "asking_words": 1.870,
+    "asking_words": 1.873,
     # log2(1 + words of its other sentences: background, chatter) / 4
-    "context_words": 0.471,
+    "context_words": 0.466,
     # log2(1 + earlier turns of the conversation) / 2
     "history_turns": 0.167,
     # several inputs named: 'ten papers', 'these reports', 'all modules'
-    "many_documents": 1.003,
+    "many_documents": 0.973,
     # a word of the 'design' family
-    "asks_design": 0.498,
+    "asks_design": 0.455,
     # a word of the 'prove' family
-    "asks_prove": 2.718,
+    "asks_prove": 2.520,
     # a word of the 'synthesise' family
-    "asks_synthesise": 0.102,
+    "asks_synthesise": 0.042,
     # a word of the 'plan' family
-    "asks_plan": 2.065,
+    "asks_plan": 2.054,
     # a word of the 'scale' family
-    "asks_scale": 3.206,
+    "asks_scale": 3.255,
     # a word of the 'assumptions' family
-    "asks_assumptions": 2.646,
+    "asks_assumptions": 2.657,
     # a word of the 'compare' family
-    "asks_compare": -0.206,
+    "asks_compare": -0.217,
     # a word of the 'write' family
-    "asks_write": -0.077,
+    "asks_write": -0.147,
     # a word of the 'code_deliverable' family
-    "asks_code_deliverable": -0.356,
+    "asks_code_deliverable": -0.342,
     # a word of the 'analyse' family
-    "asks_analyse": -0.365,
+    "asks_analyse": -0.392,
     # a word of the 'debug' family
-    "asks_debug": -0.218,
+    "asks_debug": -0.198,
     # a word of the 'explain' family
-    "asks_explain": -0.062,
+    "asks_explain": -0.084,
     # a word of the 'depth' family
-    "asks_depth": 0.716,
+    "asks_depth": 0.659,
     # a word of the 'transform' family
-    "asks_transform": -1.601,
+    "asks_transform": -1.600,
     # a word of the 'enumerate' family
-    "asks_enumerate": -0.970,
+    "asks_enumerate": -1.037,
     # a word of the 'meaning' family
-    "asks_meaning": -1.392,
+    "asks_meaning": -1.393,
     # a word of the 'greeting' family
-    "asks_greeting": -1.714,
+    "asks_greeting": -1.731,
     # distinct task families asked for (write, analyse, compare, prove ...)
-    "task_breadth": 0.468,
+    "task_breadth": 0.476,
     # a word of a family the rubric puts in tier 2 (prove, design, synthesise ...)
-    "hard_task": 4.312,
+    "hard_task": 4.243,
     # a tier-2 family asked in at most 25 words
-    "short_hard_task": 2.960,
+    "short_hard_task": 3.062,
     # log2(1 + pasted words) / 4 (at most 3) when a piece of work is asked
-    "work_on_payload": 0.225,
+    "work_on_payload": 0.227,
     # a piece of work asked of 60 or more pasted words
-    "pasted_task": -0.939,
+    "pasted_task": -0.951,
     # log2(1 + list lines and comma-separated items in the instruction) / 3
-    "listed_items": 2.746,
+    "listed_items": 2.779,
     # a system to build: an engine, a compiler, an emulator, a database ...
-    "builds_system": 5.962,
+    "builds_system": 5.948,
     # constraint words (must, without, at most, budget ...), at most 6, / 3
-    "constraints": 0.375,
+    "constraints": 0.335,
     # multi-part markers (and then, also, finally ...), at most 3, / 2
-    "sequence": 0.266,
+    "sequence": 0.262,
     # question marks (a closing question without one: 1), at most 3, / 2
-    "questions": -3.283,
+    "questions": -3.285,
     # a fenced code block is present
-    "code_block": 0.767,
+    "code_block": 0.855,
     # log2(1 + code lines) / 4
-    "code_lines": 3.536,
+    "code_lines": 3.429,
     # maths symbols and variables, at most 4, / 2
-    "math_notation": 0.392,
+    "math_notation": 0.408,
     # maths terms (integer, prime, such that ...), at most 4, / 2
-    "math_terms": 3.069,
+    "math_terms": 3.006,
     # a setup with 3 or more quantities closed by a question, no code
-    "word_problem": 0.062,
+    "word_problem": 0.063,
     # the closing sentence opens with a question word (what, who, when ...)
-    "wh_question": -0.331,
+    "wh_question": -0.357,
     # a short wh- or yes/no closing question asking for no piece of work
-    "lookup_question": -2.098,
+    "lookup_question": -2.106,
     # a lookup question over 60 or more words of payload
-    "pasted_lookup": 1.025,
+    "pasted_lookup": 1.029,
     # the instruction is not in English
-    "non_english": 0.749,
+    "non_english": 0.753,
 }
-MEDIUM_AT = 2.404  # task score from which a request is tier 1
-COMPLEX_AT = 9.616  # ... and tier 2
+MEDIUM_AT = 2.390  # task score from which a request is tier 1
+COMPLEX_AT = 9.599  # ... and tier 2
