@@ -180,69 +180,69 @@ def assert_scores(
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
     [
-        ("dev", 0.956, 0.999, 300, 0.00),
-        ("sanity", 0.978, 0.999, 92, 0.00),
+        ("dev", 0.953, 0.999, 300, 0.00),
+        ("sanity", 0.989, 0.999, 92, 0.00),
         ("sanity2", 0.918, 0.999, 74, 0.00),
         ("sanity3", 0.938, 0.999, 65, 0.00),
-        ("heldout", 0.934, 0.999, 153, 0.00),
-        ("third", 0.966, 0.999, 120, 0.00),
-        ("fourth", 0.944, 0.999, 90, 0.00),
+        ("heldout", 0.941, 0.999, 153, 0.00),
+        ("third", 0.975, 0.999, 120, 0.00),
+        ("fourth", 0.955, 0.999, 90, 0.00),
         ("fifth", 0.966, 0.950, 60, 0.00),
         ("sixth", 0.977, 0.999, 180, 0.00),
         ("seventh", 0.966, 0.999, 150, 0.00),
         ("eighth", 0.960, 0.940, 150, 0.00),
         ("ninth", 0.973, 0.999, 150, 0.00),
-        ("tenth", 0.983, 0.999, 120, 0.00),
+        ("tenth", 0.975, 0.999, 120, 0.00),
         ("eleventh", 0.960, 0.980, 150, 0.00),
         ("twelfth", 0.986, 0.999, 150, 0.00),
         ("thirteenth", 0.960, 0.960, 150, 0.02),
         ("fourteenth", 0.973, 0.999, 150, 0.00),
         ("fifteenth", 0.946, 0.960, 150, 0.00),
-        ("sixteenth", 0.966, 0.980, 150, 0.00),
+        ("sixteenth", 0.960, 0.980, 150, 0.00),
         ("seventeenth", 0.975, 0.975, 120, 0.00),
         ("eighteenth", 0.958, 0.999, 120, 0.00),
-        ("nineteenth", 0.973, 0.960, 150, 0.00),
+        ("nineteenth", 0.980, 0.960, 150, 0.00),
         ("twentieth", 0.980, 0.980, 150, 0.00),
-        ("twentyfirst", 0.980, 0.999, 150, 0.00),
+        ("twentyfirst", 0.986, 0.999, 150, 0.00),
         ("twentysecond", 0.980, 0.999, 150, 0.00),
-        ("twentythird", 0.933, 0.960, 150, 0.00),
+        ("twentythird", 0.940, 0.960, 150, 0.00),
         ("twentyfourth", 0.973, 0.960, 150, 0.00),
-        ("twentyfifth", 0.980, 0.999, 150, 0.00),
+        ("twentyfifth", 0.986, 0.999, 150, 0.00),
         ("twentysixth", 0.953, 0.980, 150, 0.00),
         ("twentyseventh", 0.986, 0.999, 150, 0.00),
-        ("twentyeighth", 0.933, 0.960, 150, 0.00),
+        ("twentyeighth", 0.940, 0.980, 150, 0.00),
         ("twentyninth", 0.980, 0.999, 150, 0.00),
-        ("thirtieth", 0.980, 0.999, 150, 0.00),
+        ("thirtieth", 0.973, 0.999, 150, 0.00),
         ("thirtyfirst", 0.980, 0.999, 150, 0.00),
         ("thirtysecond", 0.966, 0.980, 150, 0.00),
-        ("thirtythird", 0.980, 0.999, 150, 0.00),
-        ("thirtyfourth", 0.986, 0.999, 150, 0.00),
+        ("thirtythird", 0.973, 0.999, 150, 0.00),
+        ("thirtyfourth", 0.980, 0.999, 150, 0.00),
         ("thirtyfifth", 0.940, 0.960, 150, 0.00),
         ("thirtysixth", 0.973, 0.980, 150, 0.00),
         ("thirtyseventh", 0.953, 0.999, 150, 0.00),
         ("thirtyeighth", 0.960, 0.980, 150, 0.00),
-        ("thirtyninth", 0.940, 0.980, 150, 0.00),
-        ("fortieth", 0.900, 0.940, 150, 0.00),
+        ("thirtyninth", 0.933, 0.980, 150, 0.00),
+        ("fortieth", 0.893, 0.940, 150, 0.00),
         ("fortyfirst", 0.980, 0.999, 150, 0.00),
-        ("fortysecond", 0.953, 0.920, 150, 0.00),
+        ("fortysecond", 0.946, 0.920, 150, 0.00),
         ("fortythird", 0.920, 0.980, 150, 0.00),
         ("fortyfourth", 0.960, 0.980, 150, 0.00),
-        ("fortyfifth", 0.893, 0.940, 150, 0.00),
+        ("fortyfifth", 0.906, 0.940, 150, 0.00),
         ("fortysixth", 0.933, 0.960, 150, 0.00),
-        ("fortyseventh", 0.940, 0.920, 150, 0.02),
-        ("fortyeighth", 0.960, 0.999, 150, 0.00),
+        ("fortyseventh", 0.946, 0.940, 150, 0.02),
+        ("fortyeighth", 0.953, 0.999, 150, 0.00),
         ("fortyninth", 0.960, 0.940, 150, 0.00),
         ("fiftieth", 0.946, 0.960, 150, 0.00),
         ("fiftyfirst", 0.980, 0.999, 150, 0.00),
         ("fiftysecond", 0.960, 0.999, 150, 0.00),
-        ("fiftythird", 0.946, 0.920, 150, 0.00),
+        ("fiftythird", 0.953, 0.920, 150, 0.00),
         ("fiftyfourth", 0.940, 0.980, 150, 0.00),
-        ("fiftyfifth", 0.946, 0.960, 150, 0.00),
+        ("fiftyfifth", 0.940, 0.960, 150, 0.00),
         ("fiftysixth", 0.920, 0.960, 150, 0.00),
         ("fiftyseventh", 0.926, 0.880, 150, 0.00),
         ("fiftyeighth", 0.960, 0.999, 150, 0.00),
         ("fiftyninth", 0.913, 0.940, 150, 0.00),
-        ("sixtieth", 0.913, 0.980, 150, 0.00),
+        ("sixtieth", 0.926, 0.980, 150, 0.00),
         ("sixtyfirst", 0.973, 0.999, 150, 0.00),
         ("sixtysecond", 0.980, 0.999, 150, 0.00),
         ("sixtythird", 0.960, 0.999, 150, 0.00),
@@ -254,8 +254,8 @@ def assert_scores(
         ("sixtyninth", 0.926, 0.960, 150, 0.00),
         ("seventieth", 0.966, 0.980, 150, 0.00),
         ("seventyfirst", 0.913, 0.940, 150, 0.00),
-        ("seventysecond", 0.913, 0.960, 150, 0.00),
-        ("seventythird", 0.973, 0.999, 150, 0.00),
+        ("seventysecond", 0.920, 0.960, 150, 0.00),
+        ("seventythird", 0.980, 0.999, 150, 0.00),
         ("seventyfourth", 0.973, 0.980, 150, 0.00),
         ("seventyfifth", 0.966, 0.960, 150, 0.00),
         ("seventysixth", 0.946, 0.980, 150, 0.00),
@@ -270,15 +270,15 @@ def assert_scores(
         ("eightyfifth", 0.920, 0.940, 150, 0.00),
         ("eightysixth", 0.940, 0.999, 150, 0.00),
         ("eightyseventh", 0.960, 0.999, 150, 0.00),
-        ("eightyeighth", 0.920, 0.980, 150, 0.00),
+        ("eightyeighth", 0.926, 0.980, 150, 0.00),
         ("eightyninth", 0.940, 0.980, 150, 0.00),
         ("ninetieth", 0.973, 0.999, 150, 0.00),
-        ("ninetyfirst", 0.900, 0.940, 150, 0.00),
+        ("ninetyfirst", 0.906, 0.960, 150, 0.00),
         ("ninetysecond", 0.920, 0.960, 150, 0.00),
         ("ninetythird", 0.946, 0.999, 150, 0.00),
         ("ninetyfourth", 0.940, 0.980, 150, 0.00),
-        ("ninetyfifth", 0.953, 0.980, 150, 0.00),
-        ("ninetysixth", 0.933, 0.980, 150, 0.00),
+        ("ninetyfifth", 0.960, 0.980, 150, 0.00),
+        ("ninetysixth", 0.926, 0.980, 150, 0.00),
         ("ninetyseventh", 0.966, 0.999, 150, 0.02),
         ("ninetyeighth", 0.973, 0.980, 150, 0.00),
         ("ninetyninth", 0.933, 0.960, 150, 0.00),
@@ -293,6 +293,8 @@ def assert_scores(
         ("hundredeighth", 0.953, 0.980, 150, 0.00),
         ("hundredninth", 0.946, 0.980, 150, 0.00),
         ("hundredtenth", 0.973, 0.999, 150, 0.00),
+        ("hundredeleventh", 0.940, 0.920, 150, 0.00),
+        ("hundredtwelfth", 0.953, 0.999, 150, 0.00),
     ],
 )
 def test_training_sets_as_fitted(
@@ -312,7 +314,10 @@ def test_folds_partition_the_records() -> None:
 
 @pytest.mark.parametrize(
     ("name", "exact", "simple_kept", "n", "complex_to_0"),
-    [("hundredeleventh", 0.906, 0.900, 150, 0.00), ("hundredtwelfth", 0.920, 0.960, 150, 0.00)],
+    [
+        ("hundredthirteenth", 0.926, 0.940, 150, 0.00),
+        ("hundredfourteenth", 0.920, 0.980, 150, 0.00),
+    ],
 )
 def test_evaluation_sets_as_scored_once(
     name: str, exact: float, simple_kept: float, n: int, complex_to_0: float
@@ -326,9 +331,9 @@ def test_evaluation_sets_as_scored_once(
 def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     """Out-of-fold: the weights and cut points are fitted afresh without each fold."""
     metrics = cross_validate(train.training_records(), folds=5)
-    assert metrics.n == 16644 and metrics.invalid == 0
-    assert metrics.accuracy >= 0.930, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.966
+    assert metrics.n == 16944 and metrics.invalid == 0
+    assert metrics.accuracy >= 0.931, format_report(metrics, "5-fold CV")
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.965
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
 
 
@@ -1148,9 +1153,9 @@ def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
             1,
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="a known miss since round 35: 'fix' reads as a fault to debug (-0.24) and "
+                reason="a known miss since round 35: 'fix' reads as a fault to debug (-0.20) and "
                 "the wording of a short personal note ('asking', 'my', 'fix') pulls the score "
-                "(0.65) under the tier-1 cut (2.32); the sets' own short emails are longer",
+                "(0.61) under the tier-1 cut (2.32); the sets' own short emails are longer",
             ),
         ),
         ("Explain how HTTPS certificates work, with an example of the chain of trust.", 1),
@@ -1160,8 +1165,8 @@ def test_a_4_mb_prompt_is_classified_by_its_ask_and_size() -> None:
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="a known miss since round 33: the sets' many comparisons of two numbers "
-                "(tier 0) weigh a comparison asked for at -0.23 (round 59), and the question mark "
-                "of the choice pulls the score (0.82) under the tier-1 cut (2.32)",
+                "(tier 0) weigh a comparison asked for at -0.23 (round 60), and the question mark "
+                "of the choice pulls the score (0.77) under the tier-1 cut (2.32)",
             ),
         ),
         ("Prove that the product of two odd integers is odd.", 2),
