@@ -275,6 +275,8 @@ def test_bench_registry_prints_markdown(capsys: pytest.CaptureFixture) -> None:
     out = capsys.readouterr().out
     assert "### Routing decision" in out and "| 1,000 |" in out
     assert "### Query classifier" in out
+    assert "### Query classifier (dev, training: the shipped weights)" in out
+    assert "(dev, fitted on the other sets)" not in out  # --quick leaves the per-set fits out
     with pytest.raises(SystemExit):
         main(["nope"])
 

@@ -65,6 +65,14 @@ def _row(label: str, m: Metrics) -> str:
     return f"| {label} | {m.n} | {exact} | {kept} | {low} |"
 
 
+def dev_reports(fitted: Metrics, held_out: Metrics | None) -> list[str]:
+    """The dev set, the first one labelled: by the shipped weights and, unless quick, left out."""
+    reports = [(fitted, "Query classifier (dev, training: the shipped weights)")]
+    if held_out is not None:
+        reports.append((held_out, "Query classifier (dev, fitted on the other sets)"))
+    return [line for m, title in reports for line in (format_report(m, title), "")]
+
+
 def run_classifier_bench(quick: bool) -> str:
     sets = {name: load_records(set_path(name)) for name in TRAINING_SETS}
     fitted = {name: evaluate(records, classify) for name, records in sets.items()}
@@ -89,6 +97,7 @@ def run_classifier_bench(quick: bool) -> str:
         "",
         format_report(pooled, "Query classifier (5-fold cross-validation over the training sets)"),
         "",
+        *dev_reports(fitted["dev"], held_out.get("dev")),
         "### Query classifier cost by prompt size",
         "",
         *cost_table(3 if quick else 20),
