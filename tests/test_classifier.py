@@ -335,7 +335,7 @@ def test_cross_validation_over_the_training_sets_as_achieved() -> None:
     metrics = cross_validate(train.training_records(), folds=5)
     assert metrics.n == 17244 and metrics.invalid == 0
     assert metrics.accuracy >= 0.931, format_report(metrics, "5-fold CV")
-    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.965
+    assert metrics.simple_recall is not None and metrics.simple_recall >= 0.968
     assert metrics.under_routing_2_to_0 is not None and metrics.under_routing_2_to_0 <= 0.002
 
 
