@@ -37,6 +37,7 @@ from harombe.config import HarombeConfig
 from harombe.drain import Drain
 from harombe.hardware import HardwareInfo, detect_async
 from harombe.inference.factory import open_backend
+from harombe.inference.http1 import HttpClient
 from harombe.inference.stats import MeasuredBackend
 from harombe.node.agent import make_agent
 from harombe.node.app import api_app, edge_middlewares, request_verifier
@@ -114,6 +115,10 @@ class Node(Stacked):
             connector=aiohttp.TCPConnector(ssl=client_tls_context(cfg.tls) or True),
         )
         self._stack.push_async_callback(session.close)
+        http = HttpClient(
+            connect_timeout=cfg.routing.request_timeout, ssl_context=client_tls_context(cfg.tls)
+        )
+        self._stack.push_async_callback(http.aclose)
         await self._start_sponsored(session)
         # Bind first: with port 0 the real port is known only after binding, and the
         # membership record must carry the real address.
@@ -131,7 +136,7 @@ class Node(Stacked):
             drain=self.drain,
         )
         transport = self._make_membership(session)
-        self._make_dispatcher(session)
+        self._make_dispatcher(session, http)
         await self._start_agent(session)
         await self._serve_http(sock, transport, session)
         log.info("node %s serving on %s (tier %d)", self.name, self.address, cfg.node.tier)
@@ -182,11 +187,12 @@ class Node(Stacked):
         )
         return transport
 
-    def _make_dispatcher(self, session: aiohttp.ClientSession) -> None:
+    def _make_dispatcher(self, session: aiohttp.ClientSession, http: HttpClient) -> None:
         assert self.gossip and self.record
         cfg = self.config
         connect = PeerConnector(
             session,
+            http,
             self.name,
             request_signer(cfg.security.keyring(), self.name),
             timeout=cfg.routing.request_timeout,

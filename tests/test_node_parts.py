@@ -19,6 +19,7 @@ from harombe.cluster.config import MembershipConfig
 from harombe.cluster.record import NodeRecord
 from harombe.config import SeedNode
 from harombe.drain import Drain
+from harombe.inference.http1 import HttpClient
 from harombe.inference.peer import PeerBackend
 from harombe.inference.stats import MeasuredBackend
 from harombe.inference.types import BackendError, ModelInfo
@@ -103,8 +104,9 @@ async def test_a_connector_reaches_peers_sponsors_and_its_own_plain_servers() ->
         await sponsored.start()
         try:
             signer = request_signer([KEY], "me")
+            http = HttpClient(connect_timeout=7.0)
             connect = PeerConnector(
-                session, "me", signer, timeout=7.0, scheme="https", sponsored=sponsored
+                session, http, "me", signer, timeout=7.0, scheme="https", sponsored=sponsored
             )
 
             peer = connect(_candidate("other"))

@@ -22,6 +22,7 @@ from aiohttp import web
 from support.routing_peers import RoutingCluster
 
 from harombe.inference import peer_wire
+from harombe.inference.http1 import HttpClient
 from harombe.inference.peer import PeerBackend
 from harombe.inference.types import (
     BackendError,
@@ -144,7 +145,9 @@ async def test_forwarded_chunks_equal_the_backends_own(pair):
         tools=[TOOL],
         options=GenerationOptions(temperature=0.25, top_k=7, max_tokens=64, stop=["\n\n"]),
     )
-    peer = PeerBackend(pair["b"].address, session=pair.session, origin="test", destination="b")
+    peer = PeerBackend(
+        pair["b"].address, session=pair.session, http=pair.http, origin="test", destination="b"
+    )
     forwarded = [c async for c in peer.chat(request)]
     direct = [c async for c in pair["b"].backend.chat(request)]
     assert forwarded == direct
@@ -230,12 +233,18 @@ async def test_an_answer_frame_over_the_limit_ends_the_answer_before_it_is_read(
     app = web.Application()
     app.router.add_post(peer_wire.FORWARD_PATH, huge_frame)
     server = await aiohttp_server(app, host="127.0.0.1")
+    http = HttpClient(connect_timeout=5.0)
     async with aiohttp.ClientSession() as session:
         peer = PeerBackend(
-            f"127.0.0.1:{server.port}", session=session, origin="a", max_frame_bytes=1024
+            f"127.0.0.1:{server.port}",
+            session=session,
+            http=http,
+            origin="a",
+            max_frame_bytes=1024,
         )
         with pytest.raises(BackendError, match="exceeds 1024B") as failed:
             async with asyncio.timeout(10):
                 async for _ in peer.chat(ChatRequest([Message("user", "hi")])):
                     pass
+    await http.aclose()
     assert sent_header and failed.value.retryable

@@ -16,7 +16,9 @@ from typing import Any
 
 import aiohttp
 import msgspec
+import yarl
 
+from harombe.inference import http1
 from harombe.inference.openai_stream import (
     EventSplitter,
     StreamAssembler,
@@ -39,6 +41,7 @@ from harombe.inference.wire import error_text, parse_object
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_HEALTH_TIMEOUT = 5.0
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+MAX_ERROR_BYTES = 64 * 1024
 STALE_CONNECTION_RETRIES = 2  # pooled connections found closed before one request gets through
 
 _json = msgspec.json.Encoder()
@@ -54,6 +57,8 @@ class OpenAIBackend:
     and `chunk_timeout`): a read timer here would be re-armed on every token.
     `health_timeout` bounds a health check, which must answer fast or count as unhealthy.
     `max_event_bytes` caps one server-sent event; a bigger one is treated as a broken stream.
+    Chat streams go through harombe's own `http1.HttpClient` (`http`, one of its own by
+    default), the other calls through aiohttp (`session`).
     """
 
     kind = "openai"
@@ -68,17 +73,21 @@ class OpenAIBackend:
         health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         session: aiohttp.ClientSession | None = None,
+        http: http1.HttpClient | None = None,
     ) -> None:
         self.base_url = _api_root(base_url)
+        self._server = http1.Url.parse(self.base_url)
+        self._path = yarl.URL(self.base_url).raw_path.rstrip("/")
         self.default_model = default_model
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._json_headers = self._headers | {"Content-Type": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
-        self._stream_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout)
         self._health_timeout = aiohttp.ClientTimeout(total=health_timeout)
         self._max_event_bytes = max_event_bytes
         self._session = session
         self._owns_session = session is None
+        self._http = http or http1.HttpClient(connect_timeout=timeout)
+        self._owns_http = http is None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -91,19 +100,28 @@ class OpenAIBackend:
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
+        if self._owns_http:
+            await self._http.aclose()
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         body = self._chat_body(request)
         url = f"{self.base_url}/v1/chat/completions"
         async with (
             self._translate_errors(url),
-            await self._send("POST", url, self._stream_timeout, body) as resp,
+            self._http.request(
+                "POST",
+                self._server,
+                f"{self._path}/v1/chat/completions",
+                headers=self._json_headers,
+                body=_json.encode(body),
+            ) as resp,
         ):
             if resp.status != 200:
-                raise _http_error(url, resp.status, await resp.text(), body.get("model"))
+                text = (await resp.read(MAX_ERROR_BYTES)).decode("utf-8", "replace")
+                raise _http_error(url, resp.status, text, body.get("model"))
             assembler = StreamAssembler(url)
             events = EventSplitter(self._max_event_bytes, url)
-            async for piece in resp.content.iter_any():
+            async for piece in resp.body():
                 for data in events.feed(piece):
                     if (chunk := assembler.take(data)) is not None:
                         yield chunk
@@ -200,9 +218,9 @@ class OpenAIBackend:
             yield
         except TimeoutError as exc:
             raise BackendError(f"{url}: timed out, no progress within the time limit") from exc
-        except aiohttp.ClientConnectorError as exc:
+        except (aiohttp.ClientConnectorError, http1.CannotConnect) as exc:
             raise BackendError(f"{url}: cannot connect ({exc.os_error})") from exc
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, http1.HttpClientError) as exc:
             raise BackendError(f"{url}: connection failed ({exc!r})") from exc
 
     def _chat_body(self, request: ChatRequest) -> dict[str, Any]:

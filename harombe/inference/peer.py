@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from harombe.inference import peer_wire
+from harombe.inference import http1, peer_wire
 from harombe.inference.types import (
     BackendError,
     BackendHealth,
@@ -33,6 +33,7 @@ from harombe.limits import LimitsConfig
 
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_MAX_FRAME_BYTES: int = LimitsConfig.model_fields["max_forward_frame_bytes"].default
+MAX_ERROR_BYTES = 64 * 1024
 
 
 class RequestSigner(Protocol):
@@ -50,7 +51,9 @@ class PeerBackend:
     """`destination`: the peer's name (signatures are bound to it). `timeout`: seconds without
     progress (connecting, or between two reads) before a call is abandoned; routing applies its
     own, shorter limits on top, and alone bounds the silences of a chat stream (a read timer
-    here would be re-armed on every chunk). `max_frame_bytes` bounds one chunk frame."""
+    here would be re-armed on every chunk). `max_frame_bytes` bounds one chunk frame. Chat
+    goes through harombe's own `http`, the other calls through aiohttp's `session`; both
+    belong to the caller."""
 
     kind = "peer"
 
@@ -59,6 +62,7 @@ class PeerBackend:
         address: str,
         *,
         session: aiohttp.ClientSession,
+        http: http1.HttpClient,
         origin: str,
         destination: str = "",
         auth: RequestSigner | None = None,
@@ -68,12 +72,13 @@ class PeerBackend:
     ) -> None:
         self.address = address
         self.base_url = f"{scheme}://{address}"
+        self._server = http1.Url.parse(self.base_url)
         self._session = session
+        self._http = http
         self._origin = origin
         self._destination = destination
         self._auth = auth
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
-        self._stream_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout)
         self._max_frame_bytes = max_frame_bytes
 
     def _signed_headers(self) -> dict[str, str]:
@@ -94,15 +99,14 @@ class PeerBackend:
         headers[peer_wire.VERSION_HEADER] = str(peer_wire.PROTOCOL_VERSION)
         async with (
             self._translate_errors(path),
-            self._session.post(
-                self.base_url + path, data=body, headers=headers, timeout=self._stream_timeout
-            ) as resp,
+            self._http.request("POST", self._server, path, headers=headers, body=body) as resp,
         ):
             if resp.status != 200 and resp.content_type != peer_wire.CONTENT_TYPE:
-                raise _http_error(self.address, resp.status, await resp.text(), request.model)
+                text = (await resp.read(MAX_ERROR_BYTES)).decode("utf-8", "replace")
+                raise _http_error(self.address, resp.status, text, request.model)
             reader = peer_wire.FrameReader(self._max_frame_bytes)
             try:
-                async for piece in resp.content.iter_any():
+                async for piece in resp.body():
                     for frame in reader.feed(piece):
                         if frame.error is not None:
                             raise self._reported(frame.error, request.model)
@@ -197,7 +201,7 @@ class PeerBackend:
         return BackendHealth(ok=payload.get("status") == "ok", detail=f"peer {self.address}")
 
     async def aclose(self) -> None:
-        """Nothing to release: the session belongs to the caller."""
+        """Nothing to release: the clients belong to the caller."""
 
     async def _get_json(self, path: str) -> dict[str, Any]:
         async with (
@@ -224,9 +228,9 @@ class PeerBackend:
             yield
         except TimeoutError as exc:
             raise BackendError(f"{where}: no answer in time") from exc
-        except aiohttp.ClientConnectorError as exc:
+        except (aiohttp.ClientConnectorError, http1.CannotConnect) as exc:
             raise BackendError(f"{where}: cannot connect ({exc.os_error})") from exc
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, http1.HttpClientError) as exc:
             raise BackendError(f"{where}: connection failed ({exc!r})") from exc
 
 

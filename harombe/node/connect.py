@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from harombe.api.peer_auth import RequestSigner
+from harombe.inference.http1 import HttpClient
 from harombe.inference.peer import DEFAULT_MAX_FRAME_BYTES, DEFAULT_TIMEOUT, PeerBackend
 from harombe.inference.types import Backend
 from harombe.routing.view import Candidate
@@ -24,9 +25,11 @@ class PeerConnector:
     """The dispatcher's `connect`. A plain server this peer sponsors is served by its backend
     here (lent: the dispatcher's close leaves it open for `sponsored`); a plain server another
     peer sponsors goes through that peer (`via`); any other node is a peer, reached through
-    its /cluster/forward, with requests signed when the cluster has a key."""
+    its /cluster/forward, with requests signed when the cluster has a key. Answers stream
+    through `http`, other calls go through `session`."""
 
     session: aiohttp.ClientSession
+    http: HttpClient
     origin: str
     signer: RequestSigner | None = None
     timeout: float = DEFAULT_TIMEOUT
@@ -41,6 +44,7 @@ class PeerConnector:
             return LentBackend(own)
         peer = dict(
             session=self.session,
+            http=self.http,
             auth=self.signer,
             origin=self.origin,
             destination=c.via or c.name,  # the peer that receives it: a plain server's sponsor

@@ -2,11 +2,12 @@
 
 The path of a streamed OpenAI request on a peer, from the dispatcher to the rendered frames:
 `Dispatcher.open`, the routed answer and its time limits, the measured backend, the backend
-reading its stream (an OpenAI-compatible server's events, or another peer's frames), the
-answer and the `chat.completion.chunk` events. The backend's bytes come from a fake HTTP
-session, handed over one read at a time by loop callbacks; aiohttp's, the kernel's and the
-HTTP server's costs are left out, so small changes to harombe's own per-request and per-token
-work show here that the loopback benchmark (`overhead`) cannot resolve on a busy machine.
+reading its stream (an OpenAI-compatible server's events, or another peer's frames) through
+harombe's HTTP client, the answer and the `chat.completion.chunk` events. The server's bytes
+(HTTP/1.1, chunked) reach the client's connection one read at a time by loop callbacks; the
+kernel's and the HTTP server's costs are left out, so small changes to harombe's own
+per-request and per-token work show here that the loopback benchmark (`overhead`) cannot
+resolve on a busy machine.
 
 `python -m sim.bench answer-path`
 """
@@ -16,13 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
-
-import aiohttp
 
 from harombe.api.answer import open_answer
 from harombe.api.openai_api import OpenAIApi, _Completion
-from harombe.inference import peer_wire
+from harombe.inference import http1, peer_wire
 from harombe.inference.openai_compat import OpenAIBackend
 from harombe.inference.peer import PeerBackend
 from harombe.inference.stats import MeasuredBackend
@@ -60,70 +60,67 @@ def peer_frames() -> list[bytes]:
     return [peer_wire.chunk_frame(c) for c in [*chunks, done]]
 
 
-class _Protocol:
-    """What `aiohttp.StreamReader` asks of its connection."""
+def _chunked(items: list[bytes]) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(item), item) for item in items)
 
-    connected = True
-    _reading_paused = False
+
+class _Transport(asyncio.Transport):
+    """A connection whose server gives every request the same answer (`reads`, one per loop
+    iteration)."""
+
+    def __init__(self, conn: http1.Connection, reads: list[bytes]) -> None:
+        super().__init__()
+        self._conn = conn
+        self._reads = reads
+        self._loop = asyncio.get_running_loop()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._loop.call_soon(self._arrive, iter(self._reads))
+
+    def _arrive(self, reads: Iterator[bytes]) -> None:
+        read = next(reads, None)
+        if read is not None:
+            self._conn.data_received(read)
+            self._loop.call_soon(self._arrive, reads)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
 
     def pause_reading(self) -> None:
         pass
 
-    def resume_reading(self, resume_parser: bool = True) -> None:
+    def resume_reading(self) -> None:
         pass
 
 
-class _Response:
-    """A 200 answer whose body arrives in `reads`, one per loop iteration."""
+class _Server(http1.HttpClient):
+    """Stands in for the server's socket: `HttpClient`'s own parsing and pooling, no kernel."""
 
-    status = 200
-
-    def __init__(self, reads: list[bytes], content_type: str) -> None:
-        loop = asyncio.get_running_loop()
-        self.content_type = content_type
-        self.content = aiohttp.StreamReader(_Protocol(), 2**16, loop=loop)  # type: ignore[arg-type]
-        self._reads = iter(reads)
-        loop.call_soon(self._arrive, loop)
-
-    def _arrive(self, loop: asyncio.AbstractEventLoop) -> None:
-        read = next(self._reads, None)
-        if read is None:
-            self.content.feed_eof()
-        else:
-            self.content.feed_data(read)
-            loop.call_soon(self._arrive, loop)
-
-    async def __aenter__(self) -> _Response:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        pass
-
-
-class _Session:
-    """Stands in for `aiohttp.ClientSession`: every request gets the same answer."""
-
-    closed = False
-
-    def __init__(self, reads: list[bytes], content_type: str) -> None:
+    def __init__(self, reads: list[bytes]) -> None:
+        super().__init__(connect_timeout=1.0)
         self._reads = reads
-        self._content_type = content_type
 
-    async def request(self, *args: object, **kwargs: object) -> _Response:
-        return _Response(self._reads, self._content_type)
-
-    def post(self, *args: object, **kwargs: object) -> _Response:
-        return _Response(self._reads, self._content_type)
+    async def _connect(self, url: http1.Url) -> http1.Connection:
+        conn = http1.Connection(http1.MAX_HEAD_BYTES)
+        conn.connection_made(_Transport(conn, self._reads))
+        return conn
 
 
 def _backend(kind: str, per_read: int) -> Backend:
     items = openai_events() if kind == "openai" else peer_frames()
-    reads = [b"".join(items[i : i + per_read]) for i in range(0, len(items), per_read)]
+    content_type = "text/event-stream" if kind == "openai" else peer_wire.CONTENT_TYPE
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n"
+    reads = [_chunked(items[i : i + per_read]) for i in range(0, len(items), per_read)]
+    reads[0] = (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + reads[0]
+    reads[-1] += b"0\r\n\r\n"
+    http = _Server(reads)
     if kind == "openai":
-        session: Any = _Session(reads, "text/event-stream")
-        return OpenAIBackend("http://backend", session=session)
-    session = _Session(reads, peer_wire.CONTENT_TYPE)
-    return PeerBackend("127.0.0.1:1", session=session, origin="bench")
+        return OpenAIBackend("http://backend", http=http)
+    session: Any = None  # chat streams go through `http` alone
+    return PeerBackend("127.0.0.1:1", session=session, http=http, origin="bench")
 
 
 async def cpu_per_answer(kind: str, per_read: int, answers: int, rounds: int) -> float:

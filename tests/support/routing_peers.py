@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from harombe.api.peer_auth import peer_auth_middleware
+from harombe.inference.http1 import HttpClient
 from harombe.inference.openai_compat import OpenAIBackend
 from harombe.node.app import api_app, request_verifier
 from harombe.node.connect import PeerConnector, request_signer
@@ -78,6 +79,7 @@ class RoutingCluster:
         self.keyring = keyring or []
         self.peers: dict[str, Peer] = {}
         self.session: aiohttp.ClientSession | None = None
+        self.http: HttpClient | None = None
 
     async def add(
         self,
@@ -107,6 +109,7 @@ class RoutingCluster:
 
     async def __aenter__(self) -> RoutingCluster:
         self.session = aiohttp.ClientSession()
+        self.http = HttpClient(connect_timeout=5.0)
         for peer in self.peers.values():
             peer.sock = bound_socket()
             peer.port = peer.sock.getsockname()[1]
@@ -122,7 +125,7 @@ class RoutingCluster:
                 config=self.config,
                 rng=random.Random(peer.name),
                 connect=PeerConnector(
-                    self.session, peer.name, request_signer(self.keyring, peer.name)
+                    self.session, self.http, peer.name, request_signer(self.keyring, peer.name)
                 ),
             )
         for peer in self.peers.values():
@@ -161,6 +164,8 @@ class RoutingCluster:
                 await peer.fake.__aexit__()
         if self.session is not None:
             await self.session.close()
+        if self.http is not None:
+            await self.http.aclose()
 
     def served(self) -> dict[str, int]:
         """Chat requests each peer's fake backend has received."""
