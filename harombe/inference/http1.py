@@ -334,7 +334,10 @@ class Connection(asyncio.Protocol):
             line = data[start:line_end]
             start = line_end + 2
             if self._chunk_state == "size":
-                self._left = _chunk_size(line)
+                if 0 < len(line) <= 16 and _HEX_DIGITS.issuperset(line):
+                    self._left = int(line, 16)  # nearly every line: no extension
+                else:
+                    self._left = _chunk_size(line)
                 self._chunk_state = "data-end" if self._left else "trailer"
             elif not line:  # the blank line ending the trailer
                 self.body_done = True
