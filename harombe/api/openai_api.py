@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import struct
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -58,7 +58,7 @@ def _error_event(exc: ApiError) -> bytes:
 
 def _tool_call(call: ToolCall, index: int | None = None) -> dict[str, Any]:
     rendered: dict[str, Any] = {
-        "id": call.id or f"call_{uuid.uuid4().hex[:24]}",
+        "id": call.id or f"call_{os.urandom(12).hex()}",
         "type": "function",
         "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
     }
@@ -100,7 +100,7 @@ class _Completion:
 
     def __init__(self, answer: Answer, requested: str, prefix: str = "chatcmpl") -> None:
         self.answer = answer
-        self.id = f"{prefix}-{uuid.uuid4().hex}"
+        self.id = f"{prefix}-{os.urandom(16).hex()}"
         self.created = int(time.time())
         self.requested = requested
 

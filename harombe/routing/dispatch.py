@@ -201,6 +201,9 @@ class Dispatcher:
         """The plan before it is fitted to the nodes' windows and tool calling. The classifier
         runs only when neither the model nor the options name a tier; its explanation travels
         in `plan.classification`."""
+        if not is_virtual(request.model):
+            assert request.model is not None  # not virtual
+            return self._served_plan(request.model)
         found: list[Classification] = []
 
         def classify() -> int:
@@ -210,8 +213,6 @@ class Dispatcher:
         plan = make_plan(
             request.model, options.prefer_tier, self.config.fallback_strategy, classify
         )
-        if plan.model is not None:
-            plan = self._served_plan(plan.model)
         return dataclasses.replace(plan, classification=found[0]) if found else plan
 
     async def embed(self, request: EmbedRequest, options: RouteOptions) -> Embedded:

@@ -8,7 +8,9 @@ Four paths, each timed from the client's request to the last byte of the streame
 - peer: client → harombed → its own backend;
 - forwarded: client → harombed without a backend → the peer that has one → its backend.
 For each: latency of one request at a time (total and time to first token), throughput with 8
-concurrent clients, the CPU the proxy processes spend per request and their peak RSS. The
+concurrent clients (every process on every core, then the proxies on a core of their own, as on
+a machine with a core to spare), the CPU the proxy processes spend per request and their peak
+RSS. The
 backend is `FakeOpenAI` (answers at once, so only the proxies' own cost shows), then the real
 llama.cpp server with the demo model when xllamacpp is installed (time to first token). Every
 server runs in its own process, as on a real machine; only the clients run here.
@@ -19,12 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,12 +129,34 @@ async def process(args: list[str], ready_url: str) -> AsyncIterator[subprocess.P
 
 
 @contextlib.asynccontextmanager
-async def fake_backend(interval: float) -> AsyncIterator[str]:
+async def fake_backend(interval: float) -> AsyncIterator[tuple[str, int]]:
+    """The instant OpenAI-compatible backend in its own process: its URL and process id."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     args = ["-m", "sim.fake_openai", "--port", str(port), "--interval", str(interval)]
-    async with process(args, f"{url}/v1/models"):
-        yield url
+    async with process(args, f"{url}/v1/models") as proc:
+        yield url, proc.pid
+
+
+@contextlib.contextmanager
+def proxies_on_own_core(proxies: list[int], others: list[int]) -> Iterator[int | None]:
+    """Pin the `proxies` processes to the last CPU this process may use and `others` to the
+    rest, as on a machine with a core to spare for the proxy; restored on exit. Yields that
+    CPU, or None where affinity cannot be set (not Linux, or a single CPU)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+    if len(cpus) < 2:
+        yield None
+        return
+    for pid in proxies:
+        os.sched_setaffinity(pid, cpus[-1:])
+    for pid in others:
+        os.sched_setaffinity(pid, cpus[:-1])
+    try:
+        yield cpus[-1]
+    finally:
+        for pid in [*proxies, *others]:
+            with contextlib.suppress(OSError):  # a process already gone
+                os.sched_setaffinity(pid, cpus)
 
 
 @dataclass
@@ -302,7 +327,7 @@ async def run_overhead(n: int = 300) -> str:
     model = "fake-model"
     connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
     async with aiohttp.ClientSession(connector=connector) as http:
-        async with fake_backend(0.0) as url, peers_for(url, model) as paths:
+        async with fake_backend(0.0) as (url, backend_pid), peers_for(url, model) as paths:
             stats = await measure(http, paths.urls, model, n, 16)
             out += [f"{n} streamed requests per path (16 tokens each), one at a time, "
                     "interleaved.", ""]  # fmt: skip
@@ -311,11 +336,20 @@ async def run_overhead(n: int = 300) -> str:
                 await under_load(http, paths, name, model, CONCURRENCY * 5)
             loads = [await under_load(http, paths, p, model, n * 4) for p in PATHS]
             out += [f"{n * 4} streamed requests per path by {CONCURRENCY} concurrent clients "
-                    "(16 tokens each).", "", *_load_table(loads), ""]  # fmt: skip
+                    "(16 tokens each), every process on every core.", "",
+                    *_load_table(loads), ""]  # fmt: skip
+            proxies = [pid for pids in paths.pids.values() for pid in pids]
+            with proxies_on_own_core(proxies, [os.getpid(), backend_pid]) as cpu:
+                if cpu is not None:
+                    loads = [await under_load(http, paths, p, model, n * 4) for p in PATHS]
+                    out += [f"The same with the proxies on a core of their own (CPU {cpu}; the "
+                            "clients and the backend on the others), as on a machine with a "
+                            "core to spare: the proxy's own cost against the direct path's.",
+                            "", *_load_table(loads), ""]  # fmt: skip
             fast = [await best_rate(http, paths[p], model, 5000) for p in PATHS]
-        async with fake_backend(0.001) as url, peers_for(url, model) as paths:
+        async with fake_backend(0.001) as (url, _), peers_for(url, model) as paths:
             paced = [await best_rate(http, paths[p], model, 2000) for p in PATHS]
-        async with fake_backend(0.01) as url, peers_for(url, model) as paths:
+        async with fake_backend(0.01) as (url, _), peers_for(url, model) as paths:
             real = [await best_rate(http, paths[p], model, 300) for p in PATHS]
     out += [
         "Streaming throughput (chunks/s of one answer, best of 3):",
