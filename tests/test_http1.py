@@ -188,10 +188,12 @@ def test_urls_and_headers_that_cannot_be_sent_are_refused_before_sending() -> No
 
 # ---- against real servers on loopback ---------------------------------------------------
 
+Handle = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
 
 @asynccontextmanager
 async def raw_server(
-    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    handle: Handle,
     ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[tuple[Url, list[int]]]:
     """A TCP server on loopback running `handle` per connection; yields its URL and a list
@@ -220,22 +222,29 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
     return head + await reader.readexactly(length)
 
 
+def answering(answer: bytes) -> Handle:
+    """A kept-alive connection's server: `answer` to every request until the client closes."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await read_request(reader)
+            except asyncio.IncompleteReadError:
+                return
+            writer.write(answer)
+            await writer.drain()
+
+    return handle
+
+
 async def body_of(client: HttpClient, url: Url, target: str = "/") -> tuple[int, bytes]:
     async with client.request("POST", url, target, body=b"{}") as response:
         return response.status, b"".join([piece async for piece in response.body()])
 
 
 async def test_a_kept_alive_connection_serves_the_next_request() -> None:
-    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while not reader.at_eof():
-            try:
-                await read_request(reader)
-            except asyncio.IncompleteReadError:
-                return
-            writer.write(CHUNKED_HEAD + chunked(b"hello"))
-
     client = HttpClient(connect_timeout=5)
-    async with raw_server(keep_alive) as (url, accepted):
+    async with raw_server(answering(CHUNKED_HEAD + chunked(b"hello"))) as (url, accepted):
         assert await body_of(client, url) == (200, b"hello")
         assert await body_of(client, url) == (200, b"hello")
         assert len(accepted) == 1
@@ -310,17 +319,9 @@ async def test_a_tls_handshake_that_never_ends_times_out_connecting() -> None:
 
 
 async def test_an_abandoned_answer_closes_its_connection_and_an_error_body_is_bounded() -> None:
-    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while not reader.at_eof():
-            try:
-                await read_request(reader)
-            except asyncio.IncompleteReadError:
-                return
-            writer.write(b"HTTP/1.1 500 Oops\r\nContent-Length: 1000000\r\n\r\n" + b"e" * 100_000)
-            await writer.drain()
-
+    endless = b"HTTP/1.1 500 Oops\r\nContent-Length: 1000000\r\n\r\n" + b"e" * 100_000
     client = HttpClient(connect_timeout=5)
-    async with raw_server(endless) as (url, accepted):
+    async with raw_server(answering(endless)) as (url, accepted):
         for _ in range(2):
             async with client.request("GET", url, "/") as response:
                 assert response.status == 500
@@ -332,17 +333,10 @@ async def test_an_abandoned_answer_closes_its_connection_and_an_error_body_is_bo
 async def test_idle_connections_are_bounded_and_closed_after_the_keep_alive(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while not reader.at_eof():
-            try:
-                await read_request(reader)
-            except asyncio.IncompleteReadError:
-                return
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-
     monkeypatch.setattr(http1, "MAX_IDLE_PER_HOST", 2)
     client = HttpClient(connect_timeout=5)
-    async with raw_server(keep_alive) as (url, accepted):
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    async with raw_server(answering(ok)) as (url, accepted):
         assert await asyncio.gather(*(body_of(client, url) for _ in range(4))) == [(200, b"ok")] * 4
         assert len(accepted) == 4 and len(client._idle[url]) == 2
         monkeypatch.setattr(http1, "KEEPALIVE_S", 0.0)

@@ -7,8 +7,10 @@ written in one `write`, the response head parsed once, the body handed over as i
 (each read's worth, de-chunked), and keep-alive connections pooled per host. Everything a
 server can make it hold is bounded: the head by `max_head_bytes`, a chunk-size line by
 `MAX_CHUNK_LINE_BYTES`, the body read ahead of its reader by `HIGH_WATER_BYTES` (reading
-pauses), an error body by the caller's limit. Silences are bounded by the caller (routing's
-`first_token_timeout` and `chunk_timeout`), connecting by `connect_timeout`.
+pauses), an error body by the caller's limit, idle connections by `MAX_IDLE_PER_HOST` and
+`KEEPALIVE_S`; connections in use are as many as the answers in flight, which routing bounds.
+Silences are bounded by the caller (routing's `first_token_timeout` and `chunk_timeout`),
+connecting by `connect_timeout`.
 
 `HttpClient.request` is an async context manager giving a `Response`; iterate
 `Response.body()` for the body's bytes, or `await Response.read(limit)`. A connection goes back
