@@ -112,6 +112,11 @@ def test_an_interim_100_continue_is_skipped() -> None:
     assert conn.head is not None and conn.head[0] == 200 and conn.take() == b"ok"
 
 
+BOTH_FRAMINGS = (
+    b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+)
+
+
 @pytest.mark.parametrize(
     ("head", "keep"),
     [
@@ -119,6 +124,8 @@ def test_an_interim_100_continue_is_skipped() -> None:
         (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", False),
         (b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", False),
         (b"HTTP/1.1 204 No Content\r\n\r\n", True),
+        # both framings: the length is ignored, the connection not trusted again
+        (BOTH_FRAMINGS, False),
     ],
 )
 def test_keep_alive_is_what_the_server_said(head: bytes, keep: bool) -> None:
@@ -136,6 +143,8 @@ HOSTILE = {
     "a negative length": b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
     "a length of 19 digits": b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000000000\r\n\r\n",
     "gzip as the last encoding": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+    "gzip, then chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    "a superscript digit as the length": b"HTTP/1.1 200 OK\r\nContent-Length: \xb9\r\n\r\nx",
     "a negative chunk size": CHUNKED_HEAD + b"-1\r\n",
     "a 0x chunk size": CHUNKED_HEAD + b"0x5\r\nhello\r\n",
     "an underscored chunk size": CHUNKED_HEAD + b"1_0\r\n",
@@ -166,6 +175,24 @@ async def test_reading_pauses_while_the_reader_is_behind_and_resumes_when_it_tak
     assert len(conn.take()) == 300_000 and not transport.paused
 
 
+def test_a_connection_with_body_left_unread_or_reading_paused_is_not_reused() -> None:
+    conn, _ = connection()
+    conn.data_received(CHUNKED_HEAD + chunked(b"first", b"second"))
+    assert conn.body_done and not conn.reusable()  # the reader stopped before taking it all
+    assert conn.take() == b"firstsecond" and conn.reusable()
+
+    conn, transport = connection()
+    conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + b"z" * 300_000)
+    assert conn.body_done and transport.paused and not conn.reusable()
+
+
+def test_a_reset_ends_a_body_read_to_the_connections_end_as_a_failure() -> None:
+    conn, _ = connection()
+    conn.data_received(b"HTTP/1.1 200 OK\r\n\r\npartial")
+    conn.connection_lost(ConnectionResetError())
+    assert not conn.body_done and conn.take() == b"partial"
+
+
 def test_bytes_on_an_idle_connection_close_it() -> None:
     conn, transport = connection()
     conn.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
@@ -180,6 +207,8 @@ def test_urls_and_headers_that_cannot_be_sent_are_refused_before_sending() -> No
     assert Url.parse("http://[::1]:8080").authority == "[::1]:8080"
     with pytest.raises(ValueError, match="expected http"):
         Url.parse("ftp://host:21")
+    utf8 = http1._request_bytes("GET", Url("http", "h", 1), "/", {"X-Node": "Küche"}, b"", "h")
+    assert "X-Node: Küche".encode() in utf8  # as aiohttp on the other side reads it
     with pytest.raises(ValueError, match="line break"):
         http1._request_bytes(
             "GET", Url("http", "h", 1), "/", {"X-Key": "a\r\nEvil: 1"}, b"", "harombe"
@@ -251,6 +280,35 @@ async def test_a_kept_alive_connection_serves_the_next_request() -> None:
         await client.aclose()
         with pytest.raises(http1.HttpClientError, match="closed"):
             await body_of(client, url)
+
+
+async def test_an_answer_left_unread_never_reaches_the_next_request() -> None:
+    """A client that goes away mid-answer after the rest of the answer has arrived: that rest
+    must not be read as the start of the next request's answer."""
+    first_read = asyncio.Event()
+
+    async def in_two_parts(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await read_request(reader)
+            except asyncio.IncompleteReadError:
+                return
+            writer.write(CHUNKED_HEAD + b"6\r\nfirst \r\n")
+            await first_read.wait()
+            writer.write(chunked(b"rest of the answer"))
+            await writer.drain()
+
+    client = HttpClient(connect_timeout=5)
+    async with raw_server(in_two_parts) as (url, accepted):
+        async with client.request("POST", url, "/", body=b"{}") as response:
+            assert await anext(aiter(response.body())) == b"first "
+            first_read.set()
+            async with asyncio.timeout(10):  # the rest arrives; the reader never takes it
+                while not response._conn.body_done:
+                    await response._conn.wait()
+        assert await body_of(client, url) == (200, b"first rest of the answer")
+        assert len(accepted) == 2  # the first connection was closed, not pooled
+    await client.aclose()
 
 
 async def test_a_pooled_connection_the_server_closed_silently_is_replaced() -> None:

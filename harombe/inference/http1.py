@@ -136,7 +136,9 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self.received = False  # whether any byte of the current response came
-        self._rest = b""  # bytes received, not parsed yet
+        self._rest = b""  # body bytes received, not parsed yet (a line not complete)
+        self._head_part = bytearray()  # the start of a head split over reads
+        self._scanned = 0  # how far `_head_part` was searched for the head's end
         self._pieces: list[bytes] = []
         self._buffered = 0
         self._paused = False
@@ -155,8 +157,8 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.head is not None and self._mode == "eof" and not self.body_done:
-            self.body_done = True  # a body read up to the connection's end is complete
+        if self.head is not None and self._mode == "eof" and not self.body_done and exc is None:
+            self.body_done = True  # a body read up to the connection's (orderly) end is complete
         elif not self.body_done and self._failure is None:
             self._failure = ConnectionLost(
                 "the server closed the connection mid-response"
@@ -171,9 +173,9 @@ class Connection(asyncio.Protocol):
             return
         self.received = True
         try:
-            self._parse(self._rest + data if self._rest else data)
-        except MalformedResponse as exc:
-            self._failure = exc
+            self._parse(data)
+        except (MalformedResponse, ValueError) as exc:  # int() of a hostile number, say
+            self._failure = exc if isinstance(exc, MalformedResponse) else MalformedResponse(exc)
             self.close()
         if self._buffered > HIGH_WATER_BYTES and not self._paused and self.transport:
             self._paused = True
@@ -186,10 +188,13 @@ class Connection(asyncio.Protocol):
     # ---- the exchange --------------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        assert self.transport is not None
+        """Start an exchange: `data` (the whole request) written, the response state reset."""
+        assert self.transport is not None and not self._pieces and not self._paused
         self.received = False
         self.head = None
         self._mode, self._chunk_state, self.body_done = "", "size", False
+        self._rest, self._head_part, self._scanned = b"", bytearray(), 0
+        self._left, self._failure = 0, None
         self.transport.write(data)
 
     async def wait(self) -> None:
@@ -223,6 +228,8 @@ class Connection(asyncio.Protocol):
             and self.head is not None
             and self.head[2]
             and not self._rest
+            and not self._pieces  # the reader stopped before the end: not for the next one
+            and not self._paused
         )
 
     def close(self) -> None:
@@ -241,6 +248,8 @@ class Connection(asyncio.Protocol):
             data = self._parse_head(data)
             if self.head is None:
                 return
+        elif self._rest:
+            data = self._rest + data  # at most a chunk-size line's start
         if self._mode == "chunked":
             data = self._parse_chunked(data)
         elif self._mode == "length":
@@ -255,52 +264,53 @@ class Connection(asyncio.Protocol):
         self._rest = data  # left over after the end: the connection is not reused
 
     def _parse_head(self, data: bytes) -> bytes:
+        """Parse the response head if `data` completes it; the bytes after it. A head split
+        over reads is gathered in `_head_part`, searched from where the last search stopped."""
+        buffer: bytes | bytearray = data
+        start = 0
+        if self._head_part:
+            self._head_part += data
+            buffer, start = self._head_part, self._scanned
         while True:
-            end = data.find(b"\r\n\r\n", 0, self._max_head + 4)
+            end = buffer.find(b"\r\n\r\n", start, self._max_head + 4)
             if end < 0:
-                if len(data) > self._max_head:
+                if len(buffer) > self._max_head:
                     raise MalformedResponse(f"response head over {self._max_head} bytes")
-                self._rest = data
+                if buffer is not self._head_part:
+                    self._head_part = bytearray(buffer)
+                self._scanned = max(0, len(buffer) - 3)
                 return b""
-            lines = data[:end].split(b"\r\n")
-            data = data[end + 4 :]
+            lines = bytes(buffer[:end]).split(b"\r\n")
+            buffer, start = buffer[end + 4 :], 0
             status_line = _STATUS.fullmatch(lines[0])
             if status_line is None:
                 raise MalformedResponse(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
             status = int(status_line.group(2))
             if 100 <= status < 200:
                 continue  # an interim response (100 Continue): the real one follows
-            headers: dict[str, str] = {}
-            for line in lines[1:]:
-                name, colon, value = line.partition(b":")
-                key = name.decode("latin-1").lower()
-                if not colon or not _TOKEN.fullmatch(key):
-                    raise MalformedResponse(f"malformed header line: {line[:80]!r}")
-                text = value.strip().decode("latin-1")
-                if key in headers and key in ("content-length", "transfer-encoding"):
-                    if headers[key] != text:
-                        raise MalformedResponse(f"conflicting {key} headers")
-                headers[key] = text
-            keep_alive = status_line.group(1) == b"1" and "close" not in (
-                headers.get("connection", "").lower()
+            headers = _headers(lines[1:])
+            keep_alive = (
+                status_line.group(1) == b"1"
+                and "close" not in headers.get("connection", "").lower()
+                # both: the length is ignored (RFC 9112, 6.3), the connection not trusted again
+                and not ("transfer-encoding" in headers and "content-length" in headers)
             )
             self._start_body(status, headers)
-            if self._mode == "eof":
-                keep_alive = False
-            self.head = (status, headers, keep_alive)
-            return data
+            self.head = (status, headers, keep_alive and self._mode != "eof")
+            self._head_part = bytearray()
+            return bytes(buffer)
 
     def _start_body(self, status: int, headers: dict[str, str]) -> None:
         encoding = headers.get("transfer-encoding", "").lower()
         if status in (204, 304):
             self._mode, self.body_done = "length", True
         elif encoding:
-            if encoding.rsplit(",", 1)[-1].strip() != "chunked":
-                raise MalformedResponse(f"unsupported transfer-encoding {encoding!r}")
+            if encoding != "chunked":  # nothing else was asked for
+                raise MalformedResponse(f"unsupported transfer-encoding {encoding[:40]!r}")
             self._mode = "chunked"
         elif "content-length" in headers:
             length = headers["content-length"]
-            if not length.isdigit() or len(length) > 18:
+            if not (length.isascii() and length.isdigit()) or len(length) > 18:
                 raise MalformedResponse(f"invalid content-length {length[:40]!r}")
             self._mode, self._left = "length", int(length)
             self.body_done = self._left == 0
@@ -409,8 +419,10 @@ class HttpClient:
         body: bytes = b"",
     ) -> Exchange:
         """`async with` it for the response to `method target` sent to `url`, once its head
-        came back. A pooled connection found closed before anything came back is replaced by a
-        fresh one (`STALE_RETRIES` times; the request had not reached the server)."""
+        came back. A pooled connection lost before any byte of the response came back is
+        replaced by a fresh one, `STALE_RETRIES` times: the server closed it as it was taken
+        (llama.cpp's server closes one after each streamed answer). A server that read the
+        request and then closed the connection without a byte is sent it again that way."""
         data = _request_bytes(method, url, target, headers, body, self._user_agent)
         return Exchange(self, url, data)
 
@@ -500,8 +512,25 @@ class HttpClient:
             self._sweep = asyncio.get_running_loop().call_later(KEEPALIVE_S, self._close_stale)
 
 
+def _headers(lines: list[bytes]) -> dict[str, str]:
+    """Header lines as a dict, names lower-cased; MalformedResponse on a malformed line or
+    conflicting framing headers."""
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        key = name.decode("latin-1").lower()
+        if not colon or not _TOKEN.fullmatch(key):
+            raise MalformedResponse(f"malformed header line: {line[:80]!r}")
+        text = value.strip().decode("latin-1")
+        if key in headers and key in ("content-length", "transfer-encoding"):
+            if headers[key] != text:
+                raise MalformedResponse(f"conflicting {key} headers")
+        headers[key] = text
+    return headers
+
+
 def _chunk_size(line: bytes) -> int:
-    digits = line.split(b";", 1)[0].strip() if b";" in line else line
+    digits = line.split(b";", 1)[0].strip()
     if not 0 < len(digits) <= 16 or not _HEX_DIGITS.issuperset(digits):
         raise MalformedResponse(f"invalid chunk size {line[:40]!r}")
     return int(digits, 16)
@@ -534,4 +563,4 @@ def _request_bytes(
             raise ValueError(f"header {name!r} cannot be sent: a line break or invalid name")
         lines.append(f"{name}: {value}")
     lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body  # UTF-8, as aiohttp reads it
