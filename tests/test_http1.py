@@ -23,6 +23,8 @@ from harombe.inference.http1 import (
     MalformedResponse,
     Url,
 )
+from harombe.inference.http1 import client as http_client
+from harombe.inference.http1 import connection as http_connection
 
 CHUNKED_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -151,7 +153,7 @@ HOSTILE = {
     "a chunk size of 17 digits": CHUNKED_HEAD + b"1" * 17 + b"\r\n",
     "an empty chunk size": CHUNKED_HEAD + b"\r\n",
     "chunk data longer than its size": CHUNKED_HEAD + b"2\r\nabc\r\n",
-    "an endless chunk-size line": CHUNKED_HEAD + b"a" * (http1.MAX_CHUNK_LINE_BYTES + 2),
+    "an endless chunk-size line": CHUNKED_HEAD + b"a" * (http_connection.MAX_CHUNK_LINE_BYTES + 2),
     "a head over the limit": b"HTTP/1.1 200 OK\r\nX: " + b"y" * 2000,
 }
 
@@ -207,10 +209,12 @@ def test_urls_and_headers_that_cannot_be_sent_are_refused_before_sending() -> No
     assert Url.parse("http://[::1]:8080").authority == "[::1]:8080"
     with pytest.raises(ValueError, match="expected http"):
         Url.parse("ftp://host:21")
-    utf8 = http1._request_bytes("GET", Url("http", "h", 1), "/", {"X-Node": "Küche"}, b"", "h")
+    utf8 = http_client._request_bytes(
+        "GET", Url("http", "h", 1), "/", {"X-Node": "Küche"}, b"", "h"
+    )
     assert "X-Node: Küche".encode() in utf8  # as aiohttp on the other side reads it
     with pytest.raises(ValueError, match="line break"):
-        http1._request_bytes(
+        http_client._request_bytes(
             "GET", Url("http", "h", 1), "/", {"X-Key": "a\r\nEvil: 1"}, b"", "harombe"
         )
 
@@ -391,13 +395,13 @@ async def test_an_abandoned_answer_closes_its_connection_and_an_error_body_is_bo
 async def test_idle_connections_are_bounded_and_closed_after_the_keep_alive(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(http1, "MAX_IDLE_PER_HOST", 2)
+    monkeypatch.setattr(http_client, "MAX_IDLE_PER_HOST", 2)
     client = HttpClient(connect_timeout=5)
     ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     async with raw_server(answering(ok)) as (url, accepted):
         assert await asyncio.gather(*(body_of(client, url) for _ in range(4))) == [(200, b"ok")] * 4
         assert len(accepted) == 4 and len(client._idle[url]) == 2
-        monkeypatch.setattr(http1, "KEEPALIVE_S", 0.0)
+        monkeypatch.setattr(http_client, "KEEPALIVE_S", 0.0)
         client._close_stale()
         assert url not in client._idle
     await client.aclose()

@@ -41,7 +41,6 @@ from harombe.inference.wire import error_text, parse_object
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_HEALTH_TIMEOUT = 5.0
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
-MAX_ERROR_BYTES = 64 * 1024
 STALE_CONNECTION_RETRIES = 2  # pooled connections found closed before one request gets through
 
 _json = msgspec.json.Encoder()
@@ -77,7 +76,7 @@ class OpenAIBackend:
     ) -> None:
         self.base_url = _api_root(base_url)
         self._server = http1.Url.parse(self.base_url)
-        self._path = yarl.URL(self.base_url).raw_path.rstrip("/")
+        self._chat_target = yarl.URL(self.base_url).raw_path.rstrip("/") + "/v1/chat/completions"
         self.default_model = default_model
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._json_headers = self._headers | {"Content-Type": "application/json"}
@@ -111,14 +110,13 @@ class OpenAIBackend:
             self._http.request(
                 "POST",
                 self._server,
-                f"{self._path}/v1/chat/completions",
+                self._chat_target,
                 headers=self._json_headers,
                 body=_json.encode(body),
             ) as resp,
         ):
             if resp.status != 200:
-                text = (await resp.read(MAX_ERROR_BYTES)).decode("utf-8", "replace")
-                raise _http_error(url, resp.status, text, body.get("model"))
+                raise _http_error(url, resp.status, await resp.text(), body.get("model"))
             assembler = StreamAssembler(url)
             events = EventSplitter(self._max_event_bytes, url)
             async for piece in resp.body():

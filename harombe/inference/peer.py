@@ -33,7 +33,6 @@ from harombe.limits import LimitsConfig
 
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_MAX_FRAME_BYTES: int = LimitsConfig.model_fields["max_forward_frame_bytes"].default
-MAX_ERROR_BYTES = 64 * 1024
 
 
 class RequestSigner(Protocol):
@@ -102,8 +101,7 @@ class PeerBackend:
             self._http.request("POST", self._server, path, headers=headers, body=body) as resp,
         ):
             if resp.status != 200 and resp.content_type != peer_wire.CONTENT_TYPE:
-                text = (await resp.read(MAX_ERROR_BYTES)).decode("utf-8", "replace")
-                raise _http_error(self.address, resp.status, text, request.model)
+                raise _http_error(self.address, resp.status, await resp.text(), request.model)
             reader = peer_wire.FrameReader(self._max_frame_bytes)
             try:
                 async for piece in resp.body():

@@ -338,7 +338,7 @@ async def run_overhead(n: int = 300) -> str:
             out += [f"{n * 4} streamed requests per path by {CONCURRENCY} concurrent clients "
                     "(16 tokens each), every process on every core.", "",
                     *_load_table(loads), ""]  # fmt: skip
-            proxies = [pid for pids in paths.pids.values() for pid in pids]
+            proxies = sorted({pid for pids in paths.pids.values() for pid in pids})
             with proxies_on_own_core(proxies, [os.getpid(), backend_pid]) as cpu:
                 if cpu is not None:
                     loads = [await under_load(http, paths, p, model, n * 4) for p in PATHS]
